@@ -1,0 +1,2 @@
+# breachscan demo sample: stands in for a persistence script.
+Write-Output "not malware"

@@ -1,0 +1,199 @@
+//! Finds where an entry or field sits in a JSON text, for error messages.
+//!
+//! serde_json reports positions for syntax and type errors but not for the
+//! semantic checks done after parsing (a SHA-1 of 39 digits, a dangling alert
+//! definition id). Rather than parse every bundle into a position-carrying
+//! tree (slow and memory hungry on million-IOC exports), this module re-scans
+//! the text only when an error needs a position.
+
+/// Byte offsets of the elements of the array found by following `path` (each
+/// step a set of accepted keys, compared case-insensitively). An empty path
+/// means the root is the array.
+pub fn element_offsets(text: &[u8], path: &[&[&str]]) -> Vec<usize> {
+    let mut cur = Cursor { s: text, i: 0 };
+    let mut out = Vec::new();
+    if cur.descend(path).is_some() {
+        cur.ws();
+        if cur.eat(b'[') {
+            loop {
+                cur.ws();
+                if cur.peek() == Some(b']') || cur.peek().is_none() {
+                    break;
+                }
+                out.push(cur.i);
+                if cur.skip_value().is_none() {
+                    break;
+                }
+                cur.ws();
+                if !cur.eat(b',') {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Byte offset of the value of the first key in `keys` (case-insensitive)
+/// inside the object starting at `object_at`.
+pub fn field_offset(text: &[u8], object_at: usize, keys: &[&str]) -> Option<usize> {
+    let mut cur = Cursor {
+        s: text,
+        i: object_at,
+    };
+    cur.descend(&[keys])?;
+    cur.ws();
+    Some(cur.i)
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(text: &[u8], offset: usize) -> (usize, usize) {
+    let upto = &text[..offset.min(text.len())];
+    let line = upto.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = upto.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let col = String::from_utf8_lossy(&upto[line_start..]).chars().count() + 1;
+    (line, col)
+}
+
+struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    /// Moves to the value at `path`, one object key per step.
+    fn descend(&mut self, path: &[&[&str]]) -> Option<()> {
+        for keys in path {
+            self.ws();
+            if !self.eat(b'{') {
+                return None;
+            }
+            loop {
+                self.ws();
+                if self.peek() != Some(b'"') {
+                    return None;
+                }
+                let key = self.read_string()?;
+                self.ws();
+                if !self.eat(b':') {
+                    return None;
+                }
+                self.ws();
+                if keys.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                    break;
+                }
+                self.skip_value()?;
+                self.ws();
+                if !self.eat(b',') {
+                    return None;
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn read_string(&mut self) -> Option<String> {
+        let start = self.i;
+        self.skip_string()?;
+        serde_json::from_slice::<String>(&self.s[start..self.i]).ok()
+    }
+
+    fn skip_string(&mut self) -> Option<()> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                b'\\' => self.i += 2,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    fn skip_value(&mut self) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            open @ (b'{' | b'[') => {
+                let close = if open == b'{' { b'}' } else { b']' };
+                self.i += 1;
+                loop {
+                    self.ws();
+                    if self.eat(close) {
+                        return Some(());
+                    }
+                    if open == b'{' {
+                        self.skip_string()?;
+                        self.ws();
+                        if !self.eat(b':') {
+                            return None;
+                        }
+                    }
+                    self.skip_value()?;
+                    self.ws();
+                    if !self.eat(b',') {
+                        self.ws();
+                        return self.eat(close).then_some(());
+                    }
+                }
+            }
+            _ => {
+                while matches!(self.peek(), Some(b) if !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                {
+                    self.i += 1;
+                }
+                Some(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "{\n  \"alertDefinitions\": [],\n  \"IOCs\": [\n    {\"id\": 1, \"value\": \"a\"},\n    {\"id\": \"x\",\n     \"Value\": \"b\"}\n  ]\n}";
+
+    #[test]
+    fn finds_elements_and_fields_case_insensitively() {
+        let t = TEXT.as_bytes();
+        let offs = element_offsets(t, &[&["iocs"]]);
+        assert_eq!(offs.len(), 2);
+        assert_eq!(line_col(t, offs[0]), (4, 5));
+        assert_eq!(line_col(t, offs[1]), (5, 5));
+        let v = field_offset(t, offs[1], &["value"]).unwrap();
+        assert_eq!(line_col(t, v), (6, 15));
+        assert!(field_offset(t, offs[0], &["missing"]).is_none());
+    }
+
+    #[test]
+    fn root_array_and_nested_values_are_skipped_correctly() {
+        let t = br#"[{"a": {"b": [1, "]", {"c": "\"}"}]}}, {"id": 2}]"#;
+        let offs = element_offsets(t, &[]);
+        assert_eq!(offs.len(), 2);
+        assert_eq!(&t[offs[1]..offs[1] + 3], b"{\"i");
+    }
+}

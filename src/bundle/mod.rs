@@ -1,0 +1,179 @@
+//! Loads bundle files into one [`Bundle`]: parse each file in its format,
+//! then merge them and check what spans files (duplicate ids, IOCs whose
+//! alert definition lives in another file or nowhere).
+//!
+//! A Defender export often holds alert definitions in one file and IOCs in
+//! another, so references are resolved only after every file is parsed.
+
+mod draft;
+mod error;
+mod locate;
+mod model;
+mod native;
+pub mod value;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+pub use error::{BundleError, BundleErrors};
+pub use model::{
+    AlertDefinition, Bundle, BundleFile, DetectionFunction, Ioc, IocIdx, IocState, IocType,
+    Severity,
+};
+
+use draft::{Draft, Place};
+
+/// Settings that change what a bundle means.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions {
+    /// IOCs whose `expiresAt` lies before this instant are inactive. The scan
+    /// passes its start time, or `--as-of` to judge a bundle at the time of
+    /// an incident.
+    pub as_of: Timestamp,
+}
+
+/// Loads and merges `paths`. On failure every problem found is returned, each
+/// naming its file, line, entry and field.
+pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Bundle, BundleErrors> {
+    let mut errors = Vec::new();
+    let mut parsed = Vec::new();
+    for path in paths {
+        match load_file(path) {
+            Ok(p) => parsed.push(p),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(BundleErrors(errors));
+    }
+    merge(parsed, opts)
+}
+
+struct Parsed {
+    path: PathBuf,
+    sha256: String,
+    draft: Draft,
+}
+
+fn load_file(path: &Path) -> Result<Parsed, Vec<BundleError>> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| vec![BundleError::file(path, format!("cannot read bundle: {e}"))])?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let draft = native::parse(path, text)?;
+    Ok(Parsed {
+        path: path.to_path_buf(),
+        sha256,
+        draft,
+    })
+}
+
+fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors> {
+    let mut errors = Vec::new();
+    let mut bundle = Bundle::default();
+    let mut alert_ids: HashMap<String, (usize, Place)> = HashMap::new();
+    let mut ioc_ids: HashMap<String, Place> = HashMap::new();
+    let paths: Vec<PathBuf> = parsed.iter().map(|p| p.path.clone()).collect();
+    let where_ = |at: &Place| -> String {
+        let p = paths[at.file].display();
+        if at.line > 0 {
+            format!("{p}:{}", at.line)
+        } else {
+            format!("{p} {}", at.entry)
+        }
+    };
+
+    // Alert definitions first: IOCs in any file may refer to any of them.
+    let mut drafts = Vec::with_capacity(parsed.len());
+    for (file_idx, p) in parsed.into_iter().enumerate() {
+        bundle.files.push(BundleFile {
+            path: p.path.clone(),
+            sha256: p.sha256,
+            format: p.draft.format,
+            alert_definitions: p.draft.alerts.len(),
+            iocs: p.draft.iocs.len(),
+            iocs_active: 0,
+        });
+        for mut a in p.draft.alerts {
+            a.at.file = file_idx;
+            let id = a.def.id.clone();
+            if let Some((_, first)) = alert_ids.get(&id) {
+                errors.push(a.at.error(
+                    &p.path,
+                    format!(
+                        "duplicate alert definition id {id:?} (first defined at {})",
+                        where_(first)
+                    ),
+                ));
+                continue;
+            }
+            alert_ids.insert(id, (bundle.alert_definitions.len(), a.at));
+            bundle.alert_definitions.push(a.def);
+        }
+        drafts.push((file_idx, p.path, p.draft.iocs));
+    }
+
+    for (file_idx, path, iocs) in drafts {
+        let file_name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        for (n, mut d) in iocs.into_iter().enumerate() {
+            d.at.file = file_idx;
+            let id =
+                d.id.clone()
+                    .unwrap_or_else(|| format!("{file_name}#{}", n + 1));
+            if let Some(first) = ioc_ids.get(&id) {
+                errors.push(d.at.error(
+                    &path,
+                    format!(
+                        "duplicate IOC id {id:?} (first defined at {})",
+                        where_(first)
+                    ),
+                ));
+                continue;
+            }
+            let Some((alert, _)) = alert_ids.get(&d.alert_ref) else {
+                let mut e = d.at.error(
+                    &path,
+                    format!(
+                        "alert definition {:?} does not exist in the bundle files given",
+                        d.alert_ref
+                    ),
+                );
+                e.field = Some("alertDefinitionId".into());
+                errors.push(e);
+                continue;
+            };
+            let alert = *alert;
+            let state = if !d.enabled || !bundle.alert_definitions[alert].enabled {
+                IocState::Disabled
+            } else if d.expires_at.is_some_and(|t| t <= opts.as_of) {
+                IocState::Expired
+            } else {
+                IocState::Active
+            };
+            if state == IocState::Active {
+                bundle.files[file_idx].iocs_active += 1;
+            }
+            ioc_ids.insert(id.clone(), d.at);
+            bundle.iocs.push(Ioc {
+                id,
+                alert,
+                kind: d.kind,
+                value: d.value,
+                function: d.function,
+                state,
+                expires_at: d.expires_at,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(bundle)
+    } else {
+        Err(BundleErrors(errors))
+    }
+}

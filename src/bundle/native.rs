@@ -1,0 +1,495 @@
+//! The native JSON bundle (DESIGN.md §3.2) and the legacy Defender ATP
+//! threat-intelligence API spelling of the same model.
+//!
+//! Accepted shapes:
+//! - `{"alertDefinitions": [...], "iocs": [...]}` (camelCase or PascalCase);
+//! - the API's bulk-upload bodies `{"alertDefinitions": [...]}` / `{"iocs": [...]}`;
+//! - the API's collection envelope `{"@odata.context": "...#AlertDefinitions", "value": [...]}`,
+//!   where each element is classified by the context or, without one, by its
+//!   fields;
+//! - a bare array of entries, classified the same way.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::error::BundleError;
+use super::locate;
+use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
+use super::value;
+use std::path::Path;
+
+/// One element of any list: the union of alert-definition and IOC fields, so
+/// the envelope's mixed lists parse in one pass.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawEntry {
+    #[serde(alias = "Id", alias = "ID", deserialize_with = "opt_id")]
+    id: Option<String>,
+    #[serde(alias = "Name")]
+    name: Option<String>,
+    #[serde(alias = "Title")]
+    title: Option<String>,
+    #[serde(alias = "Severity")]
+    severity: Option<String>,
+    #[serde(alias = "Category")]
+    category: Option<String>,
+    #[serde(
+        alias = "UxDescription",
+        alias = "uxDescription",
+        alias = "Description"
+    )]
+    description: Option<String>,
+    #[serde(alias = "InternalDescription")]
+    internal_description: Option<String>,
+    #[serde(alias = "RecommendedAction", alias = "recommendedActions")]
+    recommended_action: Option<String>,
+    #[serde(alias = "MitreTechniques", deserialize_with = "opt_string_list")]
+    mitre_techniques: Option<Vec<String>>,
+    #[serde(alias = "Enabled", deserialize_with = "opt_bool")]
+    enabled: Option<bool>,
+    #[serde(rename = "type", alias = "Type")]
+    kind: Option<String>,
+    #[serde(alias = "Value")]
+    value: Option<String>,
+    #[serde(alias = "DetectionFunction")]
+    detection_function: Option<String>,
+    #[serde(alias = "ExpiresAt")]
+    expires_at: Option<String>,
+    #[serde(alias = "AlertDefinitionId", deserialize_with = "opt_id")]
+    alert_definition_id: Option<String>,
+    #[serde(
+        rename = "AlertDefinition@odata.bind",
+        alias = "alertDefinition@odata.bind"
+    )]
+    odata_bind: Option<String>,
+    /// `$expand=AlertDefinition` nests the whole definition; its id is the
+    /// reference.
+    #[serde(alias = "AlertDefinition")]
+    alert_definition: Option<NestedRef>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct NestedRef {
+    #[serde(alias = "Id", alias = "ID", deserialize_with = "opt_id")]
+    id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct RawFile {
+    #[serde(alias = "AlertDefinitions")]
+    alert_definitions: Option<Vec<RawEntry>>,
+    #[serde(
+        alias = "Iocs",
+        alias = "IOCs",
+        alias = "IndicatorsOfCompromise",
+        alias = "indicatorsOfCompromise"
+    )]
+    iocs: Option<Vec<RawEntry>>,
+    #[serde(rename = "@odata.context")]
+    odata_context: Option<String>,
+    value: Option<Vec<RawEntry>>,
+}
+
+const ALERTS_KEYS: &[&str] = &["alertDefinitions"];
+const IOCS_KEYS: &[&str] = &["iocs", "indicatorsOfCompromise"];
+const VALUE_KEYS: &[&str] = &["value"];
+
+/// Parses a native or legacy-Defender bundle. `text` has no byte order mark.
+pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let (file, root_is_array) = if first == Some(b'[') {
+        let entries: Vec<RawEntry> =
+            serde_json::from_slice(text).map_err(|e| vec![json_error(path, &e)])?;
+        (
+            RawFile {
+                value: Some(entries),
+                ..RawFile::default()
+            },
+            true,
+        )
+    } else {
+        let file: RawFile = serde_json::from_slice(text).map_err(|e| vec![json_error(path, &e)])?;
+        (file, false)
+    };
+
+    let mut ctx = Ctx {
+        path,
+        text,
+        errors: Vec::new(),
+        draft: Draft {
+            format: "native",
+            ..Draft::default()
+        },
+    };
+    if file.alert_definitions.is_none() && file.iocs.is_none() && file.value.is_none() {
+        return Err(vec![BundleError::file(
+            path,
+            "no \"alertDefinitions\", \"iocs\" or \"value\" list: not a breachscan/Defender bundle",
+        )]);
+    }
+    if let Some(list) = file.alert_definitions {
+        ctx.take_list("alertDefinitions", &[ALERTS_KEYS], list, |_| false);
+    }
+    if let Some(list) = file.iocs {
+        ctx.take_list("iocs", &[IOCS_KEYS], list, |_| true);
+    }
+    if let Some(list) = file.value {
+        ctx.draft.format = "defender-ti-api";
+        let context = file.odata_context.unwrap_or_default();
+        let (label, keys): (&str, &[&[&str]]) = if root_is_array {
+            ("[]", &[])
+        } else {
+            ("value", &[VALUE_KEYS])
+        };
+        if context.ends_with("#AlertDefinitions") {
+            ctx.take_list(label, keys, list, |_| false);
+        } else if context.ends_with("#IndicatorsOfCompromise") {
+            ctx.take_list(label, keys, list, |_| true);
+        } else {
+            ctx.take_list(label, keys, list, RawEntry::looks_like_ioc);
+        }
+    }
+    if ctx.errors.is_empty() {
+        Ok(ctx.draft)
+    } else {
+        Err(ctx.errors)
+    }
+}
+
+fn json_error(path: &Path, e: &serde_json::Error) -> BundleError {
+    let mut err = BundleError::file(path, format!("invalid bundle JSON: {e}"));
+    if e.line() > 0 {
+        err.line = Some(e.line());
+        err.column = Some(e.column());
+        // serde_json appends " at line L column C"; the prefix says it already.
+        let msg = e.to_string();
+        let msg = msg
+            .rsplit_once(" at line ")
+            .map_or(msg.as_str(), |(m, _)| m);
+        err.message = format!("invalid bundle JSON: {msg}");
+    }
+    err
+}
+
+impl RawEntry {
+    fn looks_like_ioc(&self) -> bool {
+        self.kind.is_some()
+            || self.detection_function.is_some()
+            || self.alert_definition_id.is_some()
+            || self.odata_bind.is_some()
+            || self.alert_definition.is_some()
+    }
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a [u8],
+    errors: Vec<BundleError>,
+    draft: Draft,
+}
+
+impl Ctx<'_> {
+    fn take_list(
+        &mut self,
+        label: &str,
+        keys: &[&[&str]],
+        list: Vec<RawEntry>,
+        is_ioc: impl Fn(&RawEntry) -> bool,
+    ) {
+        let offsets = locate::element_offsets(self.text, keys);
+        let positions = line_cols(self.text, &offsets);
+        for (index, raw) in list.into_iter().enumerate() {
+            let (line, column) = positions.get(index).copied().unwrap_or((0, 0));
+            let at = Place {
+                file: 0,
+                entry: format!("{label}[{index}]"),
+                id: raw.id.clone(),
+                line,
+                column,
+            };
+            let object_at = offsets.get(index).copied();
+            if is_ioc(&raw) {
+                self.take_ioc(raw, at, object_at);
+            } else {
+                self.take_alert(raw, at, object_at);
+            }
+        }
+    }
+
+    fn field_error(
+        &mut self,
+        at: &Place,
+        object_at: Option<usize>,
+        field: &str,
+        keys: &[&str],
+        message: String,
+    ) {
+        let mut err = at.error(self.path, message);
+        err.field = Some(field.to_string());
+        if let Some(off) = object_at.and_then(|o| locate::field_offset(self.text, o, keys)) {
+            let (l, c) = locate::line_col(self.text, off);
+            err.line = Some(l);
+            err.column = Some(c);
+        }
+        self.errors.push(err);
+    }
+
+    fn take_alert(&mut self, raw: RawEntry, at: Place, object_at: Option<usize>) {
+        let before = self.errors.len();
+        let Some(id) = raw.id.clone() else {
+            let e = at.error(
+                self.path,
+                "alert definition has no \"id\"; IOCs refer to alert definitions by id".into(),
+            );
+            self.errors.push(e);
+            return;
+        };
+        let name = raw
+            .name
+            .clone()
+            .or_else(|| raw.title.clone())
+            .unwrap_or_default();
+        if name.trim().is_empty() {
+            self.field_error(
+                &at,
+                object_at,
+                "name",
+                &["name"],
+                "alert definition has no name".into(),
+            );
+        }
+        let severity = match raw.severity.as_deref() {
+            None => {
+                self.field_error(
+                    &at,
+                    object_at,
+                    "severity",
+                    &["severity"],
+                    "missing; one of Informational, Low, Medium, High".into(),
+                );
+                Severity::Informational
+            }
+            Some(s) => Severity::parse(s).unwrap_or_else(|| {
+                self.field_error(
+                    &at,
+                    object_at,
+                    "severity",
+                    &["severity"],
+                    format!("{s:?} is not a severity; one of Informational, Low, Medium, High"),
+                );
+                Severity::Informational
+            }),
+        };
+        if self.errors.len() > before {
+            return;
+        }
+        self.draft.alerts.push(DraftAlert {
+            def: AlertDefinition {
+                id,
+                name: name.trim().to_string(),
+                title: raw.title,
+                severity,
+                category: raw.category,
+                description: raw.description,
+                internal_description: raw.internal_description,
+                recommended_action: raw.recommended_action,
+                mitre_techniques: raw.mitre_techniques.unwrap_or_default(),
+                enabled: raw.enabled.unwrap_or(true),
+            },
+            at,
+        });
+    }
+
+    fn take_ioc(&mut self, raw: RawEntry, at: Place, object_at: Option<usize>) {
+        let before = self.errors.len();
+        let kind = match raw.kind.as_deref() {
+            None => {
+                self.field_error(&at, object_at, "type", &["type"], "missing IOC type".into());
+                None
+            }
+            Some(t) => IocType::parse(t).or_else(|| {
+                let known: Vec<_> = IocType::ALL.iter().map(|t| t.as_str()).collect();
+                self.field_error(
+                    &at,
+                    object_at,
+                    "type",
+                    &["type"],
+                    format!("unknown IOC type {t:?}; known: {}", known.join(", ")),
+                );
+                None
+            }),
+        };
+        let function = match raw.detection_function.as_deref() {
+            None => Some(DetectionFunction::Equals),
+            Some(f) => DetectionFunction::parse(f).or_else(|| {
+                self.field_error(&at, object_at, "detectionFunction", &["detectionFunction"],
+                    format!("unknown detection function {f:?}; known: Equals, StartWith, EndWith, Contains, Regex"));
+                None
+            }),
+        };
+        let value = raw
+            .value
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
+        if let (Some(kind), Some(function)) = (kind, function) {
+            let keys = &["detectionFunction"];
+            if let Err(msg) = value::check_function(kind, function) {
+                self.field_error(&at, object_at, "detectionFunction", keys, msg);
+            } else if let Err(msg) = value::check(kind, function, &value) {
+                self.field_error(&at, object_at, "value", &["value"], msg);
+            }
+        }
+        let expires_at = match raw.expires_at.as_deref().filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(s) => match value::parse_time(s) {
+                Ok(t) => Some(t),
+                Err(msg) => {
+                    self.field_error(&at, object_at, "expiresAt", &["expiresAt"], msg);
+                    None
+                }
+            },
+        };
+        let alert_ref = raw
+            .alert_definition_id
+            .clone()
+            .or_else(|| raw.odata_bind.as_deref().and_then(parse_odata_ref))
+            .or_else(|| raw.alert_definition.as_ref().and_then(|n| n.id.clone()));
+        if alert_ref.is_none() {
+            let msg = match raw.odata_bind.as_deref() {
+                Some(b) => format!("{b:?} does not name an alert definition; expected \"AlertDefinitions(N)\""),
+                None => "IOC names no alert definition (alertDefinitionId or AlertDefinition@odata.bind)".into(),
+            };
+            self.field_error(
+                &at,
+                object_at,
+                "alertDefinitionId",
+                &["alertDefinitionId", "AlertDefinition@odata.bind"],
+                msg,
+            );
+        }
+        if self.errors.len() > before {
+            return;
+        }
+        if let (Some(kind), Some(function)) = (kind, function) {
+            self.draft.iocs.push(DraftIoc {
+                id: raw.id,
+                alert_ref: alert_ref.unwrap_or_default(),
+                kind,
+                value,
+                function,
+                enabled: raw.enabled.unwrap_or(true),
+                expires_at,
+                at,
+            });
+        }
+    }
+}
+
+/// `AlertDefinitions(7)`, `AlertDefinitions('ad-1')` or a full URL ending so.
+fn parse_odata_ref(bind: &str) -> Option<String> {
+    let start = bind.rfind("AlertDefinitions(")? + "AlertDefinitions(".len();
+    let inner = bind[start..].strip_suffix(')')?;
+    let inner = inner.trim().trim_matches('\'').trim_matches('"');
+    (!inner.is_empty()).then(|| inner.to_string())
+}
+
+/// 1-based (line, column) of each sorted offset, in one pass.
+fn line_cols(text: &[u8], offsets: &[usize]) -> Vec<(usize, usize)> {
+    let mut out = Vec::with_capacity(offsets.len());
+    let (mut line, mut line_start, mut pos) = (1, 0, 0);
+    for &off in offsets {
+        for (i, &b) in text[pos..off].iter().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = pos + i + 1;
+            }
+        }
+        pos = off;
+        let col = String::from_utf8_lossy(&text[line_start..off])
+            .chars()
+            .count()
+            + 1;
+        out.push((line, col));
+    }
+    out
+}
+
+fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(de::Error::custom(format!(
+            "an id is a string or a number, not {other}"
+        ))),
+    }
+}
+
+/// `true`/`false`, or the strings PowerShell payloads send (`"true"`).
+fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(Some(true)),
+            "false" | "0" | "no" => Ok(Some(false)),
+            _ => Err(de::Error::custom(format!("{s:?} is not true or false"))),
+        },
+        Some(other) => Err(de::Error::custom(format!("{other} is not true or false"))),
+    }
+}
+
+/// A list of strings, or one comma-separated string.
+fn opt_string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        )),
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|i| match i {
+                serde_json::Value::String(s) => Ok(s),
+                other => Err(de::Error::custom(format!("{other} is not a string"))),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(other) => Err(de::Error::custom(format!(
+            "{other} is not a list of strings"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odata_binds_are_parsed() {
+        assert_eq!(parse_odata_ref("AlertDefinitions(1)").as_deref(), Some("1"));
+        assert_eq!(
+            parse_odata_ref("https://ti.example/v1.0/AlertDefinitions('ad-x')").as_deref(),
+            Some("ad-x")
+        );
+        assert_eq!(parse_odata_ref("AlertDefinitions()"), None);
+        assert_eq!(parse_odata_ref("Foo(1)"), None);
+    }
+
+    #[test]
+    fn line_cols_are_incremental_and_exact() {
+        let t = b"ab\ncd\n  ef";
+        assert_eq!(line_cols(t, &[0, 4, 8]), vec![(1, 1), (2, 2), (3, 3)]);
+    }
+}

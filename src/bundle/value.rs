@@ -1,0 +1,240 @@
+//! Parsing and checking of IOC values, shared by every bundle format and by
+//! the matcher that compiles them. A value that passes [`check`] compiles.
+
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+
+use super::model::{DetectionFunction, IocType};
+
+/// Regexes are compiled with a size limit so a hostile bundle cannot make
+/// the scanner allocate without bound.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Checks that `function` applies to `kind`: hash IOCs compare whole
+/// digests, so they allow only `Equals`.
+pub fn check_function(kind: IocType, function: DetectionFunction) -> Result<(), String> {
+    if kind.is_hash() && function != DetectionFunction::Equals {
+        return Err(format!(
+            "a {kind} IOC compares whole digests, so its detection function must be Equals, not {function}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `value` is meaningful for `kind` with `function`; the error
+/// says what is wrong in words a bundle author understands.
+pub fn check(kind: IocType, function: DetectionFunction, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("value is empty".into());
+    }
+    if kind.is_hash() {
+        return parse_digest(kind, value).map(|_| ());
+    }
+    match function {
+        DetectionFunction::Regex => compile_regex(value).map(|_| ()),
+        DetectionFunction::Equals => match kind {
+            IocType::IpAddress => Cidr::parse(value).map(|_| ()),
+            IocType::DomainName => normalize_domain(value).map(|_| ()),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Expected digest length in hex digits.
+pub fn digest_hex_len(kind: IocType) -> usize {
+    match kind {
+        IocType::Md5 => 32,
+        IocType::Sha1 => 40,
+        IocType::Sha256 => 64,
+        _ => 0,
+    }
+}
+
+/// Decodes a hex digest (any case) of the length `kind` requires.
+pub fn parse_digest(kind: IocType, value: &str) -> Result<Vec<u8>, String> {
+    let want = digest_hex_len(kind);
+    if value.len() != want {
+        return Err(format!(
+            "a {kind} is {want} hex digits, this value has {} characters",
+            value.chars().count()
+        ));
+    }
+    if let Some((i, c)) = value.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "a {kind} is hex digits only; character {} is {c:?}",
+            i + 1
+        ));
+    }
+    hex::decode(value).map_err(|e| format!("not hex: {e}"))
+}
+
+pub fn compile_regex(value: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(value)
+        .case_insensitive(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("invalid regular expression: {e}"))
+}
+
+/// Domain as matched: lower case, no trailing dot, no leading `*.` (a domain
+/// IOC already covers its subdomains).
+pub fn normalize_domain(value: &str) -> Result<String, String> {
+    let d = value.trim().trim_end_matches('.').to_lowercase();
+    let d = d.strip_prefix("*.").unwrap_or(&d).to_string();
+    if d.is_empty() {
+        return Err("domain is empty".into());
+    }
+    if let Some(c) = d
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '/' | '\\' | ':' | '@' | '?' | '#' | '*'))
+    {
+        return Err(format!(
+            "{c:?} cannot appear in a domain name (use a Url IOC for URLs)"
+        ));
+    }
+    if d.split('.').any(str::is_empty) {
+        return Err("domain name has an empty label (\"..\")".into());
+    }
+    Ok(d)
+}
+
+/// An address or a CIDR range; a bare address is a range of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(value: &str) -> Result<Cidr, String> {
+        let value = value.trim();
+        let (addr, prefix) = match value.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (value, None),
+        };
+        let addr: IpAddr = addr
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("{value:?} is not an IPv4/IPv6 address or CIDR range"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("CIDR prefix {p:?} must be a number from 0 to {max}"))?,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                prefix_eq(&net.octets(), &ip.octets(), self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_eq(&net.octets(), &ip.octets(), self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V4(ip)) => net.to_ipv4_mapped().is_some_and(|n| {
+                self.prefix >= 96 && prefix_eq(&n.octets(), &ip.octets(), self.prefix - 96)
+            }),
+            (IpAddr::V4(net), IpAddr::V6(ip)) => ip
+                .to_ipv4_mapped()
+                .is_some_and(|ip| prefix_eq(&net.octets(), &ip.octets(), self.prefix)),
+        }
+    }
+}
+
+fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
+    let full = usize::from(bits / 8);
+    if a[..full] != b[..full] {
+        return false;
+    }
+    let rest = bits % 8;
+    if rest == 0 {
+        return true;
+    }
+    let mask = 0xFFu8 << (8 - rest);
+    (a[full] & mask) == (b[full] & mask)
+}
+
+/// Parses an expiry time: RFC 3339, or a date-time without offset (taken as
+/// UTC, as Defender exports write it), or a bare date.
+pub fn parse_time(value: &str) -> Result<Timestamp, String> {
+    let v = value.trim();
+    if let Ok(ts) = v.parse::<Timestamp>() {
+        return Ok(ts);
+    }
+    if let Ok(z) = v
+        .parse::<jiff::civil::DateTime>()
+        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+    {
+        return Ok(z.timestamp());
+    }
+    Err(format!(
+        "{v:?} is not a date-time (expected RFC 3339, e.g. 2026-01-31T00:00:00Z)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_checked_for_length_and_hex() {
+        assert!(parse_digest(IocType::Sha1, "92cfceb39d57d914ed8b14d0e37643de0797ae56").is_ok());
+        assert!(parse_digest(IocType::Sha1, "92CFCEB39D57D914ED8B14D0E37643DE0797AE56").is_ok());
+        let e = parse_digest(IocType::Sha1, "92cfceb39d57d914ed8b14d0e37643de0797ae5").unwrap_err();
+        assert!(e.contains("40 hex digits"), "{e}");
+        let e = parse_digest(IocType::Md5, "z0000000000000000000000000000000").unwrap_err();
+        assert!(e.contains("character 1"), "{e}");
+    }
+
+    #[test]
+    fn hash_iocs_only_allow_equals() {
+        let e = check_function(IocType::Sha256, DetectionFunction::StartWith).unwrap_err();
+        assert!(e.contains("must be Equals"));
+    }
+
+    #[test]
+    fn cidr_ranges_match_v4_v6_and_mapped() {
+        let net = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(net.contains("10.1.200.3".parse().unwrap()));
+        assert!(!net.contains("10.2.0.1".parse().unwrap()));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap()));
+        let one = Cidr::parse("192.0.2.7").unwrap();
+        assert!(one.contains("192.0.2.7".parse().unwrap()));
+        assert!(!one.contains("192.0.2.8".parse().unwrap()));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains("2001:db8:1::1".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::1".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("10.0.0.300").is_err());
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn domains_are_normalised_and_checked() {
+        assert_eq!(normalize_domain("Evil.COM.").unwrap(), "evil.com");
+        assert_eq!(normalize_domain("*.evil.com").unwrap(), "evil.com");
+        assert!(normalize_domain("http://evil.com/x").is_err());
+        assert!(normalize_domain("a..b").is_err());
+    }
+
+    #[test]
+    fn times_accept_offsets_and_naive_utc() {
+        let a = parse_time("2020-01-02T03:04:05Z").unwrap();
+        let b = parse_time("2020-01-02T03:04:05").unwrap();
+        assert_eq!(a, b);
+        assert!(parse_time("2020-01-02").is_ok());
+        assert!(parse_time("yesterday").is_err());
+    }
+}

@@ -1,0 +1,60 @@
+//! `breachscan bundle check`: validate bundle files and show what they hold.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use jiff::Timestamp;
+
+use crate::bundle::{self, IocState, LoadOptions};
+
+pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
+    let as_of = as_of.unwrap_or_else(Timestamp::now);
+    let bundle = match bundle::load(files, &LoadOptions { as_of }) {
+        Ok(b) => b,
+        Err(errors) => {
+            eprintln!("invalid bundle: {} problem(s)", errors.0.len());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return Ok(2);
+        }
+    };
+    for f in &bundle.files {
+        println!("{}: {} (sha256 {})", f.path.display(), f.format, f.sha256);
+        println!(
+            "  {} alert definitions, {} IOCs ({} active)",
+            f.alert_definitions, f.iocs, f.iocs_active
+        );
+    }
+    let count = |state| bundle.iocs.iter().filter(|i| i.state == state).count();
+    println!(
+        "merged: {} alert definitions, {} IOCs: {} active, {} disabled, {} expired (as of {as_of})",
+        bundle.alert_definitions.len(),
+        bundle.iocs.len(),
+        count(IocState::Active),
+        count(IocState::Disabled),
+        count(IocState::Expired),
+    );
+    let mut by_type: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_alert = vec![0usize; bundle.alert_definitions.len()];
+    for ioc in &bundle.iocs {
+        *by_type.entry(ioc.kind.as_str()).or_default() += 1;
+        per_alert[ioc.alert] += 1;
+    }
+    println!("IOCs by type:");
+    for (t, n) in &by_type {
+        println!("  {t:<12} {n}");
+    }
+    println!("alert definitions:");
+    for (a, n) in bundle.alert_definitions.iter().zip(per_alert) {
+        let off = if a.enabled { "" } else { " (disabled)" };
+        println!(
+            "  {:<14} {:<13} {} — {n} IOCs{off}",
+            a.id,
+            a.severity.as_str(),
+            a.name
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,251 @@
+//! Command line: argument parsing, progress, the end-of-scan summary and exit
+//! codes. This is the only layer that prints; everything below returns data
+//! or typed errors.
+
+mod check;
+mod progress;
+mod summary;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+
+use crate::bundle::{self, LoadOptions};
+use crate::matcher::Matcher;
+use crate::report::{self, ReportBuilder, ScanInfo};
+use crate::scan::{self, NoProgress, Progress, ScanOptions};
+use crate::source::{EvidencePath, SourceOptions};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  scanned, no evidence found
+  1  scanned, evidence found
+  2  could not scan: bad arguments, invalid bundle, or no target readable
+Unreadable parts of a target do not change the exit code: they are listed in
+the report's \"errors\" and summarised on stderr.";
+
+#[derive(Parser)]
+#[command(
+    name = "breachscan",
+    version,
+    about = "Offline forensic scanner: finds a threat-intelligence bundle's IOCs in directories, files, event logs and disk images, and writes a JSON breach-evidence report grouped by alert definition.",
+    after_help = EXIT_CODES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan targets for the bundle's IOCs and write the report.
+    #[command(after_help = EXIT_CODES)]
+    Scan(ScanArgs),
+    /// Work with IOC bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Validate bundle files (merged as a scan would) and print what they hold.
+    /// Exits 2 naming the file, line, entry and field of every error.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// IOC bundle file; repeat to merge several (e.g. alert definitions and
+    /// IOCs exported separately).
+    #[arg(long = "bundle", short = 'b', value_name = "FILE", required = true)]
+    bundles: Vec<PathBuf>,
+    /// Write the report here (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "REPORT.json")]
+    output: Option<PathBuf>,
+    /// No progress and no summary on stderr.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Follow symbolic links (default: list them without following).
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Stay on the filesystem of each directory target.
+    #[arg(long)]
+    one_file_system: bool,
+    /// Do not read files larger than this (e.g. 500M, 2GiB); they are still
+    /// matched by name and path, and listed in the report.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_file_size: Option<u64>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+    threads: usize,
+    /// Read large files instead of memory-mapping them (safer on live
+    /// systems where files may be truncated during the scan).
+    #[arg(long)]
+    no_mmap: bool,
+    /// Judge IOC expiry at this time (RFC 3339) instead of now, e.g. the
+    /// time of the incident.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    as_of: Option<Timestamp>,
+    /// Directories, files, event logs or disk images, detected by content.
+    #[arg(required = true, value_name = "TARGET")]
+    targets: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Bundle files, merged as `scan` would merge them.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Judge IOC expiry at this time (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    as_of: Option<Timestamp>,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => run_scan(args),
+        Command::Bundle(BundleCommand::Check(args)) => check::run(&args.files, args.as_of),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("breachscan: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_scan(args: ScanArgs) -> Result<u8> {
+    let started = Timestamp::now();
+    let as_of = args.as_of.unwrap_or(started);
+    let bundle = match bundle::load(&args.bundles, &LoadOptions { as_of }) {
+        Ok(b) => b,
+        Err(errors) => {
+            eprintln!(
+                "breachscan: invalid bundle ({} problem(s)):",
+                errors.0.len()
+            );
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return Ok(2);
+        }
+    };
+    let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
+
+    let opts = ScanOptions {
+        source: SourceOptions {
+            follow_symlinks: args.follow_symlinks,
+            one_file_system: args.one_file_system,
+            mmap: !args.no_mmap,
+        },
+        max_file_size: args.max_file_size,
+        threads: args.threads,
+    };
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = show_progress.then(progress::Bar::new);
+    let progress: &dyn Progress = match &bar {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+
+    let target_names: Vec<String> = args
+        .targets
+        .iter()
+        .map(|t| EvidencePath::from_os(t.as_os_str()).display())
+        .collect();
+    let mut builder = ReportBuilder::new(target_names);
+    let outcome = scan::run(&args.targets, &matcher, &opts, progress, &mut builder)
+        .context("cannot start the scan")?;
+    if let Some(b) = &bar {
+        b.finish();
+    }
+    let finished = Timestamp::now();
+
+    let scan_info = ScanInfo {
+        started_at: report::format_time(started),
+        finished_at: report::format_time(finished),
+        arguments: std::env::args_os()
+            .map(|a| EvidencePath::from_os(&a).display())
+            .collect(),
+        complete: outcome.targets_opened == args.targets.len(),
+        as_of: report::format_time(as_of),
+    };
+    let report = builder.finish(&bundle, scan_info);
+
+    match &args.output {
+        Some(path) => report::write_atomic(&report, path)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            report::write_json(&report, &mut out)
+                .and_then(|()| out.flush())
+                .context("cannot write the report to stdout")?;
+        }
+    }
+    if !args.quiet {
+        summary::print(
+            &report,
+            finished.duration_since(started),
+            args.output.as_deref(),
+        );
+    }
+    if outcome.targets_opened == 0 {
+        eprintln!("breachscan: error: no target could be opened");
+        return Ok(2);
+    }
+    Ok(if report.summary.evidence > 0 { 1 } else { 0 })
+}
+
+/// `1234`, `500K`, `500M`, `2G`, `2GiB`, `1.5GB` (binary multiples).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 500M, 2GiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        u => return Err(format!("unknown size unit {u:?} (use K, M, G or T)")),
+    };
+    Ok((num * mult as f64) as u64)
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, String> {
+    bundle::value::parse_time(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("1234").unwrap(), 1234);
+        assert_eq!(parse_size("500K").unwrap(), 500 * 1024);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("1.5m").unwrap(), 3 << 19);
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

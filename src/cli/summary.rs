@@ -1,0 +1,71 @@
+//! The one-screen summary printed on stderr at the end of a scan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::report::Report;
+
+/// Alert lines shown before "… and N more".
+const MAX_ALERT_LINES: usize = 12;
+
+pub fn print(report: &Report, elapsed: jiff::SignedDuration, output: Option<&Path>) {
+    let s = &report.summary;
+    let secs = elapsed.as_secs_f64().max(1e-3);
+    eprintln!(
+        "breachscan: {} target(s) · {} files · {} hashed · {:.1} s ({}/s)",
+        report.sources.len(),
+        s.files_scanned,
+        human_bytes(s.bytes_hashed),
+        secs,
+        human_bytes((s.bytes_hashed as f64 / secs) as u64),
+    );
+    let b = &s.by_severity;
+    eprintln!(
+        "alerts: {} (High {}, Medium {}, Low {}, Informational {}) · evidence: {}",
+        s.alerts, b.high, b.medium, b.low, b.informational, s.evidence
+    );
+    for a in report.alerts.iter().take(MAX_ALERT_LINES) {
+        eprintln!(
+            "  [{}] {} — {} evidence",
+            a.alert_definition.severity, a.alert_definition.name, a.evidence_count
+        );
+    }
+    if report.alerts.len() > MAX_ALERT_LINES {
+        eprintln!("  … and {} more", report.alerts.len() - MAX_ALERT_LINES);
+    }
+    if !report.errors.is_empty() {
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for e in &report.errors {
+            *kinds.entry(e.kind).or_default() += 1;
+        }
+        let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        eprintln!(
+            "not scanned: {} entries ({} errors, {} skipped): {} — listed in the report's \"errors\"",
+            report.errors.len(),
+            s.errors,
+            s.skipped,
+            kinds.join(", ")
+        );
+    }
+    if !report.scan.complete {
+        eprintln!("scan incomplete: some entries could not be examined");
+    }
+    if let Some(path) = output {
+        eprintln!("report: {}", path.display());
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,186 @@
+//! The compiled form of a bundle: answers "which IOCs does this file hit".
+//!
+//! Compiled once per scan and shared by every worker (`&Matcher` is `Sync`).
+//! Each IOC type gets the structure that makes its lookup independent of the
+//! number of IOCs (DESIGN.md §2): hash maps of digests, [`text::TextSet`]s for
+//! names and paths.
+
+pub mod text;
+
+use std::collections::HashMap;
+
+use crate::bundle::{Bundle, DetectionFunction, IocIdx, IocType, value};
+use crate::hash::{DigestSet, Digests};
+use text::{TextSet, TextSetBuilder};
+
+/// One IOC hit: which IOC, which field of the artifact, and the value there.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hit {
+    pub ioc: IocIdx,
+    pub field: String,
+    pub value: String,
+}
+
+pub struct Matcher {
+    digests: DigestSet,
+    md5: HashMap<[u8; 16], Vec<IocIdx>>,
+    sha1: HashMap<[u8; 20], Vec<IocIdx>>,
+    sha256: HashMap<[u8; 32], Vec<IocIdx>>,
+    file_name: TextSet,
+    file_path: TextSet,
+}
+
+impl Matcher {
+    /// Compiles the bundle's active IOCs. Values were checked when the bundle
+    /// loaded; this fails only if the combined regexes exceed their size
+    /// limit.
+    pub fn new(bundle: &Bundle) -> Result<Matcher, String> {
+        let mut md5 = HashMap::new();
+        let mut sha1 = HashMap::new();
+        let mut sha256 = HashMap::new();
+        let mut names = TextSetBuilder::default();
+        let mut paths = TextSetBuilder::default();
+        for (idx, ioc) in bundle.active_iocs() {
+            let v = ioc.value.as_str();
+            match ioc.kind {
+                IocType::Md5 | IocType::Sha1 | IocType::Sha256 => {
+                    let bytes = value::parse_digest(ioc.kind, v)
+                        .map_err(|e| format!("IOC {}: {e}", ioc.id))?;
+                    match ioc.kind {
+                        IocType::Md5 => push(&mut md5, &bytes, idx),
+                        IocType::Sha1 => push(&mut sha1, &bytes, idx),
+                        _ => push(&mut sha256, &bytes, idx),
+                    }
+                }
+                IocType::FileName => names.add(ioc.function, normalize_name(v), v, idx),
+                IocType::FilePath => {
+                    let anchored = matches!(
+                        ioc.function,
+                        DetectionFunction::Equals | DetectionFunction::StartWith
+                    );
+                    paths.add(ioc.function, normalize_path(v, anchored), v, idx)
+                }
+                // Matched in event records (issue 3); never in file content.
+                IocType::IpAddress | IocType::DomainName | IocType::Url | IocType::RegistryKey => {}
+            }
+        }
+        Ok(Matcher {
+            digests: DigestSet {
+                md5: !md5.is_empty(),
+                sha1: !sha1.is_empty(),
+                sha256: !sha256.is_empty(),
+            },
+            md5,
+            sha1,
+            sha256,
+            file_name: names.build()?,
+            file_path: paths.build()?,
+        })
+    }
+
+    /// The digests a file must have computed for hash IOCs to be checked.
+    pub fn digests_needed(&self) -> DigestSet {
+        self.digests
+    }
+
+    /// FileName and FilePath IOCs against a file's `/`-separated path inside
+    /// its source.
+    pub fn match_path(&self, path: &str, out: &mut Vec<Hit>) {
+        if !self.file_name.is_empty() {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let mut iocs = Vec::new();
+            self.file_name
+                .find(&normalize_name(name), &[name], &mut iocs);
+            out.extend(iocs.into_iter().map(|ioc| Hit {
+                ioc,
+                field: "fileName".into(),
+                value: name.to_string(),
+            }));
+        }
+        if !self.file_path.is_empty() {
+            // Regexes written for Windows paths use `\`; try both spellings.
+            let windows = path.replace('/', "\\");
+            let mut iocs = Vec::new();
+            self.file_path
+                .find(&normalize_path(path, true), &[path, &windows], &mut iocs);
+            out.extend(iocs.into_iter().map(|ioc| Hit {
+                ioc,
+                field: "filePath".into(),
+                value: path.to_string(),
+            }));
+        }
+    }
+
+    /// Hash IOCs against the digests computed for a file.
+    pub fn match_digests(&self, d: &Digests, out: &mut Vec<Hit>) {
+        if let Some(v) = d.md5.as_ref().and_then(|h| self.md5.get(h)) {
+            out.extend(v.iter().map(|&ioc| hit(ioc, "md5", &d.md5)));
+        }
+        if let Some(v) = d.sha1.as_ref().and_then(|h| self.sha1.get(h)) {
+            out.extend(v.iter().map(|&ioc| hit(ioc, "sha1", &d.sha1)));
+        }
+        if let Some(v) = d.sha256.as_ref().and_then(|h| self.sha256.get(h)) {
+            out.extend(v.iter().map(|&ioc| hit(ioc, "sha256", &d.sha256)));
+        }
+    }
+}
+
+fn hit<const N: usize>(ioc: IocIdx, field: &str, digest: &Option<[u8; N]>) -> Hit {
+    Hit {
+        ioc,
+        field: field.into(),
+        value: digest.map(hex::encode).unwrap_or_default(),
+    }
+}
+
+fn push<const N: usize>(map: &mut HashMap<[u8; N], Vec<IocIdx>>, bytes: &[u8], idx: IocIdx) {
+    if let Ok(key) = <[u8; N]>::try_from(bytes) {
+        map.entry(key).or_default().push(idx);
+    }
+}
+
+/// File names compare case-insensitively (Windows evidence).
+pub fn normalize_name(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Paths compare case-insensitively with either separator, and without a
+/// drive letter or `\\?\` prefix: `C:\Windows\x.exe` and the NTFS path
+/// `/Windows/x.exe` are the same file. `anchored` values (Equals, StartWith)
+/// are made absolute so `Windows\x.exe` also means `/windows/x.exe`.
+pub fn normalize_path(s: &str, anchored: bool) -> String {
+    let mut p = s.trim().replace('\\', "/").to_lowercase();
+    for prefix in ["//?/", "//./"] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            p = rest.to_string();
+        }
+    }
+    let b = p.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        p.replace_range(..2, "");
+    }
+    if anchored && !p.starts_with('/') {
+        p.insert(0, '/');
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_paths_normalise_to_volume_paths() {
+        assert_eq!(
+            normalize_path(r"C:\Windows\System32\evil.exe", true),
+            "/windows/system32/evil.exe"
+        );
+        assert_eq!(normalize_path(r"\\?\C:\Temp\", true), "/temp/");
+        assert_eq!(normalize_path(r"Users\x", true), "/users/x");
+        assert_eq!(
+            normalize_path(r"\System32\Evil.EXE", false),
+            "/system32/evil.exe"
+        );
+        assert_eq!(normalize_path("/Tools/a.exe", true), "/tools/a.exe");
+    }
+}

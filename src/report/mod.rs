@@ -1,0 +1,340 @@
+//! Evidence, the sink that receives scan events, and the JSON report.
+//!
+//! Workers never touch the report: they send [`ScanEvent`]s, and one thread
+//! feeds them to a [`ReportSink`]. [`ReportBuilder`] is the sink that groups
+//! evidence by alert definition and sorts everything for a repeatable report.
+
+mod model;
+
+use std::io::Write;
+use std::path::Path;
+
+use jiff::Timestamp;
+
+pub use model::*;
+
+use crate::bundle::{Bundle, Severity};
+use crate::hash::Digests;
+use crate::matcher::Hit;
+use crate::source::{EvidencePath, FileMeta, Problem};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One IOC hit in a file, with everything the report says about it.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    /// Index of the target among those scanned.
+    pub source: usize,
+    pub hit: Hit,
+    pub path: EvidencePath,
+    pub host_path: Option<EvidencePath>,
+    pub meta: FileMeta,
+    pub digests: Digests,
+}
+
+/// What workers tell the report, in any order.
+#[derive(Debug)]
+pub enum ScanEvent {
+    /// A target was opened as a source of this kind.
+    SourceOpened {
+        source: usize,
+        kind: &'static str,
+    },
+    /// A file was examined; `bytes` were read and hashed.
+    FileScanned {
+        source: usize,
+        bytes: u64,
+    },
+    Evidence(Box<Evidence>),
+    Problem {
+        source: usize,
+        problem: Problem,
+    },
+}
+
+/// Receives scan events on one thread.
+pub trait ReportSink {
+    fn accept(&mut self, event: ScanEvent);
+}
+
+#[derive(Default)]
+struct SourceStats {
+    kind: &'static str,
+    files: u64,
+    bytes: u64,
+    errors: u64,
+    skipped: u64,
+}
+
+/// Collects events and builds the [`Report`].
+pub struct ReportBuilder {
+    targets: Vec<String>,
+    stats: Vec<SourceStats>,
+    evidence: Vec<Evidence>,
+    problems: Vec<(usize, Problem)>,
+}
+
+impl ReportBuilder {
+    /// `targets` are the scan targets as given, indexed like the events'
+    /// `source`.
+    pub fn new(targets: Vec<String>) -> Self {
+        let stats = targets.iter().map(|_| SourceStats::default()).collect();
+        ReportBuilder {
+            targets,
+            stats,
+            evidence: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn evidence_count(&self) -> usize {
+        self.evidence.len()
+    }
+
+    /// Groups, sorts and renders. `scan` carries the times and arguments.
+    pub fn finish(self, bundle: &Bundle, mut scan: ScanInfo) -> Report {
+        let ReportBuilder {
+            targets,
+            stats,
+            evidence,
+            problems,
+        } = self;
+
+        let mut errors: Vec<ErrorReport> = problems
+            .into_iter()
+            .map(|(source, p)| ErrorReport {
+                source: targets[source].clone(),
+                path: p.path.display(),
+                kind: p.kind.as_str(),
+                class: if p.kind.is_error() {
+                    "error"
+                } else {
+                    "skipped"
+                },
+                message: p.message,
+                path_hex: p.path.raw_hex(),
+            })
+            .collect();
+        errors.sort();
+        scan.complete = scan.complete && !errors.iter().any(|e| e.class == "error");
+
+        // Group by alert definition.
+        let mut groups: Vec<Vec<Evidence>> = vec![Vec::new(); bundle.alert_definitions.len()];
+        for ev in evidence {
+            groups[bundle.iocs[ev.hit.ioc as usize].alert].push(ev);
+        }
+        let mut alerts: Vec<(Severity, AlertReport)> = Vec::new();
+        for (alert_idx, group) in groups.into_iter().enumerate() {
+            if group.is_empty() {
+                continue;
+            }
+            let def = &bundle.alert_definitions[alert_idx];
+            let mut items: Vec<EvidenceReport> = group
+                .into_iter()
+                .map(|ev| evidence_report(bundle, &targets, &stats, ev))
+                .collect();
+            items.sort_by(|a, b| {
+                (
+                    &a.location.display,
+                    &a.location.path_hex,
+                    &a.field,
+                    &a.ioc.id,
+                    &a.matched_value,
+                )
+                    .cmp(&(
+                        &b.location.display,
+                        &b.location.path_hex,
+                        &b.field,
+                        &b.ioc.id,
+                        &b.matched_value,
+                    ))
+            });
+            alerts.push((
+                def.severity,
+                AlertReport {
+                    alert_definition: AlertDefinitionReport {
+                        id: def.id.clone(),
+                        name: def.name.clone(),
+                        title: def.title.clone(),
+                        severity: def.severity.as_str(),
+                        category: def.category.clone(),
+                        description: def.description.clone(),
+                        recommended_action: def.recommended_action.clone(),
+                        mitre_techniques: def.mitre_techniques.clone(),
+                    },
+                    evidence_count: items.len(),
+                    evidence: items,
+                },
+            ));
+        }
+        alerts.sort_by(|(sa, a), (sb, b)| {
+            sb.cmp(sa)
+                .then_with(|| a.alert_definition.name.cmp(&b.alert_definition.name))
+                .then_with(|| a.alert_definition.id.cmp(&b.alert_definition.id))
+        });
+
+        let mut by_severity = BySeverity::default();
+        for (s, _) in &alerts {
+            *match s {
+                Severity::High => &mut by_severity.high,
+                Severity::Medium => &mut by_severity.medium,
+                Severity::Low => &mut by_severity.low,
+                Severity::Informational => &mut by_severity.informational,
+            } += 1;
+        }
+        let sources: Vec<SourceReport> = targets
+            .iter()
+            .zip(&stats)
+            .map(|(t, s)| SourceReport {
+                path: t.clone(),
+                kind: if s.kind.is_empty() {
+                    "unopened"
+                } else {
+                    s.kind
+                },
+                files_scanned: s.files,
+                bytes_hashed: s.bytes,
+                records_scanned: 0,
+                errors: s.errors,
+                skipped: s.skipped,
+            })
+            .collect();
+        let summary = Summary {
+            alerts: alerts.len(),
+            evidence: alerts.iter().map(|(_, a)| a.evidence_count).sum(),
+            by_severity,
+            files_scanned: sources.iter().map(|s| s.files_scanned).sum(),
+            bytes_hashed: sources.iter().map(|s| s.bytes_hashed).sum(),
+            records_scanned: sources.iter().map(|s| s.records_scanned).sum(),
+            errors: sources.iter().map(|s| s.errors).sum(),
+            skipped: sources.iter().map(|s| s.skipped).sum(),
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool {
+                name: env!("CARGO_PKG_NAME"),
+                version: env!("CARGO_PKG_VERSION"),
+            },
+            scan,
+            bundles: bundle
+                .files
+                .iter()
+                .map(|f| BundleReport {
+                    path: f.path.display().to_string(),
+                    sha256: f.sha256.clone(),
+                    format: f.format,
+                    alert_definitions: f.alert_definitions,
+                    iocs: f.iocs,
+                    iocs_active: f.iocs_active,
+                })
+                .collect(),
+            sources,
+            summary,
+            alerts: alerts.into_iter().map(|(_, a)| a).collect(),
+            errors,
+        }
+    }
+}
+
+impl ReportSink for ReportBuilder {
+    fn accept(&mut self, event: ScanEvent) {
+        match event {
+            ScanEvent::SourceOpened { source, kind } => self.stats[source].kind = kind,
+            ScanEvent::FileScanned { source, bytes } => {
+                self.stats[source].files += 1;
+                self.stats[source].bytes += bytes;
+            }
+            ScanEvent::Evidence(ev) => self.evidence.push(*ev),
+            ScanEvent::Problem { source, problem } => {
+                if problem.kind.is_error() {
+                    self.stats[source].errors += 1;
+                } else {
+                    self.stats[source].skipped += 1;
+                }
+                self.problems.push((source, problem));
+            }
+        }
+    }
+}
+
+fn evidence_report(
+    bundle: &Bundle,
+    targets: &[String],
+    stats: &[SourceStats],
+    ev: Evidence,
+) -> EvidenceReport {
+    let ioc = &bundle.iocs[ev.hit.ioc as usize];
+    let source = targets[ev.source].clone();
+    let path = ev.path.display();
+    // A single-file target is its own location; a tree shows the chain.
+    let display = if stats[ev.source].kind == "file" {
+        source.clone()
+    } else {
+        format!("{source} › {path}")
+    };
+    let hex_of = |d: Option<&[u8]>| d.map(hex::encode);
+    EvidenceReport {
+        kind: "file",
+        ioc: IocReport {
+            id: ioc.id.clone(),
+            kind: ioc.kind.as_str(),
+            value: ioc.value.clone(),
+            detection_function: ioc.function.as_str(),
+        },
+        field: ev.hit.field,
+        matched_value: ev.hit.value,
+        location: LocationReport {
+            source,
+            path: path.clone(),
+            display,
+            host_path: ev.host_path.as_ref().map(EvidencePath::display),
+            path_hex: ev.path.raw_hex(),
+        },
+        file: Some(FileReport {
+            path,
+            size: ev.meta.size,
+            md5: hex_of(ev.digests.md5.as_ref().map(|d| &d[..])),
+            sha1: hex_of(ev.digests.sha1.as_ref().map(|d| &d[..])),
+            sha256: hex_of(ev.digests.sha256.as_ref().map(|d| &d[..])),
+            created: ev.meta.created.map(format_time),
+            modified: ev.meta.modified.map(format_time),
+            accessed: ev.meta.accessed.map(format_time),
+            changed: ev.meta.changed.map(format_time),
+            deleted: ev.meta.deleted,
+            stream: ev.meta.stream,
+            inode: ev.meta.inode,
+        }),
+    }
+}
+
+/// RFC 3339 in UTC with the precision the source has.
+pub fn format_time(t: Timestamp) -> String {
+    t.to_string()
+}
+
+/// Writes the report as pretty JSON to `out`.
+pub fn write_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
+}
+
+/// Writes the report to `path` atomically: a temporary file in the same
+/// directory, flushed, then renamed over the destination, so a reader never
+/// sees half a report and a crash never leaves one.
+pub fn write_atomic(report: &Report, path: &Path) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".breachscan-report")
+        .tempfile_in(dir)?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        write_json(report, &mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

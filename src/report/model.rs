@@ -1,0 +1,178 @@
+//! The report's JSON shape (DESIGN.md §3.4). Field order here is the order
+//! in the file; every array is sorted by the builder, so the same inputs give
+//! the same bytes apart from the scan's start and finish times.
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub scan: ScanInfo,
+    pub bundles: Vec<BundleReport>,
+    pub sources: Vec<SourceReport>,
+    pub summary: Summary,
+    pub alerts: Vec<AlertReport>,
+    pub errors: Vec<ErrorReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanInfo {
+    pub started_at: String,
+    pub finished_at: String,
+    /// The command line, as given.
+    pub arguments: Vec<String>,
+    /// True when every target was opened and every entry fully examined:
+    /// no entry in `errors` is an error (entries skipped by design, such as
+    /// FIFOs, do not make a scan incomplete).
+    pub complete: bool,
+    /// The instant IOC expiry was judged against.
+    pub as_of: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleReport {
+    pub path: String,
+    pub sha256: String,
+    pub format: &'static str,
+    pub alert_definitions: usize,
+    pub iocs: usize,
+    pub iocs_active: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceReport {
+    pub path: String,
+    pub kind: &'static str,
+    pub files_scanned: u64,
+    pub bytes_hashed: u64,
+    pub records_scanned: u64,
+    /// Entries of this source listed in `errors` as failures.
+    pub errors: u64,
+    /// Entries of this source listed in `errors` as skipped by design.
+    pub skipped: u64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub alerts: usize,
+    pub evidence: usize,
+    /// Alerts per severity, most severe first, every severity present.
+    pub by_severity: BySeverity,
+    pub files_scanned: u64,
+    pub bytes_hashed: u64,
+    pub records_scanned: u64,
+    pub errors: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BySeverity {
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub informational: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertReport {
+    pub alert_definition: AlertDefinitionReport,
+    pub evidence_count: usize,
+    pub evidence: Vec<EvidenceReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertDefinitionReport {
+    pub id: String,
+    pub name: String,
+    pub title: Option<String>,
+    pub severity: &'static str,
+    pub category: Option<String>,
+    pub description: Option<String>,
+    pub recommended_action: Option<String>,
+    pub mitre_techniques: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceReport {
+    pub kind: &'static str,
+    pub ioc: IocReport,
+    pub field: String,
+    pub matched_value: String,
+    pub location: LocationReport,
+    pub file: Option<FileReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IocReport {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub value: String,
+    pub detection_function: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationReport {
+    /// The target as given on the command line.
+    pub source: String,
+    /// `/`-separated path inside the source.
+    pub path: String,
+    /// Human-readable chain, e.g. `evidence › /tools/a.exe`.
+    pub display: String,
+    /// Where the file is on the scanning host, for host sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+    /// Exact bytes of `path` in hex, present only when `path` had to escape
+    /// bytes that are not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileReport {
+    pub path: String,
+    pub size: u64,
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub created: Option<String>,
+    pub modified: Option<String>,
+    pub accessed: Option<String>,
+    pub changed: Option<String>,
+    pub deleted: bool,
+    pub stream: Option<String>,
+    pub inode: Option<u64>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorReport {
+    pub source: String,
+    pub path: String,
+    /// `unreadable`, `brokenSymlink`, `fifo`, … (see `ProblemKind`).
+    pub kind: &'static str,
+    /// `error` (the entry could not be examined) or `skipped` (by design).
+    pub class: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+}

@@ -1,0 +1,159 @@
+//! Runs a scan: opens each target as a source, feeds its entries straight
+//! into a worker pool (no walk-then-hash: the walk is pulled by the workers
+//! through `par_bridge`), and funnels every result through one channel to the
+//! single thread that owns the [`ReportSink`].
+//!
+//! This is the only place with parallelism; workers own their read buffers
+//! and share nothing mutable.
+
+mod worker;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use rayon::iter::{ParallelBridge, ParallelIterator};
+
+use crate::matcher::Matcher;
+use crate::report::{ReportSink, ScanEvent};
+use crate::source::{self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceOptions};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions {
+    pub source: SourceOptions,
+    /// Files larger than this are matched by name and path only, and listed.
+    pub max_file_size: Option<u64>,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+}
+
+/// Progress reporting hooks, called from worker threads.
+pub trait Progress: Sync {
+    /// Whether to spend a walk on estimating totals (only worth it when
+    /// someone watches an ETA).
+    fn wants_estimate(&self) -> bool {
+        false
+    }
+    /// Adds one source's estimated files and bytes to the totals.
+    fn add_estimate(&self, _files: u64, _bytes: u64) {}
+    /// A file is done; `bytes` is its size.
+    fn file_done(&self, _bytes: u64) {}
+}
+
+/// Progress that shows nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// What the caller needs beyond the events.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOutcome {
+    /// Targets that could be opened; 0 means nothing was scanned.
+    pub targets_opened: usize,
+}
+
+/// Scans `targets` with `matcher`, sending every event to `sink`.
+pub fn run(
+    targets: &[PathBuf],
+    matcher: &Matcher,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+    sink: &mut dyn ReportSink,
+) -> std::io::Result<ScanOutcome> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .thread_name(|i| format!("breachscan-worker-{i}"))
+        .build()
+        .map_err(std::io::Error::other)?;
+
+    let mut sources: Vec<(usize, Box<dyn FileSource>)> = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        match source::open(target, &opts.source) {
+            Ok(src) => {
+                sink.accept(ScanEvent::SourceOpened {
+                    source: i,
+                    kind: src.kind(),
+                });
+                sources.push((i, src));
+            }
+            Err(e) => sink.accept(ScanEvent::Problem {
+                source: i,
+                problem: Problem {
+                    path: EvidencePath::from_os(target.as_os_str()),
+                    kind: ProblemKind::TargetUnreadable,
+                    message: format!("cannot open target: {e}"),
+                },
+            }),
+        }
+    }
+    let outcome = ScanOutcome {
+        targets_opened: sources.len(),
+    };
+
+    let ctx = worker::Ctx {
+        matcher,
+        max_file_size: opts.max_file_size,
+        progress,
+    };
+    // Bounded so a slow sink cannot make the queue grow without limit.
+    let (tx, rx) = mpsc::sync_channel::<ScanEvent>(4096);
+    std::thread::scope(|s| {
+        if progress.wants_estimate() {
+            let sources = &sources;
+            s.spawn(move || {
+                for (_, src) in sources {
+                    if let Some((files, bytes)) = src.estimate() {
+                        progress.add_estimate(files, bytes);
+                    }
+                }
+            });
+        }
+        let sources = &sources;
+        let ctx = &ctx;
+        s.spawn(move || {
+            pool.install(|| {
+                for (idx, src) in sources {
+                    let idx = *idx;
+                    src.entries().par_bridge().for_each_init(
+                        || (tx.clone(), ReadBuf::default()),
+                        |(tx, buf), item| {
+                            let mut emit = |ev| {
+                                // The receiver lives until every sender is
+                                // gone; a send cannot fail before then.
+                                let _ = tx.send(ev);
+                            };
+                            let path = worker::item_path(&item);
+                            let run = catch_unwind(AssertUnwindSafe(|| {
+                                worker::process(idx, item, ctx, buf, &mut emit)
+                            }));
+                            if let Err(panic) = run {
+                                emit(ScanEvent::Problem {
+                                    source: idx,
+                                    problem: Problem {
+                                        path,
+                                        kind: ProblemKind::Unreadable,
+                                        message: format!(
+                                            "internal error while scanning this entry (please report): {}",
+                                            panic_message(&panic)
+                                        ),
+                                    },
+                                });
+                            }
+                        },
+                    );
+                }
+            });
+            drop(tx);
+        });
+        for event in rx {
+            sink.accept(event);
+        }
+    });
+    Ok(outcome)
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -1,0 +1,254 @@
+//! Host directories (and single host files), walked with walkdir.
+//!
+//! Only regular files are ever opened. FIFOs, sockets and devices would block
+//! or read forever, so they are listed from their `lstat` type and never
+//! opened; symbolic links are listed, not followed, unless asked. Files are
+//! opened read-only with `O_NONBLOCK` (a file swapped for a FIFO after the
+//! walk cannot block the scan), `O_NOFOLLOW` and, where permitted,
+//! `O_NOATIME` so the scan does not change the evidence's access times.
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use jiff::Timestamp;
+use walkdir::WalkDir;
+
+use super::io::{ReadBuf, pump_file};
+use super::{
+    Content, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind, SourceItem,
+    SourceOptions,
+};
+
+pub struct DirSource {
+    root: PathBuf,
+    is_dir: bool,
+    opts: SourceOptions,
+}
+
+impl DirSource {
+    pub fn new(root: &Path, is_dir: bool, opts: &SourceOptions) -> Self {
+        DirSource {
+            root: root.to_path_buf(),
+            is_dir,
+            opts: *opts,
+        }
+    }
+
+    fn walker(&self) -> walkdir::IntoIter {
+        WalkDir::new(&self.root)
+            .follow_links(self.opts.follow_symlinks)
+            .same_file_system(self.opts.one_file_system)
+            .into_iter()
+    }
+
+    /// Path inside the source: from the root for directories, the file's own
+    /// name for a single-file target.
+    fn inner_path(&self, path: &Path) -> EvidencePath {
+        let rel = if self.is_dir {
+            path.strip_prefix(&self.root).unwrap_or(path)
+        } else {
+            path.file_name().map_or(path, Path::new)
+        };
+        let mut bytes = Vec::with_capacity(rel.as_os_str().len() + 1);
+        for comp in rel.components() {
+            bytes.push(b'/');
+            bytes.extend_from_slice(EvidencePath::from_os(comp.as_os_str()).as_bytes());
+        }
+        if bytes.is_empty() {
+            bytes.push(b'/');
+        }
+        EvidencePath::from_bytes(bytes)
+    }
+
+    fn item(&self, entry: walkdir::DirEntry) -> Option<SourceItem> {
+        let path = entry.path();
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            return None;
+        }
+        let problem = |kind: ProblemKind, message: String| {
+            Some(SourceItem::Problem(Problem {
+                path: self.inner_path(path),
+                kind,
+                message,
+            }))
+        };
+        if ft.is_symlink() {
+            let target = std::fs::read_link(path)
+                .map(|t| EvidencePath::from_os(t.as_os_str()).display())
+                .unwrap_or_else(|e| format!("<unreadable: {e}>"));
+            return match std::fs::metadata(path) {
+                Err(e) => problem(
+                    ProblemKind::BrokenSymlink,
+                    format!("broken symbolic link to {target}: {e}"),
+                ),
+                Ok(_) => problem(
+                    ProblemKind::Symlink,
+                    format!(
+                        "symbolic link to {target}, not followed (--follow-symlinks follows links)"
+                    ),
+                ),
+            };
+        }
+        if !ft.is_file() {
+            let (kind, what) = special_kind(&ft);
+            return problem(kind, format!("{what}: never opened"));
+        }
+        match entry.metadata() {
+            Ok(meta) => Some(SourceItem::File(FileEntry {
+                path: self.inner_path(path),
+                host_path: Some(EvidencePath::from_os(path.as_os_str())),
+                meta: file_meta(&meta),
+                content: Box::new(HostFile {
+                    path: path.to_path_buf(),
+                    follow: self.opts.follow_symlinks,
+                    mmap: self.opts.mmap,
+                }),
+            })),
+            Err(e) => problem(ProblemKind::Unreadable, format!("cannot stat: {e}")),
+        }
+    }
+
+    fn walk_error(&self, err: walkdir::Error) -> SourceItem {
+        let path = err
+            .path()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.root.clone());
+        let (kind, message) = if let Some(anc) = err.loop_ancestor() {
+            (
+                ProblemKind::SymlinkLoop,
+                format!("symbolic link loop back to {}", anc.display()),
+            )
+        } else if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+            && std::fs::metadata(&path).is_err()
+        {
+            let io = err
+                .io_error()
+                .map_or_else(|| err.to_string(), ToString::to_string);
+            (
+                ProblemKind::BrokenSymlink,
+                format!("broken symbolic link: {io}"),
+            )
+        } else {
+            let io = err
+                .io_error()
+                .map_or_else(|| err.to_string(), ToString::to_string);
+            (ProblemKind::Unreadable, format!("cannot read: {io}"))
+        };
+        SourceItem::Problem(Problem {
+            path: self.inner_path(&path),
+            kind,
+            message,
+        })
+    }
+}
+
+impl FileSource for DirSource {
+    fn kind(&self) -> &'static str {
+        if self.is_dir { "directory" } else { "file" }
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_> {
+        Box::new(self.walker().filter_map(move |r| match r {
+            Ok(entry) => self.item(entry),
+            Err(e) => Some(self.walk_error(e)),
+        }))
+    }
+
+    fn estimate(&self) -> Option<(u64, u64)> {
+        let (mut files, mut bytes) = (0u64, 0u64);
+        for entry in self.walker().flatten() {
+            if entry.file_type().is_file() {
+                files += 1;
+                bytes += entry.metadata().map_or(0, |m| m.len());
+            }
+        }
+        Some((files, bytes))
+    }
+}
+
+#[cfg(unix)]
+fn special_kind(ft: &std::fs::FileType) -> (ProblemKind, &'static str) {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        (ProblemKind::Fifo, "named pipe (FIFO)")
+    } else if ft.is_socket() {
+        (ProblemKind::Socket, "socket")
+    } else if ft.is_block_device() {
+        (ProblemKind::Device, "block device")
+    } else {
+        (ProblemKind::Device, "character device")
+    }
+}
+
+#[cfg(not(unix))]
+fn special_kind(_ft: &std::fs::FileType) -> (ProblemKind, &'static str) {
+    (ProblemKind::Device, "special file")
+}
+
+fn ts(t: io::Result<SystemTime>) -> Option<Timestamp> {
+    t.ok().and_then(|t| Timestamp::try_from(t).ok())
+}
+
+fn file_meta(meta: &Metadata) -> FileMeta {
+    #[cfg(unix)]
+    let (changed, inode) = {
+        use std::os::unix::fs::MetadataExt;
+        (
+            Timestamp::new(meta.ctime(), meta.ctime_nsec() as i32).ok(),
+            Some(meta.ino()),
+        )
+    };
+    #[cfg(not(unix))]
+    let (changed, inode) = (None, None);
+    FileMeta {
+        size: meta.len(),
+        created: ts(meta.created()),
+        modified: ts(meta.modified()),
+        accessed: ts(meta.accessed()),
+        changed,
+        deleted: false,
+        stream: None,
+        inode,
+    }
+}
+
+struct HostFile {
+    path: PathBuf,
+    follow: bool,
+    mmap: bool,
+}
+
+impl Content for HostFile {
+    fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
+        let file = open_evidence(&self.path, self.follow)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other(
+                "no longer a regular file (changed after the walk); not read",
+            ));
+        }
+        pump_file(&file, meta.len(), self.mmap, buf, sink)
+    }
+}
+
+/// Opens evidence read-only, never blocking and never following a link
+/// unless asked; asks the kernel not to update the access time.
+#[cfg(unix)]
+fn open_evidence(path: &Path, follow: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let base = libc::O_NONBLOCK | libc::O_CLOEXEC | if follow { 0 } else { libc::O_NOFOLLOW };
+    let open = |flags| OpenOptions::new().read(true).custom_flags(flags).open(path);
+    match open(base | libc::O_NOATIME) {
+        // O_NOATIME is refused for files the user does not own (EPERM).
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(base),
+        r => r,
+    }
+}
+
+#[cfg(not(unix))]
+fn open_evidence(path: &Path, _follow: bool) -> io::Result<File> {
+    OpenOptions::new().read(true).open(path)
+}

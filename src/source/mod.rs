@@ -1,0 +1,165 @@
+//! Evidence sources: everything that yields files to hash and match.
+//!
+//! A [`FileSource`] is a tree of files — a host directory today, a filesystem
+//! inside a disk image tomorrow — and yields [`SourceItem`]s: files with their
+//! metadata and a [`Content`] to read them, or [`Problem`]s for entries that
+//! cannot be scanned (listed in the report, never dropped in silence).
+
+mod dir;
+pub mod io;
+mod name;
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+pub use dir::DirSource;
+pub use io::ReadBuf;
+pub use name::EvidencePath;
+
+/// How sources open and walk their targets.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceOptions {
+    /// Follow symbolic links in host directories (off: a link is listed, not
+    /// followed, so a scan never leaves the evidence tree).
+    pub follow_symlinks: bool,
+    /// Do not descend into other mounted filesystems.
+    pub one_file_system: bool,
+    /// Map large host files instead of reading them (see [`io::pump_file`]).
+    pub mmap: bool,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions {
+            follow_symlinks: false,
+            one_file_system: false,
+            mmap: true,
+        }
+    }
+}
+
+/// A tree of files.
+pub trait FileSource: Send + Sync {
+    /// What the report calls this source: `directory`, `file`, …
+    fn kind(&self) -> &'static str;
+
+    /// Every entry, in no particular order. The iterator is pulled from
+    /// several worker threads (one at a time), so it does the walking while
+    /// workers hash.
+    fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_>;
+
+    /// Number of files and bytes the scan will read, for progress ETA. May
+    /// cost a walk of its own, so it is only asked when a terminal shows
+    /// progress, on a thread beside the scan.
+    fn estimate(&self) -> Option<(u64, u64)> {
+        None
+    }
+}
+
+pub enum SourceItem {
+    File(FileEntry),
+    Problem(Problem),
+}
+
+/// One file (or alternate data stream) to scan.
+pub struct FileEntry {
+    /// `/`-separated path from the source's root.
+    pub path: EvidencePath,
+    /// Where the file is on the host, for files of host directories.
+    pub host_path: Option<EvidencePath>,
+    pub meta: FileMeta,
+    pub content: Box<dyn Content>,
+}
+
+/// File facts carried into evidence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileMeta {
+    pub size: u64,
+    pub created: Option<Timestamp>,
+    pub modified: Option<Timestamp>,
+    pub accessed: Option<Timestamp>,
+    /// Metadata change time (ctime / MFT entry modified).
+    pub changed: Option<Timestamp>,
+    pub deleted: bool,
+    /// Alternate data stream name, for NTFS streams.
+    pub stream: Option<String>,
+    /// Inode or MFT record number.
+    pub inode: Option<u64>,
+}
+
+/// Access to one file's bytes.
+pub trait Content: Send + Sync {
+    /// Feeds every byte, in order, to `sink`; returns how many there were.
+    fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> std::io::Result<u64>;
+}
+
+/// An entry that was not scanned, or not completely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: EvidencePath,
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+/// Why an entry was not scanned. `is_error` separates failures (the scan is
+/// incomplete) from entries skipped by design (FIFOs, links not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ProblemKind {
+    /// The target itself could not be opened.
+    TargetUnreadable,
+    /// A file or directory could not be read.
+    Unreadable,
+    BrokenSymlink,
+    /// A symbolic link cycle while following links.
+    SymlinkLoop,
+    /// A symbolic link, listed and not followed.
+    Symlink,
+    Fifo,
+    Socket,
+    Device,
+    /// Larger than `--max-file-size`; matched by name and path only.
+    SizeLimit,
+    /// The file's size changed between the walk and the read.
+    Changed,
+}
+
+impl ProblemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::TargetUnreadable => "targetUnreadable",
+            ProblemKind::Unreadable => "unreadable",
+            ProblemKind::BrokenSymlink => "brokenSymlink",
+            ProblemKind::SymlinkLoop => "symlinkLoop",
+            ProblemKind::Symlink => "symlinkNotFollowed",
+            ProblemKind::Fifo => "fifo",
+            ProblemKind::Socket => "socket",
+            ProblemKind::Device => "device",
+            ProblemKind::SizeLimit => "sizeLimit",
+            ProblemKind::Changed => "changedDuringScan",
+        }
+    }
+
+    pub fn is_error(self) -> bool {
+        matches!(
+            self,
+            ProblemKind::TargetUnreadable
+                | ProblemKind::Unreadable
+                | ProblemKind::BrokenSymlink
+                | ProblemKind::SymlinkLoop
+                | ProblemKind::Changed
+        )
+    }
+}
+
+/// Opens a scan target, choosing the source by what the target is.
+pub fn open(target: &Path, opts: &SourceOptions) -> std::io::Result<Box<dyn FileSource>> {
+    let meta = std::fs::metadata(target)?;
+    if meta.is_dir() || meta.is_file() {
+        Ok(Box::new(DirSource::new(target, meta.is_dir(), opts)))
+    } else {
+        Err(std::io::Error::other(
+            "not a directory or regular file (FIFOs, sockets and devices are never opened)",
+        ))
+    }
+}
