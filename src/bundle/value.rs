@@ -75,7 +75,20 @@ pub fn compile_regex(value: &str) -> Result<regex::Regex, String> {
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|e| format!("invalid regular expression: {e}"))
+        .map_err(|e| {
+            // The regex crate draws a caret diagram over several lines; a
+            // bundle error is one line, so keep the final "error: …" line.
+            let text = e.to_string();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            format!(
+                "invalid regular expression: {}",
+                last.trim().trim_start_matches("error: ")
+            )
+        })
 }
 
 /// Domain as matched: lower case, no trailing dot, no leading `*.` (a domain

@@ -1,0 +1,242 @@
+//! The directory-hashing benchmark (issue: walking skeleton, point 9).
+//!
+//! Data: a few large files (2 GiB by default) and 100,000 small files
+//! (1–32 KiB), generated once, deterministically, and reused. Every tool runs
+//! with a warm page cache so the figures compare hashing and walking, not the
+//! disk. The ceiling is what the digests alone can do: per-core speed
+//! measured in-process, times the number of cores.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use breachscan::hash::{DigestSet, MultiHasher};
+
+use crate::{breachscan_exe, have, sh_quote, time_cmd};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where the generated data lives (reused across runs).
+    #[arg(long, default_value = "target/bench-data")]
+    dir: PathBuf,
+    /// Total size of the large files, in GiB.
+    #[arg(long, default_value_t = 2)]
+    large_gib: u64,
+    /// Number of small files.
+    #[arg(long, default_value_t = 100_000)]
+    small_files: usize,
+    /// Timed runs per measurement (the median is shown).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+const LARGE_FILE: u64 = 256 << 20;
+
+pub fn run(args: &Args) -> Result<()> {
+    let exe = breachscan_exe()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    fs::create_dir_all(&args.dir)?;
+    let large = args.dir.join("large");
+    let small = args.dir.join("small");
+    let (large_files, large_bytes) = ensure_large(&large, args.large_gib << 30)?;
+    let (small_files, small_bytes) = ensure_small(&small, args.small_files)?;
+    let (sha256_bundle, all3_bundle) = write_bundles(&args.dir)?;
+
+    eprintln!("measuring per-core digest speed…");
+    let ceil_sha256 = per_core_mbs(DigestSet {
+        sha256: true,
+        ..DigestSet::NONE
+    });
+    let ceil_all3 = per_core_mbs(DigestSet::ALL);
+    println!(
+        "\nper core: SHA-256 {ceil_sha256:.0} MB/s, MD5+SHA-1+SHA-256 in one pass {ceil_all3:.0} MB/s; {cores} cores → ceilings {:.0} / {:.0} MB/s\n",
+        ceil_sha256 * cores as f64,
+        ceil_all3 * cores as f64
+    );
+    println!("| data | tool | digests | time | MB/s | files/s | of ceiling |");
+    println!("|---|---|---|---:|---:|---:|---:|");
+
+    let sets = [
+        (
+            format!("large ({large_files} × 256 MiB)"),
+            &large,
+            large_files,
+            large_bytes,
+        ),
+        (
+            format!("small ({small_files} files, 1–32 KiB)"),
+            &small,
+            small_files,
+            small_bytes,
+        ),
+    ];
+    for (label, dir, files, bytes) in &sets {
+        let d = sh_quote(dir);
+        let row = |tool: &str, digests: &str, took: Duration, ceiling: Option<f64>| {
+            let secs = took.as_secs_f64();
+            let mbs = *bytes as f64 / 1e6 / secs;
+            let of = ceiling.map_or("—".to_string(), |c| format!("{:.2}×", mbs / c));
+            println!(
+                "| {label} | {tool} | {digests} | {secs:.2} s | {mbs:.0} | {:.0} | {of} |",
+                *files as f64 / secs
+            );
+        };
+        for (digests, bundle, ceiling) in [
+            ("SHA-256", &sha256_bundle, ceil_sha256),
+            ("MD5+SHA-1+SHA-256", &all3_bundle, ceil_all3),
+        ] {
+            let cmd = format!("{} scan -q -b {} {d}", sh_quote(&exe), sh_quote(bundle));
+            let took = time_cmd(&cmd, args.runs, &[0, 1])?;
+            row("breachscan", digests, took, Some(ceiling * cores as f64));
+        }
+        if have("sha256sum") {
+            let cmd = format!("find {d} -type f -print0 | xargs -0 -P {cores} -n 256 sha256sum");
+            let took = time_cmd(&cmd, args.runs, &[0])?;
+            row(
+                &format!("sha256sum (xargs -P {cores})"),
+                "SHA-256",
+                took,
+                Some(ceil_sha256 * cores as f64),
+            );
+        }
+        if have("hashdeep") {
+            let cmd = format!("hashdeep -r -c md5,sha1,sha256 -j {cores} {d}");
+            let took = time_cmd(&cmd, args.runs, &[0])?;
+            row(
+                &format!("hashdeep -j {cores}"),
+                "MD5+SHA-1+SHA-256",
+                took,
+                Some(ceil_all3 * cores as f64),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Single-thread digest speed over an in-memory buffer, in MB/s.
+fn per_core_mbs(set: DigestSet) -> f64 {
+    let buf: Vec<u8> = pseudo_random(7, 64 << 20);
+    // One worker thread: the hasher's two-core split runs inline.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let measure = || {
+        let mut h = MultiHasher::new(set);
+        h.update(&buf); // warm-up
+        let rounds = 6;
+        let start = Instant::now();
+        for _ in 0..rounds {
+            for chunk in buf.chunks(1 << 20) {
+                h.update(chunk);
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        std::hint::black_box(h.finish());
+        (rounds * buf.len()) as f64 / 1e6 / secs
+    };
+    match pool {
+        Ok(p) => p.install(measure),
+        Err(_) => measure(),
+    }
+}
+
+/// Deterministic incompressible bytes (xorshift64*).
+fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        out.extend_from_slice(&s.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Reuses data generated with the same parameters; regenerates otherwise.
+fn fresh(dir: &Path, params: &str) -> Result<bool> {
+    let marker = dir.join(".params");
+    if fs::read_to_string(&marker).is_ok_and(|p| p == params) {
+        return Ok(false);
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::create_dir_all(dir)?;
+    Ok(true)
+}
+
+fn mark(dir: &Path, params: &str) -> Result<()> {
+    fs::write(dir.join(".params"), params).context("write marker")
+}
+
+fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
+    let n = total.div_ceil(LARGE_FILE).max(1) as usize;
+    let params = format!("large {n} x {LARGE_FILE}");
+    if fresh(dir, &params)? {
+        eprintln!("generating {n} large files in {}…", dir.display());
+        for i in 0..n {
+            let mut f =
+                std::io::BufWriter::new(fs::File::create(dir.join(format!("large-{i:02}.bin")))?);
+            for block in 0..(LARGE_FILE >> 24) {
+                f.write_all(&pseudo_random((i as u64) << 32 | block, 16 << 20))?;
+            }
+            f.flush()?;
+        }
+        mark(dir, &params)?;
+    }
+    Ok((n, n as u64 * LARGE_FILE))
+}
+
+fn ensure_small(dir: &Path, n: usize) -> Result<(usize, u64)> {
+    let params = format!("small {n}");
+    let size_of = |i: usize| 1024 + (i.wrapping_mul(2_654_435_761) % (31 * 1024));
+    if fresh(dir, &params)? {
+        eprintln!("generating {n} small files in {}…", dir.display());
+        let pool = pseudo_random(99, 64 << 20);
+        for i in 0..n {
+            let sub = dir.join(format!("d{:03}", i / 1000));
+            if i % 1000 == 0 {
+                fs::create_dir_all(&sub)?;
+            }
+            let off = (i * 4099) % (pool.len() - 32 * 1024);
+            let mut data = pool[off..off + size_of(i)].to_vec();
+            data[..8].copy_from_slice(&(i as u64).to_le_bytes()); // unique content
+            fs::write(sub.join(format!("f{i:06}.bin")), data)?;
+        }
+        mark(dir, &params)?;
+    }
+    Ok((n, (0..n).map(|i| size_of(i) as u64).sum()))
+}
+
+/// Bundles with no hit on the data: one needing SHA-256 only, one needing
+/// all three digests.
+fn write_bundles(dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let ad = r#"{"id": "b", "name": "bench", "severity": "Low"}"#;
+    let ioc = |t: &str, len: usize| {
+        format!(
+            r#"{{"id": "{t}", "alertDefinitionId": "b", "type": "{t}", "value": "{}"}}"#,
+            "0".repeat(len)
+        )
+    };
+    let sha = dir.join("bundle-sha256.json");
+    fs::write(
+        &sha,
+        format!(
+            r#"{{"alertDefinitions": [{ad}], "iocs": [{}]}}"#,
+            ioc("Sha256", 64)
+        ),
+    )?;
+    let all = dir.join("bundle-all3.json");
+    fs::write(
+        &all,
+        format!(
+            r#"{{"alertDefinitions": [{ad}], "iocs": [{}, {}, {}]}}"#,
+            ioc("Md5", 32),
+            ioc("Sha1", 40),
+            ioc("Sha256", 64)
+        ),
+    )?;
+    Ok((sha, all))
+}

@@ -1,0 +1,92 @@
+//! `breachscan-bench`: generates benchmark data and measures the release
+//! `breachscan` binary on it the way a user runs it, beside peer tools where
+//! they are installed. Prints a Markdown table for the README.
+//!
+//!     cargo build --release && target/release/breachscan-bench files
+//!
+//! Speed goals are checked here, never in timed unit tests.
+
+mod files;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "breachscan-bench",
+    about = "Benchmarks breachscan against peer tools on generated data"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Directory hashing: large files and many small files, SHA-256-only and
+    /// all-three-digest bundles, beside sha256sum and hashdeep.
+    Files(files::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Bench::Files(args) => files::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("breachscan-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The `breachscan` binary built beside this one.
+pub fn breachscan_exe() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?.with_file_name("breachscan");
+    anyhow::ensure!(
+        exe.exists(),
+        "{} not found: run `cargo build --release` first",
+        exe.display()
+    );
+    Ok(exe)
+}
+
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a shell command `runs` times (after one warm-up run that fills the
+/// page cache) and returns the median wall time. Output is discarded; a
+/// failing command is an error unless its exit code is in `ok_codes`.
+pub fn time_cmd(cmd: &str, runs: usize, ok_codes: &[i32]) -> anyhow::Result<Duration> {
+    let once = || -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let status = Command::new("sh")
+            .args(["-c", cmd])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        let took = start.elapsed();
+        let code = status.code().unwrap_or(-1);
+        anyhow::ensure!(ok_codes.contains(&code), "`{cmd}` exited with {code}");
+        Ok(took)
+    };
+    once()?;
+    let mut times: Vec<Duration> = (0..runs.max(1)).map(|_| once()).collect::<Result<_, _>>()?;
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// Quotes a path for `sh -c`.
+pub fn sh_quote(p: &std::path::Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}

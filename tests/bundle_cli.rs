@@ -1,0 +1,293 @@
+//! `bundle check` and bundle loading through the real binary: every planted
+//! error is named with its file, line, entry and field; valid bundles in the
+//! native and legacy Defender shapes load and merge; exit codes follow the
+//! contract.
+
+mod support;
+
+use std::fs;
+
+use support::*;
+
+const SHA1: &str = "92cfceb39d57d914ed8b14d0e37643de0797ae56";
+
+/// One planted error per IOC; the line of each is known.
+fn broken_bundle() -> String {
+    [
+        r#"{"alertDefinitions": ["#,                                                   // 1
+        r#"  {"id": "ad-1", "name": "A", "severity": "High"},"#,                       // 2
+        r#"  {"id": "ad-1", "name": "dup", "severity": "Low"},"#,                      // 3
+        r#"  {"id": "ad-2", "name": "B", "severity": "Severe"}"#,                      // 4
+        r#"], "iocs": ["#,                                                              // 5
+        r#"  {"id": "i1", "alertDefinitionId": "ad-1", "type": "Sha1","#,              // 6
+        r#"   "value": "92cfceb39d57d914ed8b14d0e37643de0797ae5"},"#,                  // 7
+        r#"  {"id": "i2", "alertDefinitionId": "ad-1", "type": "Md5", "value": "zz000000000000000000000000000000"},"#, // 8
+        r#"  {"id": "i3", "alertDefinitionId": "ad-1", "type": "Mutex", "value": "x"},"#, // 9
+        r#"  {"id": "i4", "alertDefinitionId": "ad-1", "type": "FileName", "value": "x", "detectionFunction": "Fuzzy"},"#, // 10
+        r#"  {"id": "i5", "alertDefinitionId": "ad-9", "type": "FileName", "value": "x"},"#, // 11
+        r#"  {"id": "i6", "alertDefinitionId": "ad-1", "type": "FileName", "value": "y"},"#, // 12
+        r#"  {"id": "i6", "alertDefinitionId": "ad-1", "type": "FileName", "value": "z"},"#, // 13
+        &format!(r#"  {{"id": "i7", "alertDefinitionId": "ad-1", "type": "Sha1", "value": "{SHA1}", "detectionFunction": "StartWith"}},"#), // 14
+        r#"  {"id": "i8", "alertDefinitionId": "ad-1", "type": "FilePath", "value": "(unclosed", "detectionFunction": "Regex"},"#, // 15
+        r#"  {"id": "i9", "alertDefinitionId": "ad-1", "type": "IpAddress", "value": "10.0.0.0/40"}"#, // 16
+        r#"]}"#,
+    ]
+    .join("\n")
+}
+
+#[test]
+fn bundle_check_names_the_place_of_every_planted_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    fs::write(&path, broken_bundle()).unwrap();
+    let run = breachscan(&["bundle", "check", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let p = path.display().to_string();
+    let expect = [
+        (
+            4,
+            "alertDefinitions[2] (id \"ad-2\")",
+            "field \"severity\"",
+            "\"Severe\" is not a severity",
+        ),
+        (7, "iocs[0] (id \"i1\")", "field \"value\"", "40 hex digits"),
+        (
+            8,
+            "iocs[1] (id \"i2\")",
+            "field \"value\"",
+            "character 1 is 'z'",
+        ),
+        (
+            9,
+            "iocs[2] (id \"i3\")",
+            "field \"type\"",
+            "unknown IOC type \"Mutex\"",
+        ),
+        (
+            10,
+            "iocs[3] (id \"i4\")",
+            "field \"detectionFunction\"",
+            "unknown detection function \"Fuzzy\"",
+        ),
+        (
+            14,
+            "iocs[7] (id \"i7\")",
+            "field \"detectionFunction\"",
+            "must be Equals, not StartWith",
+        ),
+        (
+            15,
+            "iocs[8] (id \"i8\")",
+            "field \"value\"",
+            "invalid regular expression: unclosed group",
+        ),
+        (16, "iocs[9] (id \"i9\")", "field \"value\"", "CIDR prefix"),
+    ];
+    for (line, entry, field, msg) in expect {
+        let found = run.stderr.lines().any(|l| {
+            l.contains(&format!("{p}:{line}:"))
+                && l.contains(entry)
+                && l.contains(field)
+                && l.contains(msg)
+        });
+        assert!(
+            found,
+            "no error for line {line} {entry} {msg}:\n{}",
+            run.stderr
+        );
+    }
+    // Per-entry errors stop the merge, so cross-entry checks are reported
+    // once the entries themselves are fixed.
+    assert!(!run.stderr.contains("duplicate"), "{}", run.stderr);
+}
+
+#[test]
+fn cross_entry_errors_name_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = [
+        r#"{"alertDefinitions": ["#,
+        r#"  {"id": "ad-1", "name": "A", "severity": "High"},"#,
+        r#"  {"id": "ad-1", "name": "dup", "severity": "Low"}"#,
+        r#"], "iocs": ["#,
+        r#"  {"id": "i5", "alertDefinitionId": "ad-9", "type": "FileName", "value": "x"},"#,
+        r#"  {"id": "i6", "alertDefinitionId": "ad-1", "type": "FileName", "value": "y"},"#,
+        r#"  {"id": "i6", "alertDefinitionId": "ad-1", "type": "FileName", "value": "z"}"#,
+        r#"]}"#,
+    ]
+    .join("\n");
+    let path = dir.path().join("cross.json");
+    fs::write(&path, &text).unwrap();
+    let run = breachscan(&["bundle", "check", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}\n{text}", run.stderr);
+    let p = path.display().to_string();
+    assert!(run.stderr.contains(&format!("{p}:3:3: alertDefinitions[1] (id \"ad-1\"): duplicate alert definition id \"ad-1\" (first defined at {p}:2)")), "{}\n{text}", run.stderr);
+    assert!(run.stderr.contains("iocs[0] (id \"i5\"): field \"alertDefinitionId\": alert definition \"ad-9\" does not exist"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("iocs[2] (id \"i6\"): duplicate IOC id \"i6\""),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn json_syntax_errors_give_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    fs::write(&path, "{\"iocs\": [\n  {\"id\": 1,,}\n]}").unwrap();
+    let run = breachscan(&["bundle", "check", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains(&format!("{}:2:12: invalid bundle JSON", path.display())),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn scan_with_an_invalid_bundle_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    fs::write(&path, broken_bundle()).unwrap();
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-b",
+        path.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("invalid bundle"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn defender_export_in_two_files_merges_and_scans() {
+    let s = samples();
+    let defs = s.join("bundles/defender-export/AlertDefinitions.json");
+    let iocs = s.join("bundles/defender-export/IndicatorsOfCompromise.json");
+    let check = breachscan(&[
+        "bundle",
+        "check",
+        defs.to_str().unwrap(),
+        iocs.to_str().unwrap(),
+    ]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains("defender-ti-api"));
+    assert!(
+        check
+            .stdout
+            .contains("merged: 1 alert definitions, 2 IOCs: 2 active")
+    );
+
+    // Either file alone cannot stand: the IOCs name a definition it lacks.
+    let alone = breachscan(&["bundle", "check", iocs.to_str().unwrap()]);
+    assert_eq!(alone.code, 2);
+    assert!(
+        alone
+            .stderr
+            .contains("alert definition \"1\" does not exist")
+    );
+
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        defs.to_str().unwrap(),
+        "-b",
+        iocs.to_str().unwrap(),
+        s.join("evidence").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["alerts"][0]["alertDefinition"]["name"],
+        "Netcat dropped by intruder"
+    );
+    assert_eq!(
+        report["alerts"][0]["alertDefinition"]["description"],
+        "A netcat build used by the intruder was found on disk."
+    );
+    assert_eq!(report["bundles"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        hits(&report),
+        vec![
+            ("1".to_string(), "/Users/bob/nc-copy.bin".to_string()),
+            ("1".into(), "/tools/nc.exe".into()),
+            ("2".into(), "/Users/bob/nc-copy.bin".into()),
+            ("2".into(), "/tools/nc.exe".into()),
+        ]
+    );
+}
+
+#[test]
+fn demo_sample_scan_finds_every_planted_file() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let run = breachscan(&[
+        "scan",
+        "--bundle",
+        s.join("bundles/demo.json").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        s.join("evidence").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = read_report(&out);
+    assert_eq!(
+        hits(&report),
+        [
+            ("ioc-beacon-path", "/ProgramData/svc/beacon.dll"),
+            ("ioc-mimi-name", "/Windows/Temp/mimikatz.exe"),
+            ("ioc-mimi-sha256", "/Windows/Temp/mimikatz.exe"),
+            ("ioc-nc-md5", "/Users/bob/nc-copy.bin"),
+            ("ioc-nc-md5", "/tools/nc.exe"),
+            ("ioc-persist-sha1", "/Users/bob/AppData/Roaming/update.ps1"),
+            ("ioc-phish-ext", "/Users/alice/Downloads/invoice.pdf.exe"),
+            ("ioc-phish-regex", "/Users/alice/Downloads/invoice.pdf.exe"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect::<Vec<_>>()
+    );
+    assert_eq!(report["bundles"][0]["iocs"], 13);
+    assert_eq!(report["bundles"][0]["iocsActive"], 11);
+    assert_eq!(report["scan"]["complete"], true);
+    // No temporary file is left beside the report.
+    let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1);
+}
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let s = samples();
+    let bundle = s.join("bundles/demo.json");
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("clean.txt"), "nothing here").unwrap();
+    let clean = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(clean.code, 0, "{}", clean.stderr);
+    let missing = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        "/nonexistent/evidence",
+    ]);
+    assert_eq!(missing.code, 2);
+    let report: serde_json::Value = serde_json::from_str(&missing.stdout).unwrap();
+    assert_eq!(report["errors"][0]["kind"], "targetUnreadable");
+    let usage = breachscan(&["scan", dir.path().to_str().unwrap()]);
+    assert_eq!(usage.code, 2);
+    let help = breachscan(&["scan", "--help"]);
+    assert!(help.stdout.contains("1  scanned, evidence found"));
+}

@@ -1,0 +1,85 @@
+//! Shared helpers for the integration tests: run the real binary the way a
+//! user does and read its report.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn breachscan(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_breachscan"))
+        .args(args)
+        .output()
+        .expect("run breachscan");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn read_report(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON")
+}
+
+/// The repository's `samples/` folder.
+pub fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")
+}
+
+/// `(ioc id, location path)` of every evidence item, sorted.
+pub fn hits(report: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap().iter())
+        .map(|e| {
+            (
+                e["ioc"]["id"].as_str().unwrap().to_string(),
+                e["location"]["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `(kind, path)` of every entry in `errors`, sorted.
+pub fn problems(report: &Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha1::Sha1::digest(data))
+}
+
+pub fn md5_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(md5::Md5::digest(data))
+}
