@@ -138,6 +138,13 @@ fn run_scan(args: ScanArgs) -> Result<u8> {
         }
     };
     let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
+    let pending = match &args.output {
+        Some(path) => Some(
+            report::PendingReport::create(path)
+                .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        ),
+        None => None,
+    };
 
     let opts = ScanOptions {
         source: SourceOptions {
@@ -179,9 +186,13 @@ fn run_scan(args: ScanArgs) -> Result<u8> {
     };
     let report = builder.finish(&bundle, scan_info);
 
-    match &args.output {
-        Some(path) => report::write_atomic(&report, path)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+    match pending {
+        Some(pending) => {
+            let path = pending.path().display().to_string();
+            pending
+                .commit(&report)
+                .with_context(|| format!("cannot write the report to {path}"))?
+        }
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());

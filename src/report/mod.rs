@@ -318,23 +318,43 @@ pub fn write_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Writes the report to `path` atomically: a temporary file in the same
-/// directory, flushed, then renamed over the destination, so a reader never
-/// sees half a report and a crash never leaves one.
-pub fn write_atomic(report: &Report, path: &Path) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".breachscan-report")
-        .tempfile_in(dir)?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        write_json(report, &mut w)?;
-        w.flush()?;
+/// A report file being written atomically: a temporary file in the
+/// destination's directory, created before the scan starts (so an
+/// unwritable destination fails in a second, not after hours of scanning),
+/// filled and renamed over the destination at the end. A reader never sees
+/// half a report and a crash never leaves one.
+pub struct PendingReport {
+    tmp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl PendingReport {
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".breachscan-report")
+            .tempfile_in(dir)?;
+        Ok(PendingReport {
+            tmp,
+            path: path.to_path_buf(),
+        })
     }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn commit(mut self, report: &Report) -> std::io::Result<()> {
+        {
+            let mut w = std::io::BufWriter::new(self.tmp.as_file_mut());
+            write_json(report, &mut w)?;
+            w.flush()?;
+        }
+        self.tmp.as_file().sync_all()?;
+        self.tmp.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
 }
