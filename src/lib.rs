@@ -9,6 +9,7 @@
 //! Each layer is one module with one small trait at its boundary, so a new
 //! evidence source or record parser is a new file plus one registry line.
 
+pub mod artifact;
 pub mod bundle;
 pub mod cli;
 pub mod hash;

@@ -5,7 +5,10 @@
 //! number of IOCs (DESIGN.md §2): hash maps of digests, [`text::TextSet`]s for
 //! names and paths.
 
+mod record;
 pub mod text;
+
+pub use record::{normalize_registry, normalize_url};
 
 use std::collections::HashMap;
 
@@ -28,6 +31,9 @@ pub struct Matcher {
     sha256: HashMap<[u8; 32], Vec<IocIdx>>,
     file_name: TextSet,
     file_path: TextSet,
+    record: record::RecordSets,
+    /// Whether any active IOC exists (every type can hit a record).
+    has_record_iocs: bool,
 }
 
 impl Matcher {
@@ -40,7 +46,11 @@ impl Matcher {
         let mut sha256 = HashMap::new();
         let mut names = TextSetBuilder::default();
         let mut paths = TextSetBuilder::default();
+        let mut records = record::RecordSetsBuilder::default();
+        let mut has_record_iocs = false;
         for (idx, ioc) in bundle.active_iocs() {
+            has_record_iocs = true;
+            records.add(idx, ioc);
             let v = ioc.value.as_str();
             match ioc.kind {
                 IocType::Md5 | IocType::Sha1 | IocType::Sha256 => {
@@ -60,7 +70,7 @@ impl Matcher {
                     );
                     paths.add(ioc.function, normalize_path(v, anchored), v, idx)
                 }
-                // Matched in event records (issue 3); never in file content.
+                // Matched in event records only (see `record`).
                 IocType::IpAddress | IocType::DomainName | IocType::Url | IocType::RegistryKey => {}
             }
         }
@@ -75,6 +85,8 @@ impl Matcher {
             sha256,
             file_name: names.build()?,
             file_path: paths.build()?,
+            record: records.build()?,
+            has_record_iocs,
         })
     }
 

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 
 pub use model::*;
 
+use crate::artifact::Record;
 use crate::bundle::{Bundle, Severity};
 use crate::hash::Digests;
 use crate::matcher::Hit;
@@ -30,6 +31,8 @@ pub struct Evidence {
     pub host_path: Option<EvidencePath>,
     pub meta: FileMeta,
     pub digests: Digests,
+    /// The event record that holds the hit; `None` for file evidence.
+    pub record: Option<Box<Record>>,
 }
 
 /// What workers tell the report, in any order.
@@ -44,6 +47,11 @@ pub enum ScanEvent {
     FileScanned {
         source: usize,
         bytes: u64,
+    },
+    /// Records were read from an event log of this source.
+    RecordsScanned {
+        source: usize,
+        records: u64,
     },
     Evidence(Box<Evidence>),
     Problem {
@@ -62,6 +70,7 @@ struct SourceStats {
     kind: &'static str,
     files: u64,
     bytes: u64,
+    records: u64,
     errors: u64,
     skipped: u64,
 }
@@ -194,7 +203,7 @@ impl ReportBuilder {
                 },
                 files_scanned: s.files,
                 bytes_hashed: s.bytes,
-                records_scanned: 0,
+                records_scanned: s.records,
                 errors: s.errors,
                 skipped: s.skipped,
             })
@@ -244,6 +253,7 @@ impl ReportSink for ReportBuilder {
                 self.stats[source].files += 1;
                 self.stats[source].bytes += bytes;
             }
+            ScanEvent::RecordsScanned { source, records } => self.stats[source].records += records,
             ScanEvent::Evidence(ev) => self.evidence.push(*ev),
             ScanEvent::Problem { source, problem } => {
                 if problem.kind.is_error() {
@@ -267,14 +277,21 @@ fn evidence_report(
     let source = targets[ev.source].clone();
     let path = ev.path.display();
     // A single-file target is its own location; a tree shows the chain.
-    let display = if stats[ev.source].kind == "file" {
+    let mut display = if stats[ev.source].kind == "file" {
         source.clone()
     } else {
         format!("{source} › {path}")
     };
+    if let Some(r) = &ev.record {
+        display.push_str(&format!(" › record {}", r.record_id));
+    }
     let hex_of = |d: Option<&[u8]>| d.map(hex::encode);
     EvidenceReport {
-        kind: "file",
+        kind: if ev.record.is_some() {
+            "record"
+        } else {
+            "file"
+        },
         ioc: IocReport {
             id: ioc.id.clone(),
             kind: ioc.kind.as_str(),
@@ -289,6 +306,7 @@ fn evidence_report(
             display,
             host_path: ev.host_path.as_ref().map(EvidencePath::display),
             path_hex: ev.path.raw_hex(),
+            record_id: ev.record.as_ref().map(|r| r.record_id),
         },
         file: Some(FileReport {
             path,
@@ -304,6 +322,35 @@ fn evidence_report(
             stream: ev.meta.stream,
             inode: ev.meta.inode,
         }),
+        record: ev.record.map(|r| record_report(*r)),
+    }
+}
+
+fn record_report(r: Record) -> RecordReport {
+    // Repeated names (unnamed <Data> elements) become arrays.
+    let mut data: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for (k, v) in r.data {
+        match data.get_mut(&k) {
+            None => {
+                data.insert(k, serde_json::Value::String(v));
+            }
+            Some(serde_json::Value::Array(items)) => items.push(v.into()),
+            Some(first) => {
+                let prev = first.take();
+                *first = serde_json::Value::Array(vec![prev, v.into()]);
+            }
+        }
+    }
+    RecordReport {
+        record_id: r.record_id,
+        timestamp: r.timestamp.map(format_time),
+        channel: r.channel,
+        provider: r.provider,
+        event_id: r.event_id,
+        computer: r.computer,
+        user: r.user,
+        recovered: r.recovered,
+        data,
     }
 }
 

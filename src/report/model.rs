@@ -115,7 +115,26 @@ pub struct EvidenceReport {
     pub field: String,
     pub matched_value: String,
     pub location: LocationReport,
+    /// The file itself, or for record evidence the log that holds the record.
     pub file: Option<FileReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordReport>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordReport {
+    pub record_id: u64,
+    pub timestamp: Option<String>,
+    pub channel: Option<String>,
+    pub provider: Option<String>,
+    pub event_id: Option<u32>,
+    pub computer: Option<String>,
+    pub user: Option<String>,
+    /// Carved from unallocated log space, not from the live record list.
+    pub recovered: bool,
+    /// EventData/UserData fields by name; repeated names are arrays.
+    pub data: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -144,6 +163,9 @@ pub struct LocationReport {
     /// bytes that are not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_hex: Option<String>,
+    /// For record evidence: the record's id in its log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]

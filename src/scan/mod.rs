@@ -116,14 +116,14 @@ pub fn run(
                     src.entries().par_bridge().for_each_init(
                         || (tx.clone(), ReadBuf::default()),
                         |(tx, buf), item| {
-                            let mut emit = |ev| {
-                                // The receiver lives until every sender is
-                                // gone; a send cannot fail before then.
+                            // The receiver lives until every sender is gone;
+                            // a send cannot fail before then.
+                            let emit = |ev| {
                                 let _ = tx.send(ev);
                             };
                             let path = worker::item_path(&item);
                             let run = catch_unwind(AssertUnwindSafe(|| {
-                                worker::process(idx, item, ctx, buf, &mut emit)
+                                worker::process(idx, item, ctx, buf, &emit)
                             }));
                             if let Err(panic) = run {
                                 emit(ScanEvent::Problem {

@@ -1,7 +1,12 @@
 //! What one worker does with one entry: match its name and path, read it
-//! once computing only the digests needed, match the digests, and for
-//! evidence fill in the digests the first pass skipped.
+//! once computing only the digests needed, match the digests; if its first
+//! bytes say it is an event log, parse its records and match them too; for
+//! evidence, fill in the digests the first pass skipped.
 
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::artifact::{self, DamageKind, RecordItem, RecordParser};
 use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::matcher::Matcher;
 use crate::report::{Evidence, ScanEvent};
@@ -15,6 +20,9 @@ pub(super) struct Ctx<'a> {
     pub progress: &'a dyn Progress,
 }
 
+/// Sends an event to the report thread; callable from any thread.
+pub(super) type Emit<'a> = &'a (dyn Fn(ScanEvent) + Sync);
+
 pub(super) fn item_path(item: &SourceItem) -> EvidencePath {
     match item {
         SourceItem::File(f) => f.path.clone(),
@@ -22,45 +30,37 @@ pub(super) fn item_path(item: &SourceItem) -> EvidencePath {
     }
 }
 
-pub(super) fn process(
-    source: usize,
-    item: SourceItem,
-    ctx: &Ctx,
-    buf: &mut ReadBuf,
-    emit: &mut dyn FnMut(ScanEvent),
-) {
+pub(super) fn process(source: usize, item: SourceItem, ctx: &Ctx, buf: &mut ReadBuf, emit: Emit) {
     match item {
         SourceItem::Problem(problem) => emit(ScanEvent::Problem { source, problem }),
         SourceItem::File(entry) => {
             let size = entry.meta.size;
-            process_file(source, entry, ctx, buf, emit);
+            process_file(source, &entry, ctx, buf, emit);
             ctx.progress.file_done(size);
         }
     }
 }
 
-fn process_file(
-    source: usize,
-    entry: FileEntry,
-    ctx: &Ctx,
-    buf: &mut ReadBuf,
-    emit: &mut dyn FnMut(ScanEvent),
-) {
-    let problem = |kind, message| ScanEvent::Problem {
+fn problem(source: usize, entry: &FileEntry, kind: ProblemKind, message: String) -> ScanEvent {
+    ScanEvent::Problem {
         source,
         problem: Problem {
             path: entry.path.clone(),
             kind,
             message,
         },
-    };
+    }
+}
+
+fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, emit: Emit) {
     let mut hits = Vec::new();
     ctx.matcher.match_path(&entry.path.display(), &mut hits);
 
     let size = entry.meta.size;
-    // Evidence gets its digests whatever its size.
     if let Some(limit) = ctx.max_file_size.filter(|&m| size > m && hits.is_empty()) {
         emit(problem(
+            source,
+            entry,
             ProblemKind::SizeLimit,
             format!(
                 "{size} bytes is over --max-file-size {limit}: matched by name and path only, not read"
@@ -69,54 +69,45 @@ fn process_file(
         return;
     }
 
-    // A name or path hit makes this file evidence: compute all three digests
-    // in the one pass instead of reading it twice.
+    // A name or path hit makes this file evidence, and an event log may hold
+    // evidence: compute all three digests in the one pass for those.
     let want = if hits.is_empty() {
         ctx.matcher.digests_needed()
     } else {
         DigestSet::ALL
     };
-    let mut digests = Digests::default();
-    let mut bytes = 0;
-    if !want.is_empty() {
-        match hash_content(&*entry.content, want, buf) {
-            Ok((d, n)) => {
-                digests = d;
-                bytes = n;
-                if n != size {
-                    emit(problem(
-                        ProblemKind::Changed,
-                        format!(
-                            "size changed while scanning: {size} bytes at the walk, {n} bytes read; digests are of the bytes read"
-                        ),
-                    ));
-                }
+    let (digests, bytes, log) = match read_and_hash(&*entry.content, want, buf) {
+        Ok(r) => r,
+        Err(e) => {
+            emit(problem(
+                source,
+                entry,
+                ProblemKind::Unreadable,
+                format!("cannot read: {e}"),
+            ));
+            if hits.is_empty() {
+                return;
             }
-            Err(e) => {
-                emit(problem(
-                    ProblemKind::Unreadable,
-                    format!("cannot read: {e}"),
-                ));
-                if hits.is_empty() {
-                    return;
-                }
-            }
+            (Digests::default(), 0, None)
         }
+    };
+    if want.is_empty() || log.is_some() {
+        // Nothing or not everything was hashed: the byte count is not a size.
+    } else if bytes != size {
+        emit(problem(
+            source,
+            entry,
+            ProblemKind::Changed,
+            format!(
+                "size changed while scanning: {size} bytes at the walk, {bytes} bytes read; digests are of the bytes read"
+            ),
+        ));
     }
-
+    let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
     if hits.len() > path_hits {
-        let missing = DigestSet::ALL.minus(digests.computed());
-        if !missing.is_empty() {
-            match hash_content(&*entry.content, missing, buf) {
-                Ok((d, _)) => digests.fill_from(&d),
-                Err(e) => emit(problem(
-                    ProblemKind::Unreadable,
-                    format!("cannot re-read evidence for its other digests: {e}"),
-                )),
-            }
-        }
+        fill_digests(source, entry, &mut digests, buf, emit);
     }
 
     emit(ScanEvent::FileScanned { source, bytes });
@@ -128,8 +119,144 @@ fn process_file(
             host_path: entry.host_path.clone(),
             meta: entry.meta.clone(),
             digests: digests.clone(),
+            record: None,
         })));
     }
+    if let Some(parser) = log {
+        scan_records(source, entry, parser, &digests, ctx, emit);
+    }
+}
+
+/// Reads the content once: detects a record format from the first bytes and
+/// computes `want` (all three digests for a log, whose records may become
+/// evidence). With nothing to hash, only the first bytes are read.
+fn read_and_hash(
+    content: &dyn Content,
+    want: DigestSet,
+    buf: &mut ReadBuf,
+) -> std::io::Result<(Digests, u64, Option<&'static dyn RecordParser>)> {
+    if want.is_empty() {
+        let mut head = [0u8; artifact::HEAD_LEN];
+        let n = read_head(&mut content.open()?, &mut head)?;
+        return match artifact::parser_for(&head[..n]) {
+            None => Ok((Digests::default(), 0, None)),
+            Some(p) => {
+                let (d, n) = hash_content(content, DigestSet::ALL, buf)?;
+                Ok((d, n, Some(p)))
+            }
+        };
+    }
+    let mut log = None;
+    let mut hasher: Option<MultiHasher> = None;
+    let n = content.pump(buf, &mut |chunk| {
+        let h = hasher.get_or_insert_with(|| {
+            log = artifact::parser_for(&chunk[..chunk.len().min(artifact::HEAD_LEN)]);
+            MultiHasher::new(if log.is_some() { DigestSet::ALL } else { want })
+        });
+        h.update(chunk);
+    })?;
+    let digests = hasher.unwrap_or_else(|| MultiHasher::new(want)).finish();
+    Ok((digests, n, log))
+}
+
+fn read_head(r: &mut dyn Read, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < head.len() {
+        match r.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Computes the digests the first pass skipped, for evidence.
+fn fill_digests(
+    source: usize,
+    entry: &FileEntry,
+    digests: &mut Digests,
+    buf: &mut ReadBuf,
+    emit: Emit,
+) {
+    let missing = DigestSet::ALL.minus(digests.computed());
+    if missing.is_empty() {
+        return;
+    }
+    match hash_content(&*entry.content, missing, buf) {
+        Ok((d, _)) => digests.fill_from(&d),
+        Err(e) => emit(problem(
+            source,
+            entry,
+            ProblemKind::Unreadable,
+            format!("cannot re-read evidence for its other digests: {e}"),
+        )),
+    }
+}
+
+/// Parses an event log's records and matches each; damaged chunks and
+/// records are listed and the rest of the log goes on.
+fn scan_records(
+    source: usize,
+    entry: &FileEntry,
+    parser: &dyn RecordParser,
+    digests: &Digests,
+    ctx: &Ctx,
+    emit: Emit,
+) {
+    let reader = match entry.content.open() {
+        Ok(r) => r,
+        Err(e) => {
+            emit(problem(
+                source,
+                entry,
+                ProblemKind::Unreadable,
+                format!("cannot open the {} log: {e}", parser.name()),
+            ));
+            return;
+        }
+    };
+    let records = AtomicU64::new(0);
+    let on_item = |item: RecordItem| match item {
+        RecordItem::Record(rec) => {
+            records.fetch_add(1, Ordering::Relaxed);
+            let mut hits = Vec::new();
+            ctx.matcher.match_record(&rec, &mut hits);
+            for hit in hits {
+                emit(ScanEvent::Evidence(Box::new(Evidence {
+                    source,
+                    hit,
+                    path: entry.path.clone(),
+                    host_path: entry.host_path.clone(),
+                    meta: entry.meta.clone(),
+                    digests: digests.clone(),
+                    record: Some(rec.clone()),
+                })));
+            }
+        }
+        RecordItem::Damage(d) => {
+            let (kind, at) = match d.kind {
+                DamageKind::Chunk => (ProblemKind::CorruptChunk, format!("chunk {}", opt(d.chunk))),
+                DamageKind::Record => (
+                    ProblemKind::CorruptRecord,
+                    format!("record {} in chunk {}", opt(d.record_id), opt(d.chunk)),
+                ),
+            };
+            emit(problem(source, entry, kind, format!("{at}: {}", d.message)));
+        }
+    };
+    if let Err(e) = parser.parse(reader, &on_item) {
+        emit(problem(source, entry, ProblemKind::CorruptLog, e));
+    }
+    emit(ScanEvent::RecordsScanned {
+        source,
+        records: records.into_inner(),
+    });
+}
+
+fn opt(n: Option<u64>) -> String {
+    n.map_or_else(|| "?".into(), |n| n.to_string())
 }
 
 fn hash_content(

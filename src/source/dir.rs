@@ -221,8 +221,9 @@ struct HostFile {
     mmap: bool,
 }
 
-impl Content for HostFile {
-    fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
+impl HostFile {
+    /// Opens the file and checks it is still a regular file.
+    fn open_regular(&self) -> io::Result<(File, u64)> {
         let file = open_evidence(&self.path, self.follow)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
@@ -230,7 +231,19 @@ impl Content for HostFile {
                 "no longer a regular file (changed after the walk); not read",
             ));
         }
-        pump_file(&file, meta.len(), self.mmap, buf, sink)
+        Ok((file, meta.len()))
+    }
+}
+
+impl Content for HostFile {
+    fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
+        let (file, len) = self.open_regular()?;
+        pump_file(&file, len, self.mmap, buf, sink)
+    }
+
+    fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {
+        let (file, _) = self.open_regular()?;
+        Ok(Box::new(io::BufReader::with_capacity(1 << 16, file)))
     }
 }
 

@@ -13,6 +13,8 @@ use std::path::Path;
 
 use jiff::Timestamp;
 
+use crate::artifact::ReadSeek;
+
 pub use dir::DirSource;
 pub use io::ReadBuf;
 pub use name::EvidencePath;
@@ -92,6 +94,8 @@ pub struct FileMeta {
 pub trait Content: Send + Sync {
     /// Feeds every byte, in order, to `sink`; returns how many there were.
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> std::io::Result<u64>;
+    /// A seekable reader, for record parsers.
+    fn open(&self) -> std::io::Result<Box<dyn ReadSeek>>;
 }
 
 /// An entry that was not scanned, or not completely.
@@ -122,6 +126,12 @@ pub enum ProblemKind {
     SizeLimit,
     /// The file's size changed between the walk and the read.
     Changed,
+    /// A log whose structure cannot be read at all (e.g. its header).
+    CorruptLog,
+    /// A log chunk that could not be read; the log's other chunks were.
+    CorruptChunk,
+    /// A log record that could not be read; the chunk's other records were.
+    CorruptRecord,
 }
 
 impl ProblemKind {
@@ -137,6 +147,9 @@ impl ProblemKind {
             ProblemKind::Device => "device",
             ProblemKind::SizeLimit => "sizeLimit",
             ProblemKind::Changed => "changedDuringScan",
+            ProblemKind::CorruptLog => "corruptLog",
+            ProblemKind::CorruptChunk => "corruptChunk",
+            ProblemKind::CorruptRecord => "corruptRecord",
         }
     }
 
@@ -148,6 +161,9 @@ impl ProblemKind {
                 | ProblemKind::BrokenSymlink
                 | ProblemKind::SymlinkLoop
                 | ProblemKind::Changed
+                | ProblemKind::CorruptLog
+                | ProblemKind::CorruptChunk
+                | ProblemKind::CorruptRecord
         )
     }
 }

@@ -1,0 +1,553 @@
+//! Matching IOCs inside event records (DESIGN.md §3.3).
+//!
+//! Each IOC type is looked for in the fields where such values live, and
+//! every hit names its field:
+//! - hashes: any field holding a digest, alone or as Sysmon's
+//!   `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` list in any subset and order;
+//! - FileName / FilePath: path fields (`Image`, `TargetFilename`, …) and the
+//!   tokens of command lines;
+//! - IpAddress: any field whose value is an address (v4, v6, v4-mapped);
+//! - DomainName: host-name fields (`QueryName`, `DestinationHostname`, …)
+//!   and the hosts of URLs in any field; `Equals` covers subdomains;
+//! - Url: URLs found in any field; RegistryKey: `TargetObject`/`ObjectName`,
+//!   with `HKLM\` and `\REGISTRY\MACHINE\` spellings unified;
+//! - `Contains` and `Regex` IOCs of every string type also search command
+//!   lines and script blocks.
+//!
+//! The cost per field does not grow with the number of IOCs: hash maps,
+//! a prefix-length-indexed CIDR table, a domain-suffix map and
+//! [`TextSet`]s (Aho-Corasick + RegexSet).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::artifact::Record;
+use crate::bundle::value::{Cidr, normalize_domain};
+use crate::bundle::{DetectionFunction, Ioc, IocIdx, IocType};
+
+use super::text::{TextSet, TextSetBuilder};
+use super::{Hit, Matcher, normalize_name, normalize_path};
+
+/// The record-only parts of the compiled bundle.
+#[derive(Default)]
+pub(super) struct RecordSets {
+    ips: IpTable,
+    ip_text: TextSet,
+    domains: HashMap<String, Vec<IocIdx>>,
+    domain_text: TextSet,
+    urls: TextSet,
+    registry: TextSet,
+    /// `Contains`/`Regex` IOCs of the string types, searched in command
+    /// lines and script blocks.
+    command_text: TextSet,
+}
+
+#[derive(Default)]
+pub(super) struct RecordSetsBuilder {
+    ips: IpTable,
+    ip_text: TextSetBuilder,
+    domains: HashMap<String, Vec<IocIdx>>,
+    domain_text: TextSetBuilder,
+    urls: TextSetBuilder,
+    registry: TextSetBuilder,
+    command_text: TextSetBuilder,
+}
+
+impl RecordSetsBuilder {
+    pub fn add(&mut self, idx: IocIdx, ioc: &Ioc) {
+        let v = ioc.value.as_str();
+        let f = ioc.function;
+        match (ioc.kind, f) {
+            (IocType::IpAddress, DetectionFunction::Equals) => {
+                if let Ok(c) = Cidr::parse(v) {
+                    self.ips.add(c, idx);
+                }
+            }
+            (IocType::IpAddress, _) => self.ip_text.add(f, v.to_lowercase(), v, idx),
+            (IocType::DomainName, DetectionFunction::Equals) => {
+                if let Ok(d) = normalize_domain(v) {
+                    self.domains.entry(d).or_default().push(idx);
+                }
+            }
+            (IocType::DomainName, _) => self.domain_text.add(f, v.to_lowercase(), v, idx),
+            (IocType::Url, _) => self.urls.add(f, normalize_url(v), v, idx),
+            (IocType::RegistryKey, _) => self.registry.add(f, normalize_registry(v), v, idx),
+            _ => {}
+        }
+        // Command lines and scripts: substrings and regexes of any string IOC.
+        if matches!(f, DetectionFunction::Contains | DetectionFunction::Regex)
+            && !ioc.kind.is_hash()
+        {
+            let norm = match ioc.kind {
+                IocType::FilePath => normalize_path(v, false),
+                _ => v.to_lowercase(),
+            };
+            self.command_text.add(f, norm, v, idx);
+        }
+    }
+
+    pub fn build(self) -> Result<RecordSets, String> {
+        Ok(RecordSets {
+            ips: self.ips,
+            ip_text: self.ip_text.build()?,
+            domains: self.domains,
+            domain_text: self.domain_text.build()?,
+            urls: self.urls.build()?,
+            registry: self.registry.build()?,
+            command_text: self.command_text.build()?,
+        })
+    }
+}
+
+/// Addresses and ranges, one hash map per prefix length.
+#[derive(Default)]
+struct IpTable {
+    by_prefix: Vec<(u8, HashMap<IpAddr, Vec<IocIdx>>)>,
+}
+
+impl IpTable {
+    fn add(&mut self, c: Cidr, idx: IocIdx) {
+        let (addr, prefix) = match c.addr {
+            IpAddr::V6(v6) if c.prefix >= 96 && v6.to_ipv4_mapped().is_some() => (
+                IpAddr::V4(
+                    v6.to_ipv4_mapped()
+                        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+                ),
+                c.prefix - 96,
+            ),
+            _ => (c.addr, c.prefix),
+        };
+        let key = mask(addr, prefix);
+        let slot = match self.by_prefix.iter().position(|(p, m)| {
+            *p == prefix && m.keys().next().is_none_or(|k| k.is_ipv4() == key.is_ipv4())
+        }) {
+            Some(i) => i,
+            None => {
+                self.by_prefix.push((prefix, HashMap::new()));
+                self.by_prefix.len() - 1
+            }
+        };
+        self.by_prefix[slot].1.entry(key).or_default().push(idx);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_prefix.is_empty()
+    }
+
+    fn find(&self, ip: IpAddr, out: &mut Vec<IocIdx>) {
+        for (prefix, map) in &self.by_prefix {
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            if *prefix > max {
+                continue;
+            }
+            if let Some(v) = map.get(&mask(ip, *prefix)) {
+                out.extend_from_slice(v);
+            }
+        }
+    }
+}
+
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(prefix.min(32)))
+            };
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(prefix.min(128)))
+            };
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}
+
+/// Parses a field value as an address: plain, bracketed, or v4-mapped v6
+/// (`::ffff:10.0.0.1`, as Windows logs IPv4 peers of dual-stack sockets).
+fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim().trim_start_matches('[').trim_end_matches(']');
+    let first = s.as_bytes().first()?;
+    if !(first.is_ascii_hexdigit() || *first == b':') {
+        return None;
+    }
+    match s.parse::<IpAddr>().ok()? {
+        IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
+        v4 => Some(v4),
+    }
+}
+
+/// URLs compare with scheme and host in lower case, path as written.
+pub fn normalize_url(s: &str) -> String {
+    let s = s.trim();
+    match s.find("://") {
+        Some(i) => {
+            let rest = &s[i + 3..];
+            let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            format!(
+                "{}://{}{}",
+                s[..i].to_ascii_lowercase(),
+                rest[..host_end].to_lowercase(),
+                &rest[host_end..]
+            )
+        }
+        None => {
+            let host_end = s.find(['/', '?', '#']).unwrap_or(s.len());
+            format!("{}{}", s[..host_end].to_lowercase(), &s[host_end..])
+        }
+    }
+}
+
+/// The host of a URL, without port or credentials.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let host = if host.starts_with('[') {
+        host.split(']').next().map(|h| h.trim_start_matches('['))?
+    } else {
+        host.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// Registry paths: lower case, `\REGISTRY\MACHINE\` → `hklm\`,
+/// `HKEY_LOCAL_MACHINE\` → `hklm\`, and so on.
+pub fn normalize_registry(s: &str) -> String {
+    let mut k = s.trim().replace('/', "\\").to_lowercase();
+    const ROOTS: [(&str, &str); 7] = [
+        ("\\registry\\machine\\", "hklm\\"),
+        ("\\registry\\user\\", "hku\\"),
+        ("hkey_local_machine\\", "hklm\\"),
+        ("hkey_current_user\\", "hkcu\\"),
+        ("hkey_users\\", "hku\\"),
+        ("hkey_classes_root\\", "hkcr\\"),
+        ("registry::", ""),
+    ];
+    for (from, to) in ROOTS {
+        if let Some(rest) = k.strip_prefix(from) {
+            k = format!("{to}{rest}");
+        }
+    }
+    k
+}
+
+/// URLs (`scheme://…`) inside free text, up to whitespace or a quote.
+fn find_urls(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = s;
+    std::iter::from_fn(move || {
+        loop {
+            let i = rest.find("://")?;
+            let start = rest[..i]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+                .map_or(0, |p| p + 1);
+            let end = rest[i..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
+                .map_or(rest.len(), |e| i + e);
+            let url = &rest[start..end];
+            rest = &rest[end..];
+            if start < i {
+                return Some(url);
+            }
+        }
+    })
+}
+
+/// Tokens of a command line: split on whitespace outside double quotes,
+/// quotes removed; a quoted token that holds whitespace also yields its
+/// words, because `cmd /c "tool.exe -x"` quotes a whole command while
+/// `"C:\Program Files\x.exe"` quotes one path.
+fn command_tokens(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = None;
+    let mut quoted = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => {
+                if let Some(st) = start.take() {
+                    out.push(&s[st..i]);
+                }
+                quoted = !quoted;
+                start = Some(i + 1);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if let Some(st) = start.take() {
+                    out.push(&s[st..i]);
+                }
+            }
+            _ => {
+                if start.is_none() {
+                    start = Some(i);
+                }
+            }
+        }
+    }
+    if let Some(st) = start {
+        out.push(&s[st..]);
+    }
+    let words: Vec<&str> = out
+        .iter()
+        .filter(|t| t.contains(char::is_whitespace))
+        .flat_map(|t| t.split_whitespace())
+        .collect();
+    out.extend(words);
+    out.retain(|t| !t.is_empty());
+    out
+}
+
+fn is_path_field(n: &str) -> bool {
+    matches!(
+        n,
+        "application" | "destination" | "path" | "servicefilename" | "imagepath" | "scriptpath"
+    ) || ["image", "filename", "path", "processname", "imageloaded"]
+        .iter()
+        .any(|suffix| n.ends_with(suffix))
+}
+
+fn is_domain_field(n: &str) -> bool {
+    matches!(
+        n,
+        "queryname"
+            | "destinationhostname"
+            | "sourcehostname"
+            | "hostname"
+            | "servername"
+            | "targetservername"
+            | "host"
+            | "domainname"
+            | "dnsname"
+    )
+}
+
+fn is_registry_field(n: &str, value: &str) -> bool {
+    match n {
+        "targetobject" | "keyname" | "newname" | "registrykey" => true,
+        "objectname" => {
+            let v = value.trim_start().to_ascii_lowercase();
+            v.starts_with("\\registry\\") || v.starts_with("hk")
+        }
+        _ => false,
+    }
+}
+
+fn is_command_field(n: &str) -> bool {
+    matches!(
+        n,
+        "commandline"
+            | "parentcommandline"
+            | "scriptblocktext"
+            | "payload"
+            | "contextinfo"
+            | "hostapplication"
+            | "imagepath"
+            | "servicefilename"
+            | "processcommandline"
+    )
+}
+
+impl Matcher {
+    /// Every IOC hit in one record's data fields.
+    pub fn match_record(&self, rec: &Record, out: &mut Vec<Hit>) {
+        if !self.has_record_iocs {
+            return;
+        }
+        let start = out.len();
+        let mut iocs = Vec::new();
+        for (name, value) in &rec.data {
+            if value.is_empty() {
+                continue;
+            }
+            let lname = name.to_ascii_lowercase();
+            let mut push = |iocs: &mut Vec<IocIdx>, matched: &str| {
+                for ioc in iocs.drain(..) {
+                    out.push(Hit {
+                        ioc,
+                        field: name.clone(),
+                        value: matched.to_string(),
+                    });
+                }
+            };
+            self.match_hash_field(value, &mut iocs, &mut push);
+            let want_ip = !self.record.ips.is_empty() || !self.record.ip_text.is_empty();
+            if let Some(ip) = want_ip.then(|| parse_ip(value)).flatten() {
+                self.record.ips.find(ip, &mut iocs);
+                let text = value.trim().to_lowercase();
+                self.record.ip_text.find(&text, &[value.trim()], &mut iocs);
+                push(&mut iocs, value);
+            }
+            if is_path_field(&lname) {
+                self.match_path_value(value, &mut iocs);
+                push(&mut iocs, value);
+            }
+            if is_domain_field(&lname) {
+                self.match_domain(value, &mut iocs);
+                push(&mut iocs, value);
+            }
+            if is_registry_field(&lname, value) {
+                self.record
+                    .registry
+                    .find(&normalize_registry(value), &[value], &mut iocs);
+                push(&mut iocs, value);
+            }
+            if value.contains("://") {
+                for url in find_urls(value) {
+                    self.record
+                        .urls
+                        .find(&normalize_url(url), &[url], &mut iocs);
+                    if let Some(host) = url_host(url) {
+                        self.match_domain(host, &mut iocs);
+                    }
+                    push(&mut iocs, url);
+                }
+            }
+            if is_command_field(&lname) {
+                let lower = value.to_lowercase();
+                self.record.command_text.find(&lower, &[value], &mut iocs);
+                let alt = normalize_path(value, false);
+                if alt != lower {
+                    self.record.command_text.find(&alt, &[], &mut iocs);
+                }
+                for token in command_tokens(value) {
+                    self.match_path_value(token, &mut iocs);
+                }
+                push(&mut iocs, value);
+            }
+        }
+        // One hit per IOC and field: a value can be reached by two routes
+        // (a URL in a command line, a path token in a path field).
+        let mut tail = out.split_off(start);
+        tail.sort();
+        tail.dedup_by(|a, b| a.ioc == b.ioc && a.field == b.field);
+        out.extend(tail);
+    }
+
+    fn match_hash_field(
+        &self,
+        value: &str,
+        iocs: &mut Vec<IocIdx>,
+        push: &mut impl FnMut(&mut Vec<IocIdx>, &str),
+    ) {
+        if self.digests.is_empty() {
+            return;
+        }
+        let v = value.trim();
+        let mut check = |alg: Option<&str>, hex_str: &str| {
+            let Ok(bytes) = hex::decode(hex_str) else {
+                return;
+            };
+            let found = match (alg, bytes.len()) {
+                (None | Some("md5"), 16) => self.md5.get(&bytes[..]),
+                (None | Some("sha1"), 20) => self.sha1.get(&bytes[..]),
+                (None | Some("sha256"), 32) => self.sha256.get(&bytes[..]),
+                _ => None,
+            };
+            if let Some(v) = found {
+                iocs.extend_from_slice(v);
+                push(iocs, hex_str);
+            }
+        };
+        if matches!(v.len(), 32 | 40 | 64) && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+            check(None, v);
+        } else if v.contains('=') {
+            for pair in v.split([',', ' ', ';']) {
+                if let Some((alg, h)) = pair.split_once('=') {
+                    let alg = alg.trim().to_ascii_lowercase().replace('-', "");
+                    check(Some(alg.as_str()), h.trim());
+                }
+            }
+        }
+    }
+
+    /// A path value against FilePath and its last component against FileName.
+    fn match_path_value(&self, value: &str, iocs: &mut Vec<IocIdx>) {
+        let name = value.rsplit(['\\', '/']).next().unwrap_or(value);
+        if !self.file_name.is_empty() {
+            self.file_name.find(&normalize_name(name), &[name], iocs);
+        }
+        if !self.file_path.is_empty() {
+            self.file_path
+                .find(&normalize_path(value, true), &[value], iocs);
+        }
+    }
+
+    /// Domain `Equals` IOCs cover subdomains: try every suffix at a dot.
+    fn match_domain(&self, value: &str, iocs: &mut Vec<IocIdx>) {
+        let d = value.trim().trim_end_matches('.').to_lowercase();
+        if d.is_empty() {
+            return;
+        }
+        if !self.record.domains.is_empty() {
+            let mut rest = d.as_str();
+            loop {
+                if let Some(v) = self.record.domains.get(rest) {
+                    iocs.extend_from_slice(v);
+                }
+                match rest.find('.') {
+                    Some(i) => rest = &rest[i + 1..],
+                    None => break,
+                }
+            }
+        }
+        self.record.domain_text.find(&d, &[value], iocs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_registry_and_tokens_normalise() {
+        assert_eq!(
+            normalize_url("HTTPS://Evil.COM/Gate.php"),
+            "https://evil.com/Gate.php"
+        );
+        assert_eq!(url_host("http://user@Evil.com:8080/x"), Some("Evil.com"));
+        assert_eq!(url_host("http://[2001:db8::1]:80/"), Some("2001:db8::1"));
+        assert_eq!(
+            normalize_registry(r"\REGISTRY\MACHINE\SOFTWARE\Run"),
+            normalize_registry(r"HKEY_LOCAL_MACHINE\Software\Run")
+        );
+        assert_eq!(
+            command_tokens(r#""C:\Program Files\x.exe" -a  b"#),
+            vec![
+                r"C:\Program Files\x.exe",
+                "-a",
+                "b",
+                r"C:\Program",
+                r"Files\x.exe"
+            ]
+        );
+        assert!(
+            command_tokens(r#"cmd.exe /c "procdump.exe -ma lsass.exe""#).contains(&"procdump.exe")
+        );
+        let urls: Vec<_> = find_urls("iwr 'http://a.b/c?d=1' ; x https://e.f").collect();
+        assert_eq!(urls, vec!["http://a.b/c?d=1", "https://e.f"]);
+    }
+
+    #[test]
+    fn ip_table_matches_ranges_and_mapped_addresses() {
+        let mut t = IpTable::default();
+        t.add(Cidr::parse("10.1.0.0/16").unwrap(), 0);
+        t.add(Cidr::parse("192.0.2.7").unwrap(), 1);
+        t.add(Cidr::parse("2001:db8::/32").unwrap(), 2);
+        let find = |s: &str| {
+            let mut v = Vec::new();
+            t.find(parse_ip(s).unwrap(), &mut v);
+            v
+        };
+        assert_eq!(find("10.1.2.3"), vec![0]);
+        assert_eq!(find("::ffff:192.0.2.7"), vec![1]);
+        assert_eq!(find("2001:db8:5::1"), vec![2]);
+        assert!(find("10.2.0.1").is_empty());
+        assert!(parse_ip("Security").is_none());
+    }
+}
