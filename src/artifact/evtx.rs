@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use evtx::{EvtxParser, ParserSettings};
 use rayon::iter::{ParallelBridge, ParallelIterator};
-use serde_json::Value;
 
+use super::evtx_json::fill_record;
 use super::{Damage, DamageKind, ReadSeek, Record, RecordItem, RecordParser};
 
 pub struct Evtx;
@@ -94,13 +94,19 @@ impl RecordParser for Evtx {
                 let (id, recovered) = (record.event_record_id, record.recovered);
                 match record.into_json_bytes() {
                     Ok(json) => {
-                        match serde_json::from_slice::<Value>(&escape_controls(json.data)) {
-                            Ok(v) => out(RecordItem::Record(Box::new(normalize(
-                                id,
-                                json.timestamp,
-                                recovered,
-                                &v,
-                            )))),
+                        let mut rec = Record {
+                            record_id: id,
+                            timestamp: Some(json.timestamp),
+                            channel: None,
+                            provider: None,
+                            event_id: None,
+                            computer: None,
+                            user: None,
+                            data: Vec::new(),
+                            recovered,
+                        };
+                        match fill_record(&escape_controls(json.data), &mut rec) {
+                            Ok(()) => out(RecordItem::Record(Box::new(rec))),
                             Err(e) => out(damage(
                                 Some(id),
                                 format!("record renders as invalid JSON: {e}"),
@@ -162,81 +168,6 @@ fn record_id_of(e: &evtx::err::EvtxError) -> Option<u64> {
     }
 }
 
-/// Builds a [`Record`] from the crate's JSON rendering of one event.
-pub(super) fn normalize(
-    record_id: u64,
-    timestamp: jiff::Timestamp,
-    recovered: bool,
-    v: &Value,
-) -> Record {
-    let event = v.get("Event").unwrap_or(v);
-    let system = event.get("System").unwrap_or(&Value::Null);
-    let attr = |node: &Value, name: &str| {
-        node.get("#attributes")
-            .and_then(|a| a.get(name))
-            .and_then(scalar)
-    };
-    let mut data = Vec::new();
-    for section in ["EventData", "UserData"] {
-        if let Some(node) = event.get(section) {
-            flatten(section, node, &mut data);
-        }
-    }
-    Record {
-        record_id,
-        timestamp: Some(timestamp),
-        channel: system.get("Channel").and_then(scalar),
-        provider: system.get("Provider").and_then(|p| attr(p, "Name")),
-        event_id: system.get("EventID").and_then(|e| {
-            let s = scalar(e).or_else(|| e.get("#text").and_then(scalar))?;
-            s.trim().parse().ok()
-        }),
-        computer: system.get("Computer").and_then(scalar),
-        user: system.get("Security").and_then(|s| attr(s, "UserID")),
-        data,
-        recovered,
-    }
-}
-
-/// A JSON scalar as text; `None` for null, objects and arrays.
-fn scalar(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Flattens EventData/UserData into `(name, value)` pairs named by their
-/// innermost element: `<Data Name="Image">` → `Image`, a UserData element
-/// `<LogFileCleared><SubjectUserName>` → `SubjectUserName`; `#text` takes
-/// its element's name; arrays repeat the name.
-fn flatten(name: &str, v: &Value, out: &mut Vec<(String, String)>) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                match k.as_str() {
-                    "#attributes" => {}
-                    "#text" => flatten(name, child, out),
-                    _ => flatten(k, child, out),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                flatten(name, item, out);
-            }
-        }
-        Value::Null => {}
-        other => {
-            if let Some(s) = scalar(other) {
-                out.push((name.to_string(), s));
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,26 +176,47 @@ mod tests {
     #[test]
     fn raw_control_characters_are_escaped() {
         let fixed = escape_controls(b"{\"a\":\"x\x01y\ttab\"}".to_vec());
-        let v: Value = serde_json::from_slice(&fixed).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
         assert_eq!(v["a"], "x\u{1}y\ttab");
+    }
+
+    fn record_of(v: serde_json::Value) -> Record {
+        let mut r = Record {
+            record_id: 7,
+            timestamp: None,
+            channel: None,
+            provider: None,
+            event_id: None,
+            computer: None,
+            user: None,
+            data: Vec::new(),
+            recovered: false,
+        };
+        fill_record(v.to_string().as_bytes(), &mut r).unwrap();
+        r
     }
 
     #[test]
     fn normalises_system_fields_and_flattens_data() {
-        let v = json!({"Event": {
+        let r = record_of(json!({"Event": {
+            "#attributes": {"xmlns": "x"},
             "System": {
-                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon", "Guid": "{5770}"}},
                 "EventID": "1",
                 "Channel": "Microsoft-Windows-Sysmon/Operational",
                 "Computer": "WS01",
                 "Security": {"#attributes": {"UserID": "S-1-5-18"}}
             },
-            "EventData": {"Image": "C:\\x.exe", "ProcessId": 42, "Data": ["a", "b"]},
-            "UserData": {"LogFileCleared": {"SubjectUserName": "bob"}}
-        }});
-        let r = normalize(7, jiff::Timestamp::UNIX_EPOCH, false, &v);
+            "EventData": {"Image": "C:\\x.exe", "ProcessId": 42, "Data": ["a", "b"], "Empty": null},
+            "UserData": {"LogFileCleared": {"#attributes": {"xmlns": "y"}, "SubjectUserName": "bob"}}
+        }}));
         assert_eq!(r.event_id, Some(1));
         assert_eq!(r.provider.as_deref(), Some("Microsoft-Windows-Sysmon"));
+        assert_eq!(
+            r.channel.as_deref(),
+            Some("Microsoft-Windows-Sysmon/Operational")
+        );
+        assert_eq!(r.computer.as_deref(), Some("WS01"));
         assert_eq!(r.user.as_deref(), Some("S-1-5-18"));
         assert_eq!(
             r.data,
@@ -276,10 +228,9 @@ mod tests {
                 ("SubjectUserName".into(), "bob".into()),
             ]
         );
-        let qualified = json!({"Event": {"System": {"EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045}}}});
-        assert_eq!(
-            normalize(1, jiff::Timestamp::UNIX_EPOCH, false, &qualified).event_id,
-            Some(7045)
+        let qualified = record_of(
+            json!({"Event": {"System": {"EventID": {"#attributes": {"Qualifiers": 16384}, "#text": 7045}}}}),
         );
+        assert_eq!(qualified.event_id, Some(7045));
     }
 }

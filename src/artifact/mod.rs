@@ -6,6 +6,7 @@
 //! chosen by content (magic), not by file name.
 
 mod evtx;
+mod evtx_json;
 
 use std::io::{Read, Seek};
 

@@ -1,6 +1,8 @@
 //! `breachscan bundle check`: validate bundle files and show what they hold.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -20,15 +22,26 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
             return Ok(2);
         }
     };
+    // Built first and written once: `bundle check big.json | head` closes
+    // the pipe early, which is not an error.
+    let mut out = String::new();
     for f in &bundle.files {
-        println!("{}: {} (sha256 {})", f.path.display(), f.format, f.sha256);
-        println!(
+        let _ = writeln!(
+            out,
+            "{}: {} (sha256 {})",
+            f.path.display(),
+            f.format,
+            f.sha256
+        );
+        let _ = writeln!(
+            out,
             "  {} alert definitions, {} IOCs ({} active)",
             f.alert_definitions, f.iocs, f.iocs_active
         );
     }
     let count = |state| bundle.iocs.iter().filter(|i| i.state == state).count();
-    println!(
+    let _ = writeln!(
+        out,
         "merged: {} alert definitions, {} IOCs: {} active, {} disabled, {} expired (as of {as_of})",
         bundle.alert_definitions.len(),
         bundle.iocs.len(),
@@ -42,19 +55,27 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
         *by_type.entry(ioc.kind.as_str()).or_default() += 1;
         per_alert[ioc.alert] += 1;
     }
-    println!("IOCs by type:");
+    let _ = writeln!(out, "IOCs by type:");
     for (t, n) in &by_type {
-        println!("  {t:<12} {n}");
+        let _ = writeln!(out, "  {t:<12} {n}");
     }
-    println!("alert definitions:");
+    let _ = writeln!(out, "alert definitions:");
     for (a, n) in bundle.alert_definitions.iter().zip(per_alert) {
         let off = if a.enabled { "" } else { " (disabled)" };
-        println!(
+        let _ = writeln!(
+            out,
             "  {:<14} {:<13} {} — {n} IOCs{off}",
             a.id,
             a.severity.as_str(),
             a.name
         );
     }
-    Ok(0)
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
 }

@@ -4,6 +4,7 @@
 //! evidence, fill in the digests the first pass skipped.
 
 use std::io::Read;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::artifact::{self, DamageKind, RecordItem, RecordParser};
@@ -69,8 +70,8 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
         return;
     }
 
-    // A name or path hit makes this file evidence, and an event log may hold
-    // evidence: compute all three digests in the one pass for those.
+    // A name or path hit makes this file evidence: compute all three digests
+    // in the one pass instead of reading it twice.
     let want = if hits.is_empty() {
         ctx.matcher.digests_needed()
     } else {
@@ -91,9 +92,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
             (Digests::default(), 0, None)
         }
     };
-    if want.is_empty() || log.is_some() {
-        // Nothing or not everything was hashed: the byte count is not a size.
-    } else if bytes != size {
+    if !want.is_empty() && bytes != size {
         emit(problem(
             source,
             entry,
@@ -123,13 +122,12 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
         })));
     }
     if let Some(parser) = log {
-        scan_records(source, entry, parser, &digests, ctx, emit);
+        scan_records(source, entry, parser, digests, ctx, buf, emit);
     }
 }
 
 /// Reads the content once: detects a record format from the first bytes and
-/// computes `want` (all three digests for a log, whose records may become
-/// evidence). With nothing to hash, only the first bytes are read.
+/// computes `want`. With nothing to hash, only the first bytes are read.
 fn read_and_hash(
     content: &dyn Content,
     want: DigestSet,
@@ -138,20 +136,14 @@ fn read_and_hash(
     if want.is_empty() {
         let mut head = [0u8; artifact::HEAD_LEN];
         let n = read_head(&mut content.open()?, &mut head)?;
-        return match artifact::parser_for(&head[..n]) {
-            None => Ok((Digests::default(), 0, None)),
-            Some(p) => {
-                let (d, n) = hash_content(content, DigestSet::ALL, buf)?;
-                Ok((d, n, Some(p)))
-            }
-        };
+        return Ok((Digests::default(), 0, artifact::parser_for(&head[..n])));
     }
     let mut log = None;
     let mut hasher: Option<MultiHasher> = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
             log = artifact::parser_for(&chunk[..chunk.len().min(artifact::HEAD_LEN)]);
-            MultiHasher::new(if log.is_some() { DigestSet::ALL } else { want })
+            MultiHasher::new(want)
         });
         h.update(chunk);
     })?;
@@ -196,13 +188,16 @@ fn fill_digests(
 }
 
 /// Parses an event log's records and matches each; damaged chunks and
-/// records are listed and the rest of the log goes on.
+/// records are listed and the rest of the log goes on. Record evidence is
+/// held until the log is done, so the log's missing digests are computed
+/// once, and only for logs that hold evidence.
 fn scan_records(
     source: usize,
     entry: &FileEntry,
     parser: &dyn RecordParser,
-    digests: &Digests,
+    mut digests: Digests,
     ctx: &Ctx,
+    buf: &mut ReadBuf,
     emit: Emit,
 ) {
     let reader = match entry.content.open() {
@@ -218,21 +213,15 @@ fn scan_records(
         }
     };
     let records = AtomicU64::new(0);
+    let found = Mutex::new(Vec::new());
     let on_item = |item: RecordItem| match item {
         RecordItem::Record(rec) => {
             records.fetch_add(1, Ordering::Relaxed);
             let mut hits = Vec::new();
             ctx.matcher.match_record(&rec, &mut hits);
-            for hit in hits {
-                emit(ScanEvent::Evidence(Box::new(Evidence {
-                    source,
-                    hit,
-                    path: entry.path.clone(),
-                    host_path: entry.host_path.clone(),
-                    meta: entry.meta.clone(),
-                    digests: digests.clone(),
-                    record: Some(rec.clone()),
-                })));
+            if !hits.is_empty() {
+                let mut found = found.lock().unwrap_or_else(|p| p.into_inner());
+                found.extend(hits.into_iter().map(|hit| (hit, rec.clone())));
             }
         }
         RecordItem::Damage(d) => {
@@ -253,6 +242,22 @@ fn scan_records(
         source,
         records: records.into_inner(),
     });
+    let found = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    if found.is_empty() {
+        return;
+    }
+    fill_digests(source, entry, &mut digests, buf, emit);
+    for (hit, record) in found {
+        emit(ScanEvent::Evidence(Box::new(Evidence {
+            source,
+            hit,
+            path: entry.path.clone(),
+            host_path: entry.host_path.clone(),
+            meta: entry.meta.clone(),
+            digests: digests.clone(),
+            record: Some(record),
+        })));
+    }
 }
 
 fn opt(n: Option<u64>) -> String {

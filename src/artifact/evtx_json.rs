@@ -1,0 +1,257 @@
+//! Builds a [`Record`] straight from the evtx crate's JSON rendering of one
+//! event, with serde visitors: no intermediate `serde_json::Value` tree
+//! (which, with the `preserve_order` feature the crate enables, is an
+//! `IndexMap` per object and dominated the parse profile).
+//!
+//! Shape: `{"Event": {"System": {"Provider": {"#attributes": {"Name": …}},
+//! "EventID": 4624 | "4624" | {"#attributes": …, "#text": 4624}, "Channel",
+//! "Computer", "Security": {"#attributes": {"UserID"}}}, "EventData": {…},
+//! "UserData": {…}}}`.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::Record;
+
+/// Fills `rec` from one record's JSON.
+pub fn fill_record(json: &[u8], rec: &mut Record) -> Result<(), serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    RootSeed { rec }.deserialize(&mut de)?;
+    de.end()
+}
+
+struct RootSeed<'a> {
+    rec: &'a mut Record,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "Event" {
+                map.next_value_seed(EventSeed {
+                    rec: &mut *self.rec,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct EventSeed<'a> {
+    rec: &'a mut Record,
+}
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the Event element")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "System" => map.next_value_seed(SystemSeed {
+                    rec: &mut *self.rec,
+                })?,
+                "EventData" | "UserData" => {
+                    let from = self.rec.data.len();
+                    map.next_value_seed(Flatten {
+                        name: &key,
+                        out: &mut self.rec.data,
+                    })?;
+                    // Attributes of data elements are rendering details.
+                    let mut i = from;
+                    while i < self.rec.data.len() {
+                        if self.rec.data[i].0.starts_with('@') {
+                            self.rec.data.remove(i);
+                        } else {
+                            i += 1;
+                        }
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct SystemSeed<'a> {
+    rec: &'a mut Record,
+}
+
+impl<'de> DeserializeSeed<'de> for SystemSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SystemSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the System element")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let mut pairs = Vec::new();
+            map.next_value_seed(Flatten {
+                name: &key,
+                out: &mut pairs,
+            })?;
+            // After flattening, an element's text is under its own name and
+            // its attributes under theirs (see `Flatten`).
+            let get = |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let rec = &mut *self.rec;
+            match key.as_ref() {
+                "Provider" => rec.provider = get("@Name"),
+                "EventID" => rec.event_id = get("EventID").and_then(|s| s.trim().parse().ok()),
+                "Channel" => rec.channel = get("Channel"),
+                "Computer" => rec.computer = get("Computer"),
+                "Security" => rec.user = get("@UserID"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Flattens a JSON subtree into `(name, value)` pairs named by the innermost
+/// element: `{"Image": "x"}` → `Image`; `#text` takes its element's name;
+/// arrays repeat the name; `#attributes` children are `@Attr` (kept only for
+/// System, where the caller asks for them, and dropped from data).
+struct Flatten<'a> {
+    name: &'a str,
+    out: &'a mut Vec<(String, String)>,
+}
+
+impl<'de> DeserializeSeed<'de> for Flatten<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Flatten<'_> {
+    fn push(self, v: String) {
+        self.out.push((self.name.to_string(), v));
+    }
+}
+
+impl<'de> Visitor<'de> for Flatten<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("event data")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "#attributes" => map.next_value_seed(Attributes {
+                    out: &mut *self.out,
+                })?,
+                "#text" => map.next_value_seed(Flatten {
+                    name: self.name,
+                    out: &mut *self.out,
+                })?,
+                k => map.next_value_seed(Flatten {
+                    name: k,
+                    out: &mut *self.out,
+                })?,
+            }
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(Flatten {
+                name: self.name,
+                out: &mut *self.out,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.push(v.to_string());
+        Ok(())
+    }
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.push(v);
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.push(v.to_string());
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.push(v.to_string());
+        Ok(())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.push(v.to_string());
+        Ok(())
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.push(v.to_string());
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// `#attributes` objects: kept as `@Name` pairs.
+struct Attributes<'a> {
+    out: &'a mut Vec<(String, String)>,
+}
+
+impl<'de> DeserializeSeed<'de> for Attributes<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Attributes<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("attributes")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let name = format!("@{key}");
+            map.next_value_seed(Flatten {
+                name: &name,
+                out: &mut *self.out,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,209 @@
+//! The event-log benchmark (issue: EVTX, point 7): records/s of a bare parse
+//! of the logs (evtx crate to JSON, files spread over all cores) beside
+//! breachscan scanning the same logs with a 10,000-IOC bundle.
+//!
+//! The logs are real ones (by default `../shared/corpus/evtx`), hard-linked
+//! `--copies` times into one folder so the run is long enough to time.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use evtx::{EvtxParser, ParserSettings};
+use rayon::prelude::*;
+
+use crate::{breachscan_exe, sh_quote, time_cmd};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder holding the logs to replicate (searched recursively).
+    #[arg(long, default_value = "../shared/corpus/evtx")]
+    logs: PathBuf,
+    /// Copies of each log (hard links).
+    #[arg(long, default_value_t = 8)]
+    copies: usize,
+    /// Where the replicated logs and the bundle go.
+    #[arg(long, default_value = "target/bench-data/evtx")]
+    dir: PathBuf,
+    /// Timed runs per measurement (the median is shown).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let exe = breachscan_exe()?;
+    let logs = find_logs(&args.logs)?;
+    anyhow::ensure!(
+        !logs.is_empty(),
+        "no EVTX files under {}",
+        args.logs.display()
+    );
+    let data = args.dir.join("logs");
+    if data.exists() {
+        fs::remove_dir_all(&data)?;
+    }
+    let mut files = Vec::new();
+    for copy in 0..args.copies {
+        let sub = data.join(format!("copy{copy:02}"));
+        fs::create_dir_all(&sub)?;
+        for (i, log) in logs.iter().enumerate() {
+            let dst = sub.join(format!("{i:04}.evtx"));
+            if fs::hard_link(log, &dst).is_err() {
+                fs::copy(log, &dst).with_context(|| format!("copy {}", log.display()))?;
+            }
+            files.push(dst);
+        }
+    }
+    let bytes: u64 = files
+        .iter()
+        .map(|f| fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
+    let quiet_bundle = write_bundle(&args.dir, false)?;
+    let hits_bundle = write_bundle(&args.dir, true)?;
+
+    // Bare parse: every record rendered to JSON, files over all cores.
+    let bare = || {
+        files
+            .par_iter()
+            .map(|f| {
+                let settings = ParserSettings::new().num_threads(1).indent(false);
+                EvtxParser::from_path(f)
+                    .map(|p| {
+                        p.with_configuration(settings)
+                            .records_json_bytes()
+                            .filter(Result::is_ok)
+                            .count() as u64
+                    })
+                    .unwrap_or(0)
+            })
+            .sum::<u64>()
+    };
+    bare(); // warm the page cache
+    let mut times = Vec::new();
+    let mut bare_records = 0;
+    for _ in 0..args.runs.max(1) {
+        let start = Instant::now();
+        bare_records = bare();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let bare_time = times[times.len() / 2];
+
+    println!(
+        "\n{} logs ({} distinct × {} copies), {:.1} MB\n",
+        files.len(),
+        logs.len(),
+        args.copies,
+        bytes as f64 / 1e6
+    );
+    println!("| tool | records | time | records/s | vs bare parse |");
+    println!("|---|---:|---:|---:|---:|");
+    let rate = |n: u64, t: Duration| n as f64 / t.as_secs_f64();
+    let bare_rate = rate(bare_records, bare_time);
+    println!(
+        "| evtx crate → JSON (bare parse, all cores) | {bare_records} | {:.2} s | {bare_rate:.0} | 1.00× |",
+        bare_time.as_secs_f64()
+    );
+    for (label, bundle) in [
+        ("10,000 IOCs, no hit", &quiet_bundle),
+        ("10,000 IOCs, 2 of them hit widely", &hits_bundle),
+    ] {
+        // One run for the record count, then the timed runs.
+        let report = args.dir.join("report.json");
+        let cmd = format!(
+            "{} scan -q -b {} -o {} {}",
+            sh_quote(&exe),
+            sh_quote(bundle),
+            sh_quote(&report),
+            sh_quote(&data)
+        );
+        let scan_time = time_cmd(&cmd, args.runs, &[0, 1])?;
+        let r: serde_json::Value = serde_json::from_slice(&fs::read(&report)?)?;
+        let scanned = r["summary"]["recordsScanned"].as_u64().unwrap_or(0);
+        let evidence = r["summary"]["evidence"].as_u64().unwrap_or(0);
+        let ours = rate(scanned, scan_time);
+        println!(
+            "| breachscan, {label} ({evidence} evidence) | {scanned} | {:.2} s | {ours:.0} | {:.2}× |",
+            scan_time.as_secs_f64(),
+            ours / bare_rate
+        );
+    }
+    Ok(())
+}
+
+fn find_logs(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry?;
+        if entry.file_type().is_file() {
+            let mut head = [0u8; 8];
+            if fs::File::open(entry.path())
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+                .is_ok()
+                && &head == b"ElfFile\0"
+            {
+                out.push(entry.into_path());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// 10,000 IOCs of mixed types that the corpus does not contain (matching
+/// cost alone), or with two of them replaced by IOCs that hit thousands of
+/// records (`cmd.exe`, the lab's 10.0.2.0/24) to add evidence volume.
+fn write_bundle(dir: &Path, with_hits: bool) -> Result<PathBuf> {
+    let mut iocs = Vec::new();
+    let mut ioc = |t: &str, v: String, f: &str| {
+        let n = iocs.len();
+        iocs.push(
+            serde_json::json!({"id": format!("i{n}"), "alertDefinitionId": "b",
+            "type": t, "value": v, "detectionFunction": f}),
+        );
+    };
+    for i in 0..2000u32 {
+        ioc(
+            "Sha256",
+            format!("{:064x}", u64::from(i) * 0x9E37_79B9 + 1),
+            "Equals",
+        );
+        ioc(
+            "IpAddress",
+            format!("198.18.{}.{}/32", i / 256, i % 256),
+            "Equals",
+        );
+        ioc("DomainName", format!("c2-{i}.bench-evil.example"), "Equals");
+        ioc("FileName", format!("implant{i}.exe"), "Equals");
+        ioc(
+            "Url",
+            format!("https://cdn{i}.bench-evil.example/p"),
+            "StartWith",
+        );
+    }
+    if with_hits {
+        iocs.truncate(9_998);
+    }
+    let mut ioc = |t: &str, v: &str, n: usize| {
+        iocs.push(
+            serde_json::json!({"id": format!("hit{n}"), "alertDefinitionId": "b",
+            "type": t, "value": v, "detectionFunction": "Equals"}),
+        );
+    };
+    if with_hits {
+        ioc("FileName", "cmd.exe", 0);
+        ioc("IpAddress", "10.0.2.0/24", 1);
+    }
+    let b = serde_json::json!({
+        "alertDefinitions": [{"id": "b", "name": "bench", "severity": "Low"}],
+        "iocs": iocs
+    });
+    fs::create_dir_all(dir)?;
+    let p = dir.join(if with_hits {
+        "bundle-10k-hits.json"
+    } else {
+        "bundle-10k.json"
+    });
+    fs::write(&p, serde_json::to_vec(&b)?)?;
+    Ok(p)
+}
