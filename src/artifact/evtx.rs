@@ -105,7 +105,12 @@ impl RecordParser for Evtx {
                             data: Vec::new(),
                             recovered,
                         };
-                        match fill_record(&escape_controls(json.data), &mut rec) {
+                        // Raw control characters are rare: escape only on failure.
+                        let filled = fill_record(&json.data, &mut rec).or_else(|_| {
+                            rec.data.clear();
+                            fill_record(&escape_controls(json.data), &mut rec)
+                        });
+                        match filled {
                             Ok(()) => out(RecordItem::Record(Box::new(rec))),
                             Err(e) => out(damage(
                                 Some(id),

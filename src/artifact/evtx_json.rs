@@ -9,6 +9,7 @@
 //! "UserData": {…}}}`.
 
 use std::fmt;
+use std::ops::Deref;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
@@ -21,6 +22,45 @@ pub fn fill_record(json: &[u8], rec: &mut Record) -> Result<(), serde_json::Erro
     de.end()
 }
 
+/// A map key, borrowed from the input when it has no escapes (serde's `Cow`
+/// always allocates, and keys are most of the strings in a record).
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Key::Borrowed(s) => s,
+            Key::Owned(s) => s,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v.to_string()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 struct RootSeed<'a> {
     rec: &'a mut Record,
 }
@@ -28,7 +68,8 @@ struct RootSeed<'a> {
 impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+        // `any`, not `map`: an element can render as null (empty events).
+        d.deserialize_any(self)
     }
 }
 
@@ -37,9 +78,12 @@ impl<'de> Visitor<'de> for RootSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an event object")
     }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if key == "Event" {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if &*key == "Event" {
                 map.next_value_seed(EventSeed {
                     rec: &mut *self.rec,
                 })?;
@@ -58,7 +102,8 @@ struct EventSeed<'a> {
 impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+        // `any`, not `map`: an element can render as null (empty events).
+        d.deserialize_any(self)
     }
 }
 
@@ -67,9 +112,12 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("the Event element")
     }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match &*key {
                 "System" => map.next_value_seed(SystemSeed {
                     rec: &mut *self.rec,
                 })?,
@@ -105,7 +153,8 @@ struct SystemSeed<'a> {
 impl<'de> DeserializeSeed<'de> for SystemSeed<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+        // `any`, not `map`: an element can render as null (empty events).
+        d.deserialize_any(self)
     }
 }
 
@@ -114,8 +163,11 @@ impl<'de> Visitor<'de> for SystemSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("the System element")
     }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
             let mut pairs = Vec::new();
             map.next_value_seed(Flatten {
                 name: &key,
@@ -130,7 +182,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_> {
                     .map(|(_, v)| v.clone())
             };
             let rec = &mut *self.rec;
-            match key.as_ref() {
+            match &*key {
                 "Provider" => rec.provider = get("@Name"),
                 "EventID" => rec.event_id = get("EventID").and_then(|s| s.trim().parse().ok()),
                 "Channel" => rec.channel = get("Channel"),
@@ -171,8 +223,8 @@ impl<'de> Visitor<'de> for Flatten<'_> {
         f.write_str("event data")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match key.as_ref() {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            match &*key {
                 "#attributes" => map.next_value_seed(Attributes {
                     out: &mut *self.out,
                 })?,
@@ -235,7 +287,8 @@ struct Attributes<'a> {
 impl<'de> DeserializeSeed<'de> for Attributes<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+        // `any`, not `map`: an element can render as null (empty events).
+        d.deserialize_any(self)
     }
 }
 
@@ -244,14 +297,55 @@ impl<'de> Visitor<'de> for Attributes<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("attributes")
     }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let name = format!("@{key}");
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let name = format!("@{}", &*key);
             map.next_value_seed(Flatten {
                 name: &name,
                 out: &mut *self.out,
             })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> Record {
+        Record {
+            record_id: 1,
+            timestamp: None,
+            channel: None,
+            provider: None,
+            event_id: None,
+            computer: None,
+            user: None,
+            data: Vec::new(),
+            recovered: false,
+        }
+    }
+
+    #[test]
+    fn null_elements_are_empty_not_errors() {
+        for json in [
+            r#"{"Event": null}"#,
+            r#"{"Event": {"System": null, "EventData": null}}"#,
+        ] {
+            let mut r = empty();
+            fill_record(json.as_bytes(), &mut r).unwrap();
+            assert_eq!(r, empty(), "{json}");
+        }
+    }
+
+    #[test]
+    fn escaped_keys_are_read() {
+        let mut r = empty();
+        fill_record(br#"{"Event": {"EventData": {"Na\u006de": "v"}}}"#, &mut r).unwrap();
+        assert_eq!(r.data, vec![("Name".to_string(), "v".to_string())]);
     }
 }

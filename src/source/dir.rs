@@ -242,8 +242,10 @@ impl Content for HostFile {
     }
 
     fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {
+        // Unbuffered: the EVTX parser seeks to every chunk and reads it whole,
+        // so a buffer would only be discarded and copied.
         let (file, _) = self.open_regular()?;
-        Ok(Box::new(io::BufReader::with_capacity(1 << 16, file)))
+        Ok(Box::new(file))
     }
 }
 
