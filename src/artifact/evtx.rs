@@ -19,7 +19,7 @@ use evtx::{EvtxParser, ParserSettings};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use super::evtx_json::fill_record;
-use super::{Damage, DamageKind, ReadSeek, Record, RecordItem, RecordParser};
+use super::{Damage, DamageKind, Prefilter, ReadSeek, Record, RecordItem, RecordParser};
 
 pub struct Evtx;
 
@@ -37,6 +37,7 @@ impl RecordParser for Evtx {
     fn parse(
         &self,
         reader: Box<dyn ReadSeek>,
+        prefilter: Prefilter,
         out: &(dyn Fn(RecordItem) + Sync),
     ) -> Result<(), String> {
         let settings = ParserSettings::new()
@@ -93,6 +94,7 @@ impl RecordParser for Evtx {
                 };
                 let (id, recovered) = (record.event_record_id, record.recovered);
                 match record.into_json_bytes() {
+                    Ok(json) if !prefilter(&json.data) => out(RecordItem::Filtered),
                     Ok(json) => {
                         let mut rec = Record {
                             record_id: id,

@@ -56,8 +56,15 @@ pub enum DamageKind {
 /// What a parser yields, in no particular order.
 pub enum RecordItem {
     Record(Box<Record>),
+    /// A record read and rejected by the caller's prefilter: counted, not
+    /// turned into fields.
+    Filtered,
     Damage(Damage),
 }
+
+/// A byte-level test on a record's rendered text (see
+/// `Matcher::record_may_match`); `false` means no field can match.
+pub type Prefilter<'a> = &'a (dyn Fn(&[u8]) -> bool + Sync);
 
 /// A log format.
 pub trait RecordParser: Sync {
@@ -66,11 +73,13 @@ pub trait RecordParser: Sync {
     /// Whether a file starting with `head` (up to 8 bytes) is in this format.
     fn detect(&self, head: &[u8]) -> bool;
     /// Parses every record, calling `out` for each record or damaged part,
-    /// possibly from several threads. Fails only when the file cannot be
+    /// possibly from several threads. Records whose rendering fails
+    /// `prefilter` are yielded as [`RecordItem::Filtered`]. Fails only when the file cannot be
     /// parsed at all (e.g. its header is unreadable).
     fn parse(
         &self,
         reader: Box<dyn ReadSeek>,
+        prefilter: Prefilter,
         out: &(dyn Fn(RecordItem) + Sync),
     ) -> Result<(), String>;
 }

@@ -5,6 +5,7 @@
 //! number of IOCs (DESIGN.md §2): hash maps of digests, [`text::TextSet`]s for
 //! names and paths.
 
+mod prefilter;
 mod record;
 pub mod text;
 
@@ -34,6 +35,9 @@ pub struct Matcher {
     record: record::RecordSets,
     /// Whether any active IOC exists (every type can hit a record).
     has_record_iocs: bool,
+    /// Necessary literals of every active IOC; `None` when some IOC has
+    /// none (see `prefilter`).
+    record_prefilter: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Matcher {
@@ -87,7 +91,18 @@ impl Matcher {
             file_path: paths.build()?,
             record: records.build()?,
             has_record_iocs,
+            record_prefilter: prefilter::build(bundle.active_iocs().map(|(_, i)| i)),
         })
+    }
+
+    /// Whether a record rendered as `rendered` (JSON or XML text) can hit
+    /// any IOC; `false` lets the parser skip turning it into fields.
+    pub fn record_may_match(&self, rendered: &[u8]) -> bool {
+        self.has_record_iocs
+            && self
+                .record_prefilter
+                .as_ref()
+                .is_none_or(|ac| ac.is_match(rendered))
     }
 
     /// The digests a file must have computed for hash IOCs to be checked.

@@ -224,6 +224,9 @@ fn scan_records(
                 found.extend(hits.into_iter().map(|hit| (hit, rec.clone())));
             }
         }
+        RecordItem::Filtered => {
+            records.fetch_add(1, Ordering::Relaxed);
+        }
         RecordItem::Damage(d) => {
             let (kind, at) = match d.kind {
                 DamageKind::Chunk => (ProblemKind::CorruptChunk, format!("chunk {}", opt(d.chunk))),
@@ -235,7 +238,8 @@ fn scan_records(
             emit(problem(source, entry, kind, format!("{at}: {}", d.message)));
         }
     };
-    if let Err(e) = parser.parse(reader, &on_item) {
+    let prefilter = |rendered: &[u8]| ctx.matcher.record_may_match(rendered);
+    if let Err(e) = parser.parse(reader, &prefilter, &on_item) {
         emit(problem(source, entry, ProblemKind::CorruptLog, e));
     }
     emit(ScanEvent::RecordsScanned {

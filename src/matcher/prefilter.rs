@@ -1,0 +1,239 @@
+//! A literal prefilter for event records.
+//!
+//! Rendering a record is the parser's cost; turning the rendering into
+//! fields and matching them costs as much again. Almost no record matches
+//! anything, so before that work one ASCII-case-insensitive Aho-Corasick
+//! pass over the rendered bytes looks for a literal that every possible hit
+//! must contain. Only records that pass are parsed and matched precisely.
+//!
+//! Each IOC contributes one necessary literal: the whole digest, the
+//! address or its leading octets, the domain, the longest run of plain
+//! characters of a name, path, URL or registry key. "Plain" characters are
+//! ASCII letters, digits and punctuation that no JSON or XML renderer
+//! escapes, so the literal appears verbatim in any rendering of a record
+//! whose fields hold the value. An IOC without such a literal (a regex, a
+//! `/0` range, an IPv6 range, a value with no plain run) disables the
+//! prefilter: correctness first.
+
+use std::net::IpAddr;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+
+use crate::bundle::value::Cidr;
+use crate::bundle::{DetectionFunction, Ioc, IocType};
+
+/// Literals shorter than this still work but let most records through.
+const MIN_USEFUL: usize = 1;
+
+/// Builds the prefilter, or `None` when some IOC has no necessary literal
+/// (every record must then be parsed).
+pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasick> {
+    let mut lits: Vec<String> = Vec::new();
+    for ioc in iocs {
+        let lit = literal(ioc)?;
+        if lit.len() < MIN_USEFUL {
+            return None;
+        }
+        lits.push(lit.to_ascii_lowercase());
+    }
+    if lits.is_empty() {
+        return None;
+    }
+    lits.sort();
+    lits.dedup();
+    // A DFA: the prefilter runs over every record's text, and with
+    // thousands of literals the NFA the crate would choose is several times
+    // slower. Fall back to its choice if the DFA would be too large.
+    let builder = || {
+        let mut b = AhoCorasick::builder();
+        b.ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard);
+        b
+    };
+    builder()
+        .kind(Some(AhoCorasickKind::DFA))
+        .build(&lits)
+        .or_else(|_| builder().build(&lits))
+        .ok()
+}
+
+/// A substring every record hit by `ioc` contains, if one can be named.
+pub(super) fn literal(ioc: &Ioc) -> Option<String> {
+    let v = ioc.value.trim();
+    if ioc.function == DetectionFunction::Regex {
+        return None;
+    }
+    match ioc.kind {
+        IocType::Md5 | IocType::Sha1 | IocType::Sha256 => Some(v.to_string()),
+        IocType::IpAddress if ioc.function == DetectionFunction::Equals => {
+            let c = Cidr::parse(v).ok()?;
+            match c.addr {
+                IpAddr::V4(a) if c.prefix >= 8 => {
+                    let o = a.octets();
+                    let whole = usize::from(c.prefix / 8);
+                    let parts: Vec<String> = o[..whole].iter().map(u8::to_string).collect();
+                    let mut s = parts.join(".");
+                    if whole < 4 {
+                        s.push('.');
+                    }
+                    Some(s)
+                }
+                // A v6 address is written compressed (RFC 5952) by Windows;
+                // ranges have no fixed text prefix.
+                IpAddr::V6(a) if c.prefix == 128 => match a.to_ipv4_mapped() {
+                    Some(v4) => Some(v4.to_string()),
+                    None => Some(a.to_string()),
+                },
+                _ => None,
+            }
+        }
+        IocType::DomainName if ioc.function == DetectionFunction::Equals => {
+            longest_plain_run(&crate::bundle::value::normalize_domain(v).ok()?)
+        }
+        IocType::RegistryKey => {
+            // Roots are spelt several ways (HKLM, HKEY_LOCAL_MACHINE,
+            // \REGISTRY\MACHINE): take the literal from the other segments.
+            let roots = [
+                "hklm",
+                "hkcu",
+                "hku",
+                "hkcr",
+                "hkey_local_machine",
+                "hkey_current_user",
+                "hkey_users",
+                "hkey_classes_root",
+                "registry",
+                "machine",
+                "user",
+            ];
+            let segs: Vec<&str> = v
+                .split(['\\', '/'])
+                .filter(|s| !roots.contains(&s.to_ascii_lowercase().as_str()))
+                .collect();
+            longest_plain_run(&segs.join("\\"))
+        }
+        _ => longest_plain_run(v),
+    }
+}
+
+/// Characters no renderer escapes (JSON escapes `"`, `\` and controls; XML
+/// escapes `<`, `>`, `&`, quotes).
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '.' | '-'
+                | '_'
+                | ':'
+                | '@'
+                | '%'
+                | '$'
+                | '~'
+                | ','
+                | ';'
+                | '='
+                | '+'
+                | '#'
+                | '!'
+                | '('
+                | ')'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | ' '
+                | '^'
+                | '|'
+        )
+}
+
+fn longest_plain_run(s: &str) -> Option<String> {
+    s.split(|c: char| !is_plain(c))
+        .max_by_key(|r| r.len())
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::IocState;
+
+    fn ioc(kind: IocType, value: &str, function: DetectionFunction) -> Ioc {
+        Ioc {
+            id: "i".into(),
+            alert: 0,
+            kind,
+            value: value.into(),
+            function,
+            state: IocState::Active,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn literals_are_necessary_substrings() {
+        use DetectionFunction::*;
+        let lit = |k, v, f| literal(&ioc(k, v, f));
+        assert_eq!(
+            lit(IocType::IpAddress, "203.0.113.0/24", Equals).as_deref(),
+            Some("203.0.113.")
+        );
+        assert_eq!(
+            lit(IocType::IpAddress, "172.16.0.0/12", Equals).as_deref(),
+            Some("172.")
+        );
+        assert_eq!(
+            lit(IocType::IpAddress, "198.51.100.7", Equals).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            lit(IocType::IpAddress, "::ffff:198.51.100.7", Equals).as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            lit(IocType::IpAddress, "2001:DB8:0::1", Equals).as_deref(),
+            Some("2001:db8::1")
+        );
+        assert_eq!(lit(IocType::IpAddress, "2001:db8::/32", Equals), None);
+        assert_eq!(lit(IocType::IpAddress, "0.0.0.0/0", Equals), None);
+        assert_eq!(
+            lit(IocType::FilePath, r"C:\ProgramData\svc\", StartWith).as_deref(),
+            Some("ProgramData")
+        );
+        assert_eq!(
+            lit(IocType::Url, "https://dl.evil.com/stage2/", StartWith).as_deref(),
+            Some("dl.evil.com")
+        );
+        assert_eq!(
+            lit(
+                IocType::RegistryKey,
+                r"HKEY_LOCAL_MACHINE\Software\Microsoft\Windows\CurrentVersion\Run",
+                StartWith
+            )
+            .as_deref(),
+            Some("CurrentVersion")
+        );
+        assert_eq!(
+            lit(IocType::DomainName, "*.Evil.com.", Equals).as_deref(),
+            Some("evil.com")
+        );
+        assert_eq!(lit(IocType::FileName, "x.exe", Regex), None);
+        assert_eq!(lit(IocType::FileName, "\\\\", Contains), None);
+    }
+
+    #[test]
+    fn prefilter_is_off_when_any_ioc_has_no_literal() {
+        let a = ioc(IocType::FileName, "mimikatz.exe", DetectionFunction::Equals);
+        let b = ioc(
+            IocType::FilePath,
+            r"\\[a-z]+\.exe$",
+            DetectionFunction::Regex,
+        );
+        assert!(build([&a].into_iter()).is_some());
+        assert!(build([&a, &b].into_iter()).is_none());
+        let pf = build([&a].into_iter()).unwrap();
+        assert!(pf.is_match(r#"{"Image":"C:\\T\\MIMIKATZ.EXE"}"#));
+        assert!(!pf.is_match(r#"{"Image":"C:\\T\\cmd.exe"}"#));
+    }
+}
