@@ -335,6 +335,26 @@ fn every_ioc_type_is_found_in_records_with_its_field() {
 }
 
 #[test]
+fn full_parse_without_the_prefilter_finds_the_same() {
+    // A regex IOC has no necessary literal, so every record is parsed and
+    // matched in full: results must not depend on the prefilter.
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("Sysmon.evtx");
+    fs::write(&log_path, write_evtx(&events())).unwrap();
+    let bundle = bundle(dir.path());
+    let mut b: Value = serde_json::from_slice(&fs::read(&bundle).unwrap()).unwrap();
+    b["iocs"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "rx", "alertDefinitionId": "ad",
+        "type": "FileName", "value": r"^never-\\d+\\.exe$", "detectionFunction": "Regex"}));
+    fs::write(&bundle, b.to_string()).unwrap();
+    let (run, report) = scan(&bundle, &log_path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(record_hits(&report, "/Sysmon.evtx"), expected());
+}
+
+#[test]
 fn record_evidence_carries_the_record_and_its_log() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("Security.evtx");
