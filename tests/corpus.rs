@@ -1,0 +1,272 @@
+//! Checks against the shared real-world corpus (../shared/corpus), which is
+//! not ours to ship: each test skips, saying so, when the corpus is absent,
+//! so `cargo test` needs only cargo; where it exists (developer machines,
+//! CI beside shared/) the release of record is checked on real data.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::json;
+use support::*;
+
+fn corpus(sub: &str) -> Option<PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(sub);
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("corpus folder {} absent: check skipped", p.display());
+        None
+    }
+}
+
+#[test]
+fn dirty_evtx_samples_scan_with_exact_damage_counts() {
+    let Some(dir) = corpus("evtx/evtx-crate-samples") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let report = out.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        samples().join("bundles/demo.json").to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = read_report(&report);
+    let mut damage: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for e in r["errors"].as_array().unwrap() {
+        *damage
+            .entry((
+                e["path"].as_str().unwrap().to_string(),
+                e["kind"].as_str().unwrap().to_string(),
+            ))
+            .or_default() += 1;
+    }
+    let want: BTreeMap<(String, String), u64> = [
+        ("/sysmon.evtx", "corruptChunk", 8),
+        ("/sample_with_a_bad_chunk_magic.evtx", "corruptChunk", 2),
+        ("/sample_with_a_bad_chunk_magic.evtx", "corruptRecord", 1),
+        (
+            "/2-vss_0-Microsoft-Windows-RemoteDesktopServices-RdpCoreTS%4Operational.evtx",
+            "corruptRecord",
+            4,
+        ),
+        (
+            "/2-vss_0-Microsoft-Windows-TerminalServices-RemoteConnectionManager%4Operational.evtx",
+            "corruptRecord",
+            2,
+        ),
+        ("/sample-with-zero-data-size-event.evtx", "corruptRecord", 1),
+    ]
+    .iter()
+    .map(|(p, k, n)| ((p.to_string(), k.to_string()), *n))
+    .collect();
+    assert_eq!(damage, want);
+    assert_eq!(r["sources"][0]["filesScanned"], 23);
+    assert_eq!(r["sources"][0]["recordsScanned"], 19043);
+}
+
+/// The records python-evtx (an independent parser) finds holding these
+/// values in EventData/UserData.
+const ORACLE: &[(&str, &str, u64)] = &[
+    (
+        "c2-dom",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        186,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        472,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        534,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        540,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        22,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        30,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        49,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        59,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        89,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        96,
+    ),
+    (
+        "c2-ip",
+        "/AutomatedTestingTools/panache_sysmon_vs_EDRTestingScript.evtx",
+        97,
+    ),
+    (
+        "h-md5",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        14,
+    ),
+    (
+        "h-sha1",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        3,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        10,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        11,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        12,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        13,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        16,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        17,
+    ),
+    (
+        "h-sha256",
+        "/AutomatedTestingTools/Malware/DE_timestomp_and_dll_sideloading_and_RunPersist.evtx",
+        18,
+    ),
+    (
+        "regkey",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        24,
+    ),
+    (
+        "regkey",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        27,
+    ),
+    (
+        "tool",
+        "/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+        553,
+    ),
+    (
+        "tool",
+        "/Credential Access/sysmon_10_11_lsass_memdump.evtx",
+        1,
+    ),
+    (
+        "tool",
+        "/Credential Access/sysmon_10_11_lsass_memdump.evtx",
+        2,
+    ),
+    (
+        "tool",
+        "/Credential Access/sysmon_2x10_lsass_with_different_pid_RtlCreateProcessReflection.evtx",
+        1,
+    ),
+];
+
+#[test]
+fn attack_samples_hits_match_an_independent_parser() {
+    let Some(dir) = corpus("evtx/attack-samples") else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let bundle = out.path().join("b.json");
+    let ioc = |id: &str, ad: &str, t: &str, v: &str, f: &str| json!({"id": id, "alertDefinitionId": ad, "type": t, "value": v, "detectionFunction": f});
+    let b = json!({
+        "alertDefinitions": [
+            {"id": "ad-apt", "name": "NvSmart side-loading implant", "severity": "High"},
+            {"id": "ad-c2", "name": "C2 infrastructure", "severity": "High"},
+            {"id": "ad-tools", "name": "Credential dumping tools", "severity": "Medium"},
+            {"id": "ad-persist", "name": "Run key persistence", "severity": "Low"}
+        ],
+        "iocs": [
+            ioc("h-sha256", "ad-apt", "Sha256", "523d28df917f9d265cd2c0d38df26277bc56a535145100ed82e6f5fdeaae7256", "Equals"),
+            ioc("h-md5", "ad-apt", "Md5", "2D8FB1F82724CF542CD2E3A5E041FB52", "Equals"),
+            ioc("h-sha1", "ad-apt", "Sha1", "B4E581F173F782A2F1DA5D29C95946EE500EB2D0", "Equals"),
+            ioc("c2-ip", "ad-c2", "IpAddress", "151.101.0.133", "Equals"),
+            ioc("c2-dom", "ad-c2", "DomainName", "1e100.net", "Equals"),
+            ioc("tool", "ad-tools", "FileName", "procdump.exe", "Equals"),
+            ioc("regkey", "ad-persist", "RegistryKey", r"\Software\Microsoft\Windows\CurrentVersion\Run\Atomic Red Team", "EndWith")
+        ]
+    });
+    std::fs::write(&bundle, b.to_string()).unwrap();
+    let report = out.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = read_report(&report);
+    let mut ours: Vec<(String, String, u64)> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .map(|e| {
+            (
+                e["ioc"]["id"].as_str().unwrap().to_string(),
+                e["location"]["path"].as_str().unwrap().to_string(),
+                e["record"]["recordId"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ours.sort();
+    ours.dedup();
+    let want: Vec<(String, String, u64)> = ORACLE
+        .iter()
+        .map(|(i, p, n)| (i.to_string(), p.to_string(), *n))
+        .collect();
+    assert_eq!(ours, want);
+    assert_eq!(r["summary"]["errors"], 0);
+    assert_eq!(r["summary"]["recordsScanned"], 9821);
+}
