@@ -99,13 +99,8 @@ impl RecordParser for Evtx {
                         let mut rec = Record {
                             record_id: id,
                             timestamp: Some(json.timestamp),
-                            channel: None,
-                            provider: None,
-                            event_id: None,
-                            computer: None,
-                            user: None,
-                            data: Vec::new(),
                             recovered,
+                            ..Record::default()
                         };
                         // Raw control characters are rare: escape only on failure.
                         let filled = fill_record(&json.data, &mut rec).or_else(|_| {
@@ -188,17 +183,7 @@ mod tests {
     }
 
     fn record_of(v: serde_json::Value) -> Record {
-        let mut r = Record {
-            record_id: 7,
-            timestamp: None,
-            channel: None,
-            provider: None,
-            event_id: None,
-            computer: None,
-            user: None,
-            data: Vec::new(),
-            recovered: false,
-        };
+        let mut r = Record::default();
         fill_record(v.to_string().as_bytes(), &mut r).unwrap();
         r
     }

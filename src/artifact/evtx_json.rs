@@ -317,17 +317,7 @@ mod tests {
     use super::*;
 
     fn empty() -> Record {
-        Record {
-            record_id: 1,
-            timestamp: None,
-            channel: None,
-            provider: None,
-            event_id: None,
-            computer: None,
-            user: None,
-            data: Vec::new(),
-            recovered: false,
-        }
+        Record::default()
     }
 
     #[test]

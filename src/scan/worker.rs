@@ -7,9 +7,9 @@ use std::io::Read;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::artifact::{self, DamageKind, RecordItem, RecordParser};
+use crate::artifact::{self, DamageKind, Record, RecordItem, RecordParser};
 use crate::hash::{DigestSet, Digests, MultiHasher};
-use crate::matcher::Matcher;
+use crate::matcher::{Hit, Matcher};
 use crate::report::{Evidence, ScanEvent};
 use crate::source::{Content, EvidencePath, FileEntry, Problem, ProblemKind, ReadBuf, SourceItem};
 
@@ -111,15 +111,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
 
     emit(ScanEvent::FileScanned { source, bytes });
     for hit in hits {
-        emit(ScanEvent::Evidence(Box::new(Evidence {
-            source,
-            hit,
-            path: entry.path.clone(),
-            host_path: entry.host_path.clone(),
-            meta: entry.meta.clone(),
-            digests: digests.clone(),
-            record: None,
-        })));
+        emit(evidence(source, entry, hit, &digests, None));
     }
     if let Some(parser) = log {
         scan_records(source, entry, parser, digests, ctx, buf, emit);
@@ -252,16 +244,26 @@ fn scan_records(
     }
     fill_digests(source, entry, &mut digests, buf, emit);
     for (hit, record) in found {
-        emit(ScanEvent::Evidence(Box::new(Evidence {
-            source,
-            hit,
-            path: entry.path.clone(),
-            host_path: entry.host_path.clone(),
-            meta: entry.meta.clone(),
-            digests: digests.clone(),
-            record: Some(record),
-        })));
+        emit(evidence(source, entry, hit, &digests, Some(record)));
     }
+}
+
+fn evidence(
+    source: usize,
+    entry: &FileEntry,
+    hit: Hit,
+    digests: &Digests,
+    record: Option<Box<Record>>,
+) -> ScanEvent {
+    ScanEvent::Evidence(Box::new(Evidence {
+        source,
+        hit,
+        path: entry.path.clone(),
+        host_path: entry.host_path.clone(),
+        meta: entry.meta.clone(),
+        digests: digests.clone(),
+        record,
+    }))
 }
 
 fn opt(n: Option<u64>) -> String {
