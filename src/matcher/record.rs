@@ -246,9 +246,13 @@ fn find_urls(s: &str) -> impl Iterator<Item = &str> {
     std::iter::from_fn(move || {
         loop {
             let i = rest.find("://")?;
+            // Back over the scheme's characters; the one before them may be
+            // multi-byte, so step past it by its length.
             let start = rest[..i]
-                .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-                .map_or(0, |p| p + 1);
+                .char_indices()
+                .rev()
+                .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+                .map_or(0, |(p, c)| p + c.len_utf8());
             let end = rest[i..]
                 .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
                 .map_or(rest.len(), |e| i + e);
@@ -531,6 +535,8 @@ mod tests {
         );
         let urls: Vec<_> = find_urls("iwr 'http://a.b/c?d=1' ; x https://e.f").collect();
         assert_eq!(urls, vec!["http://a.b/c?d=1", "https://e.f"]);
+        let urls: Vec<_> = find_urls("é://x ¦http://ü.example/p ://").collect();
+        assert_eq!(urls, vec!["http://ü.example/p"]);
     }
 
     #[test]
