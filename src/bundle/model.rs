@@ -85,7 +85,7 @@ impl IocType {
     ];
 
     /// Case-insensitive, ignoring `-`/`_`/spaces: exports write `SHA1`,
-    /// `Sha1`, `sha-1` or `file_name`.
+    /// `Sha1`, `sha-1`, `FileSha1` or `file_name`.
     pub fn parse(s: &str) -> Option<IocType> {
         let key: String = s
             .chars()
@@ -93,9 +93,10 @@ impl IocType {
             .flat_map(char::to_lowercase)
             .collect();
         Some(match key.as_str() {
-            "sha1" => IocType::Sha1,
-            "sha256" => IocType::Sha256,
-            "md5" => IocType::Md5,
+            // `FileSha1` … are the Defender for Endpoint indicator spellings.
+            "sha1" | "filesha1" => IocType::Sha1,
+            "sha256" | "filesha256" => IocType::Sha256,
+            "md5" | "filemd5" => IocType::Md5,
             "filename" => IocType::FileName,
             "filepath" => IocType::FilePath,
             "ipaddress" | "ip" => IocType::IpAddress,
@@ -252,5 +253,29 @@ impl Bundle {
 
     pub fn alert_of(&self, ioc: IocIdx) -> &AlertDefinition {
         &self.alert_definitions[self.iocs[ioc as usize].alert]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_and_function_spellings() {
+        for s in ["Sha256", "SHA256", "sha-256", "FileSha256", "file_sha256"] {
+            assert_eq!(IocType::parse(s), Some(IocType::Sha256), "{s}");
+        }
+        assert_eq!(IocType::parse("FileName"), Some(IocType::FileName));
+        assert_eq!(IocType::parse("Mutex"), None);
+        assert_eq!(
+            DetectionFunction::parse("StartsWith"),
+            Some(DetectionFunction::StartWith)
+        );
+        assert_eq!(
+            DetectionFunction::parse("endwith"),
+            Some(DetectionFunction::EndWith)
+        );
+        assert_eq!(Severity::parse("HIGH"), Some(Severity::High));
+        assert_eq!(Severity::parse("Critical"), None);
     }
 }
