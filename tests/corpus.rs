@@ -29,18 +29,9 @@ fn dirty_evtx_samples_scan_with_exact_damage_counts() {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let report = out.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "-b",
-        samples().join("bundles/demo.json").to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-        dir.to_str().unwrap(),
-    ]);
+    let bundle = samples().join("bundles/demo.json");
+    let (run, r) = scan_to(&bundle, &out.path().join("r.json"), &dir, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let r = read_report(&report);
     let mut damage: BTreeMap<(String, String), u64> = BTreeMap::new();
     for e in r["errors"].as_array().unwrap() {
         *damage
@@ -235,18 +226,8 @@ fn attack_samples_hits_match_an_independent_parser() {
         ]
     });
     std::fs::write(&bundle, b.to_string()).unwrap();
-    let report = out.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "-b",
-        bundle.to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-        dir.to_str().unwrap(),
-    ]);
+    let (run, r) = scan_to(&bundle, &out.path().join("r.json"), &dir, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let r = read_report(&report);
     let mut ours: Vec<(String, String, u64)> = r["alerts"]
         .as_array()
         .unwrap()

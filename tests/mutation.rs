@@ -112,15 +112,7 @@ fn mutated_event_logs_scan_to_a_report() {
         "iocs":[{"id":"c","alertDefinitionId":1,"type":"FileName","value":"cmd.exe"}]}"#,
     )
     .unwrap();
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "-b",
-        bundle.to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-        logs.to_str().unwrap(),
-    ]);
+    let (run, r) = scan_to(&bundle, &report, &logs, &[]);
     assert!(
         run.code == 0 || run.code == 1,
         "exit {}: {}",
@@ -128,7 +120,6 @@ fn mutated_event_logs_scan_to_a_report() {
         run.stderr
     );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    let r = read_report(&report);
     assert_eq!(r["sources"][0]["filesScanned"], 40);
     assert!(r["summary"]["recordsScanned"].as_u64().unwrap() > 0);
 }

@@ -27,6 +27,23 @@ pub fn breachscan(args: &[&str]) -> Run {
     }
 }
 
+/// `breachscan scan -q -b BUNDLE -o REPORT [EXTRA…] TARGET`, and the report.
+pub fn scan_to(bundle: &Path, report: &Path, target: &Path, extra: &[&str]) -> (Run, Value) {
+    let mut args = vec![
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        "-o",
+        report.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(target.to_str().unwrap());
+    let run = breachscan(&args);
+    let value = read_report(report);
+    (run, value)
+}
+
 pub fn read_report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON")
 }
