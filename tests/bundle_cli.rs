@@ -291,3 +291,95 @@ fn exit_codes_follow_the_contract() {
     let help = breachscan(&["scan", "--help"]);
     assert!(help.stdout.contains("1  scanned, evidence found"));
 }
+
+#[test]
+fn text_ioc_formats_are_detected_and_scanned() {
+    let s = samples();
+    let ev = s.join("evidence");
+    let dir = tempfile::tempdir().unwrap();
+    let mimi = fs::read(ev.join("Windows/Temp/mimikatz.exe")).unwrap();
+    let nc = fs::read(ev.join("tools/nc.exe")).unwrap();
+    // sha256sum output, and a Loki hash-iocs file with and without score.
+    let list = dir.path().join("known-bad.sha256");
+    fs::write(&list, format!("{}  mimikatz.exe\n", sha256_hex(&mimi))).unwrap();
+    let loki = dir.path().join("hash-iocs.txt");
+    fs::write(
+        &loki,
+        format!(
+            "# Loki hashes\n{};Netcat backdoor - http://example.org/nc\n{};45;Mimikatz build; seen twice\n{};Netcat backdoor - http://example.org/nc\nnot-a-hash;x\n",
+            md5_hex(&nc),
+            sha1_hex(&mimi),
+            md5_hex(&nc)
+        ),
+    )
+    .unwrap();
+    let check = breachscan(&["bundle", "check", loki.to_str().unwrap()]);
+    assert_eq!(check.code, 2);
+    assert!(
+        check.stderr.contains(&format!(
+            "{}:5:1: \"not-a-hash\" is not an MD5",
+            loki.display()
+        )),
+        "{}",
+        check.stderr
+    );
+    fs::write(
+        &loki,
+        fs::read_to_string(&loki)
+            .unwrap()
+            .replace("not-a-hash;x\n", ""),
+    )
+    .unwrap();
+    let check = breachscan(&["bundle", "check", loki.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains("loki-hash-iocs"));
+    assert!(
+        check
+            .stdout
+            .contains(&format!("{}:4:1: repeats an earlier Md5", loki.display())),
+        "{}",
+        check.stdout
+    );
+
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        list.to_str().unwrap(),
+        "-b",
+        loki.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = read_report(&out);
+    let alerts: Vec<(&str, &str, u64)> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["alertDefinition"]["name"].as_str().unwrap(),
+                a["alertDefinition"]["severity"].as_str().unwrap(),
+                a["evidenceCount"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        alerts,
+        vec![
+            ("Known-bad hashes (known-bad.sha256)", "High", 1),
+            ("Netcat backdoor", "High", 2),
+            ("Mimikatz build; seen twice", "Medium", 1),
+        ]
+    );
+    assert_eq!(r["bundles"][0]["format"], "hash-list");
+    assert_eq!(r["bundles"][1]["entriesUnused"], 1);
+    let nc_ev = &r["alerts"][1]["evidence"][0];
+    assert_eq!(
+        nc_ev["ioc"]["description"],
+        "Netcat backdoor - http://example.org/nc"
+    );
+}

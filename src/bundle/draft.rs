@@ -25,15 +25,17 @@ pub struct Place {
 impl Place {
     /// An error about this entry as a whole.
     pub fn error(&self, path: &Path, message: String) -> BundleError {
+        // Line formats have no entry label beyond the line itself.
         let entry = match &self.id {
-            Some(id) => format!("{} (id {id:?})", self.entry),
-            None => self.entry.clone(),
+            Some(id) => Some(format!("{} (id {id:?})", self.entry)),
+            None if self.entry.is_empty() => None,
+            None => Some(self.entry.clone()),
         };
         BundleError {
             file: path.to_path_buf(),
             line: (self.line > 0).then_some(self.line),
             column: (self.column > 0).then_some(self.column),
-            entry: Some(entry),
+            entry,
             field: None,
             message,
         }
@@ -57,6 +59,7 @@ pub struct DraftIoc {
     pub function: DetectionFunction,
     pub enabled: bool,
     pub expires_at: Option<Timestamp>,
+    pub description: Option<String>,
     pub at: Place,
 }
 
@@ -66,4 +69,7 @@ pub struct Draft {
     pub format: &'static str,
     pub alerts: Vec<DraftAlert>,
     pub iocs: Vec<DraftIoc>,
+    /// Entries the format holds but breachscan does not use, each with the
+    /// reason (shown by `bundle check`, counted in the report).
+    pub unused: Vec<BundleError>,
 }

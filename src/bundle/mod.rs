@@ -7,6 +7,7 @@
 
 mod draft;
 mod error;
+mod lines;
 mod locate;
 mod model;
 mod native;
@@ -63,12 +64,29 @@ fn load_file(path: &Path) -> Result<Parsed, Vec<BundleError>> {
         .map_err(|e| vec![BundleError::file(path, format!("cannot read bundle: {e}"))])?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let draft = native::parse(path, text)?;
+    let draft = parse_any(path, text)?;
     Ok(Parsed {
         path: path.to_path_buf(),
         sha256,
         draft,
     })
+}
+
+/// Chooses the format by content: JSON documents by their shape, text
+/// files by their lines.
+fn parse_any(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
+    let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if matches!(first, Some(b'{' | b'[')) {
+        return native::parse(path, text);
+    }
+    let s = String::from_utf8_lossy(text);
+    match lines::detect(&s) {
+        Some(format) => lines::parse(path, &s, format),
+        None => Err(vec![BundleError::file(
+            path,
+            "unrecognised bundle format: not a breachscan/Defender JSON bundle, hash list, hashdeep file or Loki hash/C2 IOC file",
+        )]),
+    }
 }
 
 fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors> {
@@ -96,7 +114,9 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
             alert_definitions: p.draft.alerts.len(),
             iocs: p.draft.iocs.len(),
             iocs_active: 0,
+            entries_unused: p.draft.unused.len(),
         });
+        bundle.unused.extend(p.draft.unused);
         for mut a in p.draft.alerts {
             a.at.file = file_idx;
             let id = a.def.id.clone();
@@ -168,6 +188,7 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
                 function: d.function,
                 state,
                 expires_at: d.expires_at,
+                description: d.description,
             });
         }
     }

@@ -212,6 +212,8 @@ pub struct Ioc {
     pub function: DetectionFunction,
     pub state: IocState,
     pub expires_at: Option<Timestamp>,
+    /// What the feed says about this value (Loki comments, MISP comments).
+    pub description: Option<String>,
 }
 
 impl Ioc {
@@ -231,6 +233,8 @@ pub struct BundleFile {
     pub alert_definitions: usize,
     pub iocs: usize,
     pub iocs_active: usize,
+    /// Entries not used, with the reason (see [`Bundle::unused`]).
+    pub entries_unused: usize,
 }
 
 /// Every alert definition and IOC of all bundle files given, merged and
@@ -240,6 +244,9 @@ pub struct Bundle {
     pub files: Vec<BundleFile>,
     pub alert_definitions: Vec<AlertDefinition>,
     pub iocs: Vec<Ioc>,
+    /// Entries of the files that were not used, each naming its place and
+    /// the reason.
+    pub unused: Vec<super::BundleError>,
 }
 
 impl Bundle {

@@ -56,6 +56,10 @@ struct RawEntry {
     detection_function: Option<String>,
     #[serde(alias = "ExpiresAt")]
     expires_at: Option<String>,
+    /// An IOC's own description (`iocDescription`; `description` is taken
+    /// by alert definitions in the union).
+    #[serde(alias = "IocDescription", alias = "comment", alias = "Comment")]
+    ioc_description: Option<String>,
     #[serde(alias = "AlertDefinitionId", deserialize_with = "opt_id")]
     alert_definition_id: Option<String>,
     #[serde(
@@ -384,6 +388,7 @@ impl Ctx<'_> {
                 function,
                 enabled: raw.enabled.unwrap_or(true),
                 expires_at,
+                description: raw.ioc_description,
                 at,
             });
         }

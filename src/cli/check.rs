@@ -35,8 +35,8 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
         );
         let _ = writeln!(
             out,
-            "  {} alert definitions, {} IOCs ({} active)",
-            f.alert_definitions, f.iocs, f.iocs_active
+            "  {} alert definitions, {} IOCs ({} active), {} entries not used",
+            f.alert_definitions, f.iocs, f.iocs_active, f.entries_unused
         );
     }
     let count = |state| bundle.iocs.iter().filter(|i| i.state == state).count();
@@ -54,6 +54,12 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
     for ioc in &bundle.iocs {
         *by_type.entry(ioc.kind.as_str()).or_default() += 1;
         per_alert[ioc.alert] += 1;
+    }
+    if !bundle.unused.is_empty() {
+        let _ = writeln!(out, "not used: {} entries", bundle.unused.len());
+        for e in &bundle.unused {
+            let _ = writeln!(out, "  {e}");
+        }
     }
     let _ = writeln!(out, "IOCs by type:");
     for (t, n) in &by_type {

@@ -168,6 +168,7 @@ mod tests {
             function,
             state: IocState::Active,
             expires_at: None,
+            description: None,
         }
     }
 

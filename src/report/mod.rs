@@ -235,6 +235,7 @@ impl ReportBuilder {
                     alert_definitions: f.alert_definitions,
                     iocs: f.iocs,
                     iocs_active: f.iocs_active,
+                    entries_unused: f.entries_unused,
                 })
                 .collect(),
             sources,
@@ -297,6 +298,7 @@ fn evidence_report(
             kind: ioc.kind.as_str(),
             value: ioc.value.clone(),
             detection_function: ioc.function.as_str(),
+            description: ioc.description.clone(),
         },
         field: ev.hit.field,
         matched_value: ev.hit.value,

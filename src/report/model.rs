@@ -47,6 +47,8 @@ pub struct BundleReport {
     pub alert_definitions: usize,
     pub iocs: usize,
     pub iocs_active: usize,
+    /// Entries of the file not used (listed by `bundle check`).
+    pub entries_unused: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,6 +147,8 @@ pub struct IocReport {
     pub kind: &'static str,
     pub value: String,
     pub detection_function: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
