@@ -383,3 +383,60 @@ fn text_ioc_formats_are_detected_and_scanned() {
         "Netcat backdoor - http://example.org/nc"
     );
 }
+
+#[test]
+fn loki_filename_iocs_honour_false_positive_regexes() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("filename-iocs.txt");
+    fs::write(
+        &f,
+        "# Credential theft tools\n\
+         \\\\Temp\\\\mimikatz\\.exe;80\n\
+         (?i)\\\\nc(-copy)?\\.(exe|bin)$;60;(?i)\\\\tools\\\\\n\
+         # Engine-specific\n\
+         \\\\(?=evil)x\\.exe;70\n",
+    )
+    .unwrap();
+    let check = breachscan(&["bundle", "check", f.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("loki-filename-iocs"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(&format!(
+            "{}:5:1: file name regex not usable here",
+            f.display()
+        )),
+        "{}",
+        check.stdout
+    );
+
+    let out = dir.path().join("r.json");
+    let (run, r) = scan_to(&f, &out, &s.join("evidence"), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // /tools/nc.exe is excluded by its false-positive regex; the copy under
+    // /Users/bob is not.
+    assert_eq!(
+        hits(&r),
+        vec![
+            (
+                "filename-iocs.txt:2".to_string(),
+                "/Windows/Temp/mimikatz.exe".to_string()
+            ),
+            (
+                "filename-iocs.txt:3".into(),
+                "/Users/bob/nc-copy.bin".into()
+            ),
+        ]
+    );
+    let names: Vec<&str> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alertDefinition"]["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["High", "Medium"]);
+}

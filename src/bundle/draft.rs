@@ -60,6 +60,7 @@ pub struct DraftIoc {
     pub enabled: bool,
     pub expires_at: Option<Timestamp>,
     pub description: Option<String>,
+    pub exclude: Option<String>,
     pub at: Place,
 }
 

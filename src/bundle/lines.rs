@@ -3,8 +3,9 @@
 //!   output (`HEX  name`, `HEX *name`, `SHA256 (name) = HEX`), and hashdeep
 //!   files (`%%%% HASHDEEP-1.0` with a `%%%% size,md5,…` column line);
 //! - Loki/THOR signature-base `hash-iocs` (`HASH;COMMENT` or
-//!   `HASH;SCORE;COMMENT`) and `c2-iocs` (one domain or address per line,
-//!   grouped under `# comment` headers).
+//!   `HASH;SCORE;COMMENT`), `filename-iocs` (`REGEX;SCORE[;FP_REGEX]` over
+//!   full paths) and `c2-iocs` (one domain or address per line), the last
+//!   two grouped under `# comment` headers.
 //!
 //! These formats have no alert definitions, so they are derived: one per
 //! hash list file, one per Loki comment (hash-iocs) or comment block
@@ -26,6 +27,7 @@ pub enum LineFormat {
     HashList,
     Hashdeep,
     LokiHashes,
+    LokiFilenames,
     LokiC2,
 }
 
@@ -35,6 +37,7 @@ impl LineFormat {
             LineFormat::HashList => "hash-list",
             LineFormat::Hashdeep => "hashdeep",
             LineFormat::LokiHashes => "loki-hash-iocs",
+            LineFormat::LokiFilenames => "loki-filename-iocs",
             LineFormat::LokiC2 => "loki-c2-iocs",
         }
     }
@@ -77,6 +80,12 @@ pub fn detect(text: &str) -> Option<LineFormat> {
     }
     if tagged_digest(first).is_some() {
         return Some(LineFormat::HashList);
+    }
+    let mut fields = first.split(';');
+    if let (Some(_), Some(score)) = (fields.next(), fields.next())
+        && score.trim().parse::<u32>().is_ok()
+    {
+        return Some(LineFormat::LokiFilenames);
     }
     let value = first.split(';').next().unwrap_or("").trim();
     if value::Cidr::parse(value).is_ok()
@@ -163,6 +172,21 @@ impl<'a> Builder<'a> {
         line: usize,
         description: Option<String>,
     ) {
+        let f = DetectionFunction::Equals;
+        self.ioc_with(alert, kind, f, value, line, description, None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ioc_with(
+        &mut self,
+        alert: usize,
+        kind: IocType,
+        function: DetectionFunction,
+        value: &str,
+        line: usize,
+        description: Option<String>,
+        exclude: Option<String>,
+    ) {
         let key = (kind, value.to_ascii_lowercase(), alert);
         if !self.seen.insert(key) {
             self.draft.unused.push(Self::place(line).error(
@@ -171,7 +195,6 @@ impl<'a> Builder<'a> {
             ));
             return;
         }
-        let function = DetectionFunction::Equals;
         if let Err(msg) = value::check(kind, function, value) {
             self.errors.push(Self::place(line).error(self.path, msg));
             return;
@@ -185,8 +208,15 @@ impl<'a> Builder<'a> {
             enabled: true,
             expires_at: None,
             description,
+            exclude,
             at: Self::place(line),
         });
+    }
+
+    fn unused_line(&mut self, line: usize, why: String) {
+        self.draft
+            .unused
+            .push(Self::place(line).error(self.path, why));
     }
 
     fn unusable(&mut self, line: usize, why: String) {
@@ -237,6 +267,7 @@ pub fn parse(path: &Path, text: &str, format: LineFormat) -> Result<Draft, Vec<B
         LineFormat::HashList => hash_list(&mut b, text),
         LineFormat::Hashdeep => hashdeep(&mut b, text),
         LineFormat::LokiHashes => loki_hashes(&mut b, text),
+        LineFormat::LokiFilenames => loki_filenames(&mut b, text),
         LineFormat::LokiC2 => loki_c2(&mut b, text),
     }
     b.finish()
@@ -404,22 +435,83 @@ fn comment_title(comment: &str, file: &str) -> String {
     t.chars().take(100).collect()
 }
 
-fn loki_c2(b: &mut Builder, text: &str) {
+/// Lines with the `# comment` header of the block they are in; headers are
+/// comments with letters or digits (decoration lines are not).
+fn under_headers(text: &str) -> impl Iterator<Item = (usize, &str, String)> {
     let mut header = String::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
+    text.lines().enumerate().filter_map(move |(i, raw)| {
         let l = raw.trim();
         if let Some(c) = l.strip_prefix('#') {
             let c = c.trim();
-            // Blocks are introduced by a comment; decoration lines are not.
-            if !c.is_empty() && c.chars().any(char::is_alphanumeric) {
+            if c.chars().any(char::is_alphanumeric) {
                 header = c.to_string();
             }
+            return None;
+        }
+        (!l.is_empty()).then(|| (i + 1, l, header.clone()))
+    })
+}
+
+fn loki_filenames(b: &mut Builder, text: &str) {
+    for (line, l, header) in under_headers(text) {
+        let mut parts = l.splitn(3, ';');
+        let regex = parts.next().unwrap_or("").trim();
+        let score = parts
+            .next()
+            .map(str::trim)
+            .and_then(|s| s.parse::<u32>().ok());
+        let fp = parts.next().map(str::trim).filter(|s| !s.is_empty());
+        let Some(score) = score else {
+            b.unusable(line, "expected REGEX;SCORE[;FALSE_POSITIVE_REGEX]".into());
+            continue;
+        };
+        // Loki's engine (Python `re`) accepts syntax Rust's regex does not
+        // (look-around, back-references): such entries are listed as not
+        // used, not fatal.
+        if let Err(e) = value::compile_regex(regex) {
+            b.unused_line(line, format!("file name regex not usable here: {e}"));
             continue;
         }
-        if l.is_empty() {
+        if let Some(Err(e)) = fp.map(value::compile_regex) {
+            b.unused_line(line, format!("false-positive regex not usable here: {e}"));
             continue;
         }
+        let name = if header.is_empty() {
+            format!("Suspicious file names ({})", b.file_name())
+        } else {
+            header.chars().take(100).collect()
+        };
+        let severity = severity_of(score);
+        let alert = b.alert(
+            &format!("{severity}|{name}"),
+            |id| {
+                definition(
+                    id,
+                    name.clone(),
+                    severity,
+                    "Malware",
+                    format!("File names and paths known from: {name}"),
+                )
+            },
+            line,
+        );
+        let description = (!header.is_empty()).then_some(header);
+        let exclude = fp.map(String::from);
+        let f = DetectionFunction::Regex;
+        b.ioc_with(
+            alert,
+            IocType::FilePath,
+            f,
+            regex,
+            line,
+            description,
+            exclude,
+        );
+    }
+}
+
+fn loki_c2(b: &mut Builder, text: &str) {
+    for (line, l, header) in under_headers(text) {
         let (value, comment) = match l.split_once(';') {
             Some((v, c)) => (v.trim(), Some(c.trim().to_string())),
             None => (l, None),

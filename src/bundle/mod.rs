@@ -189,6 +189,7 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
                 state,
                 expires_at: d.expires_at,
                 description: d.description,
+                exclude: d.exclude,
             });
         }
     }

@@ -214,6 +214,9 @@ pub struct Ioc {
     pub expires_at: Option<Timestamp>,
     /// What the feed says about this value (Loki comments, MISP comments).
     pub description: Option<String>,
+    /// A regex for known false positives: a hit whose matched value it
+    /// matches is dropped (Loki filename-iocs' third field).
+    pub exclude: Option<String>,
 }
 
 impl Ioc {

@@ -389,6 +389,7 @@ impl Ctx<'_> {
                 enabled: raw.enabled.unwrap_or(true),
                 expires_at,
                 description: raw.ioc_description,
+                exclude: None,
                 at,
             });
         }

@@ -38,6 +38,8 @@ pub struct Matcher {
     /// Necessary literals of every active IOC; `None` when some IOC has
     /// none (see `prefilter`).
     record_prefilter: Option<aho_corasick::AhoCorasick>,
+    /// False-positive regexes by IOC (see `Ioc::exclude`).
+    exclusions: HashMap<IocIdx, regex::Regex>,
 }
 
 impl Matcher {
@@ -52,8 +54,14 @@ impl Matcher {
         let mut paths = TextSetBuilder::default();
         let mut records = record::RecordSetsBuilder::default();
         let mut has_record_iocs = false;
+        let mut exclusions = HashMap::new();
         for (idx, ioc) in bundle.active_iocs() {
             has_record_iocs = true;
+            if let Some(x) = &ioc.exclude {
+                let re = value::compile_regex(x)
+                    .map_err(|e| format!("IOC {}: exclusion: {e}", ioc.id))?;
+                exclusions.insert(idx, re);
+            }
             records.add(idx, ioc);
             let v = ioc.value.as_str();
             match ioc.kind {
@@ -92,6 +100,7 @@ impl Matcher {
             record: records.build()?,
             has_record_iocs,
             record_prefilter: prefilter::build(bundle.active_iocs().map(|(_, i)| i)),
+            exclusions,
         })
     }
 
@@ -110,9 +119,34 @@ impl Matcher {
         self.digests
     }
 
+    /// Drops hits from `start` on whose IOC has a false-positive regex that
+    /// matches the hit's value (either path separator).
+    pub(super) fn drop_excluded(&self, out: &mut Vec<Hit>, start: usize) {
+        if self.exclusions.is_empty() {
+            return;
+        }
+        let mut i = start;
+        while i < out.len() {
+            let excluded = self.exclusions.get(&out[i].ioc).is_some_and(|re| {
+                re.is_match(&out[i].value) || re.is_match(&out[i].value.replace('/', "\\"))
+            });
+            if excluded {
+                out.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// FileName and FilePath IOCs against a file's `/`-separated path inside
     /// its source.
     pub fn match_path(&self, path: &str, out: &mut Vec<Hit>) {
+        let start = out.len();
+        self.match_path_unfiltered(path, out);
+        self.drop_excluded(out, start);
+    }
+
+    fn match_path_unfiltered(&self, path: &str, out: &mut Vec<Hit>) {
         if !self.file_name.is_empty() {
             let name = path.rsplit('/').next().unwrap_or(path);
             let mut iocs = Vec::new();

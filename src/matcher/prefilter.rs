@@ -169,6 +169,7 @@ mod tests {
             state: IocState::Active,
             expires_at: None,
             description: None,
+            exclude: None,
         }
     }
 

@@ -425,6 +425,7 @@ impl Matcher {
                 push(&mut iocs, value);
             }
         }
+        self.drop_excluded(out, start);
         // One hit per IOC and field: a value can be reached by two routes
         // (a URL in a command line, a path token in a path field).
         let mut tail = out.split_off(start);

@@ -52,6 +52,10 @@ impl TextSetBuilder {
                 regex::RegexSetBuilder::new(self.regexes.iter().map(|(r, _)| r.as_str()))
                     .case_insensitive(true)
                     .size_limit(REGEX_SIZE_LIMIT.saturating_mul(self.regexes.len().max(1)))
+                    // Thousands of patterns (Loki filename-iocs) thrash the
+                    // default 2 MiB lazy-DFA cache and fall back to the slow
+                    // NFA engines; the cache grows only as states are used.
+                    .dfa_size_limit(256 << 20)
                     .build()
                     .map_err(|e| format!("cannot compile regex IOCs: {e}"))?,
             )
