@@ -440,3 +440,84 @@ fn loki_filename_iocs_honour_false_positive_regexes() {
         .collect();
     assert_eq!(names, vec!["High", "Medium"]);
 }
+
+#[test]
+fn converted_bundles_scan_identically() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let loki = dir.path().join("filename-iocs.txt");
+    fs::write(
+        &loki,
+        "# Tools\n(?i)\\\\nc(-copy)?\\.(exe|bin)$;60;(?i)\\\\tools\\\\\n",
+    )
+    .unwrap();
+    let inputs = [s.join("bundles/demo.json"), loki.clone()];
+    let native = dir.path().join("native.json");
+    let mut args = vec![
+        "bundle",
+        "convert",
+        "--to",
+        "native",
+        "-o",
+        native.to_str().unwrap(),
+    ];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    let run = breachscan(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // Disabled and expired IOCs stay inactive after conversion.
+    let check = breachscan(&["bundle", "check", native.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("14 IOCs: 12 active, 1 disabled, 1 expired"),
+        "{}",
+        check.stdout
+    );
+
+    let ev = s.join("evidence");
+    let key = |r: &serde_json::Value| {
+        let mut v: Vec<String> = r["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|a| {
+                a["evidence"].as_array().unwrap().iter().map(move |e| {
+                    format!(
+                        "{}|{}|{}|{}|{}",
+                        a["alertDefinition"],
+                        e["ioc"],
+                        e["field"],
+                        e["location"]["path"],
+                        e["file"]["sha256"]
+                    )
+                })
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (_, converted) = scan_to(&native, &dir.path().join("a.json"), &ev, &[]);
+    let orig = dir.path().join("b.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        inputs[0].to_str().unwrap(),
+        "-b",
+        loki.to_str().unwrap(),
+        "-o",
+        orig.to_str().unwrap(),
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    let original = read_report(&orig);
+    assert_eq!(key(&converted), key(&original));
+    assert!(key(&converted).iter().any(|k| k.contains("nc-copy.bin")));
+    assert!(
+        !key(&converted)
+            .iter()
+            .any(|k| k.contains("filename-iocs.txt:2") && k.contains("/tools/nc.exe"))
+    );
+}

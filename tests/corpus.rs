@@ -251,3 +251,26 @@ fn attack_samples_hits_match_an_independent_parser() {
     assert_eq!(r["summary"]["errors"], 0);
     assert_eq!(r["summary"]["recordsScanned"], 9821);
 }
+
+#[test]
+fn signature_base_files_load_with_known_counts() {
+    let Some(dir) = corpus("bundles/signature-base") else {
+        return;
+    };
+    // (file, format, alert definitions, IOCs, entries not used: repeats)
+    for (file, format, defs, iocs, unused) in [
+        ("hash-iocs.txt", "loki-hash-iocs", 1221, 3145, 79),
+        ("filename-iocs.txt", "loki-filename-iocs", 400, 3702, 126),
+        ("c2-iocs.txt", "loki-c2-iocs", 27, 1839, 5),
+    ] {
+        let path = dir.join(file);
+        let run = breachscan(&["bundle", "check", path.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{file}: {}", run.stderr);
+        let want = format!("{}: {format} ", path.display());
+        assert!(run.stdout.contains(&want), "{file}: {}", run.stdout);
+        let counts = format!(
+            "{defs} alert definitions, {iocs} IOCs ({iocs} active), {unused} entries not used"
+        );
+        assert!(run.stdout.contains(&counts), "{file}: {}", run.stdout);
+    }
+}

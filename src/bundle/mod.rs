@@ -5,6 +5,7 @@
 //! A Defender export often holds alert definitions in one file and IOCs in
 //! another, so references are resolved only after every file is parsed.
 
+mod convert;
 mod draft;
 mod error;
 mod lines;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
+pub use convert::to_native;
 pub use error::{BundleError, BundleErrors};
 pub use model::{
     AlertDefinition, Bundle, BundleFile, DetectionFunction, Ioc, IocIdx, IocState, IocType,

@@ -60,6 +60,8 @@ struct RawEntry {
     /// by alert definitions in the union).
     #[serde(alias = "IocDescription", alias = "comment", alias = "Comment")]
     ioc_description: Option<String>,
+    /// False-positive regex (see `Ioc::exclude`).
+    exclude: Option<String>,
     #[serde(alias = "AlertDefinitionId", deserialize_with = "opt_id")]
     alert_definition_id: Option<String>,
     #[serde(
@@ -358,6 +360,10 @@ impl Ctx<'_> {
                 }
             },
         };
+        let exclude = raw.exclude.clone().filter(|x| !x.trim().is_empty());
+        if let Some(Err(msg)) = exclude.as_deref().map(value::compile_regex) {
+            self.field_error(&at, object_at, "exclude", &["exclude"], msg);
+        }
         let alert_ref = raw
             .alert_definition_id
             .clone()
@@ -389,7 +395,7 @@ impl Ctx<'_> {
                 enabled: raw.enabled.unwrap_or(true),
                 expires_at,
                 description: raw.ioc_description,
-                exclude: None,
+                exclude,
                 at,
             });
         }

@@ -85,3 +85,45 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
         _ => Ok(0),
     }
 }
+
+/// `breachscan bundle convert --to native`.
+pub fn convert(files: &[PathBuf], output: Option<&std::path::Path>) -> Result<u8> {
+    // Expiry is written as is, not judged, so the reference time is moot.
+    let opts = LoadOptions {
+        as_of: Timestamp::UNIX_EPOCH,
+    };
+    let bundle = match bundle::load(files, &opts) {
+        Ok(b) => b,
+        Err(errors) => {
+            eprintln!("invalid bundle: {} problem(s)", errors.0.len());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return Ok(2);
+        }
+    };
+    for e in &bundle.unused {
+        eprintln!("not used: {e}");
+    }
+    let mut text = serde_json::to_vec_pretty(&bundle::to_native(&bundle))?;
+    text.push(b'\n');
+    match output {
+        Some(path) => {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            tmp.write_all(&text)?;
+            tmp.persist(path).map_err(|e| e.error)?;
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(&text).and_then(|()| stdout.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+        }
+    }
+    Ok(0)
+}

@@ -55,6 +55,22 @@ enum BundleCommand {
     /// Validate bundle files (merged as a scan would) and print what they hold.
     /// Exits 2 naming the file, line, entry and field of every error.
     Check(CheckArgs),
+    /// Convert bundle files (merged) to the native JSON format, which then
+    /// scans identically.
+    Convert(ConvertArgs),
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Target format (only `native`).
+    #[arg(long = "to", value_name = "FORMAT", value_parser = ["native"])]
+    to: String,
+    /// Write here (atomically) instead of stdout.
+    #[arg(long, short = 'o', value_name = "OUT.json")]
+    output: Option<PathBuf>,
+    /// Bundle files, in any supported format.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -111,6 +127,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Bundle(BundleCommand::Check(args)) => check::run(&args.files, args.as_of),
+        Command::Bundle(BundleCommand::Convert(args)) => {
+            check::convert(&args.files, args.output.as_deref())
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),
