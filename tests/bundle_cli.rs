@@ -521,3 +521,113 @@ fn converted_bundles_scan_identically() {
             .any(|k| k.contains("filename-iocs.txt:2") && k.contains("/tools/nc.exe"))
     );
 }
+
+#[test]
+fn defender_indicator_exports_json_and_csv() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("indicators.json");
+    fs::write(
+        &json,
+        r#"{"@odata.context":"https://api.example/api/$metadata#Indicators","value":[
+ {"id":"995","indicatorValue":"badfd7abb593877f67c784c4bc792342","indicatorType":"FileMd5","action":"AlertAndBlock","title":"Netcat","description":"nc used by actor","severity":"High","recommendedActions":"Isolate","mitreTechniques":["T1095"],"expirationTime":"2099-01-01T00:00:00Z"},
+ {"id":"996","indicatorValue":"c2.example.net","indicatorType":"DomainName","action":"Alert","title":"Netcat","description":"nc used by actor","severity":"High","recommendedActions":"Isolate","mitreTechniques":["T1095"]},
+ {"id":"997","indicatorValue":"203.0.113.9","indicatorType":"IpAddress","action":"Allowed","title":"Scanner"},
+ {"id":"998","indicatorValue":"00112233445566778899aabbccddeeff00112233","indicatorType":"CertificateThumbprint","action":"Alert","title":"Cert"}
+]}"#,
+    )
+    .unwrap();
+    let csv = dir.path().join("indicators.csv");
+    fs::write(
+        &csv,
+        "IndicatorType,IndicatorValue,ExpirationTime,Action,Severity,Title,Description,RecommendedActions,RbacGroups,Category,MitreTechniques,GenerateAlert\n\
+         FileSha256,c0a0a75dffa1f37be863694bd5536fb940327932cf568d42e671705210379a89,,Alert,High,\"Mimikatz, build 2\",\"desc, with comma\",Reset creds,,CredentialAccess,T1003.001,TRUE\n\
+         Url,https://dl.evil.com/x,,Block,Medium,Dropper,,,,,,TRUE\n",
+    )
+    .unwrap();
+    let check = breachscan(&[
+        "bundle",
+        "check",
+        json.to_str().unwrap(),
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("defender-indicators-json")
+            && check.stdout.contains("defender-indicators-csv")
+    );
+    assert!(
+        check.stdout.contains(&format!(
+            "{}:4:2: value[2]: an allow-list indicator",
+            json.display()
+        )),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("value[3]: certificate thumbprints are not matched"),
+        "{}",
+        check.stdout
+    );
+    // Indicators sharing title and metadata share one alert definition.
+    assert!(
+        check.stdout.contains("merged: 3 alert definitions, 4 IOCs"),
+        "{}",
+        check.stdout
+    );
+
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        json.to_str().unwrap(),
+        "-b",
+        csv.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        s.join("evidence").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = read_report(&out);
+    let a = &r["alerts"][0]["alertDefinition"];
+    assert_eq!(a["name"], "Mimikatz, build 2");
+    assert_eq!(a["description"], "desc, with comma");
+    assert_eq!(a["mitreTechniques"][0], "T1003.001");
+    assert_eq!(
+        r["alerts"][1]["alertDefinition"]["recommendedAction"],
+        "Isolate"
+    );
+    assert_eq!(
+        hits(&r),
+        vec![
+            ("995".to_string(), "/Users/bob/nc-copy.bin".to_string()),
+            ("995".into(), "/tools/nc.exe".into()),
+            (
+                "indicators.csv:2".into(),
+                "/Windows/Temp/mimikatz.exe".into()
+            ),
+        ]
+    );
+
+    // A bad value is named by line and field.
+    fs::write(
+        &csv,
+        fs::read_to_string(&csv)
+            .unwrap()
+            .replace("Url,https://dl.evil.com/x", "FileSha1,abc"),
+    )
+    .unwrap();
+    let bad = breachscan(&["bundle", "check", csv.to_str().unwrap()]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains(&format!(
+            "{}:3:1: field \"indicatorValue\": a Sha1 is 40 hex digits",
+            csv.display()
+        )),
+        "{}",
+        bad.stderr
+    );
+}

@@ -6,6 +6,7 @@
 //! another, so references are resolved only after every file is parsed.
 
 mod convert;
+mod defender;
 mod draft;
 mod error;
 mod lines;
@@ -79,14 +80,20 @@ fn load_file(path: &Path) -> Result<Parsed, Vec<BundleError>> {
 fn parse_any(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if matches!(first, Some(b'{' | b'[')) {
+        if defender::looks_like_json(text) {
+            return defender::parse_json(path, text);
+        }
         return native::parse(path, text);
     }
     let s = String::from_utf8_lossy(text);
+    if defender::looks_like_csv(&s) {
+        return defender::parse_csv(path, &s);
+    }
     match lines::detect(&s) {
         Some(format) => lines::parse(path, &s, format),
         None => Err(vec![BundleError::file(
             path,
-            "unrecognised bundle format: not a breachscan/Defender JSON bundle, hash list, hashdeep file or Loki hash/C2 IOC file",
+            "unrecognised bundle format: not a breachscan/Defender JSON bundle, Defender indicators (JSON/CSV), hash list, hashdeep file or Loki hash/filename/C2 IOC file",
         )]),
     }
 }

@@ -206,7 +206,7 @@ impl Ctx<'_> {
         is_ioc: impl Fn(&RawEntry) -> bool,
     ) {
         let offsets = locate::element_offsets(self.text, keys);
-        let positions = line_cols(self.text, &offsets);
+        let positions = locate::line_cols(self.text, &offsets);
         for (index, raw) in list.into_iter().enumerate() {
             let (line, column) = positions.get(index).copied().unwrap_or((0, 0));
             let at = Place {
@@ -410,28 +410,6 @@ fn parse_odata_ref(bind: &str) -> Option<String> {
     (!inner.is_empty()).then(|| inner.to_string())
 }
 
-/// 1-based (line, column) of each sorted offset, in one pass: columns count
-/// characters, and a one-line export of a million entries must not cost a
-/// scan from the line start per entry.
-fn line_cols(text: &[u8], offsets: &[usize]) -> Vec<(usize, usize)> {
-    let mut out = Vec::with_capacity(offsets.len());
-    let (mut line, mut col, mut pos) = (1, 1, 0);
-    for &off in offsets {
-        for &b in &text[pos..off.min(text.len())] {
-            if b == b'\n' {
-                line += 1;
-                col = 1;
-            } else if b & 0xC0 != 0x80 {
-                // Not a UTF-8 continuation byte: a new character.
-                col += 1;
-            }
-        }
-        pos = off.max(pos);
-        out.push((line, col));
-    }
-    out
-}
-
 fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let v = Option::<serde_json::Value>::deserialize(d)?;
     match v {
@@ -498,13 +476,5 @@ mod tests {
         );
         assert_eq!(parse_odata_ref("AlertDefinitions()"), None);
         assert_eq!(parse_odata_ref("Foo(1)"), None);
-    }
-
-    #[test]
-    fn line_cols_are_incremental_and_exact() {
-        let t = b"ab\ncd\n  ef";
-        assert_eq!(line_cols(t, &[0, 4, 8]), vec![(1, 1), (2, 2), (3, 3)]);
-        let u = "é,é,x".as_bytes();
-        assert_eq!(line_cols(u, &[0, 3, 6]), vec![(1, 1), (1, 3), (1, 5)]);
     }
 }
