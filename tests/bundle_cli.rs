@@ -631,3 +631,85 @@ fn defender_indicator_exports_json_and_csv() {
         bad.stderr
     );
 }
+
+#[test]
+fn misp_events_become_alert_definitions_with_to_ids_honoured() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let mimi = fs::read(s.join("evidence/Windows/Temp/mimikatz.exe")).unwrap();
+    let nc = fs::read(s.join("evidence/tools/nc.exe")).unwrap();
+    let event = serde_json::json!({"response": [{"Event": {
+        "uuid": "5f1e0000-0000-4000-8000-000000000001",
+        "info": "Operation Demo",
+        "threat_level_id": "2",
+        "Tag": [{"name": "misp-galaxy:mitre-attack-pattern=\"OS Credential Dumping - T1003\""}],
+        "Attribute": [
+            {"uuid": "a1", "type": "filename|sha256", "value": format!("mimi.exe|{}", sha256_hex(&mimi)), "to_ids": true, "comment": "dropper"},
+            {"uuid": "a2", "type": "md5", "value": md5_hex(&nc), "to_ids": false},
+            {"uuid": "a3", "type": "mutex", "value": "Global\\x", "to_ids": true},
+            {"uuid": "a4", "type": "domain|ip", "value": "c2.example.net|203.0.113.7", "to_ids": true}
+        ],
+        "Object": [{"name": "file", "Attribute": [
+            {"uuid": "o1", "type": "sha1", "value": sha1_hex(&nc), "to_ids": true}
+        ]}]
+    }}]});
+    let misp = dir.path().join("event.json");
+    fs::write(&misp, serde_json::to_vec_pretty(&event).unwrap()).unwrap();
+
+    let check = breachscan(&["bundle", "check", misp.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains(": misp "), "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("1 alert definitions, 4 IOCs (4 active), 2 entries not used"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("Event[0].Attribute[1]: md5"),
+        "{}",
+        check.stdout
+    );
+    assert!(check.stdout.contains("to_ids is false"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains("MISP type mutex is not matched"),
+        "{}",
+        check.stdout
+    );
+    let all = breachscan(&[
+        "bundle",
+        "check",
+        "--all-attributes",
+        misp.to_str().unwrap(),
+    ]);
+    assert!(
+        all.stdout.contains("5 IOCs (5 active), 1 entries not used"),
+        "{}",
+        all.stdout
+    );
+
+    let (run, r) = scan_to(&misp, &dir.path().join("r.json"), &s.join("evidence"), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let def = &r["alerts"][0]["alertDefinition"];
+    assert_eq!(def["name"], "Operation Demo");
+    assert_eq!(def["severity"], "Medium");
+    assert_eq!(def["mitreTechniques"][0], "T1003");
+    // The md5 is not to_ids, but the object's SHA-1 of the same file is.
+    assert_eq!(
+        hits(&r),
+        vec![
+            ("a1".to_string(), "/Windows/Temp/mimikatz.exe".to_string()),
+            ("o1".into(), "/Users/bob/nc-copy.bin".into()),
+            ("o1".into(), "/tools/nc.exe".into()),
+        ]
+    );
+    let ev = r["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["ioc"]["id"] == "a1")
+        .unwrap()
+        .clone();
+    assert_eq!(ev["ioc"]["description"], "file name mimi.exe; dropper");
+}

@@ -274,3 +274,30 @@ fn signature_base_files_load_with_known_counts() {
         assert!(run.stdout.contains(&counts), "{file}: {}", run.stdout);
     }
 }
+
+#[test]
+fn misp_exports_load_and_the_broken_one_names_its_place() {
+    let Some(dir) = corpus("bundles/misp") else {
+        return;
+    };
+    for (file, iocs, unused) in [
+        ("cloudmensis_cloudmensis.misp.json", 9, 13),
+        ("glupteba_glupteba.misp-event.json", 325, 0),
+        ("sednit_2017-05-09_Trump_Attack_on_Syria_IoCs.json", 0, 23),
+        ("turla_misp-turla-outlook-event.json", 0, 12),
+    ] {
+        let run = breachscan(&["bundle", "check", dir.join(file).to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{file}: {}", run.stderr);
+        let want =
+            format!("1 alert definitions, {iocs} IOCs ({iocs} active), {unused} entries not used");
+        assert!(run.stdout.contains(&want), "{file}: {}", run.stdout);
+    }
+    let broken = dir.join("pypi_backdoor_malicious_pypi_packages.misp-event.json");
+    let run = breachscan(&["bundle", "check", broken.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(":37374:9: invalid MISP JSON"),
+        "{}",
+        run.stderr
+    );
+}

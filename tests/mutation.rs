@@ -49,9 +49,7 @@ fn mutated_bundles_load_or_fail_cleanly() {
     let original = fs::read(samples().join("bundles/demo.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.json");
-    let opts = LoadOptions {
-        as_of: jiff::Timestamp::UNIX_EPOCH,
-    };
+    let opts = LoadOptions::default();
     let mut rng = Rng(0x5eed);
     let (mut ok, mut failed) = (0, 0);
     for _ in 0..3000 {

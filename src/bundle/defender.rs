@@ -77,9 +77,11 @@ pub fn looks_like_csv(text: &str) -> bool {
 pub fn parse_json(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let list: Vec<Indicator> = if first == Some(b'[') {
-        serde_json::from_slice(text).map_err(|e| vec![json_error(path, &e)])?
+        serde_json::from_slice(text)
+            .map_err(|e| vec![BundleError::json(path, "indicators JSON", &e)])?
     } else {
-        let env: Envelope = serde_json::from_slice(text).map_err(|e| vec![json_error(path, &e)])?;
+        let env: Envelope = serde_json::from_slice(text)
+            .map_err(|e| vec![BundleError::json(path, "indicators JSON", &e)])?;
         env.value.or(env.indicators).unwrap_or_default()
     };
     let (label, keys): (&str, &[&[&str]]) = if first == Some(b'[') {
@@ -171,15 +173,6 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
         return Err(errors);
     }
     build(path, "defender-indicators-csv", rows)
-}
-
-fn json_error(path: &Path, e: &serde_json::Error) -> BundleError {
-    let mut err = BundleError::file(path, format!("invalid indicators JSON: {e}"));
-    if e.line() > 0 {
-        err.line = Some(e.line());
-        err.column = Some(e.column());
-    }
-    err
 }
 
 fn techniques(v: &Option<serde_json::Value>) -> Vec<String> {

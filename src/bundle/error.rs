@@ -31,6 +31,24 @@ impl BundleError {
     }
 }
 
+impl BundleError {
+    /// A JSON syntax or type error, at serde's line and column (without
+    /// serde's own " at line L column C" suffix, which the prefix repeats).
+    pub fn json(file: impl Into<PathBuf>, what: &str, e: &serde_json::Error) -> Self {
+        let mut err = BundleError::file(file, format!("invalid {what}: {e}"));
+        if e.line() > 0 {
+            err.line = Some(e.line());
+            err.column = Some(e.column());
+            let msg = e.to_string();
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(m, _)| m);
+            err.message = format!("invalid {what}: {msg}");
+        }
+        err
+    }
+}
+
 impl fmt::Display for BundleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;

@@ -11,6 +11,7 @@ mod draft;
 mod error;
 mod lines;
 mod locate;
+mod misp;
 mod model;
 mod native;
 pub mod value;
@@ -31,12 +32,14 @@ pub use model::{
 use draft::{Draft, Place};
 
 /// Settings that change what a bundle means.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
     /// IOCs whose `expiresAt` lies before this instant are inactive. The scan
     /// passes its start time, or `--as-of` to judge a bundle at the time of
     /// an incident.
     pub as_of: Timestamp,
+    /// Take every MISP attribute, not only those marked `to_ids`.
+    pub all_attributes: bool,
 }
 
 /// Loads and merges `paths`. On failure every problem found is returned, each
@@ -45,7 +48,7 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Bundle, BundleError
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     for path in paths {
-        match load_file(path) {
+        match load_file(path, opts) {
             Ok(p) => parsed.push(p),
             Err(mut e) => errors.append(&mut e),
         }
@@ -62,12 +65,12 @@ struct Parsed {
     draft: Draft,
 }
 
-fn load_file(path: &Path) -> Result<Parsed, Vec<BundleError>> {
+fn load_file(path: &Path, opts: &LoadOptions) -> Result<Parsed, Vec<BundleError>> {
     let bytes = std::fs::read(path)
         .map_err(|e| vec![BundleError::file(path, format!("cannot read bundle: {e}"))])?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let draft = parse_any(path, text)?;
+    let draft = parse_any(path, text, opts)?;
     Ok(Parsed {
         path: path.to_path_buf(),
         sha256,
@@ -77,11 +80,14 @@ fn load_file(path: &Path) -> Result<Parsed, Vec<BundleError>> {
 
 /// Chooses the format by content: JSON documents by their shape, text
 /// files by their lines.
-fn parse_any(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
+fn parse_any(path: &Path, text: &[u8], opts: &LoadOptions) -> Result<Draft, Vec<BundleError>> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if matches!(first, Some(b'{' | b'[')) {
         if defender::looks_like_json(text) {
             return defender::parse_json(path, text);
+        }
+        if misp::looks_like(text) {
+            return misp::parse(path, text, opts.all_attributes);
         }
         return native::parse(path, text);
     }

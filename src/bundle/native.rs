@@ -107,8 +107,8 @@ const VALUE_KEYS: &[&str] = &["value"];
 pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     let (file, root_is_array) = if first == Some(b'[') {
-        let entries: Vec<RawEntry> =
-            serde_json::from_slice(text).map_err(|e| vec![json_error(path, &e)])?;
+        let entries: Vec<RawEntry> = serde_json::from_slice(text)
+            .map_err(|e| vec![BundleError::json(path, "bundle JSON", &e)])?;
         (
             RawFile {
                 value: Some(entries),
@@ -117,7 +117,8 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
             true,
         )
     } else {
-        let file: RawFile = serde_json::from_slice(text).map_err(|e| vec![json_error(path, &e)])?;
+        let file: RawFile = serde_json::from_slice(text)
+            .map_err(|e| vec![BundleError::json(path, "bundle JSON", &e)])?;
         (file, false)
     };
 
@@ -163,21 +164,6 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
     } else {
         Err(ctx.errors)
     }
-}
-
-fn json_error(path: &Path, e: &serde_json::Error) -> BundleError {
-    let mut err = BundleError::file(path, format!("invalid bundle JSON: {e}"));
-    if e.line() > 0 {
-        err.line = Some(e.line());
-        err.column = Some(e.column());
-        // serde_json appends " at line L column C"; the prefix says it already.
-        let msg = e.to_string();
-        let msg = msg
-            .rsplit_once(" at line ")
-            .map_or(msg.as_str(), |(m, _)| m);
-        err.message = format!("invalid bundle JSON: {msg}");
-    }
-    err
 }
 
 impl RawEntry {

@@ -10,9 +10,13 @@ use jiff::Timestamp;
 
 use crate::bundle::{self, IocState, LoadOptions};
 
-pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
+pub fn run(files: &[PathBuf], as_of: Option<Timestamp>, all_attributes: bool) -> Result<u8> {
     let as_of = as_of.unwrap_or_else(Timestamp::now);
-    let bundle = match bundle::load(files, &LoadOptions { as_of }) {
+    let opts = LoadOptions {
+        as_of,
+        all_attributes,
+    };
+    let bundle = match bundle::load(files, &opts) {
         Ok(b) => b,
         Err(errors) => {
             eprintln!("invalid bundle: {} problem(s)", errors.0.len());
@@ -87,10 +91,15 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>) -> Result<u8> {
 }
 
 /// `breachscan bundle convert --to native`.
-pub fn convert(files: &[PathBuf], output: Option<&std::path::Path>) -> Result<u8> {
+pub fn convert(
+    files: &[PathBuf],
+    output: Option<&std::path::Path>,
+    all_attributes: bool,
+) -> Result<u8> {
     // Expiry is written as is, not judged, so the reference time is moot.
     let opts = LoadOptions {
         as_of: Timestamp::UNIX_EPOCH,
+        all_attributes,
     };
     let bundle = match bundle::load(files, &opts) {
         Ok(b) => b,

@@ -71,6 +71,9 @@ struct ConvertArgs {
     /// Bundle files, in any supported format.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
+    /// MISP: take every attribute, not only those marked to_ids.
+    #[arg(long)]
+    all_attributes: bool,
 }
 
 #[derive(Args)]
@@ -106,6 +109,9 @@ struct ScanArgs {
     /// time of the incident.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     as_of: Option<Timestamp>,
+    /// MISP: take every attribute, not only those marked to_ids.
+    #[arg(long)]
+    all_attributes: bool,
     /// Directories, files, event logs or disk images, detected by content.
     #[arg(required = true, value_name = "TARGET")]
     targets: Vec<PathBuf>,
@@ -119,6 +125,9 @@ struct CheckArgs {
     /// Judge IOC expiry at this time (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     as_of: Option<Timestamp>,
+    /// MISP: take every attribute, not only those marked to_ids.
+    #[arg(long)]
+    all_attributes: bool,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -126,9 +135,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
-        Command::Bundle(BundleCommand::Check(args)) => check::run(&args.files, args.as_of),
+        Command::Bundle(BundleCommand::Check(args)) => {
+            check::run(&args.files, args.as_of, args.all_attributes)
+        }
         Command::Bundle(BundleCommand::Convert(args)) => {
-            check::convert(&args.files, args.output.as_deref())
+            check::convert(&args.files, args.output.as_deref(), args.all_attributes)
         }
     };
     match result {
@@ -143,7 +154,11 @@ pub fn main() -> ExitCode {
 fn run_scan(args: ScanArgs) -> Result<u8> {
     let started = Timestamp::now();
     let as_of = args.as_of.unwrap_or(started);
-    let bundle = match bundle::load(&args.bundles, &LoadOptions { as_of }) {
+    let opts = LoadOptions {
+        as_of,
+        all_attributes: args.all_attributes,
+    };
+    let bundle = match bundle::load(&args.bundles, &opts) {
         Ok(b) => b,
         Err(errors) => {
             eprintln!(
