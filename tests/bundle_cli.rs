@@ -713,3 +713,62 @@ fn misp_events_become_alert_definitions_with_to_ids_honoured() {
         .clone();
     assert_eq!(ev["ioc"]["description"], "file name mimi.exe; dropper");
 }
+
+#[test]
+fn stix_indicators_with_patterns_and_indicated_malware() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let mimi = fs::read(s.join("evidence/Windows/Temp/mimikatz.exe")).unwrap();
+    let stix = serde_json::json!({
+    "type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "malware", "spec_version": "2.1", "id": "malware--m1", "name": "Mimikatz", "description": "credential dumper",
+         "malware_types": ["tool"], "external_references": [{"source_name": "mitre-attack", "external_id": "T1003.001"}]},
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--i1", "name": "mimikatz hashes", "pattern_type": "stix",
+         "pattern": format!("[file:hashes.'SHA-256' = '{}'] OR [file:name LIKE 'invoice%.exe']", sha256_hex(&mimi)),
+         "valid_from": "2020-01-01T00:00:00Z"},
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--i2", "pattern_type": "stix",
+         "pattern": "[file:name = 'nc.exe' AND file:size = 71]", "valid_from": "2020-01-01T00:00:00Z"},
+        {"type": "indicator", "spec_version": "2.1", "id": "indicator--i3", "pattern_type": "stix", "name": "old",
+         "pattern": "[file:name = 'notes.txt']", "valid_from": "2010-01-01T00:00:00Z", "valid_until": "2011-01-01T00:00:00Z"},
+        {"type": "relationship", "spec_version": "2.1", "id": "relationship--r1", "relationship_type": "indicates",
+         "source_ref": "indicator--i1", "target_ref": "malware--m1"}
+    ]});
+    let path = dir.path().join("bundle.stix2");
+    fs::write(&path, serde_json::to_vec_pretty(&stix).unwrap()).unwrap();
+    let check = breachscan(&["bundle", "check", path.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains(": stix-2.1 "), "{}", check.stdout);
+    assert!(
+        check
+            .stdout
+            .contains("3 IOCs: 2 active, 0 disabled, 1 expired"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("AND of 2 comparisons cannot be one IOC"),
+        "{}",
+        check.stdout
+    );
+
+    let (run, r) = scan_to(&path, &dir.path().join("r.json"), &s.join("evidence"), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let def = &r["alerts"][0]["alertDefinition"];
+    assert_eq!(def["name"], "Mimikatz");
+    assert_eq!(def["mitreTechniques"][0], "T1003.001");
+    assert_eq!(
+        hits(&r),
+        vec![
+            (
+                "indicator--i1/1".to_string(),
+                "/Windows/Temp/mimikatz.exe".to_string()
+            ),
+            (
+                "indicator--i1/2".into(),
+                "/Users/alice/Downloads/invoice.pdf.exe".into()
+            ),
+        ]
+    );
+}

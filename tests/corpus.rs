@@ -301,3 +301,25 @@ fn misp_exports_load_and_the_broken_one_names_its_place() {
         run.stderr
     );
 }
+
+#[test]
+fn stix_bundles_load_with_known_counts() {
+    let Some(dir) = corpus("bundles/stix") else {
+        return;
+    };
+    // (file, alert definitions, IOCs, entries not used)
+    for (file, defs, iocs, unused) in [
+        ("apt1.json", 7, 10, 2),
+        ("indicators-for-C2-with-COA.json", 1, 2, 0),
+        ("novispy.stix2", 1, 11, 7),
+        ("pegasus.stix2", 1, 1520, 29),
+        ("poisonivy.json", 5, 66, 1),
+    ] {
+        let run = breachscan(&["bundle", "check", dir.join(file).to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{file}: {}", run.stderr);
+        let want = format!(
+            "{defs} alert definitions, {iocs} IOCs ({iocs} active), {unused} entries not used"
+        );
+        assert!(run.stdout.contains(&want), "{file}: {}", run.stdout);
+    }
+}

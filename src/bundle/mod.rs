@@ -14,6 +14,7 @@ mod locate;
 mod misp;
 mod model;
 mod native;
+mod stix;
 pub mod value;
 
 use std::collections::HashMap;
@@ -85,6 +86,9 @@ fn parse_any(path: &Path, text: &[u8], opts: &LoadOptions) -> Result<Draft, Vec<
     if matches!(first, Some(b'{' | b'[')) {
         if defender::looks_like_json(text) {
             return defender::parse_json(path, text);
+        }
+        if stix::looks_like(text) {
+            return stix::parse(path, text);
         }
         if misp::looks_like(text) {
             return misp::parse(path, text, opts.all_attributes);
