@@ -772,3 +772,60 @@ fn stix_indicators_with_patterns_and_indicated_malware() {
         ]
     );
 }
+
+#[test]
+fn openioc_items_become_iocs() {
+    let s = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let nc = fs::read(s.join("evidence/tools/nc.exe")).unwrap();
+    let ioc = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<OpenIOC xmlns="http://openioc.org/schemas/OpenIOC_1.1" id="ioc-demo">
+  <metadata><short_description>NETCAT (UTILITY)</short_description><description>Technique(s): T1095.</description></metadata>
+  <criteria>
+    <Indicator operator="OR" id="top">
+      <IndicatorItem id="i-md5" condition="is" negate="false"><Context document="FileItem" search="FileItem/Md5sum" type="mir"/><Content type="md5">{}</Content></IndicatorItem>
+      <IndicatorItem id="i-path" condition="ends-with"><Context document="fileWriteEvent" search="fileWriteEvent/fullPath" type="event"/><Content type="string">\Downloads\invoice.pdf.exe</Content></IndicatorItem>
+      <IndicatorItem id="i-neg" condition="is" negate="true"><Context document="FileItem" search="FileItem/FileName" type="mir"/><Content type="string">x.exe</Content></IndicatorItem>
+    </Indicator>
+  </criteria>
+</OpenIOC>"#,
+        md5_hex(&nc)
+    );
+    let path = dir.path().join("netcat.ioc");
+    fs::write(&path, ioc).unwrap();
+    let check = breachscan(&["bundle", "check", path.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("1 alert definitions, 2 IOCs (2 active), 1 entries not used"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(&format!(
+            "{}:8:7: id \"i-neg\": FileItem/FileName is \"x.exe\": negated items cannot be an IOC",
+            path.display()
+        )),
+        "{}",
+        check.stdout
+    );
+    let (run, r) = scan_to(&path, &dir.path().join("r.json"), &s.join("evidence"), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        r["alerts"][0]["alertDefinition"]["mitreTechniques"][0],
+        "T1095"
+    );
+    assert_eq!(
+        hits(&r),
+        vec![
+            ("i-md5".to_string(), "/Users/bob/nc-copy.bin".to_string()),
+            ("i-md5".into(), "/tools/nc.exe".into()),
+            (
+                "i-path".into(),
+                "/Users/alice/Downloads/invoice.pdf.exe".into()
+            ),
+        ]
+    );
+}

@@ -323,3 +323,23 @@ fn stix_bundles_load_with_known_counts() {
         assert!(run.stdout.contains(&want), "{file}: {}", run.stdout);
     }
 }
+
+#[test]
+fn openioc_files_load_with_known_counts() {
+    let Some(dir) = corpus("bundles/openioc") else {
+        return;
+    };
+    // FireEye's behavioural rules are mostly conjunctions: listed, not used.
+    for (file, iocs, unused) in [
+        ("ADPASSHUNT__CREDENTIAL_STEALER_.ioc", 0, 2),
+        ("SEATBELT__UTILITY_.ioc", 3, 27),
+        ("POTENTIAL_COBALT_STRIKE_PROFILE__FAMILY_.ioc", 0, 30),
+    ] {
+        let run = breachscan(&["bundle", "check", dir.join(file).to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{file}: {}", run.stderr);
+        let want =
+            format!("1 alert definitions, {iocs} IOCs ({iocs} active), {unused} entries not used");
+        assert!(run.stdout.contains(&want), "{file}: {}", run.stdout);
+        assert!(run.stdout.contains(": openioc "), "{file}");
+    }
+}

@@ -27,6 +27,7 @@ impl Place {
     pub fn error(&self, path: &Path, message: String) -> BundleError {
         // Line formats have no entry label beyond the line itself.
         let entry = match &self.id {
+            Some(id) if self.entry.is_empty() => Some(format!("id {id:?}")),
             Some(id) => Some(format!("{} (id {id:?})", self.entry)),
             None if self.entry.is_empty() => None,
             None => Some(self.entry.clone()),

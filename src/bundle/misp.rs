@@ -76,7 +76,7 @@ pub fn parse(path: &Path, text: &[u8], all_attributes: bool) -> Result<Draft, Ve
             .unwrap_or_default();
         let mut mitre = Vec::new();
         for t in &tags {
-            techniques_in(t, &mut mitre);
+            value::mitre_ids_in(t, &mut mitre);
         }
         for g in ev
             .get("Galaxy")
@@ -91,7 +91,7 @@ pub fn parse(path: &Path, text: &[u8], all_attributes: bool) -> Result<Draft, Ve
                 .flatten()
             {
                 if let Some(v) = c.get("value").and_then(scalar) {
-                    techniques_in(&v, &mut mitre);
+                    value::mitre_ids_in(&v, &mut mitre);
                 }
                 for id in c
                     .pointer("/meta/external_id")
@@ -100,7 +100,7 @@ pub fn parse(path: &Path, text: &[u8], all_attributes: bool) -> Result<Draft, Ve
                     .flatten()
                 {
                     if let Some(v) = scalar(id) {
-                        techniques_in(&v, &mut mitre);
+                        value::mitre_ids_in(&v, &mut mitre);
                     }
                 }
             }
@@ -241,37 +241,6 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-/// `T1234` and `T1234.001` anywhere in `s`.
-fn techniques_in(s: &str, out: &mut Vec<String>) {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        let boundary = i == 0 || !b[i - 1].is_ascii_alphanumeric();
-        if boundary
-            && b[i] == b'T'
-            && b.len() >= i + 5
-            && b[i + 1..i + 5].iter().all(u8::is_ascii_digit)
-        {
-            let mut end = i + 5;
-            if b.len() >= end + 4
-                && b[end] == b'.'
-                && b[end + 1..end + 4].iter().all(u8::is_ascii_digit)
-            {
-                end += 4;
-            }
-            if b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric()) {
-                let t = s[i..end].to_string();
-                if !out.contains(&t) {
-                    out.push(t);
-                }
-            }
-            i = end;
-        } else {
-            i += 1;
-        }
-    }
-}
-
 /// The IOCs an attribute stands for: (type, value, note for the
 /// description), or why it is not used.
 fn map_attribute(t: &str, v: &str) -> Result<Vec<(IocType, String, Option<String>)>, String> {
@@ -335,12 +304,12 @@ mod tests {
     #[test]
     fn techniques_are_found_in_tags() {
         let mut v = Vec::new();
-        techniques_in(
+        value::mitre_ids_in(
             r#"misp-galaxy:mitre-attack-pattern="Launch Daemon - T1543.004""#,
             &mut v,
         );
-        techniques_in("Archive - T1560", &mut v);
-        techniques_in("not XT12345 nor T12", &mut v);
+        value::mitre_ids_in("Archive - T1560", &mut v);
+        value::mitre_ids_in("not XT12345 nor T12", &mut v);
         assert_eq!(v, vec!["T1543.004", "T1560"]);
     }
 

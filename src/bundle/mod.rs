@@ -14,6 +14,7 @@ mod locate;
 mod misp;
 mod model;
 mod native;
+mod openioc;
 mod stix;
 pub mod value;
 
@@ -99,11 +100,14 @@ fn parse_any(path: &Path, text: &[u8], opts: &LoadOptions) -> Result<Draft, Vec<
     if defender::looks_like_csv(&s) {
         return defender::parse_csv(path, &s);
     }
+    if openioc::looks_like(&s) {
+        return openioc::parse(path, &s);
+    }
     match lines::detect(&s) {
         Some(format) => lines::parse(path, &s, format),
         None => Err(vec![BundleError::file(
             path,
-            "unrecognised bundle format: not a breachscan/Defender JSON bundle, Defender indicators (JSON/CSV), hash list, hashdeep file or Loki hash/filename/C2 IOC file",
+            "unrecognised bundle format: not a breachscan/Defender JSON bundle, Defender indicators (JSON/CSV), STIX 2.1, MISP, OpenIOC, hash list, hashdeep file or Loki hash/filename/C2 IOC file",
         )]),
     }
 }

@@ -193,6 +193,37 @@ pub fn parse_time(value: &str) -> Result<Timestamp, String> {
     ))
 }
 
+/// `T1234` and `T1234.001` anywhere in `s`.
+pub fn mitre_ids_in(s: &str, out: &mut Vec<String>) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let boundary = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        if boundary
+            && b[i] == b'T'
+            && b.len() >= i + 5
+            && b[i + 1..i + 5].iter().all(u8::is_ascii_digit)
+        {
+            let mut end = i + 5;
+            if b.len() >= end + 4
+                && b[end] == b'.'
+                && b[end + 1..end + 4].iter().all(u8::is_ascii_digit)
+            {
+                end += 4;
+            }
+            if b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric()) {
+                let t = s[i..end].to_string();
+                if !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +271,18 @@ mod tests {
         assert_eq!(normalize_domain("*.evil.com").unwrap(), "evil.com");
         assert!(normalize_domain("http://evil.com/x").is_err());
         assert!(normalize_domain("a..b").is_err());
+    }
+
+    #[test]
+    fn mitre_ids_are_found_in_text() {
+        let mut v = Vec::new();
+        mitre_ids_in(
+            r#"misp-galaxy:mitre-attack-pattern="Launch Daemon - T1543.004""#,
+            &mut v,
+        );
+        mitre_ids_in("Archive - T1560, T1560 again", &mut v);
+        mitre_ids_in("not XT12345 nor T12", &mut v);
+        assert_eq!(v, vec!["T1543.004", "T1560"]);
     }
 
     #[test]
