@@ -22,6 +22,12 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use crate::bundle::value::Cidr;
 use crate::bundle::{DetectionFunction, Ioc, IocType};
 
+/// Literal bytes up to which the prefilter is built as a DFA.
+const DFA_MAX_BYTES: usize = 1 << 20;
+
+/// Literal bytes beyond which no prefilter is built at all.
+const PREFILTER_MAX_BYTES: usize = 4 << 20;
+
 /// Literals shorter than this still work but let most records through.
 const MIN_USEFUL: usize = 1;
 
@@ -43,18 +49,23 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasi
     lits.dedup();
     // A DFA: the prefilter runs over every record's text, and with
     // thousands of literals the NFA the crate would choose is several times
-    // slower. Fall back to its choice if the DFA would be too large.
-    let builder = || {
-        let mut b = AhoCorasick::builder();
-        b.ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard);
-        b
-    };
-    builder()
-        .kind(Some(AhoCorasickKind::DFA))
-        .build(&lits)
-        .or_else(|_| builder().build(&lits))
-        .ok()
+    // slower. But a DFA's size grows with the literals times the alphabet:
+    // beyond DFA_MAX_BYTES of literals (a million-IOC bundle) its build alone
+    // took minutes and gigabytes, so the crate's own choice is used there.
+    let total: usize = lits.iter().map(String::len).sum();
+    if total > PREFILTER_MAX_BYTES {
+        // Building the automaton (its failure links, doubled by case
+        // folding) would cost more than it saves: with a million-IOC bundle
+        // it took 30 s. Without it every record is parsed: slower logs,
+        // same results.
+        return None;
+    }
+    let mut b = AhoCorasick::builder();
+    b.ascii_case_insensitive(true).match_kind(MatchKind::Standard);
+    if total <= DFA_MAX_BYTES {
+        b.kind(Some(AhoCorasickKind::DFA));
+    }
+    b.build(&lits).ok()
 }
 
 /// A substring every record hit by `ioc` contains, if one can be named.
