@@ -10,21 +10,29 @@ use jiff::Timestamp;
 
 use crate::bundle::{self, IocState, LoadOptions};
 
+/// Loads bundles, or prints every problem (file, line, entry, field) on
+/// stderr and returns `None`; callers exit 2.
+pub fn load_or_report(files: &[PathBuf], opts: &LoadOptions) -> Option<bundle::Bundle> {
+    match bundle::load(files, opts) {
+        Ok(b) => Some(b),
+        Err(errors) => {
+            eprintln!("breachscan: invalid bundle: {} problem(s)", errors.0.len());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            None
+        }
+    }
+}
+
 pub fn run(files: &[PathBuf], as_of: Option<Timestamp>, all_attributes: bool) -> Result<u8> {
     let as_of = as_of.unwrap_or_else(Timestamp::now);
     let opts = LoadOptions {
         as_of,
         all_attributes,
     };
-    let bundle = match bundle::load(files, &opts) {
-        Ok(b) => b,
-        Err(errors) => {
-            eprintln!("invalid bundle: {} problem(s)", errors.0.len());
-            for e in &errors.0 {
-                eprintln!("  {e}");
-            }
-            return Ok(2);
-        }
+    let Some(bundle) = load_or_report(files, &opts) else {
+        return Ok(2);
     };
     // Built first and written once: `bundle check big.json | head` closes
     // the pipe early, which is not an error.
@@ -101,15 +109,8 @@ pub fn convert(
         as_of: Timestamp::UNIX_EPOCH,
         all_attributes,
     };
-    let bundle = match bundle::load(files, &opts) {
-        Ok(b) => b,
-        Err(errors) => {
-            eprintln!("invalid bundle: {} problem(s)", errors.0.len());
-            for e in &errors.0 {
-                eprintln!("  {e}");
-            }
-            return Ok(2);
-        }
+    let Some(bundle) = load_or_report(files, &opts) else {
+        return Ok(2);
     };
     for e in &bundle.unused {
         eprintln!("not used: {e}");

@@ -158,18 +158,8 @@ fn run_scan(args: ScanArgs) -> Result<u8> {
         as_of,
         all_attributes: args.all_attributes,
     };
-    let bundle = match bundle::load(&args.bundles, &opts) {
-        Ok(b) => b,
-        Err(errors) => {
-            eprintln!(
-                "breachscan: invalid bundle ({} problem(s)):",
-                errors.0.len()
-            );
-            for e in &errors.0 {
-                eprintln!("  {e}");
-            }
-            return Ok(2);
-        }
+    let Some(bundle) = check::load_or_report(&args.bundles, &opts) else {
+        return Ok(2);
     };
     let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
     let pending = match &args.output {

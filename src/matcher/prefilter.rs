@@ -61,7 +61,8 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasi
         return None;
     }
     let mut b = AhoCorasick::builder();
-    b.ascii_case_insensitive(true).match_kind(MatchKind::Standard);
+    b.ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard);
     if total <= DFA_MAX_BYTES {
         b.kind(Some(AhoCorasickKind::DFA));
     }
