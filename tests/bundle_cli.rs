@@ -341,20 +341,8 @@ fn text_ioc_formats_are_detected_and_scanned() {
         check.stdout
     );
 
-    let out = dir.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "-b",
-        list.to_str().unwrap(),
-        "-b",
-        loki.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        ev.to_str().unwrap(),
-    ]);
+    let (run, r) = scan_bundles(&[&list, &loki], &dir.path().join("r.json"), &ev, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let r = read_report(&out);
     let alerts: Vec<(&str, &str, u64)> = r["alerts"]
         .as_array()
         .unwrap()
@@ -499,20 +487,8 @@ fn converted_bundles_scan_identically() {
         v
     };
     let (_, converted) = scan_to(&native, &dir.path().join("a.json"), &ev, &[]);
-    let orig = dir.path().join("b.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "-b",
-        inputs[0].to_str().unwrap(),
-        "-b",
-        loki.to_str().unwrap(),
-        "-o",
-        orig.to_str().unwrap(),
-        ev.to_str().unwrap(),
-    ]);
+    let (run, original) = scan_bundles(&[&inputs[0], &loki], &dir.path().join("b.json"), &ev, &[]);
     assert_eq!(run.code, 1);
-    let original = read_report(&orig);
     assert_eq!(key(&converted), key(&original));
     assert!(key(&converted).iter().any(|k| k.contains("nc-copy.bin")));
     assert!(
@@ -578,20 +554,13 @@ fn defender_indicator_exports_json_and_csv() {
         check.stdout
     );
 
-    let out = dir.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "-b",
-        json.to_str().unwrap(),
-        "-b",
-        csv.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        s.join("evidence").to_str().unwrap(),
-    ]);
+    let (run, r) = scan_bundles(
+        &[&json, &csv],
+        &dir.path().join("r.json"),
+        &s.join("evidence"),
+        &[],
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let r = read_report(&out);
     let a = &r["alerts"][0]["alertDefinition"];
     assert_eq!(a["name"], "Mimikatz, build 2");
     assert_eq!(a["description"], "desc, with comma");

@@ -285,16 +285,7 @@ fn record_hits(report: &Value, path: &str) -> BTreeSet<(String, u64, String)> {
 }
 
 fn scan(bundle: &Path, target: &Path, out: &Path) -> (Run, Value) {
-    let run = breachscan(&[
-        "scan",
-        "-b",
-        bundle.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        target.to_str().unwrap(),
-    ]);
-    let report = read_report(out);
-    (run, report)
+    scan_to(bundle, out, target, &[])
 }
 
 #[test]

@@ -173,9 +173,15 @@ impl<'a> Builder<'a> {
         description: Option<String>,
     ) {
         let f = DetectionFunction::Equals;
+        if let Err(msg) = value::check(kind, f, value) {
+            self.errors.push(Self::place(line).error(self.path, msg));
+            return;
+        }
         self.ioc_with(alert, kind, f, value, line, description, None);
     }
 
+    /// Adds an IOC whose value the caller has checked, unless the same
+    /// value was already added to the same alert definition.
     #[allow(clippy::too_many_arguments)]
     fn ioc_with(
         &mut self,
@@ -193,10 +199,6 @@ impl<'a> Builder<'a> {
                 self.path,
                 format!("repeats an earlier {kind} {value}: not used twice"),
             ));
-            return;
-        }
-        if let Err(msg) = value::check(kind, function, value) {
-            self.errors.push(Self::place(line).error(self.path, msg));
             return;
         }
         self.draft.iocs.push(DraftIoc {
@@ -468,6 +470,11 @@ fn loki_filenames(b: &mut Builder, text: &str) {
         // Loki's engine (Python `re`) accepts syntax Rust's regex does not
         // (look-around, back-references): such entries are listed as not
         // used, not fatal.
+        if regex.is_empty() {
+            // It would compile, and match every path.
+            b.unusable(line, "empty file name regex".into());
+            continue;
+        }
         if let Err(e) = value::compile_regex(regex) {
             b.unused_line(line, format!("file name regex not usable here: {e}"));
             continue;
@@ -626,6 +633,18 @@ mod tests {
             kinds,
             vec![IocType::DomainName, IocType::IpAddress, IocType::IpAddress]
         );
+    }
+
+    #[test]
+    fn empty_filename_regexes_are_rejected() {
+        let e = parse(
+            Path::new("f.txt"),
+            "# x\n\\\\a\\.exe;80\n;80\n",
+            LineFormat::LokiFilenames,
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(3));
     }
 
     #[test]

@@ -447,7 +447,7 @@ impl Parser {
         matches!(self.peek(), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(k))
     }
 
-    fn expect(&mut self, t: Tok) -> Result<(), String> {
+    fn consume(&mut self, t: Tok) -> Result<(), String> {
         if self.peek() == Some(&t) {
             self.i += 1;
             Ok(())
@@ -480,13 +480,13 @@ impl Parser {
             Some(Tok::LBracket) => {
                 self.i += 1;
                 let d = self.comp_or()?;
-                self.expect(Tok::RBracket)?;
+                self.consume(Tok::RBracket)?;
                 d
             }
             Some(Tok::LParen) => {
                 self.i += 1;
                 let d = self.pattern()?;
-                self.expect(Tok::RParen)?;
+                self.consume(Tok::RParen)?;
                 d
             }
             t => return Err(format!("expected '[' or '(', found {t:?}")),
@@ -522,7 +522,7 @@ impl Parser {
         if self.peek() == Some(&Tok::LParen) {
             self.i += 1;
             let d = self.comp_or()?;
-            self.expect(Tok::RParen)?;
+            self.consume(Tok::RParen)?;
             return Ok(d);
         }
         let path = match self.peek() {
@@ -548,13 +548,13 @@ impl Parser {
         };
         self.i += 1;
         let values = if op == "IN" {
-            self.expect(Tok::LParen)?;
+            self.consume(Tok::LParen)?;
             let mut v = vec![self.literal()?];
             while self.peek() == Some(&Tok::Comma) {
                 self.i += 1;
                 v.push(self.literal()?);
             }
-            self.expect(Tok::RParen)?;
+            self.consume(Tok::RParen)?;
             v
         } else {
             vec![self.literal()?]

@@ -29,14 +29,22 @@ pub fn breachscan(args: &[&str]) -> Run {
 
 /// `breachscan scan -q -b BUNDLE -o REPORT [EXTRA…] TARGET`, and the report.
 pub fn scan_to(bundle: &Path, report: &Path, target: &Path, extra: &[&str]) -> (Run, Value) {
-    let mut args = vec![
-        "scan",
-        "-q",
-        "-b",
-        bundle.to_str().unwrap(),
-        "-o",
-        report.to_str().unwrap(),
-    ];
+    scan_bundles(&[bundle], report, target, extra)
+}
+
+/// `breachscan scan -q -b B1 -b B2 … -o REPORT [EXTRA…] TARGET`, and the
+/// report.
+pub fn scan_bundles(
+    bundles: &[&Path],
+    report: &Path,
+    target: &Path,
+    extra: &[&str],
+) -> (Run, Value) {
+    let mut args = vec!["scan", "-q"];
+    for b in bundles {
+        args.extend(["-b", b.to_str().unwrap()]);
+    }
+    args.extend(["-o", report.to_str().unwrap()]);
     args.extend_from_slice(extra);
     args.push(target.to_str().unwrap());
     let run = breachscan(&args);
