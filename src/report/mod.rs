@@ -42,6 +42,8 @@ pub enum ScanEvent {
     SourceOpened {
         source: usize,
         kind: &'static str,
+        /// Container format of an image (`e01`, `vmdk` …).
+        format: Option<&'static str>,
     },
     /// A file was examined; `bytes` were read and hashed.
     FileScanned {
@@ -68,6 +70,7 @@ pub trait ReportSink {
 #[derive(Default)]
 struct SourceStats {
     kind: &'static str,
+    format: Option<&'static str>,
     files: u64,
     bytes: u64,
     records: u64,
@@ -201,6 +204,7 @@ impl ReportBuilder {
                 } else {
                     s.kind
                 },
+                format: s.format,
                 files_scanned: s.files,
                 bytes_hashed: s.bytes,
                 records_scanned: s.records,
@@ -249,7 +253,14 @@ impl ReportBuilder {
 impl ReportSink for ReportBuilder {
     fn accept(&mut self, event: ScanEvent) {
         match event {
-            ScanEvent::SourceOpened { source, kind } => self.stats[source].kind = kind,
+            ScanEvent::SourceOpened {
+                source,
+                kind,
+                format,
+            } => {
+                self.stats[source].kind = kind;
+                self.stats[source].format = format;
+            }
             ScanEvent::FileScanned { source, bytes } => {
                 self.stats[source].files += 1;
                 self.stats[source].bytes += bytes;
@@ -268,6 +279,18 @@ impl ReportSink for ReportBuilder {
     }
 }
 
+fn volume_report(v: &crate::source::volume::VolumeInfo) -> VolumeReport {
+    VolumeReport {
+        index: v.index,
+        offset: v.offset,
+        size: v.size,
+        scheme: v.scheme,
+        partition_type: v.type_name.clone(),
+        name: v.name.clone(),
+        filesystem: v.filesystem,
+    }
+}
+
 fn evidence_report(
     bundle: &Bundle,
     targets: &[String],
@@ -278,10 +301,10 @@ fn evidence_report(
     let source = targets[ev.source].clone();
     let path = ev.path.display();
     // A single-file target is its own location; a tree shows the chain.
-    let mut display = if stats[ev.source].kind == "file" {
-        source.clone()
-    } else {
-        format!("{source} › {path}")
+    let mut display = match &ev.meta.volume {
+        _ if stats[ev.source].kind == "file" => source.clone(),
+        Some(v) => format!("{source} › {} › {path}", v.label()),
+        None => format!("{source} › {path}"),
     };
     if let Some(r) = &ev.record {
         display.push_str(&format!(" › record {}", r.record_id));
@@ -309,6 +332,7 @@ fn evidence_report(
             host_path: ev.host_path.as_ref().map(EvidencePath::display),
             path_hex: ev.path.raw_hex(),
             record_id: ev.record.as_ref().map(|r| r.record_id),
+            volume: ev.meta.volume.as_deref().map(volume_report),
         },
         file: Some(FileReport {
             path,

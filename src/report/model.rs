@@ -56,6 +56,10 @@ pub struct BundleReport {
 pub struct SourceReport {
     pub path: String,
     pub kind: &'static str,
+    /// Container format, for images (`raw`, `split`, `e01`, `vhd`, `vhdx`,
+    /// `vmdk`, `qcow2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<&'static str>,
     pub files_scanned: u64,
     pub bytes_hashed: u64,
     pub records_scanned: u64,
@@ -170,6 +174,27 @@ pub struct LocationReport {
     /// For record evidence: the record's id in its log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_id: Option<u64>,
+    /// For files inside disk images: the volume that holds them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<VolumeReport>,
+}
+
+/// A volume of a disk image, as evidence locations name it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VolumeReport {
+    /// Partition number (1-based; 0 when the disk has no partition table).
+    pub index: u32,
+    /// Byte offset on the disk.
+    pub offset: u64,
+    pub size: u64,
+    /// `gpt`, `mbr` or `none`.
+    pub scheme: &'static str,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub partition_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub filesystem: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]

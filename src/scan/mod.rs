@@ -72,6 +72,7 @@ pub fn run(
                 sink.accept(ScanEvent::SourceOpened {
                     source: i,
                     kind: src.kind(),
+                    format: src.format(),
                 });
                 sources.push((i, src));
             }

@@ -26,7 +26,7 @@ pub(super) type Emit<'a> = &'a (dyn Fn(ScanEvent) + Sync);
 
 pub(super) fn item_path(item: &SourceItem) -> EvidencePath {
     match item {
-        SourceItem::File(f) => f.path.clone(),
+        SourceItem::File(f) => problem_path(f),
         SourceItem::Problem(p) => p.path.clone(),
     }
 }
@@ -46,10 +46,23 @@ fn problem(source: usize, entry: &FileEntry, kind: ProblemKind, message: String)
     ScanEvent::Problem {
         source,
         problem: Problem {
-            path: entry.path.clone(),
+            path: problem_path(entry),
             kind,
             message,
         },
+    }
+}
+
+/// An entry's path for the errors list: inside an image, prefixed with its
+/// volume (`p2 (ntfs) › /Windows/…`) so two volumes' `/` are not confused.
+pub(super) fn problem_path(entry: &FileEntry) -> EvidencePath {
+    match &entry.meta.volume {
+        Some(v) => {
+            let mut p = format!("{} › ", v.label()).into_bytes();
+            p.extend_from_slice(entry.path.as_bytes());
+            EvidencePath::from_bytes(p)
+        }
+        None => entry.path.clone(),
     }
 }
 

@@ -212,6 +212,7 @@ fn file_meta(meta: &Metadata) -> FileMeta {
         deleted: false,
         stream: None,
         inode,
+        volume: None,
     }
 }
 

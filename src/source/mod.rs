@@ -5,17 +5,24 @@
 //! metadata and a [`Content`] to read them, or [`Problem`]s for entries that
 //! cannot be scanned (listed in the report, never dropped in silence).
 
+pub mod container;
 mod dir;
+pub mod fs;
+mod image;
 pub mod io;
 mod name;
+pub mod readat;
+pub mod volume;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::artifact::ReadSeek;
 
 pub use dir::DirSource;
+pub use image::ImageSource;
 pub use io::ReadBuf;
 pub use name::EvidencePath;
 
@@ -45,6 +52,11 @@ impl Default for SourceOptions {
 pub trait FileSource: Send + Sync {
     /// What the report calls this source: `directory`, `file`, …
     fn kind(&self) -> &'static str;
+
+    /// The container format of an image source (`e01`, `vmdk` …).
+    fn format(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Every entry, in no particular order. The iterator is pulled from
     /// several worker threads (one at a time), so it does the walking while
@@ -88,6 +100,8 @@ pub struct FileMeta {
     pub stream: Option<String>,
     /// Inode or MFT record number.
     pub inode: Option<u64>,
+    /// The disk volume holding the file, for files inside images.
+    pub volume: Option<Arc<volume::VolumeInfo>>,
 }
 
 /// Access to one file's bytes.
@@ -132,6 +146,16 @@ pub enum ProblemKind {
     CorruptChunk,
     /// A log record that could not be read; the chunk's other records were.
     CorruptRecord,
+    /// A filesystem entry (MFT record, directory entry, inode) that could
+    /// not be read; the filesystem's other entries were.
+    CorruptEntry,
+    /// A partition table entry or header that is damaged or implausible.
+    PartitionTable,
+    /// A filesystem that was recognised but could not be opened.
+    CorruptFilesystem,
+    /// A volume with no filesystem we recognise (swap, reserved, encrypted,
+    /// unformatted): listed, not scanned.
+    UnscannedVolume,
 }
 
 impl ProblemKind {
@@ -150,6 +174,10 @@ impl ProblemKind {
             ProblemKind::CorruptLog => "corruptLog",
             ProblemKind::CorruptChunk => "corruptChunk",
             ProblemKind::CorruptRecord => "corruptRecord",
+            ProblemKind::CorruptEntry => "corruptEntry",
+            ProblemKind::PartitionTable => "partitionTable",
+            ProblemKind::CorruptFilesystem => "corruptFilesystem",
+            ProblemKind::UnscannedVolume => "unscannedVolume",
         }
     }
 
@@ -164,18 +192,38 @@ impl ProblemKind {
                 | ProblemKind::CorruptLog
                 | ProblemKind::CorruptChunk
                 | ProblemKind::CorruptRecord
+                | ProblemKind::CorruptEntry
+                | ProblemKind::PartitionTable
+                | ProblemKind::CorruptFilesystem
         )
     }
 }
 
-/// Opens a scan target, choosing the source by what the target is.
+/// Opens a scan target, choosing the source by what the target is: a
+/// directory is walked; a disk image (recognised by content, see
+/// [`container`]) or a block device is opened as an image; any other file is
+/// scanned as itself.
 pub fn open(target: &Path, opts: &SourceOptions) -> std::io::Result<Box<dyn FileSource>> {
+    use std::os::unix::fs::FileTypeExt;
     let meta = std::fs::metadata(target)?;
-    if meta.is_dir() || meta.is_file() {
-        Ok(Box::new(DirSource::new(target, meta.is_dir(), opts)))
+    if meta.is_dir() {
+        return Ok(Box::new(DirSource::new(target, true, opts)));
+    }
+    let format = if meta.file_type().is_block_device() {
+        Some("raw")
+    } else if meta.is_file() {
+        container::sniff(target)?
     } else {
-        Err(std::io::Error::other(
-            "not a directory or regular file (FIFOs, sockets and devices are never opened)",
-        ))
+        return Err(std::io::Error::other(
+            "not a directory, regular file or block device (FIFOs, sockets and character \
+             devices are never opened)",
+        ));
+    };
+    match format {
+        Some(format) => {
+            let disk = container::open(target, format)?;
+            Ok(Box::new(ImageSource::new(format, disk)))
+        }
+        None => Ok(Box::new(DirSource::new(target, false, opts))),
     }
 }

@@ -1,0 +1,251 @@
+//! Disk image containers, recognised by content: magic first, extension
+//! second, raw last (a raw image is only taken as one when its first bytes
+//! hold a partition table or a filesystem we know; any other file is
+//! scanned as a file).
+//!
+//! E01 (libewf format), VHDX, VMDK and QCOW2 are read by pinned crates
+//! (DESIGN.md §5: young crates, exact versions, each checked against the
+//! raw disk in tests); raw, split raw and VHD are ours: they are short, and
+//! the `vhd` crate reads the whole image into memory to open it.
+//! Every file is opened with `File::open` — read-only — and nothing here
+//! can write.
+
+mod vhd;
+
+use std::io::{self, Read, Seek, SeekFrom};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::readat::{Concat, HostFile, Pooled, ReadAt};
+
+/// Recognises a disk image; `None` means the file is not one.
+pub fn sniff(path: &Path) -> io::Result<Option<&'static str>> {
+    let mut f = std::fs::File::open(path)?;
+    let len = f.seek(SeekFrom::End(0))?;
+    f.seek(SeekFrom::Start(0))?;
+    let mut head = vec![0u8; 4096];
+    let n = read_full(&mut f, &mut head)?;
+    head.truncate(n);
+    let mut tail = [0u8; 512];
+    if len >= 512 {
+        f.seek(SeekFrom::Start(len - 512))?;
+        read_full(&mut f, &mut tail)?;
+    }
+    if let Some(format) = by_magic(&head, &tail) {
+        return Ok(Some(format));
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let by_ext = match ext.as_str() {
+        "e01" | "ex01" => Some("e01"),
+        "vhd" => Some("vhd"),
+        "vhdx" => Some("vhdx"),
+        "vmdk" => Some("vmdk"),
+        "qcow2" | "qcow" => Some("qcow2"),
+        "001" => Some("split"),
+        _ => None,
+    };
+    if by_ext.is_some() {
+        return Ok(by_ext);
+    }
+    Ok(looks_like_disk(&head).then_some("raw"))
+}
+
+fn by_magic(head: &[u8], tail: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"EVF\x09\x0d\x0a\xff\x00") || head.starts_with(b"EVF2\x0d\x0a\x81\x00") {
+        Some("e01")
+    } else if head.starts_with(b"vhdxfile") {
+        Some("vhdx")
+    } else if head.starts_with(b"QFI\xfb") {
+        Some("qcow2")
+    } else if head.starts_with(b"KDMV") || head.starts_with(b"# Disk DescriptorFile") {
+        Some("vmdk")
+    } else if tail.starts_with(b"conectix") || head.starts_with(b"conectix") {
+        Some("vhd")
+    } else {
+        None
+    }
+}
+
+/// A raw disk or volume: a filesystem at byte 0, a GPT header, or an MBR
+/// whose entries are plausible.
+fn looks_like_disk(head: &[u8]) -> bool {
+    if super::fs::detect(head).is_some() {
+        return true;
+    }
+    if head.len() >= 520 && &head[512..520] == b"EFI PART" {
+        return true;
+    }
+    if head.len() < 512 || head[510..512] != [0x55, 0xaa] {
+        return false;
+    }
+    let entries: Vec<&[u8]> = (0..4).map(|i| &head[446 + 16 * i..462 + 16 * i]).collect();
+    let used: Vec<_> = entries.iter().filter(|e| e[4] != 0).collect();
+    !used.is_empty()
+        && used.iter().all(|e| {
+            let start = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
+            let count = u32::from_le_bytes([e[12], e[13], e[14], e[15]]);
+            e[0] & 0x7f == 0 && start > 0 && count > 0
+        })
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Opens a container of the given format as the disk it holds. A crate
+/// that panics on a crafted image is caught here and reported as an error.
+pub fn open(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
+    let what = |e: String| io::Error::other(format!("cannot open as {format} image: {e}"));
+    match catch_unwind(AssertUnwindSafe(|| open_inner(path, format))) {
+        Ok(r) => r.map_err(|e| what(e.to_string())),
+        Err(_) => Err(what("the image reader failed on malformed data".into())),
+    }
+}
+
+fn open_inner(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
+    Ok(match format {
+        "raw" => Arc::new(HostFile::open(path)?),
+        "split" => Arc::new(split(path)?),
+        "e01" => {
+            let r = ewf::EwfReader::open(path).map_err(io::Error::other)?;
+            Arc::new(Ewf(r))
+        }
+        "vhd" => Arc::new(vhd::Vhd::open(path)?),
+        "vhdx" => pooled(path, |p| {
+            let r = vhdx::VhdxReader::open(p).map_err(io::Error::other)?;
+            let n = r.virtual_disk_size();
+            Ok((r, n))
+        })?,
+        "vmdk" => pooled(path, |p| {
+            let r = vmdk::VmdkChainReader::open(p).map_err(io::Error::other)?;
+            let n = r.virtual_disk_size();
+            Ok((r, n))
+        })?,
+        "qcow2" => pooled(path, |p| {
+            let r = qcow2::Qcow2Reader::open(p).map_err(io::Error::other)?;
+            let n = r.virtual_disk_size();
+            Ok((r, n))
+        })?,
+        other => return Err(io::Error::other(format!("unknown image format {other}"))),
+    })
+}
+
+/// A `Read + Seek` crate reader made positional (one reader per worker).
+fn pooled<T: Read + Seek + Send + 'static>(
+    path: &Path,
+    open: fn(&Path) -> io::Result<(T, u64)>,
+) -> io::Result<Arc<dyn ReadAt>> {
+    let (first, len) = open(path)?;
+    let path = path.to_path_buf();
+    Ok(Arc::new(Pooled::new(
+        first,
+        len,
+        Box::new(move || open(&path).map(|(r, _)| r)),
+    )))
+}
+
+/// `disk.001`, `disk.002` … read as one disk; the parts are found by name.
+fn split(first: &Path) -> io::Result<Concat> {
+    let name = first
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::other("split image name is not UTF-8"))?;
+    let stem = name
+        .strip_suffix("001")
+        .ok_or_else(|| io::Error::other("the first part of a split image ends in .001"))?;
+    let mut parts: Vec<Box<dyn ReadAt>> = Vec::new();
+    for i in 1..=9999u32 {
+        let width = 3.max(i.to_string().len());
+        let p: PathBuf = first.with_file_name(format!("{stem}{i:0width$}"));
+        if !p.exists() {
+            break;
+        }
+        parts.push(Box::new(HostFile::open(&p)?));
+    }
+    Ok(Concat::new(parts))
+}
+
+/// The `ewf` crate's reader already takes `&self` and is thread-safe.
+struct Ewf(ewf::EwfReader);
+
+impl ReadAt for Ewf {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0
+            .read_at(buf, offset)
+            .map_err(|e| io::Error::other(format!("E01 read at {offset}: {e}")))
+    }
+
+    fn size(&self) -> u64 {
+        self.0.total_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_wins_over_extension_and_raw_needs_a_structure() {
+        assert_eq!(by_magic(b"EVF\x09\x0d\x0a\xff\x00rest", &[]), Some("e01"));
+        assert_eq!(by_magic(b"QFI\xfb\0\0\0\x03", &[]), Some("qcow2"));
+        assert_eq!(by_magic(&[0; 16], b"conectix"), Some("vhd"));
+        assert_eq!(by_magic(b"hello", b"world"), None);
+        let mut mbr = vec![0u8; 512];
+        mbr[510] = 0x55;
+        mbr[511] = 0xaa;
+        assert!(!looks_like_disk(&mbr), "55 AA alone is not a disk");
+        mbr[446 + 4] = 0x83;
+        mbr[446 + 8] = 1;
+        mbr[446 + 12] = 10;
+        assert!(looks_like_disk(&mbr));
+        mbr[446] = 0x42;
+        assert!(!looks_like_disk(&mbr), "bad boot flag");
+    }
+
+    #[test]
+    fn split_parts_are_found_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..2500u32).map(|i| (i % 256) as u8).collect();
+        for (i, c) in data.chunks(1000).enumerate() {
+            std::fs::write(dir.path().join(format!("d.raw.{:03}", i + 1)), c).unwrap();
+        }
+        let disk = open(&dir.path().join("d.raw.001"), "split").unwrap();
+        assert_eq!(disk.size(), 2500);
+        let mut b = vec![0u8; 2500];
+        disk.read_exact_at(&mut b, 0).unwrap();
+        assert_eq!(b, data);
+    }
+
+    #[test]
+    fn garbage_in_a_container_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, fmt) in [
+            ("x.E01", "e01"),
+            ("x.vhdx", "vhdx"),
+            ("x.vmdk", "vmdk"),
+            ("x.qcow2", "qcow2"),
+            ("x.vhd", "vhd"),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, vec![0x5au8; 4096]).unwrap();
+            let e = open(&p, fmt)
+                .err()
+                .unwrap_or_else(|| panic!("{fmt} opened garbage"));
+            assert!(e.to_string().contains(fmt), "{e}");
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! Walks an NTFS volume: one pass over the MFT builds the directory tree
+//! (name and parent of every record) and the list of records with data;
+//! then each record with data becomes one item per $DATA stream, in disk
+//! order of the data so reading stays sequential.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::record::{self, ATTR_ATTRIBUTE_LIST, ATTR_DATA, ATTR_FILE_NAME, Attr, Body};
+use super::{Ntfs, Rec, attr_value, extents_runs, times};
+use crate::source::readat::{ReadAt, StreamContent};
+use crate::source::volume::VolumeInfo;
+use crate::source::{EvidencePath, FileEntry, FileMeta, Problem, ProblemKind, SourceItem};
+
+const ROOT: u64 = 5;
+const BAD_CLUSTERS: u64 = 8;
+/// Deeper than any real tree: a parent loop.
+const MAX_DEPTH: usize = 512;
+/// MFT bytes read per batch in the first pass.
+const BATCH: usize = 1 << 20;
+
+#[derive(Default)]
+struct Node {
+    seq: u16,
+    in_use: bool,
+    dir: bool,
+    base: bool,
+    parent: u64,
+    parent_seq: u16,
+    name: Option<Box<[u8]>>,
+}
+
+pub(super) struct Walk {
+    fs: Arc<Ntfs>,
+    volume: Arc<VolumeInfo>,
+    nodes: Vec<Node>,
+    /// (first LCN of the data, record number) of records with data.
+    todo: Vec<(u64, u64)>,
+    next: usize,
+    indexed: bool,
+    queue: VecDeque<SourceItem>,
+}
+
+impl Walk {
+    pub(super) fn new(fs: Arc<Ntfs>, volume: Arc<VolumeInfo>) -> Self {
+        Walk {
+            fs,
+            volume,
+            nodes: Vec::new(),
+            todo: Vec::new(),
+            next: 0,
+            indexed: false,
+            queue: VecDeque::new(),
+        }
+    }
+
+    fn problem(&mut self, what: String, kind: ProblemKind, message: String) {
+        self.queue.push_back(SourceItem::Problem(Problem {
+            path: EvidencePath::from_bytes(format!("{} › {what}", self.volume.label())),
+            kind,
+            message,
+        }));
+    }
+
+    /// First pass: every record's name, parent and flags.
+    fn index(&mut self) {
+        let rs = self.fs.record_size;
+        let count = self.fs.record_count();
+        let per_batch = (BATCH / rs).max(1) as u64;
+        self.nodes.reserve(count.min(1 << 24) as usize);
+        let mut first = 0u64;
+        while first < count {
+            let n = per_batch.min(count - first);
+            let mut batch = vec![0u8; n as usize * rs];
+            if let Err(e) = self.fs.mft.read_exact_at(&mut batch, first * rs as u64) {
+                self.problem(
+                    format!("$MFT records {first}–{}", first + n - 1),
+                    ProblemKind::Unreadable,
+                    format!("cannot read these MFT records: {e}"),
+                );
+                self.nodes.resize_with((first + n) as usize, Node::default);
+                first += n;
+                continue;
+            }
+            for (i, raw) in batch.chunks_exact(rs).enumerate() {
+                let rec_no = first + i as u64;
+                let node = self.index_record(rec_no, raw.to_vec());
+                self.nodes.push(node);
+            }
+            first += n;
+        }
+        // Disk order of the data: sequential reads for the hashing pass.
+        self.todo.sort_unstable();
+    }
+
+    fn index_record(&mut self, rec_no: u64, raw: Vec<u8>) -> Node {
+        let rec = match Rec::parse(raw, self.fs.sector) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Node::default(),
+            Err(e) => {
+                self.problem(
+                    format!("$MFT record {rec_no}"),
+                    ProblemKind::CorruptEntry,
+                    e,
+                );
+                return Node::default();
+            }
+        };
+        let h = rec.header;
+        let (attrs, _) = rec.attributes();
+        let mut node = Node {
+            seq: h.sequence,
+            in_use: h.in_use,
+            dir: h.directory,
+            base: h.base == 0,
+            ..Node::default()
+        };
+        if let Some(fname) = best_name(&attrs) {
+            node.parent = fname.parent;
+            node.parent_seq = fname.parent_seq;
+            node.name = Some(record::utf16_bytes(&fname.name).into_boxed_slice());
+        }
+        if node.base {
+            let mut has_data = false;
+            let mut lcn = None;
+            for a in &attrs {
+                match a.kind {
+                    ATTR_ATTRIBUTE_LIST => has_data = true,
+                    ATTR_DATA => {
+                        has_data = true;
+                        if let (true, Body::NonResident(nr)) = (a.name.is_empty(), &a.body) {
+                            lcn = lcn.or_else(|| {
+                                record::runs(nr.runs, nr.start_vcn)
+                                    .ok()
+                                    .and_then(|r| r.iter().find_map(|r| r.2))
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if has_data {
+                self.todo.push((lcn.unwrap_or(0), rec_no));
+            }
+        }
+        node
+    }
+
+    /// The `/`-separated path of a record from the parent chain.
+    fn path(&self, rec_no: u64) -> Vec<u8> {
+        let mut parts: Vec<&[u8]> = Vec::new();
+        let mut cur = rec_no;
+        let mut orphan = true;
+        for _ in 0..MAX_DEPTH {
+            if cur == ROOT {
+                orphan = false;
+                break;
+            }
+            let Some(node) = self.nodes.get(cur as usize) else {
+                break;
+            };
+            let Some(name) = &node.name else {
+                break;
+            };
+            parts.push(name);
+            let Some(parent) = self.nodes.get(node.parent as usize) else {
+                break;
+            };
+            // A reference is good if the parent still has the sequence it
+            // had when the link was made (a freed record's sequence has
+            // been bumped once).
+            let seq_ok = parent.seq == node.parent_seq
+                || (!parent.in_use && parent.seq == node.parent_seq.wrapping_add(1));
+            if node.parent == cur || !parent.dir || !parent.base || !seq_ok {
+                break;
+            }
+            cur = node.parent;
+        }
+        let mut out = Vec::new();
+        if orphan {
+            out.extend_from_slice(b"/$OrphanFiles");
+            if parts.is_empty() {
+                // No name at all: TSK's convention.
+                out.extend_from_slice(format!("/OrphanFile-{rec_no}").as_bytes());
+            }
+        }
+        for p in parts.iter().rev() {
+            out.push(b'/');
+            out.extend_from_slice(p);
+        }
+        if out.is_empty() {
+            out.push(b'/');
+        }
+        out
+    }
+
+    /// The items of one record with data: one per $DATA stream.
+    fn build(&mut self, rec_no: u64) {
+        let path = self.path(rec_no);
+        let shown = String::from_utf8_lossy(&path).into_owned();
+        let rec = match self.fs.record(rec_no) {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                self.problem(
+                    format!("{shown} ($MFT record {rec_no})"),
+                    ProblemKind::CorruptEntry,
+                    e,
+                );
+                return;
+            }
+        };
+        let (attrs, err) = rec.attributes();
+        if let Some(e) = err {
+            self.problem(
+                format!("{shown} ($MFT record {rec_no})"),
+                ProblemKind::CorruptEntry,
+                e,
+            );
+        }
+        let exts = self.extensions(rec_no, &attrs, &shown);
+        let mut all: Vec<&Attr> = attrs.iter().collect();
+        let ext_attrs: Vec<Vec<Attr>> = exts.iter().map(|r| r.attributes().0).collect();
+        all.extend(ext_attrs.iter().flatten());
+        let mut streams: Vec<(&[u16], Vec<&Attr>)> = Vec::new();
+        for a in all.iter().filter(|a| a.kind == ATTR_DATA) {
+            match streams.iter_mut().find(|(n, _)| *n == &a.name[..]) {
+                Some((_, v)) => v.push(a),
+                None => streams.push((&a.name, vec![a])),
+            }
+        }
+        let [created, modified, changed, accessed] = times(&attrs);
+        for (name, extents) in streams {
+            let stream_name = (!name.is_empty()).then(|| record::utf16_bytes(name));
+            if rec_no == BAD_CLUSTERS && stream_name.as_deref() == Some(b"$Bad") {
+                continue; // volume-sized and sparse: not file content
+            }
+            let mut item_path = path.clone();
+            if let Some(s) = &stream_name {
+                item_path.push(b':');
+                item_path.extend_from_slice(s);
+            }
+            let content: Arc<dyn ReadAt> = match self.stream(&extents) {
+                Ok(c) => c,
+                Err(e) => {
+                    let shown = String::from_utf8_lossy(&item_path).into_owned();
+                    self.problem(
+                        format!("{shown} ($MFT record {rec_no})"),
+                        ProblemKind::CorruptEntry,
+                        e,
+                    );
+                    continue;
+                }
+            };
+            let meta = FileMeta {
+                size: content.size(),
+                created,
+                modified,
+                accessed,
+                changed,
+                deleted: !rec.header.in_use,
+                stream: stream_name.map(|s| String::from_utf8_lossy(&s).into_owned()),
+                inode: Some(rec_no),
+                volume: Some(self.volume.clone()),
+            };
+            self.queue.push_back(SourceItem::File(FileEntry {
+                path: EvidencePath::from_bytes(item_path),
+                host_path: None,
+                meta,
+                content: Box::new(StreamContent(content)),
+            }));
+        }
+    }
+
+    /// Extension records named by the attribute list that still belong to
+    /// this record.
+    fn extensions(&mut self, rec_no: u64, attrs: &[Attr], shown: &str) -> Vec<Rec> {
+        let Some(list) = attrs.iter().find(|a| a.kind == ATTR_ATTRIBUTE_LIST) else {
+            return Vec::new();
+        };
+        let list = match attr_value(&self.fs.vol, self.fs.cluster, list) {
+            Ok(l) => l,
+            Err(e) => {
+                self.problem(
+                    format!("{shown} ($MFT record {rec_no})"),
+                    ProblemKind::CorruptEntry,
+                    format!("attribute list: {e}"),
+                );
+                return Vec::new();
+            }
+        };
+        let mut wanted: Vec<u64> = record::attribute_list(&list)
+            .into_iter()
+            .filter(|e| e.record != rec_no && e.kind == ATTR_DATA)
+            .map(|e| e.record)
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        wanted
+            .into_iter()
+            .filter_map(|r| match self.fs.record(r) {
+                Ok(Some(ext)) if ext.header.base == rec_no => Some(ext),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn stream(&self, extents: &[&Attr]) -> Result<Arc<dyn ReadAt>, String> {
+        if let Some(Body::Resident(v)) = extents.first().map(|a| &a.body) {
+            return Ok(Arc::new(v.to_vec()));
+        }
+        let (runs, size, init) = extents_runs(extents)?;
+        let unit = extents
+            .iter()
+            .find_map(|a| match &a.body {
+                Body::NonResident(nr) if nr.start_vcn == 0 && a.compressed() => {
+                    Some(nr.compression_unit)
+                }
+                _ => None,
+            })
+            .unwrap_or(0);
+        Ok(Arc::new(super::DataStream::new(
+            self.fs.vol.clone(),
+            self.fs.cluster,
+            runs,
+            size,
+            init,
+            unit,
+        )))
+    }
+}
+
+/// The $FILE_NAME to show: a long name over the 8.3 alias.
+fn best_name(attrs: &[Attr]) -> Option<record::FileName> {
+    let mut best: Option<record::FileName> = None;
+    for a in attrs.iter().filter(|a| a.kind == ATTR_FILE_NAME) {
+        let Body::Resident(v) = a.body else { continue };
+        let Some(f) = record::file_name(v) else {
+            continue;
+        };
+        if best
+            .as_ref()
+            .is_none_or(|b| b.namespace == 2 && f.namespace != 2)
+        {
+            best = Some(f);
+        }
+    }
+    best
+}
+
+impl Iterator for Walk {
+    type Item = SourceItem;
+
+    fn next(&mut self) -> Option<SourceItem> {
+        if !self.indexed {
+            self.indexed = true;
+            self.index();
+        }
+        loop {
+            if let Some(item) = self.queue.pop_front() {
+                return Some(item);
+            }
+            let &(_, rec_no) = self.todo.get(self.next)?;
+            self.next += 1;
+            self.build(rec_no);
+        }
+    }
+}

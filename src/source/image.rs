@@ -1,0 +1,108 @@
+//! A disk image as a source: container → volumes → filesystems → files.
+//!
+//! Volumes are listed and their filesystems opened lazily, inside the entry
+//! iterator that the workers pull, so a big image starts hashing as soon as
+//! its first MFT is indexed. Every volume ends up in the report: scanned,
+//! or listed with why it was not.
+
+use std::sync::Arc;
+
+use super::readat::{ReadAt, Window};
+use super::volume::{self, VolumeInfo};
+use super::{EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
+
+pub struct ImageSource {
+    format: &'static str,
+    disk: Arc<dyn ReadAt>,
+}
+
+impl ImageSource {
+    pub fn new(format: &'static str, disk: Arc<dyn ReadAt>) -> Self {
+        ImageSource { format, disk }
+    }
+}
+
+impl FileSource for ImageSource {
+    fn kind(&self) -> &'static str {
+        "image"
+    }
+
+    fn format(&self) -> Option<&'static str> {
+        Some(self.format)
+    }
+
+    fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_> {
+        let disk = self.disk.clone();
+        let mut listed = None::<std::vec::IntoIter<VolumeInfo>>;
+        let mut current: Box<dyn Iterator<Item = SourceItem> + Send> = Box::new(std::iter::empty());
+        let mut pending: Vec<SourceItem> = Vec::new();
+        Box::new(std::iter::from_fn(move || {
+            loop {
+                if let Some(p) = pending.pop() {
+                    return Some(p);
+                }
+                if let Some(item) = current.next() {
+                    return Some(item);
+                }
+                let vols = listed.get_or_insert_with(|| {
+                    let v = volume::list(&disk);
+                    for p in v.problems {
+                        pending.push(SourceItem::Problem(Problem {
+                            path: EvidencePath::from_bytes("partition table"),
+                            kind: ProblemKind::PartitionTable,
+                            message: p.message,
+                        }));
+                    }
+                    v.volumes.into_iter()
+                });
+                let info = vols.next()?;
+                current = open_volume(&disk, info);
+            }
+        }))
+    }
+}
+
+/// The entries of one volume, or the problem that stops it being scanned.
+fn open_volume(
+    disk: &Arc<dyn ReadAt>,
+    mut info: VolumeInfo,
+) -> Box<dyn Iterator<Item = SourceItem> + Send> {
+    let vol: Arc<dyn ReadAt> = Arc::new(Window::new(disk.clone(), info.offset, info.size));
+    let problem =
+        |info: &VolumeInfo, kind, message: String| -> Box<dyn Iterator<Item = SourceItem> + Send> {
+            Box::new(std::iter::once(SourceItem::Problem(Problem {
+                path: EvidencePath::from_bytes(describe(info)),
+                kind,
+                message,
+            })))
+        };
+    match fs::open(&vol) {
+        Ok(Some(fs)) => {
+            info.filesystem = Some(fs.kind());
+            fs.entries(Arc::new(info))
+        }
+        Ok(None) => problem(
+            &info,
+            ProblemKind::UnscannedVolume,
+            "no filesystem recognised in this volume (NTFS, FAT, exFAT and ext2/3/4 are \
+             read); not scanned"
+                .into(),
+        ),
+        Err((kind, e)) => {
+            info.filesystem = Some(kind);
+            problem(&info, ProblemKind::CorruptFilesystem, e)
+        }
+    }
+}
+
+/// `p2 (ntfs) at byte 1048576, 38 MB, type …` for problems about a volume.
+fn describe(v: &VolumeInfo) -> String {
+    let mut s = format!("{} at byte {}, {} bytes", v.label(), v.offset, v.size);
+    if let Some(t) = &v.type_name {
+        s.push_str(&format!(", type {t}"));
+    }
+    if let Some(n) = &v.name {
+        s.push_str(&format!(", name {n:?}"));
+    }
+    s
+}

@@ -1,0 +1,368 @@
+//! Positional, thread-safe reads: the one boundary every layer of a disk
+//! image shares (container → volume → filesystem → file).
+//!
+//! [`ReadAt`] takes `&self`, so one opened image serves every worker at once
+//! without a lock around a shared cursor. Adapters here turn it into what the
+//! rest of the scanner wants: a window for a partition, a concatenation for
+//! split images, a `Read + Seek` cursor for record parsers and crates, and a
+//! [`Content`] for the hashing path.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+use super::{Content, ReadBuf};
+use crate::artifact::ReadSeek;
+
+/// Bytes that can be read at any offset from several threads at once.
+pub trait ReadAt: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`; fewer only at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+
+    /// Total length in bytes.
+    fn size(&self) -> u64;
+
+    /// Fills `buf` completely or fails (short data is an error here).
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self.read_at(&mut buf[done..], offset + done as u64)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "short read: {} of {} bytes at offset {offset}",
+                        done,
+                        buf.len()
+                    ),
+                ));
+            }
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+/// A host file or block device, opened read-only, read with `pread`.
+pub struct HostFile {
+    file: File,
+    len: u64,
+}
+
+impl HostFile {
+    pub fn open(path: &std::path::Path) -> io::Result<Self> {
+        let mut file = File::open(path)?;
+        // Block devices report size 0 in metadata; seeking to the end works
+        // for both them and regular files.
+        let len = file.seek(SeekFrom::End(0))?;
+        Ok(HostFile { file, len })
+    }
+}
+
+impl ReadAt for HostFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.len - offset) as usize);
+        let mut done = 0;
+        while done < want {
+            match std::os::unix::fs::FileExt::read_at(
+                &self.file,
+                &mut buf[done..want],
+                offset + done as u64,
+            ) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// A byte range of another reader: a partition of a disk.
+pub struct Window {
+    inner: Arc<dyn ReadAt>,
+    start: u64,
+    len: u64,
+}
+
+impl Window {
+    /// The range is clipped to the inner reader, so a partition table that
+    /// claims more than the disk holds reads short instead of failing.
+    pub fn new(inner: Arc<dyn ReadAt>, start: u64, len: u64) -> Self {
+        let len = len.min(inner.size().saturating_sub(start));
+        Window { inner, start, len }
+    }
+}
+
+impl ReadAt for Window {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.len - offset) as usize);
+        self.inner.read_at(&mut buf[..want], self.start + offset)
+    }
+
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Parts read one after another as one: split raw images (`.001`, `.002` …).
+pub struct Concat {
+    /// Each part with the offset at which it starts.
+    parts: Vec<(u64, Box<dyn ReadAt>)>,
+    len: u64,
+}
+
+impl Concat {
+    pub fn new(parts: Vec<Box<dyn ReadAt>>) -> Self {
+        let mut start = 0;
+        let parts = parts
+            .into_iter()
+            .map(|p| {
+                let s = start;
+                start += p.size();
+                (s, p)
+            })
+            .collect();
+        Concat { parts, len: start }
+    }
+}
+
+impl ReadAt for Concat {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let idx = self.parts.partition_point(|(s, _)| *s <= at);
+            let Some((start, part)) = idx.checked_sub(1).map(|i| &self.parts[i]) else {
+                break;
+            };
+            let n = part.read_at(&mut buf[done..], at - start)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// Makes a `Read + Seek` reader (what most image crates give) positional
+/// and shareable: each call borrows an idle reader, or opens another one,
+/// so workers never wait on each other's decompression.
+pub struct Pooled<T> {
+    open: Box<dyn Fn() -> io::Result<T> + Send + Sync>,
+    idle: Mutex<Vec<T>>,
+    len: u64,
+}
+
+impl<T: Read + Seek + Send> Pooled<T> {
+    pub fn new(first: T, len: u64, open: Box<dyn Fn() -> io::Result<T> + Send + Sync>) -> Self {
+        Pooled {
+            open,
+            idle: Mutex::new(vec![first]),
+            len,
+        }
+    }
+}
+
+impl<T: Read + Seek + Send> ReadAt for Pooled<T> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if offset >= self.len {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.len - offset) as usize);
+        let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut reader = match taken {
+            Some(r) => r,
+            None => (self.open)()?,
+        };
+        reader.seek(SeekFrom::Start(offset))?;
+        let mut done = 0;
+        while done < want {
+            match reader.read(&mut buf[done..want]) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.idle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(reader);
+        Ok(done)
+    }
+
+    fn size(&self) -> u64 {
+        self.len
+    }
+}
+
+/// In-memory bytes (resident NTFS data, small decoded files).
+impl ReadAt for Vec<u8> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let Some(rest) = usize::try_from(offset).ok().and_then(|o| self.get(o..)) else {
+            return Ok(0);
+        };
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        Ok(n)
+    }
+
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
+/// A `Read + Seek` view of a [`ReadAt`], for parsers and crates that want one.
+pub struct Cursor {
+    inner: Arc<dyn ReadAt>,
+    pos: u64,
+}
+
+impl Cursor {
+    pub fn new(inner: Arc<dyn ReadAt>) -> Self {
+        Cursor { inner, pos: 0 }
+    }
+}
+
+impl Read for Cursor {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Cursor {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.inner.size().checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = new.ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "seek before start of stream")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// File content backed by a [`ReadAt`] stream (a file inside an image).
+pub struct StreamContent(pub Arc<dyn ReadAt>);
+
+impl Content for StreamContent {
+    fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
+        let buf = buf.as_mut_slice();
+        let size = self.0.size();
+        let mut pos = 0u64;
+        while pos < size {
+            let want = buf.len().min((size - pos) as usize);
+            let n = self.0.read_at(&mut buf[..want], pos)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("stream ended at byte {pos} of {size}"),
+                ));
+            }
+            sink(&buf[..n]);
+            pos += n as u64;
+        }
+        Ok(pos)
+    }
+
+    fn open(&self) -> io::Result<Box<dyn ReadSeek>> {
+        Ok(Box::new(Cursor::new(self.0.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[test]
+    fn concat_reads_across_part_boundaries() {
+        let all = bytes(10_000);
+        let parts: Vec<Box<dyn ReadAt>> = vec![
+            Box::new(all[..3000].to_vec()),
+            Box::new(all[3000..3001].to_vec()),
+            Box::new(all[3001..].to_vec()),
+        ];
+        let c = Concat::new(parts);
+        assert_eq!(c.size(), 10_000);
+        let mut buf = vec![0; 5000];
+        c.read_exact_at(&mut buf, 2500).unwrap();
+        assert_eq!(buf, all[2500..7500]);
+        assert_eq!(c.read_at(&mut buf, 9000).unwrap(), 1000);
+        assert_eq!(c.read_at(&mut buf, 10_000).unwrap(), 0);
+    }
+
+    #[test]
+    fn window_clips_to_inner_and_offsets_reads() {
+        let inner: Arc<dyn ReadAt> = Arc::new(bytes(1000));
+        let w = Window::new(inner, 900, 500);
+        assert_eq!(w.size(), 100);
+        let mut buf = [0u8; 200];
+        assert_eq!(w.read_at(&mut buf, 50).unwrap(), 50);
+        assert_eq!(buf[0], (950 % 251) as u8);
+        assert!(w.read_exact_at(&mut buf, 0).is_err());
+    }
+
+    #[test]
+    fn pooled_serves_concurrent_readers() {
+        let data = bytes(1 << 16);
+        let d2 = data.clone();
+        let p = Pooled::new(
+            io::Cursor::new(data.clone()),
+            data.len() as u64,
+            Box::new(move || Ok(io::Cursor::new(d2.clone()))),
+        );
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (p, data) = (&p, &data);
+                s.spawn(move || {
+                    let mut buf = [0u8; 333];
+                    for i in 0..100u64 {
+                        let off = (t * 7919 + i * 613) % 60_000;
+                        p.read_exact_at(&mut buf, off).unwrap();
+                        assert_eq!(&buf[..], &data[off as usize..off as usize + 333]);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn stream_content_pumps_and_seeks() {
+        let data = bytes(3_000_000);
+        let c = StreamContent(Arc::new(data.clone()));
+        let mut got = Vec::new();
+        let n = c.pump(&mut ReadBuf::new(65536), &mut |b| got.extend_from_slice(b));
+        assert_eq!(n.unwrap(), data.len() as u64);
+        assert_eq!(got, data);
+        let mut r = c.open().unwrap();
+        r.seek(SeekFrom::Start(1_000_000)).unwrap();
+        let mut b = [0u8; 4];
+        r.read_exact(&mut b).unwrap();
+        assert_eq!(b, data[1_000_000..1_000_004]);
+    }
+}
