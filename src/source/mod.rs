@@ -153,6 +153,11 @@ pub enum ProblemKind {
     PartitionTable,
     /// A filesystem that was recognised but could not be opened.
     CorruptFilesystem,
+    /// A deleted entry whose data cannot be recovered (its clusters would
+    /// lie outside the volume): directory slack, not a file.
+    Unrecoverable,
+    /// A filesystem whose journal holds changes we do not replay.
+    JournalNotReplayed,
     /// A volume with no filesystem we recognise (swap, reserved, encrypted,
     /// unformatted): listed, not scanned.
     UnscannedVolume,
@@ -178,6 +183,8 @@ impl ProblemKind {
             ProblemKind::PartitionTable => "partitionTable",
             ProblemKind::CorruptFilesystem => "corruptFilesystem",
             ProblemKind::UnscannedVolume => "unscannedVolume",
+            ProblemKind::Unrecoverable => "unrecoverableDeleted",
+            ProblemKind::JournalNotReplayed => "journalNotReplayed",
         }
     }
 
@@ -195,6 +202,7 @@ impl ProblemKind {
                 | ProblemKind::CorruptEntry
                 | ProblemKind::PartitionTable
                 | ProblemKind::CorruptFilesystem
+                | ProblemKind::JournalNotReplayed
         )
     }
 }

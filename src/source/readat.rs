@@ -229,6 +229,74 @@ impl ReadAt for Vec<u8> {
     }
 }
 
+/// A file laid out in extents of another reader (FAT cluster chains).
+pub struct Extents {
+    inner: Arc<dyn ReadAt>,
+    /// (offset in the file, offset in `inner`, length), in file order.
+    extents: Vec<(u64, u64, u64)>,
+    size: u64,
+}
+
+impl Extents {
+    /// `pieces` are (offset in `inner`, length) in file order; adjacent ones
+    /// are merged. Bytes of `size` not covered read as an error, not zeros.
+    pub fn new(
+        inner: Arc<dyn ReadAt>,
+        pieces: impl IntoIterator<Item = (u64, u64)>,
+        size: u64,
+    ) -> Self {
+        let mut extents: Vec<(u64, u64, u64)> = Vec::new();
+        let mut file_off = 0;
+        for (disk, len) in pieces {
+            match extents.last_mut() {
+                Some(last) if last.1 + last.2 == disk => last.2 += len,
+                _ => extents.push((file_off, disk, len)),
+            }
+            file_off += len;
+        }
+        Extents {
+            inner,
+            extents,
+            size,
+        }
+    }
+}
+
+impl ReadAt for Extents {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if offset >= self.size {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.size - offset) as usize);
+        let mut done = 0;
+        while done < want {
+            let at = offset + done as u64;
+            let i = self.extents.partition_point(|e| e.0 <= at);
+            let Some(&(start, disk, len)) = i.checked_sub(1).map(|i| &self.extents[i]) else {
+                break;
+            };
+            if at >= start + len {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "allocation ends at byte {at} of {} (damaged chain)",
+                        self.size
+                    ),
+                ));
+            }
+            let n = ((start + len - at) as usize).min(want - done);
+            self.inner
+                .read_exact_at(&mut buf[done..done + n], disk + (at - start))?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 /// A `Read + Seek` view of a [`ReadAt`], for parsers and crates that want one.
 pub struct Cursor {
     inner: Arc<dyn ReadAt>,

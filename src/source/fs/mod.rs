@@ -3,6 +3,8 @@
 //! directory, so everything downstream (hashing, matching, event logs) is
 //! shared. Adding a filesystem is one module plus one line in [`open`].
 
+mod ext;
+mod fat;
 mod ntfs;
 
 use std::sync::Arc;
@@ -72,14 +74,13 @@ pub fn open(vol: &Arc<dyn ReadAt>) -> Result<Option<Arc<dyn Filesystem>>, (&'sta
     };
     let fs: Arc<dyn Filesystem> = match kind {
         "ntfs" => Arc::new(ntfs::Ntfs::open(vol.clone()).map_err(|e| (kind, e))?),
-        other => {
-            return Err((
-                other,
-                format!(
-                    "{other} filesystems are recognised but not read yet; this volume was not scanned"
-                ),
-            ));
+        "fat12" | "fat16" | "fat32" | "exfat" => {
+            Arc::new(fat::Fat::open(vol.clone()).map_err(|e| (kind, e))?)
         }
+        "ext2" | "ext3" | "ext4" => {
+            Arc::new(ext::Ext::open(kind, vol.clone()).map_err(|e| (kind, e))?)
+        }
+        other => return Err((other, format!("no reader for {other}"))),
     };
     Ok(Some(fs))
 }

@@ -1,0 +1,724 @@
+//! ext2, ext3 and ext4, read-only: superblock, group descriptors, inodes,
+//! extent trees and classic block maps, directories walked from the root.
+//!
+//! Our own reader: `ext4-view` is good but keeps its state in `Rc`/`RefCell`
+//! (not shareable between workers) and hides inode numbers and block maps.
+//! A file's blocks are resolved once, when the walk reaches it, into a list
+//! of extents that any worker then reads in parallel.
+//!
+//! Deleted files: names still sitting in directory slack are followed to
+//! their inode; when it is free (no links) and still maps blocks, the file
+//! is read and marked deleted (the blocks may since have been reused, as
+//! with any deleted file). When the kernel cleared the block map, as ext3
+//! and ext4 usually do, the name is listed as unrecoverable, never dropped.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use super::Filesystem;
+use crate::source::readat::{ReadAt, StreamContent};
+use crate::source::volume::{VolumeInfo, le16, le32};
+use crate::source::{EvidencePath, FileEntry, FileMeta, Problem, ProblemKind, SourceItem};
+
+const ROOT_INODE: u64 = 2;
+const EXTENTS_FLAG: u32 = 0x0008_0000;
+const INLINE_DATA_FLAG: u32 = 0x1000_0000;
+const INCOMPAT_FILETYPE: u32 = 0x2;
+const INCOMPAT_RECOVER: u32 = 0x4;
+const INCOMPAT_META_BG: u32 = 0x10;
+const INCOMPAT_64BIT: u32 = 0x80;
+/// Extent tree depth limit (ext4 allows 5).
+const MAX_EXTENT_DEPTH: u32 = 5;
+/// Directory size we are willing to hold in memory.
+const MAX_DIR: u64 = 256 << 20;
+const MAX_DEPTH: usize = 256;
+
+pub struct Ext {
+    kind: &'static str,
+    vol: Arc<dyn ReadAt>,
+    block: u64,
+    inode_size: u64,
+    inodes_per_group: u64,
+    inode_count: u64,
+    filetype: bool,
+    /// The journal holds changes not yet written to their place.
+    needs_recovery: bool,
+    /// Inode table block of each group.
+    tables: Vec<u64>,
+}
+
+/// An inode's fields the scanner uses.
+struct Inode {
+    mode: u16,
+    size: u64,
+    flags: u32,
+    links: u16,
+    block: [u8; 60],
+    times: [Option<jiff::Timestamp>; 4],
+}
+
+impl Inode {
+    fn kind(&self) -> u16 {
+        self.mode & 0xf000
+    }
+}
+
+/// One piece of a file: (file offset, volume offset or `None` for a hole,
+/// length).
+type Piece = (u64, Option<u64>, u64);
+
+impl Ext {
+    pub fn open(kind: &'static str, vol: Arc<dyn ReadAt>) -> Result<Ext, String> {
+        let mut sb = [0u8; 1024];
+        vol.read_exact_at(&mut sb, 1024)
+            .map_err(|e| format!("superblock: {e}"))?;
+        if le16(&sb, 56) != 0xef53 {
+            return Err("no ext superblock magic".into());
+        }
+        let log = le32(&sb, 24);
+        if log > 6 {
+            return Err(format!("implausible block size 1024 << {log}"));
+        }
+        let block = 1024u64 << log;
+        let rev = le32(&sb, 76);
+        let inode_size = if rev == 0 {
+            128
+        } else {
+            u64::from(le16(&sb, 88))
+        };
+        let inodes_per_group = u64::from(le32(&sb, 40));
+        let inode_count = u64::from(le32(&sb, 0));
+        let incompat = le32(&sb, 96);
+        let blocks_per_group = u64::from(le32(&sb, 32));
+        let mut blocks = u64::from(le32(&sb, 4));
+        if incompat & INCOMPAT_64BIT != 0 {
+            blocks |= u64::from(le32(&sb, 336)) << 32;
+        }
+        if !(128..=block).contains(&inode_size)
+            || !inode_size.is_power_of_two()
+            || inodes_per_group == 0
+            || blocks_per_group == 0
+        {
+            return Err(format!(
+                "implausible geometry: inode size {inode_size}, {inodes_per_group} inodes and \
+                 {blocks_per_group} blocks per group"
+            ));
+        }
+        if incompat & INCOMPAT_META_BG != 0 {
+            return Err("meta_bg group descriptor layout is not read yet".into());
+        }
+        let first_data = u64::from(le32(&sb, 20));
+        let groups = (blocks - first_data).div_ceil(blocks_per_group);
+        let desc = if incompat & INCOMPAT_64BIT != 0 {
+            u64::from(le16(&sb, 254)).max(32)
+        } else {
+            32
+        };
+        if groups > 1 << 24 || groups * inodes_per_group < inode_count {
+            return Err(format!("implausible group count {groups}"));
+        }
+        let mut gdt = vec![0u8; (groups * desc) as usize];
+        vol.read_exact_at(&mut gdt, (first_data + 1) * block)
+            .map_err(|e| format!("group descriptors: {e}"))?;
+        let tables = gdt
+            .chunks_exact(desc as usize)
+            .map(|d| {
+                let lo = u64::from(le32(d, 8));
+                let hi = if desc >= 64 {
+                    u64::from(le32(d, 0x28))
+                } else {
+                    0
+                };
+                lo | (hi << 32)
+            })
+            .collect();
+        Ok(Ext {
+            kind,
+            vol,
+            block,
+            inode_size,
+            inodes_per_group,
+            inode_count,
+            filetype: incompat & INCOMPAT_FILETYPE != 0,
+            needs_recovery: incompat & INCOMPAT_RECOVER != 0,
+            tables,
+        })
+    }
+
+    fn inode(&self, n: u64) -> Result<Inode, String> {
+        if n == 0 || n > self.inode_count {
+            return Err(format!("inode {n} out of range"));
+        }
+        let (group, index) = (
+            (n - 1) / self.inodes_per_group,
+            (n - 1) % self.inodes_per_group,
+        );
+        let table = *self
+            .tables
+            .get(group as usize)
+            .ok_or_else(|| format!("inode {n}: no group {group}"))?;
+        let mut raw = vec![0u8; self.inode_size as usize];
+        self.vol
+            .read_exact_at(&mut raw, table * self.block + index * self.inode_size)
+            .map_err(|e| format!("inode {n}: {e}"))?;
+        let extra = if self.inode_size > 128 {
+            128 + u64::from(le16(&raw, 128))
+        } else {
+            128
+        };
+        // Seconds (signed 32-bit) plus, in large inodes, two epoch bits and
+        // nanoseconds in the matching *_extra field.
+        let time = |at: usize, extra_at: Option<usize>| -> Option<jiff::Timestamp> {
+            let secs = i64::from(le32(&raw, at) as i32);
+            let (epoch, nanos) = match extra_at {
+                Some(x) if (x as u64 + 4) <= extra && x + 4 <= raw.len() => {
+                    let e = le32(&raw, x);
+                    (i64::from(e & 3), (e >> 2) as i32)
+                }
+                _ => (0, 0),
+            };
+            if secs == 0 && epoch == 0 {
+                return None;
+            }
+            jiff::Timestamp::new(secs + (epoch << 32), nanos).ok()
+        };
+        let crtime = if (148 + 4) as u64 <= extra && raw.len() >= 152 {
+            time(144, Some(148))
+        } else {
+            None
+        };
+        let mut block = [0u8; 60];
+        block.copy_from_slice(&raw[40..100]);
+        Ok(Inode {
+            mode: le16(&raw, 0),
+            size: u64::from(le32(&raw, 4)) | (u64::from(le32(&raw, 108)) << 32),
+            flags: le32(&raw, 32),
+            links: le16(&raw, 26),
+            block,
+            // created, modified, changed, accessed
+            times: [
+                crtime,
+                time(16, Some(136)),
+                time(12, Some(132)),
+                time(8, Some(140)),
+            ],
+        })
+    }
+
+    /// Where the inode's bytes are.
+    fn pieces(&self, ino: &Inode) -> Result<Vec<Piece>, String> {
+        let mut out = Vec::new();
+        if ino.flags & EXTENTS_FLAG != 0 {
+            self.extents(&ino.block, 0, &mut out)?;
+        } else {
+            self.block_map(&ino.block, ino.size, &mut out)?;
+        }
+        out.sort_by_key(|p| p.0);
+        Ok(out)
+    }
+
+    fn extents(&self, node: &[u8], depth: u32, out: &mut Vec<Piece>) -> Result<(), String> {
+        if node.len() < 12 || le16(node, 0) != 0xf30a {
+            return Err("bad extent header".into());
+        }
+        if depth > MAX_EXTENT_DEPTH {
+            return Err("extent tree too deep".into());
+        }
+        let entries = usize::from(le16(node, 2));
+        let tree_depth = le16(node, 6);
+        for i in 0..entries {
+            let e = node
+                .get(12 + 12 * i..24 + 12 * i)
+                .ok_or("extent entries run past their node")?;
+            if tree_depth == 0 {
+                let logical = u64::from(le32(e, 0));
+                let mut len = u64::from(le16(e, 4));
+                let uninit = len > 32768;
+                if uninit {
+                    len -= 32768;
+                }
+                let start = (u64::from(le16(e, 6)) << 32) | u64::from(le32(e, 8));
+                let at = (!uninit).then_some(start * self.block);
+                out.push((logical * self.block, at, len * self.block));
+            } else {
+                let leaf = (u64::from(le16(e, 8)) << 32) | u64::from(le32(e, 4));
+                let mut child = vec![0u8; self.block as usize];
+                self.vol
+                    .read_exact_at(&mut child, leaf * self.block)
+                    .map_err(|err| format!("extent block {leaf}: {err}"))?;
+                self.extents(&child, depth + 1, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// ext2/3 block map: 12 direct pointers, then single, double and triple
+    /// indirect blocks. A zero pointer is a hole.
+    fn block_map(&self, block: &[u8], size: u64, out: &mut Vec<Piece>) -> Result<(), String> {
+        let needed = size.div_ceil(self.block);
+        let mut next = 0u64;
+        for i in 0..12 {
+            if next >= needed {
+                return Ok(());
+            }
+            self.push_block(u64::from(le32(block, 4 * i)), &mut next, out);
+        }
+        for (slot, level) in [(12usize, 1u32), (13, 2), (14, 3)] {
+            if next >= needed {
+                break;
+            }
+            let ptr = u64::from(le32(block, 4 * slot));
+            self.indirect(ptr, level, needed, &mut next, out)?;
+        }
+        Ok(())
+    }
+
+    fn push_block(&self, ptr: u64, next: &mut u64, out: &mut Vec<Piece>) {
+        let at = (ptr != 0).then_some(ptr * self.block);
+        match out.last_mut() {
+            Some(last)
+                if last.0 + last.2 == *next * self.block
+                    && match (last.1, at) {
+                        (Some(a), Some(b)) => a + last.2 == b,
+                        (None, None) => true,
+                        _ => false,
+                    } =>
+            {
+                last.2 += self.block
+            }
+            _ => out.push((*next * self.block, at, self.block)),
+        }
+        *next += 1;
+    }
+
+    fn indirect(
+        &self,
+        ptr: u64,
+        level: u32,
+        needed: u64,
+        next: &mut u64,
+        out: &mut Vec<Piece>,
+    ) -> Result<(), String> {
+        let per = self.block / 4;
+        if ptr == 0 {
+            // A hole covering everything this pointer would have mapped.
+            let span = per.pow(level).min(needed - *next);
+            for _ in 0..span {
+                self.push_block(0, next, out);
+            }
+            return Ok(());
+        }
+        let mut b = vec![0u8; self.block as usize];
+        self.vol
+            .read_exact_at(&mut b, ptr * self.block)
+            .map_err(|e| format!("indirect block {ptr}: {e}"))?;
+        for i in 0..per as usize {
+            if *next >= needed {
+                break;
+            }
+            let p = u64::from(le32(&b, 4 * i));
+            if level == 1 {
+                self.push_block(p, next, out);
+            } else {
+                self.indirect(p, level - 1, needed, next, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The inode's content as a reader.
+    fn content(&self, ino: &Inode) -> Result<Arc<dyn ReadAt>, String> {
+        if ino.flags & INLINE_DATA_FLAG != 0 {
+            let n = (ino.size as usize).min(60);
+            return Ok(Arc::new(ino.block[..n].to_vec()));
+        }
+        Ok(Arc::new(Blocks {
+            vol: self.vol.clone(),
+            pieces: self.pieces(ino)?,
+            size: ino.size,
+        }))
+    }
+}
+
+/// A file's pieces as a [`ReadAt`]; holes and uninitialised extents are zeros.
+struct Blocks {
+    vol: Arc<dyn ReadAt>,
+    pieces: Vec<Piece>,
+    size: u64,
+}
+
+impl ReadAt for Blocks {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        if offset >= self.size {
+            return Ok(0);
+        }
+        let want = buf.len().min((self.size - offset) as usize);
+        let mut done = 0;
+        while done < want {
+            let at = offset + done as u64;
+            let i = self.pieces.partition_point(|p| p.0 <= at);
+            let piece = i.checked_sub(1).map(|i| self.pieces[i]);
+            let n = match piece {
+                Some((start, disk, len)) if at < start + len => {
+                    let n = ((start + len - at) as usize).min(want - done);
+                    match disk {
+                        Some(d) => self
+                            .vol
+                            .read_exact_at(&mut buf[done..done + n], d + (at - start))?,
+                        None => buf[done..done + n].fill(0),
+                    }
+                    n
+                }
+                // Not mapped (sparse tail, or a gap between extents): zeros.
+                _ => {
+                    let next = self.pieces.get(i).map_or(self.size, |p| p.0);
+                    let n = ((next - at) as usize).min(want - done);
+                    buf[done..done + n].fill(0);
+                    n
+                }
+            };
+            done += n;
+        }
+        Ok(want)
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+/// One directory entry: inode, type byte (0 if unknown), name bytes.
+struct Dirent {
+    inode: u64,
+    name: Vec<u8>,
+    /// Found in the slack after a live entry: a deleted name.
+    deleted: bool,
+}
+
+/// Live entries, and deleted ones recovered from record slack.
+fn parse_dir(b: &[u8], block: usize, filetype: bool) -> Vec<Dirent> {
+    let mut out = Vec::new();
+    for blk in b.chunks(block) {
+        let mut at = 0;
+        while at + 8 <= blk.len() {
+            let rec_len = usize::from(le16(blk, at + 4));
+            if rec_len < 8 || at + rec_len > blk.len() {
+                break;
+            }
+            let name_len = if filetype {
+                usize::from(blk[at + 6])
+            } else {
+                usize::from(le16(blk, at + 6))
+            };
+            let inode = u64::from(le32(blk, at));
+            if inode != 0 && name_len > 0 && at + 8 + name_len <= at + rec_len {
+                out.push(Dirent {
+                    inode,
+                    name: blk[at + 8..at + 8 + name_len].to_vec(),
+                    deleted: false,
+                });
+            }
+            // Slack after this entry's name may hold entries removed by
+            // extending this record over them.
+            let used = (8 + name_len).div_ceil(4) * 4;
+            let mut s = at + used;
+            while s + 8 <= at + rec_len {
+                let ino = u64::from(le32(blk, s));
+                let rl = usize::from(le16(blk, s + 4));
+                let nl = usize::from(blk[s + 6]);
+                if ino != 0 && nl > 0 && rl >= 8 + nl && s + 8 + nl <= at + rec_len && (rl % 4 == 0)
+                {
+                    let name = &blk[s + 8..s + 8 + nl];
+                    if !name.contains(&0) && !name.contains(&b'/') {
+                        out.push(Dirent {
+                            inode: ino,
+                            name: name.to_vec(),
+                            deleted: true,
+                        });
+                    }
+                    s += (8 + nl).div_ceil(4) * 4;
+                } else {
+                    s += 4;
+                }
+            }
+            at += rec_len;
+        }
+    }
+    out
+}
+
+impl Filesystem for Ext {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    fn entries(
+        self: Arc<Self>,
+        volume: Arc<VolumeInfo>,
+    ) -> Box<dyn Iterator<Item = SourceItem> + Send> {
+        Box::new(Walk {
+            fs: self,
+            volume,
+            dirs: vec![(ROOT_INODE, Vec::new(), 0)],
+            seen: HashSet::from([ROOT_INODE]),
+            queue: VecDeque::new(),
+            started: false,
+        })
+    }
+}
+
+struct Walk {
+    fs: Arc<Ext>,
+    volume: Arc<VolumeInfo>,
+    /// Directories still to read: inode, path, depth.
+    dirs: Vec<(u64, Vec<u8>, usize)>,
+    seen: HashSet<u64>,
+    queue: VecDeque<SourceItem>,
+    started: bool,
+}
+
+impl Walk {
+    fn problem(&mut self, path: &[u8], kind: ProblemKind, message: String) {
+        let shown = if path.is_empty() {
+            b"/".as_slice()
+        } else {
+            path
+        };
+        self.queue.push_back(SourceItem::Problem(Problem {
+            path: EvidencePath::from_bytes(
+                [format!("{} › ", self.volume.label()).as_bytes(), shown].concat(),
+            ),
+            kind,
+            message,
+        }));
+    }
+
+    fn read_dir(&mut self, inode: u64, path: Vec<u8>, depth: usize) {
+        let entries = self.fs.inode(inode).and_then(|ino| {
+            if ino.size > MAX_DIR {
+                return Err(format!("directory of {} bytes", ino.size));
+            }
+            let c = self.fs.content(&ino)?;
+            let mut b = vec![0u8; ino.size as usize];
+            c.read_exact_at(&mut b, 0).map_err(|e| e.to_string())?;
+            let inline = ino.flags & INLINE_DATA_FLAG != 0;
+            // Inline directories start with the parent's inode (4 bytes).
+            let b = if inline {
+                b.get(4..).unwrap_or_default().to_vec()
+            } else {
+                b
+            };
+            Ok(parse_dir(
+                &b,
+                if inline {
+                    b.len().max(1)
+                } else {
+                    self.fs.block as usize
+                },
+                self.fs.filetype,
+            ))
+        });
+        let entries = match entries {
+            Ok(e) => e,
+            Err(e) => {
+                self.problem(
+                    &path,
+                    ProblemKind::CorruptEntry,
+                    format!("cannot read directory (inode {inode}): {e}"),
+                );
+                return;
+            }
+        };
+        // Stale copies of live entries sit in slack after a directory block
+        // is split or compacted: only names not live here are deleted ones.
+        let live: HashSet<(u64, Vec<u8>)> = entries
+            .iter()
+            .filter(|d| !d.deleted)
+            .map(|d| (d.inode, d.name.clone()))
+            .collect();
+        let live_names: HashSet<&[u8]> = live.iter().map(|(_, n)| n.as_slice()).collect();
+        let mut slack_seen = HashSet::new();
+        for d in &entries {
+            if d.name == b"." || d.name == b".." {
+                continue;
+            }
+            if d.deleted
+                && (live_names.contains(d.name.as_slice())
+                    || !slack_seen.insert((d.inode, &d.name)))
+            {
+                continue;
+            }
+            let mut child = path.clone();
+            child.push(b'/');
+            child.extend_from_slice(&d.name);
+            if d.deleted {
+                // The name survives in slack; the content only if the freed
+                // inode still maps real blocks and no live file took it.
+                let recoverable = self.fs.inode(d.inode).is_ok_and(|ino| {
+                    ino.links == 0
+                        && ino.kind() == 0x8000
+                        && self
+                            .fs
+                            .pieces(&ino)
+                            .is_ok_and(|p| p.iter().any(|p| p.1.is_some()))
+                });
+                if !recoverable {
+                    self.problem(
+                        &child,
+                        ProblemKind::Unrecoverable,
+                        format!(
+                            "deleted entry (inode {}): the inode no longer maps this file's \
+                             blocks (cleared or reused), so its content is not recovered",
+                            d.inode
+                        ),
+                    );
+                    continue;
+                }
+            }
+            self.entry(d.inode, child, depth);
+        }
+    }
+
+    /// Said once per volume: a journal that still holds changes.
+    fn journal_warning(&mut self) {
+        if self.fs.needs_recovery {
+            self.problem(
+                b"",
+                ProblemKind::JournalNotReplayed,
+                "the filesystem was not cleanly unmounted and its journal holds changes that \
+                 are not replayed: files or versions that exist only in the journal are not \
+                 scanned"
+                    .into(),
+            );
+        }
+    }
+
+    fn entry(&mut self, n: u64, path: Vec<u8>, depth: usize) {
+        let ino = match self.fs.inode(n) {
+            Ok(i) => i,
+            Err(e) => return self.problem(&path, ProblemKind::CorruptEntry, e),
+        };
+        let kind = match ino.kind() {
+            0x4000 => {
+                if depth < MAX_DEPTH && self.seen.insert(n) {
+                    self.dirs.push((n, path, depth + 1));
+                }
+                return;
+            }
+            0x8000 => None,
+            0xa000 => Some((ProblemKind::Symlink, "symbolic link (not followed)")),
+            0x1000 => Some((ProblemKind::Fifo, "FIFO (no content)")),
+            0xc000 => Some((ProblemKind::Socket, "socket (no content)")),
+            0x2000 | 0x6000 => Some((ProblemKind::Device, "device node (no content)")),
+            other => Some((
+                ProblemKind::CorruptEntry,
+                if other == 0 {
+                    "inode with no type"
+                } else {
+                    "inode of unknown type"
+                },
+            )),
+        };
+        if let Some((k, what)) = kind {
+            return self.problem(&path, k, format!("{what}, inode {n}"));
+        }
+        let content = match self.fs.content(&ino) {
+            Ok(c) => c,
+            Err(e) => {
+                return self.problem(&path, ProblemKind::CorruptEntry, format!("inode {n}: {e}"));
+            }
+        };
+        let [created, modified, changed, accessed] = ino.times;
+        self.queue.push_back(SourceItem::File(FileEntry {
+            path: EvidencePath::from_bytes(path),
+            host_path: None,
+            meta: FileMeta {
+                size: ino.size,
+                created,
+                modified,
+                accessed,
+                changed,
+                deleted: ino.links == 0,
+                stream: None,
+                inode: Some(n),
+                volume: Some(self.volume.clone()),
+            },
+            content: Box::new(StreamContent(content)),
+        }));
+    }
+}
+
+impl Iterator for Walk {
+    type Item = SourceItem;
+
+    fn next(&mut self) -> Option<SourceItem> {
+        if !self.started {
+            self.started = true;
+            self.journal_warning();
+        }
+        loop {
+            if let Some(item) = self.queue.pop_front() {
+                return Some(item);
+            }
+            let (inode, path, depth) = self.dirs.pop()?;
+            self.read_dir(inode, path, depth);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirent(ino: u32, rec_len: u16, name: &[u8]) -> Vec<u8> {
+        let mut e = ino.to_le_bytes().to_vec();
+        e.extend_from_slice(&rec_len.to_le_bytes());
+        e.push(name.len() as u8);
+        e.push(1);
+        e.extend_from_slice(name);
+        e.resize(rec_len as usize, 0);
+        e
+    }
+
+    #[test]
+    fn directory_entries_and_slack_names() {
+        // "a" covers the rest of the block, hiding the removed "gone.txt".
+        let mut b = dirent(12, 12, b".");
+        let mut a = dirent(13, 1024 - 12, b"a");
+        let gone = dirent(14, 16, b"gone.txt");
+        a[12..12 + gone.len()].copy_from_slice(&gone);
+        b.extend_from_slice(&a);
+        let got: Vec<_> = parse_dir(&b, 1024, true)
+            .into_iter()
+            .map(|d| (d.inode, String::from_utf8(d.name).unwrap(), d.deleted))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (12, ".".into(), false),
+                (13, "a".into(), false),
+                (14, "gone.txt".into(), true)
+            ]
+        );
+    }
+
+    #[test]
+    fn holes_and_gaps_read_as_zeros() {
+        let vol: Arc<dyn ReadAt> = Arc::new(vec![7u8; 8192]);
+        let b = Blocks {
+            vol,
+            pieces: vec![
+                (0, Some(1024), 1024),
+                (1024, None, 1024),
+                (4096, Some(0), 1024),
+            ],
+            size: 6000,
+        };
+        let mut buf = vec![1u8; 6000];
+        assert_eq!(b.read_at(&mut buf, 0).unwrap(), 6000);
+        assert!(buf[..1024].iter().all(|&x| x == 7));
+        assert!(buf[1024..4096].iter().all(|&x| x == 0));
+        assert!(buf[4096..5120].iter().all(|&x| x == 7));
+        assert!(buf[5120..].iter().all(|&x| x == 0));
+    }
+}
