@@ -6,22 +6,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::json;
 use support::*;
-
-fn corpus(sub: &str) -> Option<PathBuf> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus")
-        .join(sub);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("corpus folder {} absent: check skipped", p.display());
-        None
-    }
-}
 
 #[test]
 fn dirty_evtx_samples_scan_with_exact_damage_counts() {

@@ -56,6 +56,20 @@ pub fn read_report(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON")
 }
 
+/// A folder of the shared real-world corpus, or `None` (saying so) when it
+/// is absent: corpus checks skip rather than fail without it.
+pub fn corpus(sub: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus")
+        .join(sub);
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("corpus folder {} absent: check skipped", p.display());
+        None
+    }
+}
+
 /// The repository's `samples/` folder.
 pub fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")

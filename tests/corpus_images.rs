@@ -1,0 +1,139 @@
+//! Disk images of the shared corpus (../shared/corpus/images), each test
+//! skipped when the corpus is absent. Expected values come from the
+//! corpus's own documentation and from TSK (fls/icat/img_stat) run on the
+//! same files.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use support::*;
+
+/// Every file of a scan, with a FileName regex that matches everything.
+fn scan_all(target: &Path) -> (Run, Value) {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("filename-iocs.txt");
+    std::fs::write(&bundle, "# every file\n.;100\n").unwrap();
+    scan_to(&bundle, &tmp.path().join("r.json"), target, &[])
+}
+
+fn files(report: &Value) -> BTreeMap<String, Value> {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap().iter())
+        .filter(|e| e["kind"] == "file")
+        .map(|e| {
+            (
+                e["location"]["display"].as_str().unwrap().to_string(),
+                e["file"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn error_kinds(report: &Value) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for e in report["errors"].as_array().unwrap() {
+        *m.entry(e["kind"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn e01_media_bytes_equal_the_acquired_md5() {
+    let Some(dir) = corpus("images/ewf") else {
+        return;
+    };
+    // MD5 of the acquired media per the corpus README and TSK img_stat.
+    for (file, md5) in [
+        ("ntfs_sample.E01", "e4e9578a9c8bf6c6b375a80c630196a4"),
+        ("multiseg_v1.E01", "2692f3177a389e58906b5c9080aa1add"),
+    ] {
+        let disk = breachscan::source::container::open(&dir.join(file), "e01").unwrap();
+        let mut all = Vec::new();
+        breachscan::source::readat::Cursor::new(disk)
+            .read_to_end(&mut all)
+            .unwrap();
+        assert_eq!(md5_hex(&all), md5, "{file}");
+    }
+}
+
+#[test]
+fn every_corpus_image_scans_and_broken_ones_fail_cleanly() {
+    let Some(dir) = corpus("images/ewf") else {
+        return;
+    };
+    for (file, code, kinds) in [
+        ("ctf_file6.E01", 1, json!({})),
+        ("exfat1.E01", 1, json!({})),
+        ("gpt_130_partitions.E01", 0, json!({"unscannedVolume": 131})),
+        ("imageformat_mmls_1.E01", 1, json!({})),
+        ("multiseg_v1.E01", 0, json!({"unscannedVolume": 1})),
+        ("nps-2010-emails.E01", 1, json!({"unrecoverableDeleted": 1})),
+        ("ntfs_sample.E01", 1, json!({})),
+        ("zeros_128s.Ex01", 0, json!({"unscannedVolume": 1})),
+        (
+            "zeros_128s_compressed.Ex01",
+            0,
+            json!({"unscannedVolume": 1}),
+        ),
+        (
+            "fuzz-crash-parse_segment-add-overflow.E01",
+            2,
+            json!({"targetUnreadable": 1}),
+        ),
+        (
+            "fuzz-crash-recover-alloc-too-big.E01",
+            2,
+            json!({"targetUnreadable": 1}),
+        ),
+    ] {
+        let (run, report) = scan_all(&dir.join(file));
+        assert_eq!(run.code, code, "{file}: {}", run.stderr);
+        assert_eq!(json!(error_kinds(&report)), kinds, "{file}");
+    }
+}
+
+#[test]
+fn ntfs_sample_file_matches_tsk() {
+    let Some(dir) = corpus("images/ewf") else {
+        return;
+    };
+    let (_, report) = scan_all(&dir.join("ntfs_sample.E01"));
+    let f = files(&report);
+    // TSK istat/icat: file1.txt is MFT record 37, 408 bytes.
+    let file1 = f
+        .iter()
+        .find(|(k, _)| k.ends_with(" › ntfs › /file1.txt"))
+        .unwrap()
+        .1;
+    assert_eq!(file1["inode"], 37);
+    assert_eq!(file1["size"], 408);
+}
+
+#[test]
+fn exfat_and_fat16_corpus_files_with_deleted_ones() {
+    let Some(dir) = corpus("images/ewf") else {
+        return;
+    };
+    let (_, report) = scan_all(&dir.join("exfat1.E01"));
+    let f = files(&report);
+    let deleted = f.values().filter(|v| v["deleted"] == true).count();
+    assert_eq!(f.len(), 109);
+    assert!(deleted > 20, "deleted exFAT entries recovered: {deleted}");
+    let (_, report) = scan_all(&dir.join("nps-2010-emails.E01"));
+    let f = files(&report);
+    let doc = f
+        .iter()
+        .find(|(k, _)| k.ends_with("p1 (fat16) › /testfile.doc"))
+        .unwrap()
+        .1;
+    assert_eq!(doc["size"], 26112);
+    assert_eq!(doc["md5"], "f2a04d798454899731095add1f01c3dd"); // TSK icat
+}
