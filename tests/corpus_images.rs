@@ -54,6 +54,9 @@ fn e01_media_bytes_equal_the_acquired_md5() {
     for (file, md5) in [
         ("ntfs_sample.E01", "e4e9578a9c8bf6c6b375a80c630196a4"),
         ("multiseg_v1.E01", "2692f3177a389e58906b5c9080aa1add"),
+        // EWF v2, 128 zero sectors, stored and compressed.
+        ("zeros_128s.Ex01", "fcd6bcb56c1689fcef28b57c22475bad"),
+        ("zeros_128s_compressed.Ex01", "fcd6bcb56c1689fcef28b57c22475bad"),
     ] {
         let disk = breachscan::source::container::open(&dir.join(file), "e01").unwrap();
         let mut all = Vec::new();

@@ -371,4 +371,11 @@ fn damaged_images_are_reported_and_the_rest_is_scanned() {
     let e = &report["errors"][0];
     assert_eq!(e["kind"], "targetUnreadable");
     assert!(e["message"].as_str().unwrap().contains("e01"), "{e}");
+
+    // An empty file named like a segment: refused by name, cleanly.
+    let empty = tmp.path().join("bogus.E01");
+    fs::write(&empty, b"").unwrap();
+    let (run, report) = scan_to(&bundle, &tmp.path().join("r3.json"), &empty, &[]);
+    assert_eq!(run.code, 2);
+    assert_eq!(report["errors"][0]["kind"], "targetUnreadable");
 }
