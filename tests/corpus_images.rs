@@ -56,7 +56,10 @@ fn e01_media_bytes_equal_the_acquired_md5() {
         ("multiseg_v1.E01", "2692f3177a389e58906b5c9080aa1add"),
         // EWF v2, 128 zero sectors, stored and compressed.
         ("zeros_128s.Ex01", "fcd6bcb56c1689fcef28b57c22475bad"),
-        ("zeros_128s_compressed.Ex01", "fcd6bcb56c1689fcef28b57c22475bad"),
+        (
+            "zeros_128s_compressed.Ex01",
+            "fcd6bcb56c1689fcef28b57c22475bad",
+        ),
     ] {
         let disk = breachscan::source::container::open(&dir.join(file), "e01").unwrap();
         let mut all = Vec::new();

@@ -9,7 +9,6 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -28,11 +27,7 @@ fn images() -> (tempfile::TempDir, PathBuf) {
             if e.file_type().unwrap().is_dir() {
                 walk(&e.path(), &dst.join(&name));
             } else if let Some(stem) = name.strip_suffix(".gz") {
-                let mut out = Vec::new();
-                flate2::read::GzDecoder::new(fs::File::open(e.path()).unwrap())
-                    .read_to_end(&mut out)
-                    .unwrap();
-                fs::write(dst.join(stem), out).unwrap();
+                fs::write(dst.join(stem), gunzip(&e.path())).unwrap();
             } else {
                 fs::copy(e.path(), dst.join(&name)).unwrap();
             }

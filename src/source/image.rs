@@ -5,6 +5,7 @@
 //! its first MFT is indexed. Every volume ends up in the report: scanned,
 //! or listed with why it was not.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use super::readat::{ReadAt, Window};
@@ -36,13 +37,28 @@ impl FileSource for ImageSource {
         let mut listed = None::<std::vec::IntoIter<VolumeInfo>>;
         let mut current: Box<dyn Iterator<Item = SourceItem> + Send> = Box::new(std::iter::empty());
         let mut pending: Vec<SourceItem> = Vec::new();
+        let mut current_volume = String::new();
         Box::new(std::iter::from_fn(move || {
             loop {
                 if let Some(p) = pending.pop() {
                     return Some(p);
                 }
-                if let Some(item) = current.next() {
-                    return Some(item);
+                // A reader bug on strange data must cost one volume, not
+                // the scan: the rest of the image goes on.
+                match catch_unwind(AssertUnwindSafe(|| current.next())) {
+                    Ok(Some(item)) => return Some(item),
+                    Ok(None) => {}
+                    Err(_) => {
+                        current = Box::new(std::iter::empty());
+                        pending.push(SourceItem::Problem(Problem {
+                            path: EvidencePath::from_bytes(current_volume.clone()),
+                            kind: ProblemKind::CorruptFilesystem,
+                            message: "internal error while reading this volume (please report); \
+                                      its remaining entries were not scanned"
+                                .into(),
+                        }));
+                        continue;
+                    }
                 }
                 let vols = listed.get_or_insert_with(|| {
                     let v = volume::list(&disk);
@@ -56,7 +72,19 @@ impl FileSource for ImageSource {
                     v.volumes.into_iter()
                 });
                 let info = vols.next()?;
-                current = open_volume(&disk, info);
+                current_volume = describe(&info);
+                current = match catch_unwind(AssertUnwindSafe(|| open_volume(&disk, info))) {
+                    Ok(entries) => entries,
+                    Err(_) => {
+                        pending.push(SourceItem::Problem(Problem {
+                            path: EvidencePath::from_bytes(current_volume.clone()),
+                            kind: ProblemKind::CorruptFilesystem,
+                            message: "internal error while opening this volume (please report)"
+                                .into(),
+                        }));
+                        Box::new(std::iter::empty())
+                    }
+                };
             }
         }))
     }

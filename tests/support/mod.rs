@@ -70,6 +70,16 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
     }
 }
 
+/// The bytes of a gzip-compressed sample.
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).expect("sample exists"))
+        .read_to_end(&mut out)
+        .expect("sample is gzip");
+    out
+}
+
 /// The repository's `samples/` folder.
 pub fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("samples")

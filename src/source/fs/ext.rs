@@ -326,8 +326,26 @@ impl Ext {
         Ok(())
     }
 
+    /// Largest file the inode's mapping scheme can address: a bigger size
+    /// is damage (and would read as endless zeros).
+    fn max_size(&self, ino: &Inode) -> u64 {
+        let per = self.block / 4;
+        let blocks = if ino.flags & EXTENTS_FLAG != 0 {
+            1u64 << 32
+        } else {
+            12 + per + per * per + per * per * per
+        };
+        blocks.saturating_mul(self.block)
+    }
+
     /// The inode's content as a reader.
     fn content(&self, ino: &Inode) -> Result<Arc<dyn ReadAt>, String> {
+        if ino.size > self.max_size(ino) {
+            return Err(format!(
+                "size {} is beyond what this inode can address",
+                ino.size
+            ));
+        }
         if ino.flags & INLINE_DATA_FLAG != 0 {
             let n = (ino.size as usize).min(60);
             return Ok(Arc::new(ino.block[..n].to_vec()));

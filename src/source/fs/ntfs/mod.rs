@@ -154,7 +154,7 @@ impl Ntfs {
             .iter()
             .filter(|a| a.kind == ATTR_DATA && a.name.is_empty())
             .collect();
-        let (runs, size, init) = extents_runs(&data)?;
+        let (runs, size, init) = extents_runs(&data, cluster)?;
         let first = DataStream::new(vol.clone(), cluster, runs.clone(), size, init, 0);
         let Some(list) = attrs.iter().find(|a| a.kind == ATTR_ATTRIBUTE_LIST) else {
             return Ok(first);
@@ -209,8 +209,10 @@ impl Ntfs {
 }
 
 /// Runs, data size and initialised size of a $DATA attribute split over
-/// several extents (records); sizes come from the extent at VCN 0.
-fn extents_runs(extents: &[&Attr]) -> Result<(Vec<Run>, u64, u64), String> {
+/// several extents (records); sizes come from the extent at VCN 0. A data
+/// size beyond what the runs map (sparse runs included) is damage: read
+/// as is, it could claim petabytes of zeros.
+fn extents_runs(extents: &[&Attr], cluster: u64) -> Result<(Vec<Run>, u64, u64), String> {
     let mut runs = Vec::new();
     let (mut size, mut init) = (0, 0);
     for a in extents {
@@ -223,6 +225,14 @@ fn extents_runs(extents: &[&Attr]) -> Result<(Vec<Run>, u64, u64), String> {
         }
     }
     runs.sort_by_key(|r| r.0);
+    let mapped = runs
+        .last()
+        .map_or(0, |r| (r.0 + r.1).saturating_mul(cluster));
+    if size > mapped {
+        return Err(format!(
+            "data size {size} is beyond the {mapped} bytes its runs map"
+        ));
+    }
     Ok((runs, size, init))
 }
 

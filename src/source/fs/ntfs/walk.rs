@@ -309,7 +309,7 @@ impl Walk {
         if let Some(Body::Resident(v)) = extents.first().map(|a| &a.body) {
             return Ok(Arc::new(v.to_vec()));
         }
-        let (runs, size, init) = extents_runs(extents)?;
+        let (runs, size, init) = extents_runs(extents, self.fs.cluster)?;
         let unit = extents
             .iter()
             .find_map(|a| match &a.body {
