@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::locate;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
@@ -84,7 +84,7 @@ pub fn parse_json(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
             .map_err(|e| vec![BundleError::json(path, "indicators JSON", &e)])?;
         env.value.or(env.indicators).unwrap_or_default()
     };
-    let (label, keys): (&str, &[&[&str]]) = if first == Some(b'[') {
+    let (label, keys): (&'static str, &[&[&str]]) = if first == Some(b'[') {
         ("[]", &[])
     } else {
         ("value", &[&["value", "indicators"]])
@@ -98,7 +98,7 @@ pub fn parse_json(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
             let (line, column) = positions.get(i).copied().unwrap_or((0, 0));
             let at = Place {
                 file: 0,
-                entry: format!("{label}[{i}]"),
+                entry: Entry::Indexed(label, i),
                 id: None,
                 line,
                 column,
@@ -162,7 +162,7 @@ pub fn parse_csv(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
         };
         let at = Place {
             file: 0,
-            entry: String::new(),
+            entry: Entry::None,
             id: None,
             line,
             column: 1,

@@ -9,14 +9,34 @@ use jiff::Timestamp;
 use super::error::BundleError;
 use super::model::{AlertDefinition, DetectionFunction, IocType};
 
+/// Which entry of a file: a list and index (`iocs[3]`), a free label, or
+/// nothing beyond the line (line formats). Kept unformatted: a million-IOC
+/// bundle would otherwise format a million labels that no error ever shows.
+#[derive(Debug, Clone, Default)]
+pub enum Entry {
+    #[default]
+    None,
+    Indexed(&'static str, usize),
+    Text(String),
+}
+
+impl Entry {
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Entry::None => None,
+            Entry::Indexed(list, i) => Some(format!("{list}[{i}]")),
+            Entry::Text(t) => Some(t.clone()),
+        }
+    }
+}
+
 /// Where an entry sits: its list and index, its id, and its line/column
 /// (0 when the format has none).
 #[derive(Debug, Clone, Default)]
 pub struct Place {
     /// Index of the bundle file among those loaded; set by the merge step.
     pub file: usize,
-    /// e.g. `iocs[3]`.
-    pub entry: String,
+    pub entry: Entry,
     pub id: Option<String>,
     pub line: usize,
     pub column: usize,
@@ -26,11 +46,10 @@ impl Place {
     /// An error about this entry as a whole.
     pub fn error(&self, path: &Path, message: String) -> BundleError {
         // Line formats have no entry label beyond the line itself.
-        let entry = match &self.id {
-            Some(id) if self.entry.is_empty() => Some(format!("id {id:?}")),
-            Some(id) => Some(format!("{} (id {id:?})", self.entry)),
-            None if self.entry.is_empty() => None,
-            None => Some(self.entry.clone()),
+        let entry = match (&self.id, self.entry.text()) {
+            (Some(id), None) => Some(format!("id {id:?}")),
+            (Some(id), Some(e)) => Some(format!("{e} (id {id:?})")),
+            (None, e) => e,
         };
         BundleError {
             file: path.to_path_buf(),

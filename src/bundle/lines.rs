@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
 use super::value;
@@ -130,7 +130,7 @@ impl<'a> Builder<'a> {
     fn place(line: usize) -> Place {
         Place {
             file: 0,
-            entry: String::new(),
+            entry: Entry::None,
             id: None,
             line,
             column: 1,

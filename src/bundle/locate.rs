@@ -34,6 +34,61 @@ pub fn element_offsets(text: &[u8], path: &[&[&str]]) -> Vec<usize> {
     out
 }
 
+/// Every top-level key whose value is an array, with the byte offsets of
+/// its elements, in one pass over the document (looking each list up with
+/// [`element_offsets`] would rescan the lists before it).
+pub fn top_level_lists(text: &[u8]) -> Vec<(String, Vec<usize>)> {
+    let mut cur = Cursor { s: text, i: 0 };
+    let mut out = Vec::new();
+    cur.ws();
+    if !cur.eat(b'{') {
+        return out;
+    }
+    loop {
+        cur.ws();
+        if cur.peek() != Some(b'"') {
+            return out;
+        }
+        let Some(key) = cur.read_string() else {
+            return out;
+        };
+        cur.ws();
+        if !cur.eat(b':') {
+            return out;
+        }
+        cur.ws();
+        if cur.peek() == Some(b'[') {
+            cur.i += 1;
+            let mut offs = Vec::new();
+            loop {
+                cur.ws();
+                if cur.eat(b']') {
+                    break;
+                }
+                offs.push(cur.i);
+                if cur.skip_value().is_none() {
+                    return out;
+                }
+                cur.ws();
+                if !cur.eat(b',') {
+                    cur.ws();
+                    if !cur.eat(b']') {
+                        return out;
+                    }
+                    break;
+                }
+            }
+            out.push((key, offs));
+        } else if cur.skip_value().is_none() {
+            return out;
+        }
+        cur.ws();
+        if !cur.eat(b',') {
+            return out;
+        }
+    }
+}
+
 /// Byte offset of the value of the first key in `keys` (case-insensitive)
 /// inside the object starting at `object_at`.
 pub fn field_offset(text: &[u8], object_at: usize, keys: &[&str]) -> Option<usize> {
@@ -144,13 +199,16 @@ impl Cursor<'_> {
             return None;
         }
         loop {
-            match self.peek()? {
+            // Jump to the next quote or backslash (strings dominate bundles).
+            let rest = self.s.get(self.i..)?;
+            let k = memchr::memchr2(b'"', b'\\', rest)?;
+            self.i += k;
+            match self.s[self.i] {
                 b'"' => {
                     self.i += 1;
                     return Some(());
                 }
-                b'\\' => self.i += 2,
-                _ => self.i += 1,
+                _ => self.i += 2,
             }
         }
     }
@@ -209,6 +267,20 @@ mod tests {
         let v = field_offset(t, offs[1], &["value"]).unwrap();
         assert_eq!(line_col(t, v), (6, 15));
         assert!(field_offset(t, offs[0], &["missing"]).is_none());
+    }
+
+    #[test]
+    fn top_level_lists_in_one_pass() {
+        let t = TEXT.as_bytes();
+        let lists = top_level_lists(t);
+        assert_eq!(lists.len(), 2);
+        assert_eq!(
+            (lists[0].0.as_str(), lists[0].1.len()),
+            ("alertDefinitions", 0)
+        );
+        assert_eq!(lists[1].0, "IOCs");
+        assert_eq!(lists[1].1, element_offsets(t, &[&["iocs"]]));
+        assert!(top_level_lists(b"[1, 2]").is_empty());
     }
 
     #[test]

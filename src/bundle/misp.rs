@@ -14,7 +14,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
 use super::value;
@@ -226,7 +226,7 @@ pub fn parse(path: &Path, text: &[u8], all_attributes: bool) -> Result<Draft, Ve
 fn place(entry: &str) -> Place {
     Place {
         file: 0,
-        entry: entry.to_string(),
+        entry: Entry::Text(entry.to_string()),
         id: None,
         line: 0,
         column: 0,

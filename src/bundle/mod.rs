@@ -14,11 +14,11 @@ mod locate;
 mod misp;
 mod model;
 mod native;
+mod native_par;
 mod openioc;
 mod stix;
 pub mod value;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -70,9 +70,15 @@ struct Parsed {
 fn load_file(path: &Path, opts: &LoadOptions) -> Result<Parsed, Vec<BundleError>> {
     let bytes = std::fs::read(path)
         .map_err(|e| vec![BundleError::file(path, format!("cannot read bundle: {e}"))])?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let draft = parse_any(path, text, opts)?;
+    // The file's digest (for the report) is computed beside the parse.
+    let (sha256, draft) = std::thread::scope(|s| {
+        let digest = s.spawn(|| hex::encode(Sha256::digest(&bytes)));
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let draft = parse_any(path, text, opts);
+        let sha256 = digest.join().unwrap_or_default();
+        (sha256, draft)
+    });
+    let draft = draft?;
     Ok(Parsed {
         path: path.to_path_buf(),
         sha256,
@@ -112,18 +118,23 @@ fn parse_any(path: &Path, text: &[u8], opts: &LoadOptions) -> Result<Draft, Vec<
     }
 }
 
+/// Hash maps keyed by bundle values (ids, digests, domains): a fast,
+/// randomly seeded hasher (a million-IOC bundle spent a third of its load
+/// in SipHash).
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors> {
     let mut errors = Vec::new();
     let mut bundle = Bundle::default();
-    let mut alert_ids: HashMap<String, (usize, Place)> = HashMap::new();
-    let mut ioc_ids: HashMap<String, Place> = HashMap::new();
+    let mut alert_ids: IdMap<String, usize> = IdMap::default();
+    let mut alert_places: Vec<Place> = Vec::new();
     let paths: Vec<PathBuf> = parsed.iter().map(|p| p.path.clone()).collect();
     let where_ = |at: &Place| -> String {
         let p = paths[at.file].display();
-        if at.line > 0 {
-            format!("{p}:{}", at.line)
-        } else {
-            format!("{p} {}", at.entry)
+        match at.entry.text() {
+            _ if at.line > 0 => format!("{p}:{}", at.line),
+            Some(e) => format!("{p} {e}"),
+            None => p.to_string(),
         }
     };
 
@@ -142,23 +153,27 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
         bundle.unused.extend(p.draft.unused);
         for mut a in p.draft.alerts {
             a.at.file = file_idx;
-            let id = a.def.id.clone();
-            if let Some((_, first)) = alert_ids.get(&id) {
+            if let Some(&first) = alert_ids.get(&a.def.id) {
                 errors.push(a.at.error(
                     &p.path,
                     format!(
-                        "duplicate alert definition id {id:?} (first defined at {})",
-                        where_(first)
+                        "duplicate alert definition id {:?} (first defined at {})",
+                        a.def.id,
+                        where_(&alert_places[first])
                     ),
                 ));
                 continue;
             }
-            alert_ids.insert(id, (bundle.alert_definitions.len(), a.at));
+            alert_ids.insert(a.def.id.clone(), bundle.alert_definitions.len());
+            alert_places.push(a.at);
             bundle.alert_definitions.push(a.def);
         }
         drafts.push((file_idx, p.path, p.draft.iocs));
     }
 
+    let total: usize = drafts.iter().map(|d| d.2.len()).sum();
+    bundle.iocs.reserve(total);
+    let mut places: Vec<Place> = Vec::with_capacity(total);
     for (file_idx, path, iocs) in drafts {
         let file_name = path.file_name().map_or_else(
             || path.display().to_string(),
@@ -166,20 +181,8 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
         );
         for (n, mut d) in iocs.into_iter().enumerate() {
             d.at.file = file_idx;
-            let id =
-                d.id.clone()
-                    .unwrap_or_else(|| format!("{file_name}#{}", n + 1));
-            if let Some(first) = ioc_ids.get(&id) {
-                errors.push(d.at.error(
-                    &path,
-                    format!(
-                        "duplicate IOC id {id:?} (first defined at {})",
-                        where_(first)
-                    ),
-                ));
-                continue;
-            }
-            let Some((alert, _)) = alert_ids.get(&d.alert_ref) else {
+            let id = d.id.unwrap_or_else(|| format!("{file_name}#{}", n + 1));
+            let Some(&alert) = alert_ids.get(&d.alert_ref) else {
                 let mut e = d.at.error(
                     &path,
                     format!(
@@ -191,7 +194,6 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
                 errors.push(e);
                 continue;
             };
-            let alert = *alert;
             let state = if !d.enabled || !bundle.alert_definitions[alert].enabled {
                 IocState::Disabled
             } else if d.expires_at.is_some_and(|t| t <= opts.as_of) {
@@ -202,7 +204,7 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
             if state == IocState::Active {
                 bundle.files[file_idx].iocs_active += 1;
             }
-            ioc_ids.insert(id.clone(), d.at);
+            places.push(d.at);
             bundle.iocs.push(Ioc {
                 id,
                 alert,
@@ -216,6 +218,25 @@ fn merge(parsed: Vec<Parsed>, opts: &LoadOptions) -> Result<Bundle, BundleErrors
             });
         }
     }
+    // Duplicate ids, each named with the place of its first definition.
+    let mut first_of: IdMap<&str, usize> = IdMap::default();
+    first_of.reserve(bundle.iocs.len());
+    for (i, ioc) in bundle.iocs.iter().enumerate() {
+        if let Some(&first) = first_of.get(ioc.id.as_str()) {
+            let at = &places[i];
+            errors.push(at.error(
+                &paths[at.file],
+                format!(
+                    "duplicate IOC id {:?} (first defined at {})",
+                    ioc.id,
+                    where_(&places[first])
+                ),
+            ));
+        } else {
+            first_of.insert(&ioc.id, i);
+        }
+    }
+    drop(first_of);
     if errors.is_empty() {
         Ok(bundle)
     } else {

@@ -12,7 +12,7 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::locate;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
@@ -23,9 +23,9 @@ use std::path::Path;
 /// the envelope's mixed lists parse in one pass.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct RawEntry {
+pub(super) struct RawEntry {
     #[serde(alias = "Id", alias = "ID", deserialize_with = "opt_id")]
-    id: Option<String>,
+    pub(super) id: Option<String>,
     #[serde(alias = "Name")]
     name: Option<String>,
     #[serde(alias = "Title")]
@@ -82,87 +82,196 @@ struct NestedRef {
     id: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct RawFile {
-    #[serde(alias = "AlertDefinitions")]
-    alert_definitions: Option<Vec<RawEntry>>,
-    #[serde(
-        alias = "Iocs",
-        alias = "IOCs",
-        alias = "IndicatorsOfCompromise",
-        alias = "indicatorsOfCompromise"
-    )]
-    iocs: Option<Vec<RawEntry>>,
-    #[serde(rename = "@odata.context")]
-    odata_context: Option<String>,
-    value: Option<Vec<RawEntry>>,
-}
-
-const ALERTS_KEYS: &[&str] = &["alertDefinitions"];
-const IOCS_KEYS: &[&str] = &["iocs", "indicatorsOfCompromise"];
-const VALUE_KEYS: &[&str] = &["value"];
+pub(super) const ALERTS_KEYS: &[&str] = &["alertDefinitions"];
+pub(super) const IOCS_KEYS: &[&str] = &["iocs", "indicatorsOfCompromise"];
+pub(super) const VALUE_KEYS: &[&str] = &["value"];
 
 /// Parses a native or legacy-Defender bundle. `text` has no byte order mark.
+///
+/// Entries are checked one by one as the JSON parser reaches them (a
+/// streaming visitor), so a million-IOC bundle never exists twice in memory
+/// as raw entries and as drafts.
 pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
+    if let Some(result) = super::native_par::parse(path, text) {
+        return result;
+    }
+    parse_streaming(path, text)
+}
+
+/// The one-pass parse every document can take (see [`parse`]).
+pub(super) fn parse_streaming(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    let (file, root_is_array) = if first == Some(b'[') {
-        let entries: Vec<RawEntry> = serde_json::from_slice(text)
-            .map_err(|e| vec![BundleError::json(path, "bundle JSON", &e)])?;
-        (
-            RawFile {
-                value: Some(entries),
-                ..RawFile::default()
+    let mut ctx = Ctx::new(path, text);
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let parsed = if first == Some(b'[') {
+        ctx.draft.format = "defender-ti-api";
+        ctx.lists += 1;
+        de::DeserializeSeed::deserialize(
+            ListSeed {
+                ctx: &mut ctx,
+                label: "[]",
+                keys: &[],
+                class: Class::ByFields,
             },
-            true,
+            &mut de,
         )
     } else {
-        let file: RawFile = serde_json::from_slice(text)
-            .map_err(|e| vec![BundleError::json(path, "bundle JSON", &e)])?;
-        (file, false)
+        de::DeserializeSeed::deserialize(FileSeed(&mut ctx), &mut de)
     };
-
-    let mut ctx = Ctx {
-        path,
-        text,
-        errors: Vec::new(),
-        draft: Draft {
-            format: "native",
-            ..Draft::default()
-        },
-    };
-    if file.alert_definitions.is_none() && file.iocs.is_none() && file.value.is_none() {
+    parsed
+        .and_then(|()| de.end())
+        .map_err(|e| vec![BundleError::json(path, "bundle JSON", &e)])?;
+    if ctx.lists == 0 {
         return Err(vec![BundleError::file(
             path,
             "no \"alertDefinitions\", \"iocs\" or \"value\" list: not a breachscan/Defender bundle",
         )]);
     }
-    if let Some(list) = file.alert_definitions {
-        ctx.take_list("alertDefinitions", &[ALERTS_KEYS], list, |_| false);
-    }
-    if let Some(list) = file.iocs {
-        ctx.take_list("iocs", &[IOCS_KEYS], list, |_| true);
-    }
-    if let Some(list) = file.value {
-        ctx.draft.format = "defender-ti-api";
-        let context = file.odata_context.unwrap_or_default();
-        let (label, keys): (&str, &[&[&str]]) = if root_is_array {
-            ("[]", &[])
-        } else {
-            ("value", &[VALUE_KEYS])
-        };
-        if context.ends_with("#AlertDefinitions") {
-            ctx.take_list(label, keys, list, |_| false);
-        } else if context.ends_with("#IndicatorsOfCompromise") {
-            ctx.take_list(label, keys, list, |_| true);
-        } else {
-            ctx.take_list(label, keys, list, RawEntry::looks_like_ioc);
-        }
-    }
     if ctx.errors.is_empty() {
         Ok(ctx.draft)
     } else {
         Err(ctx.errors)
+    }
+}
+
+/// The list a top-level key names, under any of its spellings.
+pub(super) fn list_of(key: &str) -> Option<&'static str> {
+    match key {
+        "alertDefinitions" | "AlertDefinitions" => Some("alertDefinitions"),
+        "iocs" | "Iocs" | "IOCs" | "IndicatorsOfCompromise" | "indicatorsOfCompromise" => {
+            Some("iocs")
+        }
+        "value" => Some("value"),
+        _ => None,
+    }
+}
+
+/// How the entries of a list are told apart.
+#[derive(Clone, Copy)]
+pub(super) enum Class {
+    Alerts,
+    Iocs,
+    /// The API envelope: by its `@odata.context` when it came first, else
+    /// by each entry's fields.
+    ByFields,
+}
+
+impl Class {
+    /// For the API envelope's `value` list.
+    pub(super) fn for_context(context: Option<&str>) -> Class {
+        match context {
+            Some(c) if c.ends_with("#AlertDefinitions") => Class::Alerts,
+            Some(c) if c.ends_with("#IndicatorsOfCompromise") => Class::Iocs,
+            _ => Class::ByFields,
+        }
+    }
+}
+
+/// The top-level object: its lists are visited in place.
+struct FileSeed<'c, 'a>(&'c mut Ctx<'a>);
+
+impl<'de> de::DeserializeSeed<'de> for FileSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for FileSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a bundle object")
+    }
+
+    fn visit_map<M: de::MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        let ctx = self.0;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let (label, keys, class): (&'static str, &[&[&str]], Class) = match list_of(&key) {
+                Some("alertDefinitions") => ("alertDefinitions", &[ALERTS_KEYS], Class::Alerts),
+                Some("iocs") => ("iocs", &[IOCS_KEYS], Class::Iocs),
+                Some(_) => {
+                    ctx.draft.format = "defender-ti-api";
+                    let class = Class::for_context(ctx.context.as_deref());
+                    ("value", &[VALUE_KEYS], class)
+                }
+                None if key == "@odata.context" => {
+                    ctx.context = map.next_value::<Option<String>>()?;
+                    continue;
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+            };
+            ctx.lists += 1;
+            map.next_value_seed(ListSeed {
+                ctx: &mut *ctx,
+                label,
+                keys,
+                class,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// One list of entries, each checked as soon as it is parsed.
+struct ListSeed<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    label: &'static str,
+    keys: &'static [&'static [&'static str]],
+    class: Class,
+}
+
+impl<'de> de::DeserializeSeed<'de> for ListSeed<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> de::Visitor<'de> for ListSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of entries")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+
+    fn visit_seq<S: de::SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
+        let ctx = self.ctx;
+        let offsets = locate::element_offsets(ctx.text, self.keys);
+        let positions = locate::line_cols(ctx.text, &offsets);
+        match self.class {
+            Class::Alerts => ctx.draft.alerts.reserve(offsets.len()),
+            _ => ctx.draft.iocs.reserve(offsets.len()),
+        }
+        let mut index = 0;
+        while let Some(raw) = seq.next_element::<RawEntry>()? {
+            let (line, column) = positions.get(index).copied().unwrap_or((0, 0));
+            let at = Place {
+                file: 0,
+                entry: Entry::Indexed(self.label, index),
+                id: raw.id.clone(),
+                line,
+                column,
+            };
+            ctx.take(raw, self.class, at, offsets.get(index).copied());
+            index += 1;
+        }
+        Ok(())
     }
 }
 
@@ -176,38 +285,49 @@ impl RawEntry {
     }
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     path: &'a Path,
     text: &'a [u8],
-    errors: Vec<BundleError>,
-    draft: Draft,
+    pub(super) errors: Vec<BundleError>,
+    pub(super) draft: Draft,
+    /// The API envelope's `@odata.context`, once seen.
+    context: Option<String>,
+    /// Lists met so far (none: not a bundle of ours).
+    lists: usize,
 }
 
-impl Ctx<'_> {
-    fn take_list(
+impl<'a> Ctx<'a> {
+    pub(super) fn new(path: &'a Path, text: &'a [u8]) -> Self {
+        Ctx {
+            path,
+            text,
+            errors: Vec::new(),
+            draft: Draft {
+                format: "native",
+                ..Draft::default()
+            },
+            context: None,
+            lists: 0,
+        }
+    }
+
+    /// Checks one entry of a list and keeps it as a draft (or its errors).
+    pub(super) fn take(
         &mut self,
-        label: &str,
-        keys: &[&[&str]],
-        list: Vec<RawEntry>,
-        is_ioc: impl Fn(&RawEntry) -> bool,
+        raw: RawEntry,
+        class: Class,
+        at: Place,
+        object_at: Option<usize>,
     ) {
-        let offsets = locate::element_offsets(self.text, keys);
-        let positions = locate::line_cols(self.text, &offsets);
-        for (index, raw) in list.into_iter().enumerate() {
-            let (line, column) = positions.get(index).copied().unwrap_or((0, 0));
-            let at = Place {
-                file: 0,
-                entry: format!("{label}[{index}]"),
-                id: raw.id.clone(),
-                line,
-                column,
-            };
-            let object_at = offsets.get(index).copied();
-            if is_ioc(&raw) {
-                self.take_ioc(raw, at, object_at);
-            } else {
-                self.take_alert(raw, at, object_at);
-            }
+        let is_ioc = match class {
+            Class::Alerts => false,
+            Class::Iocs => true,
+            Class::ByFields => raw.looks_like_ioc(),
+        };
+        if is_ioc {
+            self.take_ioc(raw, at, object_at);
+        } else {
+            self.take_alert(raw, at, object_at);
         }
     }
 
@@ -396,16 +516,53 @@ fn parse_odata_ref(bind: &str) -> Option<String> {
     (!inner.is_empty()).then(|| inner.to_string())
 }
 
+/// A string or a number, trimmed; read without building a JSON value
+/// (this runs twice for each of a million IOCs).
 fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(de::Error::custom(format!(
-            "an id is a string or a number, not {other}"
-        ))),
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an id (a string or a number)")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(s.trim().to_string()))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            Ok(Some(n.to_string()))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            Ok(Some(
+                serde_json::Number::from_f64(n).map_or_else(|| n.to_string(), |n| n.to_string()),
+            ))
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Self::Value, E> {
+            Err(E::custom(format!("an id is a string or a number, not {b}")))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom(
+                "an id is a string or a number, not a list",
+            ))
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom(
+                "an id is a string or a number, not an object",
+            ))
+        }
     }
+    d.deserialize_option(V)
 }
 
 /// `true`/`false`, or the strings PowerShell payloads send (`"true"`).

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use roxmltree::{Document, Node};
 
-use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::locate;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
@@ -79,7 +79,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
             .unwrap_or((0, 0));
         Place {
             file: 0,
-            entry: String::new(),
+            entry: Entry::None,
             id: n.attribute("id").map(str::to_string),
             line,
             column,

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::draft::{Draft, DraftAlert, DraftIoc, Place};
+use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
 use super::value;
@@ -78,7 +78,7 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
         let ind_id = str_of(ind, "id").unwrap_or("").to_string();
         let at = Place {
             file: 0,
-            entry: format!("objects[{i}]"),
+            entry: Entry::Indexed("objects", i),
             id: Some(ind_id.clone()),
             line: 0,
             column: 0,

@@ -13,7 +13,7 @@ pub use record::{normalize_registry, normalize_url};
 
 use std::collections::HashMap;
 
-use crate::bundle::{Bundle, DetectionFunction, IocIdx, IocType, value};
+use crate::bundle::{Bundle, DetectionFunction, IdMap, IocIdx, IocType, value};
 use crate::hash::{DigestSet, Digests};
 use text::{TextSet, TextSetBuilder};
 
@@ -27,9 +27,9 @@ pub struct Hit {
 
 pub struct Matcher {
     digests: DigestSet,
-    md5: HashMap<[u8; 16], Vec<IocIdx>>,
-    sha1: HashMap<[u8; 20], Vec<IocIdx>>,
-    sha256: HashMap<[u8; 32], Vec<IocIdx>>,
+    md5: IdMap<[u8; 16], Vec<IocIdx>>,
+    sha1: IdMap<[u8; 20], Vec<IocIdx>>,
+    sha256: IdMap<[u8; 32], Vec<IocIdx>>,
     file_name: TextSet,
     file_path: TextSet,
     record: record::RecordSets,
@@ -47,45 +47,15 @@ impl Matcher {
     /// loaded; this fails only if the combined regexes exceed their size
     /// limit.
     pub fn new(bundle: &Bundle) -> Result<Matcher, String> {
-        let mut md5 = HashMap::new();
-        let mut sha1 = HashMap::new();
-        let mut sha256 = HashMap::new();
-        let mut names = TextSetBuilder::default();
-        let mut paths = TextSetBuilder::default();
-        let mut records = record::RecordSetsBuilder::default();
-        let mut has_record_iocs = false;
-        let mut exclusions = HashMap::new();
-        for (idx, ioc) in bundle.active_iocs() {
-            has_record_iocs = true;
-            if let Some(x) = &ioc.exclude {
-                let re = value::compile_regex(x)
-                    .map_err(|e| format!("IOC {}: exclusion: {e}", ioc.id))?;
-                exclusions.insert(idx, re);
-            }
-            records.add(idx, ioc);
-            let v = ioc.value.as_str();
-            match ioc.kind {
-                IocType::Md5 | IocType::Sha1 | IocType::Sha256 => {
-                    let bytes = value::parse_digest(ioc.kind, v)
-                        .map_err(|e| format!("IOC {}: {e}", ioc.id))?;
-                    match ioc.kind {
-                        IocType::Md5 => push(&mut md5, &bytes, idx),
-                        IocType::Sha1 => push(&mut sha1, &bytes, idx),
-                        _ => push(&mut sha256, &bytes, idx),
-                    }
-                }
-                IocType::FileName => names.add(ioc.function, normalize_name(v), v, idx),
-                IocType::FilePath => {
-                    let anchored = matches!(
-                        ioc.function,
-                        DetectionFunction::Equals | DetectionFunction::StartWith
-                    );
-                    paths.add(ioc.function, normalize_path(v, anchored), v, idx)
-                }
-                // Matched in event records only (see `record`).
-                IocType::IpAddress | IocType::DomainName | IocType::Url | IocType::RegistryKey => {}
-            }
-        }
+        // Digest maps on one thread, everything textual on another: with a
+        // million IOCs each half takes about a second.
+        let ((digests, files), rest) = rayon::join(
+            || (Self::digest_maps(bundle), Self::file_sets(bundle)),
+            || Self::record_sets(bundle),
+        );
+        let (md5, sha1, sha256) = digests;
+        let (file_name, file_path) = files?;
+        let (record, exclusions, record_prefilter) = rest?;
         Ok(Matcher {
             digests: DigestSet {
                 md5: !md5.is_empty(),
@@ -95,13 +65,90 @@ impl Matcher {
             md5,
             sha1,
             sha256,
-            file_name: names.build()?,
-            file_path: paths.build()?,
-            record: records.build()?,
-            has_record_iocs,
-            record_prefilter: prefilter::build(bundle.active_iocs().map(|(_, i)| i)),
+            file_name,
+            file_path,
+            record,
+            has_record_iocs: bundle.active_iocs().next().is_some(),
+            record_prefilter,
             exclusions,
         })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn digest_maps(
+        bundle: &Bundle,
+    ) -> (
+        IdMap<[u8; 16], Vec<IocIdx>>,
+        IdMap<[u8; 20], Vec<IocIdx>>,
+        IdMap<[u8; 32], Vec<IocIdx>>,
+    ) {
+        let count = |k| bundle.active_iocs().filter(|(_, i)| i.kind == k).count();
+        let mut md5 = IdMap::default();
+        let mut sha1 = IdMap::default();
+        let mut sha256 = IdMap::default();
+        md5.reserve(count(IocType::Md5));
+        sha1.reserve(count(IocType::Sha1));
+        sha256.reserve(count(IocType::Sha256));
+        for (idx, ioc) in bundle.active_iocs() {
+            let v = ioc.value.as_str();
+            match ioc.kind {
+                IocType::Md5 => push(&mut md5, v, idx),
+                IocType::Sha1 => push(&mut sha1, v, idx),
+                IocType::Sha256 => push(&mut sha256, v, idx),
+                _ => {}
+            }
+        }
+        (md5, sha1, sha256)
+    }
+
+    /// File name and path sets.
+    fn file_sets(bundle: &Bundle) -> Result<(TextSet, TextSet), String> {
+        let mut names = TextSetBuilder::default();
+        let mut paths = TextSetBuilder::default();
+        for (idx, ioc) in bundle.active_iocs() {
+            let v = ioc.value.as_str();
+            match ioc.kind {
+                IocType::FileName => names.add(ioc.function, normalize_name(v), v, idx),
+                IocType::FilePath => {
+                    let anchored = matches!(
+                        ioc.function,
+                        DetectionFunction::Equals | DetectionFunction::StartWith
+                    );
+                    paths.add(ioc.function, normalize_path(v, anchored), v, idx)
+                }
+                _ => {}
+            }
+        }
+        Ok((names.build()?, paths.build()?))
+    }
+
+    /// Event record sets, false-positive regexes and the record prefilter.
+    #[allow(clippy::type_complexity)]
+    fn record_sets(
+        bundle: &Bundle,
+    ) -> Result<
+        (
+            record::RecordSets,
+            HashMap<IocIdx, regex::Regex>,
+            Option<aho_corasick::AhoCorasick>,
+        ),
+        String,
+    > {
+        let mut records = record::RecordSetsBuilder::default();
+        let mut exclusions = HashMap::new();
+        for (idx, ioc) in bundle.active_iocs() {
+            if let Some(x) = &ioc.exclude {
+                let re = value::compile_regex(x)
+                    .map_err(|e| format!("IOC {}: exclusion: {e}", ioc.id))?;
+                exclusions.insert(idx, re);
+            }
+            records.add(idx, ioc);
+        }
+        Ok((
+            records.build()?,
+            exclusions,
+            prefilter::build(bundle.active_iocs().map(|(_, i)| i)),
+        ))
     }
 
     /// Whether a record rendered as `rendered` (JSON or XML text) can hit
@@ -194,8 +241,10 @@ fn hit<const N: usize>(ioc: IocIdx, field: &str, digest: &Option<[u8; N]>) -> Hi
     }
 }
 
-fn push<const N: usize>(map: &mut HashMap<[u8; N], Vec<IocIdx>>, bytes: &[u8], idx: IocIdx) {
-    if let Ok(key) = <[u8; N]>::try_from(bytes) {
+/// Adds a digest IOC; its value was checked (hex, length) when loaded.
+fn push<const N: usize>(map: &mut IdMap<[u8; N], Vec<IocIdx>>, hex_value: &str, idx: IocIdx) {
+    let mut key = [0u8; N];
+    if hex::decode_to_slice(hex_value.trim(), &mut key).is_ok() {
         map.entry(key).or_default().push(idx);
     }
 }

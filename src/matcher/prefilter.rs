@@ -34,32 +34,38 @@ const MIN_USEFUL: usize = 1;
 /// Builds the prefilter, or `None` when some IOC has no necessary literal
 /// (every record must then be parsed).
 pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasick> {
-    let mut lits: Vec<String> = Vec::new();
+    let mut seen = crate::bundle::IdMap::<String, ()>::default();
+    let mut total = 0usize;
     for ioc in iocs {
         let lit = literal(ioc)?;
         if lit.len() < MIN_USEFUL {
             return None;
         }
-        lits.push(lit.to_ascii_lowercase());
+        let lit = lit.to_ascii_lowercase();
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(lit) {
+            total += slot.key().len();
+            // Past the cap there will be no prefilter (below): stop
+            // collecting literals a million-IOC bundle would not use.
+            if total > PREFILTER_MAX_BYTES {
+                return None;
+            }
+            slot.insert(());
+        }
     }
-    if lits.is_empty() {
+    if seen.is_empty() {
         return None;
     }
+    let mut lits: Vec<String> = seen.into_keys().collect();
     lits.sort();
-    lits.dedup();
     // A DFA: the prefilter runs over every record's text, and with
     // thousands of literals the NFA the crate would choose is several times
     // slower. But a DFA's size grows with the literals times the alphabet:
     // beyond DFA_MAX_BYTES of literals (a million-IOC bundle) its build alone
     // took minutes and gigabytes, so the crate's own choice is used there.
-    let total: usize = lits.iter().map(String::len).sum();
-    if total > PREFILTER_MAX_BYTES {
-        // Building the automaton (its failure links, doubled by case
-        // folding) would cost more than it saves: with a million-IOC bundle
-        // it took 30 s. Without it every record is parsed: slower logs,
-        // same results.
-        return None;
-    }
+    // Beyond PREFILTER_MAX_BYTES (checked above) building the automaton
+    // (its failure links, doubled by case folding) would cost more than it
+    // saves: with a million-IOC bundle it took 30 s. Without it every
+    // record is parsed: slower logs, same results.
     let mut b = AhoCorasick::builder();
     b.ascii_case_insensitive(true)
         .match_kind(MatchKind::Standard);

@@ -33,7 +33,7 @@ use super::{Hit, Matcher, normalize_name, normalize_path};
 pub(super) struct RecordSets {
     ips: IpTable,
     ip_text: TextSet,
-    domains: HashMap<String, Vec<IocIdx>>,
+    domains: crate::bundle::IdMap<String, Vec<IocIdx>>,
     domain_text: TextSet,
     urls: TextSet,
     registry: TextSet,
@@ -46,7 +46,7 @@ pub(super) struct RecordSets {
 pub(super) struct RecordSetsBuilder {
     ips: IpTable,
     ip_text: TextSetBuilder,
-    domains: HashMap<String, Vec<IocIdx>>,
+    domains: crate::bundle::IdMap<String, Vec<IocIdx>>,
     domain_text: TextSetBuilder,
     urls: TextSetBuilder,
     registry: TextSetBuilder,

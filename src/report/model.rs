@@ -36,6 +36,19 @@ pub struct ScanInfo {
     pub complete: bool,
     /// The instant IOC expiry was judged against.
     pub as_of: String,
+    /// Where the time went, in seconds (time fields: they differ run to run).
+    pub timings: Timings,
+}
+
+#[derive(Debug, Serialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Reading and checking the bundle files.
+    pub bundle_load: f64,
+    /// Compiling the IOCs into the matcher.
+    pub matcher_build: f64,
+    /// Walking, hashing, parsing and matching the targets.
+    pub scan: f64,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,6 +6,7 @@
 //!
 //! Speed goals are checked here, never in timed unit tests.
 
+mod bundle;
 mod evtx;
 mod files;
 mod image;
@@ -37,6 +38,9 @@ enum Bench {
     /// Disk images: MB/s over a ~1.5 GiB NTFS image (raw and E01) with all
     /// three digests, beside TSK's fiwalk.
     Image(image::Args),
+    /// Bundle scale: load time and memory of a 1,000,000-IOC bundle, and
+    /// scan speed with it beside a 10-IOC bundle.
+    Bundle(bundle::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Bench::Files(args) => files::run(&args),
         Bench::Evtx(args) => evtx::run(&args),
         Bench::Image(args) => image::run(&args),
+        Bench::Bundle(args) => bundle::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
