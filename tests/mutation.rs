@@ -10,20 +10,6 @@ use breachscan::bundle::{self, LoadOptions};
 use support::evtx::{Event, write_evtx};
 use support::*;
 
-/// xorshift64: deterministic, so a failure reproduces.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>) {
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(data.len().max(1));

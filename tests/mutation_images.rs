@@ -12,19 +12,6 @@ use breachscan::source::readat::ReadAt;
 use breachscan::source::{FileSource, ImageSource, ReadBuf, SourceItem};
 use support::*;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// Walks every entry and reads every file; returns (files, problems).
 fn walk(disk: Vec<u8>) -> (usize, usize) {
     let disk: Arc<dyn ReadAt> = Arc::new(disk);
@@ -80,8 +67,8 @@ fn mutate_and_walk(name: &str, parts: &[u64], rounds: u64) {
         let mut rng = Rng(seed * 0x9e37_79b9);
         let mut disk = clean.clone();
         for _ in 0..1 + rng.below(40) {
-            let (lo, hi) = hot[rng.below(hot.len() as u64) as usize];
-            let at = (lo + rng.below(hi - lo)) as usize;
+            let (lo, hi) = hot[rng.below(hot.len())];
+            let at = lo as usize + rng.below((hi - lo) as usize);
             disk[at] = match rng.below(3) {
                 0 => rng.next() as u8,
                 1 => 0,

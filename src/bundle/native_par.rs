@@ -181,7 +181,9 @@ mod tests {
     /// A bundle big enough for the fast path, with `bad` entries broken in
     /// chosen ways.
     fn bundle(n: usize, bad: &[usize]) -> String {
-        let mut s = String::from("{\n \"alertDefinitions\": [{\"id\": \"a\", \"name\": \"A\", \"severity\": \"High\"}],\n \"iocs\": [\n");
+        let mut s = String::from(
+            "{\n \"alertDefinitions\": [{\"id\": \"a\", \"name\": \"A\", \"severity\": \"High\"}],\n \"iocs\": [\n",
+        );
         for i in 0..n {
             let value = if bad.contains(&i) {
                 format!("{:039x}", i) // a SHA-1 one digit short
@@ -201,7 +203,9 @@ mod tests {
     fn fast_path_gives_what_the_streaming_parse_gives() {
         let path = Path::new("big.json");
         let good = bundle(30_000, &[]);
-        let fast = parse(path, good.as_bytes()).expect("fast path applies").unwrap();
+        let fast = parse(path, good.as_bytes())
+            .expect("fast path applies")
+            .unwrap();
         let slow = super::super::native::parse_streaming(path, good.as_bytes()).unwrap();
         assert_eq!(fast.iocs.len(), 30_000);
         assert_eq!(fast.iocs.len(), slow.iocs.len());
@@ -211,11 +215,16 @@ mod tests {
         let broken = bundle(30_000, &[7, 25_001]);
         let show = |e: Vec<BundleError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
         let fast = show(parse(path, broken.as_bytes()).unwrap().unwrap_err());
-        let slow = show(super::super::native::parse_streaming(path, broken.as_bytes()).unwrap_err());
+        let slow =
+            show(super::super::native::parse_streaming(path, broken.as_bytes()).unwrap_err());
         assert_eq!(fast, slow);
         assert_eq!(fast.len(), 2);
         assert!(fast[1].starts_with("big.json:25005:"), "{}", fast[1]);
-        assert!(fast[1].contains("iocs[25001] (id \"i25001\")"), "{}", fast[1]);
+        assert!(
+            fast[1].contains("iocs[25001] (id \"i25001\")"),
+            "{}",
+            fast[1]
+        );
     }
 
     #[test]

@@ -229,35 +229,57 @@ impl ReadAt for Vec<u8> {
     }
 }
 
-/// A file laid out in extents of another reader (FAT cluster chains).
+/// A file laid out in pieces of another reader: FAT cluster chains, ext
+/// extents and block maps.
 pub struct Extents {
     inner: Arc<dyn ReadAt>,
-    /// (offset in the file, offset in `inner`, length), in file order.
-    extents: Vec<(u64, u64, u64)>,
+    /// (offset in the file, offset in `inner` or `None` for a hole,
+    /// length), sorted by file offset.
+    pieces: Vec<(u64, Option<u64>, u64)>,
     size: u64,
+    /// Bytes of `size` no piece covers: zeros (sparse files) or an error
+    /// (an allocation chain that ends early).
+    gaps_are_zeros: bool,
 }
 
 impl Extents {
-    /// `pieces` are (offset in `inner`, length) in file order; adjacent ones
-    /// are merged. Bytes of `size` not covered read as an error, not zeros.
-    pub fn new(
+    /// A chain of (offset in `inner`, length) in file order; adjacent ones
+    /// are merged. Bytes of `size` past the chain read as an error.
+    pub fn chain(
         inner: Arc<dyn ReadAt>,
-        pieces: impl IntoIterator<Item = (u64, u64)>,
+        chain: impl IntoIterator<Item = (u64, u64)>,
         size: u64,
     ) -> Self {
-        let mut extents: Vec<(u64, u64, u64)> = Vec::new();
+        let mut pieces: Vec<(u64, Option<u64>, u64)> = Vec::new();
         let mut file_off = 0;
-        for (disk, len) in pieces {
-            match extents.last_mut() {
-                Some(last) if last.1 + last.2 == disk => last.2 += len,
-                _ => extents.push((file_off, disk, len)),
+        for (disk, len) in chain {
+            match pieces.last_mut() {
+                Some((_, Some(d), l)) if *d + *l == disk => *l += len,
+                _ => pieces.push((file_off, Some(disk), len)),
             }
             file_off += len;
         }
         Extents {
             inner,
-            extents,
+            pieces,
             size,
+            gaps_are_zeros: false,
+        }
+    }
+
+    /// Pieces at explicit file offsets, holes allowed; what no piece covers
+    /// reads as zeros.
+    pub fn sparse(
+        inner: Arc<dyn ReadAt>,
+        mut pieces: Vec<(u64, Option<u64>, u64)>,
+        size: u64,
+    ) -> Self {
+        pieces.sort_by_key(|p| p.0);
+        Extents {
+            inner,
+            pieces,
+            size,
+            gaps_are_zeros: true,
         }
     }
 }
@@ -271,22 +293,34 @@ impl ReadAt for Extents {
         let mut done = 0;
         while done < want {
             let at = offset + done as u64;
-            let i = self.extents.partition_point(|e| e.0 <= at);
-            let Some(&(start, disk, len)) = i.checked_sub(1).map(|i| &self.extents[i]) else {
-                break;
+            let i = self.pieces.partition_point(|p| p.0 <= at);
+            let n = match i.checked_sub(1).map(|i| self.pieces[i]) {
+                Some((start, disk, len)) if at < start + len => {
+                    let n = ((start + len - at) as usize).min(want - done);
+                    match disk {
+                        Some(d) => self
+                            .inner
+                            .read_exact_at(&mut buf[done..done + n], d + (at - start))?,
+                        None => buf[done..done + n].fill(0),
+                    }
+                    n
+                }
+                _ if self.gaps_are_zeros => {
+                    let next = self.pieces.get(i).map_or(self.size, |p| p.0);
+                    let n = ((next - at) as usize).min(want - done);
+                    buf[done..done + n].fill(0);
+                    n
+                }
+                _ => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "allocation ends at byte {at} of {} (damaged chain)",
+                            self.size
+                        ),
+                    ));
+                }
             };
-            if at >= start + len {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "allocation ends at byte {at} of {} (damaged chain)",
-                        self.size
-                    ),
-                ));
-            }
-            let n = ((start + len - at) as usize).min(want - done);
-            self.inner
-                .read_exact_at(&mut buf[done..done + n], disk + (at - start))?;
             done += n;
         }
         Ok(done)
@@ -393,6 +427,38 @@ mod tests {
         assert_eq!(w.read_at(&mut buf, 50).unwrap(), 50);
         assert_eq!(buf[0], (950 % 251) as u8);
         assert!(w.read_exact_at(&mut buf, 0).is_err());
+    }
+
+    #[test]
+    fn sparse_extents_read_holes_and_gaps_as_zeros() {
+        let vol: Arc<dyn ReadAt> = Arc::new(vec![7u8; 8192]);
+        let e = Extents::sparse(
+            vol,
+            vec![
+                (4096, Some(0), 1024),
+                (0, Some(1024), 1024),
+                (1024, None, 1024),
+            ],
+            6000,
+        );
+        let mut buf = vec![1u8; 6000];
+        assert_eq!(e.read_at(&mut buf, 0).unwrap(), 6000);
+        assert!(buf[..1024].iter().all(|&x| x == 7));
+        assert!(buf[1024..4096].iter().all(|&x| x == 0));
+        assert!(buf[4096..5120].iter().all(|&x| x == 7));
+        assert!(buf[5120..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn a_chain_that_ends_early_is_an_error() {
+        let vol: Arc<dyn ReadAt> = Arc::new(bytes(8192));
+        let e = Extents::chain(vol, [(1000, 100), (1100, 100), (0, 50)], 400);
+        let mut buf = vec![0u8; 250];
+        e.read_exact_at(&mut buf, 0).unwrap();
+        assert_eq!(buf[..200], bytes(8192)[1000..1200]);
+        assert_eq!(buf[200..], bytes(8192)[..50]);
+        let err = e.read_at(&mut [0u8; 100], 300).unwrap_err();
+        assert!(err.to_string().contains("damaged chain"));
     }
 
     #[test]

@@ -70,6 +70,20 @@ pub fn corpus(sub: &str) -> Option<PathBuf> {
     }
 }
 
+/// xorshift64: deterministic, so a failure reproduces.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
 /// The bytes of a gzip-compressed sample.
 pub fn gunzip(path: &Path) -> Vec<u8> {
     use std::io::Read;

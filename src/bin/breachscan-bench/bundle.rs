@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 
-use crate::breachscan_exe;
+use crate::{Rng, breachscan_exe};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -126,18 +126,6 @@ fn measure(exe: &Path, args: &[&str], runs: usize, ok: &[i32]) -> Result<(Durati
     Ok((times[times.len() / 2], peak))
 }
 
-/// xorshift64*, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
 fn write_bundle(path: &Path, n: usize) -> Result<()> {
     let mut out = std::io::BufWriter::new(fs::File::create(path)?);
     let defs = (n / 2000).clamp(1, 500);
@@ -153,16 +141,22 @@ fn write_bundle(path: &Path, n: usize) -> Result<()> {
     write!(out, "],\"iocs\":[")?;
     let mut rng = Rng(7);
     for i in 0..n {
-        let r = rng.next();
+        let r = rng.next_u64();
         let (kind, value, function) = match i % 20 {
             0..=5 => (
                 "Sha256",
-                format!("{:016x}{:016x}{:016x}{:016x}", r, rng.next(), rng.next(), i),
+                format!(
+                    "{:016x}{:016x}{:016x}{:016x}",
+                    r,
+                    rng.next_u64(),
+                    rng.next_u64(),
+                    i
+                ),
                 "Equals",
             ),
             6..=8 => (
                 "Sha1",
-                format!("{:016x}{:016x}{:08x}", r, rng.next(), i as u32),
+                format!("{:016x}{:016x}{:08x}", r, rng.next_u64(), i as u32),
                 "Equals",
             ),
             9..=11 => ("Md5", format!("{:016x}{:016x}", r, i), "Equals"),
@@ -231,7 +225,7 @@ fn write_tree(tree: &Path) -> Result<()> {
         let d = tree.join(format!("big/{:02}", i % 16));
         fs::create_dir_all(&d)?;
         for c in buf.chunks_mut(8) {
-            c.copy_from_slice(&rng.next().to_le_bytes()[..c.len()]);
+            c.copy_from_slice(&rng.next_u64().to_le_bytes()[..c.len()]);
         }
         fs::write(d.join(format!("f{i:03}.bin")), &buf)?;
     }

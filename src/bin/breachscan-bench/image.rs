@@ -18,7 +18,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 
-use crate::{breachscan_exe, have, sh_quote, time_cmd};
+use crate::{Rng, breachscan_exe, have, sh_quote, time_cmd};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -163,9 +163,9 @@ fn sizes(args: &Args) -> Vec<u64> {
     let mut v: Vec<u64> = (0..args.files)
         .map(|i| {
             if i % 20 == 0 {
-                (1 << 20) + rng.next() % (3 << 20)
+                (1 << 20) + rng.next_u64() % (3 << 20)
             } else {
-                4096 + rng.next() % (252 << 10)
+                4096 + rng.next_u64() % (252 << 10)
             }
         })
         .collect();
@@ -223,23 +223,4 @@ fn build_image(base: &Path, raw: &Path, args: &Args) -> Result<()> {
     fs::remove_file(&wim)?;
     fs::remove_dir_all(&payload)?;
     Ok(())
-}
-
-/// xorshift64*: fast, deterministic filler bytes (not for anything secret).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn fill(&mut self, buf: &mut [u8]) {
-        for c in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
 }

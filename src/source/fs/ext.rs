@@ -16,9 +16,9 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::Filesystem;
-use crate::source::readat::{ReadAt, StreamContent};
+use crate::source::readat::{Extents, ReadAt, StreamContent};
 use crate::source::volume::{VolumeInfo, le16, le32};
-use crate::source::{EvidencePath, FileEntry, FileMeta, Problem, ProblemKind, SourceItem};
+use crate::source::{EvidencePath, FileEntry, FileMeta, ProblemKind, SourceItem};
 
 const ROOT_INODE: u64 = 2;
 const EXTENTS_FLAG: u32 = 0x0008_0000;
@@ -350,58 +350,11 @@ impl Ext {
             let n = (ino.size as usize).min(60);
             return Ok(Arc::new(ino.block[..n].to_vec()));
         }
-        Ok(Arc::new(Blocks {
-            vol: self.vol.clone(),
-            pieces: self.pieces(ino)?,
-            size: ino.size,
-        }))
-    }
-}
-
-/// A file's pieces as a [`ReadAt`]; holes and uninitialised extents are zeros.
-struct Blocks {
-    vol: Arc<dyn ReadAt>,
-    pieces: Vec<Piece>,
-    size: u64,
-}
-
-impl ReadAt for Blocks {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        if offset >= self.size {
-            return Ok(0);
-        }
-        let want = buf.len().min((self.size - offset) as usize);
-        let mut done = 0;
-        while done < want {
-            let at = offset + done as u64;
-            let i = self.pieces.partition_point(|p| p.0 <= at);
-            let piece = i.checked_sub(1).map(|i| self.pieces[i]);
-            let n = match piece {
-                Some((start, disk, len)) if at < start + len => {
-                    let n = ((start + len - at) as usize).min(want - done);
-                    match disk {
-                        Some(d) => self
-                            .vol
-                            .read_exact_at(&mut buf[done..done + n], d + (at - start))?,
-                        None => buf[done..done + n].fill(0),
-                    }
-                    n
-                }
-                // Not mapped (sparse tail, or a gap between extents): zeros.
-                _ => {
-                    let next = self.pieces.get(i).map_or(self.size, |p| p.0);
-                    let n = ((next - at) as usize).min(want - done);
-                    buf[done..done + n].fill(0);
-                    n
-                }
-            };
-            done += n;
-        }
-        Ok(want)
-    }
-
-    fn size(&self) -> u64 {
-        self.size
+        Ok(Arc::new(Extents::sparse(
+            self.vol.clone(),
+            self.pieces(ino)?,
+            ino.size,
+        )))
     }
 }
 
@@ -497,18 +450,8 @@ struct Walk {
 
 impl Walk {
     fn problem(&mut self, path: &[u8], kind: ProblemKind, message: String) {
-        let shown = if path.is_empty() {
-            b"/".as_slice()
-        } else {
-            path
-        };
-        self.queue.push_back(SourceItem::Problem(Problem {
-            path: EvidencePath::from_bytes(
-                [format!("{} › ", self.volume.label()).as_bytes(), shown].concat(),
-            ),
-            kind,
-            message,
-        }));
+        self.queue
+            .push_back(super::problem(&self.volume, path, kind, message));
     }
 
     fn read_dir(&mut self, inode: u64, path: Vec<u8>, depth: usize) {
@@ -718,25 +661,5 @@ mod tests {
                 (14, "gone.txt".into(), true)
             ]
         );
-    }
-
-    #[test]
-    fn holes_and_gaps_read_as_zeros() {
-        let vol: Arc<dyn ReadAt> = Arc::new(vec![7u8; 8192]);
-        let b = Blocks {
-            vol,
-            pieces: vec![
-                (0, Some(1024), 1024),
-                (1024, None, 1024),
-                (4096, Some(0), 1024),
-            ],
-            size: 6000,
-        };
-        let mut buf = vec![1u8; 6000];
-        assert_eq!(b.read_at(&mut buf, 0).unwrap(), 6000);
-        assert!(buf[..1024].iter().all(|&x| x == 7));
-        assert!(buf[1024..4096].iter().all(|&x| x == 0));
-        assert!(buf[4096..5120].iter().all(|&x| x == 7));
-        assert!(buf[5120..].iter().all(|&x| x == 0));
     }
 }

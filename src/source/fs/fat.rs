@@ -15,7 +15,7 @@ use fat::{FatFs, FatVariant, FileId, Geometry, Node};
 use super::Filesystem;
 use crate::source::readat::{Cursor, Extents, ReadAt, StreamContent};
 use crate::source::volume::{VolumeInfo, le16, le32};
-use crate::source::{EvidencePath, FileEntry, FileMeta, Problem, ProblemKind, SourceItem};
+use crate::source::{EvidencePath, FileEntry, FileMeta, ProblemKind, SourceItem};
 
 /// Largest FAT copy we hold (a 2 TiB FAT32 volume with 32 KiB clusters
 /// has a 256 MiB FAT).
@@ -111,23 +111,25 @@ impl Fat {
 
     fn entry(&self, node: &Node, path: Vec<u8>, volume: &Arc<VolumeInfo>) -> SourceItem {
         if node.is_deleted && !self.recoverable(node) {
-            return SourceItem::Problem(Problem {
-                path: EvidencePath::from_bytes(
-                    [format!("{} › ", volume.label()).into_bytes(), path].concat(),
-                ),
-                kind: ProblemKind::Unrecoverable,
-                message: format!(
+            return super::problem(
+                volume,
+                &path,
+                ProblemKind::Unrecoverable,
+                format!(
                     "deleted entry of {} bytes from cluster {}: its data would lie outside the \
                      volume, so it was not recovered",
                     node.size, node.first_cluster
                 ),
-            });
+            );
         }
         let ts = |t: Option<fat::FatTimestamp>| {
             t.and_then(|t| jiff::Timestamp::new(t.unix_seconds, t.subsec_nanos as i32).ok())
         };
-        let content: Arc<dyn ReadAt> =
-            Arc::new(Extents::new(self.vol.clone(), self.pieces(node), node.size));
+        let content: Arc<dyn ReadAt> = Arc::new(Extents::chain(
+            self.vol.clone(),
+            self.pieces(node),
+            node.size,
+        ));
         SourceItem::File(FileEntry {
             path: EvidencePath::from_bytes(path),
             host_path: None,
@@ -169,18 +171,12 @@ impl Filesystem for Fat {
                 let nodes = match self.fs.read_dir(dir) {
                     Ok(n) => n,
                     Err(e) => {
-                        let shown = if path.is_empty() {
-                            b"/".to_vec()
-                        } else {
-                            path.clone()
-                        };
-                        queue.push_back(SourceItem::Problem(Problem {
-                            path: EvidencePath::from_bytes(
-                                [format!("{} › ", volume.label()).into_bytes(), shown].concat(),
-                            ),
-                            kind: ProblemKind::CorruptEntry,
-                            message: format!("cannot read directory: {e}"),
-                        }));
+                        queue.push_back(super::problem(
+                            &volume,
+                            &path,
+                            ProblemKind::CorruptEntry,
+                            format!("cannot read directory: {e}"),
+                        ));
                         continue;
                     }
                 };

@@ -26,6 +26,28 @@ pub trait Filesystem: Send + Sync {
     ) -> Box<dyn Iterator<Item = SourceItem> + Send>;
 }
 
+/// A problem inside a volume, its path prefixed with the volume
+/// (`p2 (ext4) › /etc/x`) so two volumes' `/` are never confused.
+pub(super) fn problem(
+    volume: &VolumeInfo,
+    path: &[u8],
+    kind: super::ProblemKind,
+    message: String,
+) -> SourceItem {
+    let path = if path.is_empty() {
+        b"/".as_slice()
+    } else {
+        path
+    };
+    SourceItem::Problem(super::Problem {
+        path: super::EvidencePath::from_bytes(
+            [format!("{} › ", volume.label()).as_bytes(), path].concat(),
+        ),
+        kind,
+        message,
+    })
+}
+
 /// The filesystem a volume's first bytes announce. Needs the first 512 bytes
 /// for boot-sector filesystems and 2 KiB for ext's superblock.
 pub fn detect(head: &[u8]) -> Option<&'static str> {

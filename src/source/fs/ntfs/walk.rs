@@ -10,7 +10,7 @@ use super::record::{self, ATTR_ATTRIBUTE_LIST, ATTR_DATA, ATTR_FILE_NAME, Attr, 
 use super::{Ntfs, Rec, attr_value, extents_runs, times};
 use crate::source::readat::{ReadAt, StreamContent};
 use crate::source::volume::VolumeInfo;
-use crate::source::{EvidencePath, FileEntry, FileMeta, Problem, ProblemKind, SourceItem};
+use crate::source::{EvidencePath, FileEntry, FileMeta, ProblemKind, SourceItem};
 
 const ROOT: u64 = 5;
 const BAD_CLUSTERS: u64 = 8;
@@ -55,11 +55,12 @@ impl Walk {
     }
 
     fn problem(&mut self, what: String, kind: ProblemKind, message: String) {
-        self.queue.push_back(SourceItem::Problem(Problem {
-            path: EvidencePath::from_bytes(format!("{} › {what}", self.volume.label())),
+        self.queue.push_back(crate::source::fs::problem(
+            &self.volume,
+            what.as_bytes(),
             kind,
             message,
-        }));
+        ));
     }
 
     /// First pass: every record's name, parent and flags.
