@@ -58,6 +58,10 @@ pub(super) fn parse(path: &Path, text: &[u8]) -> Option<Result<Draft, Vec<Bundle
         ..Draft::default()
     };
     let mut errors = Vec::new();
+    // Room for every entry at once: growing a vector of a million drafts
+    // copies it over and over.
+    let entries: usize = shape.lists.iter().map(|l| l.1).sum();
+    draft.iocs.reserve(entries);
     for (label, count) in &shape.lists {
         let offs = &offsets.iter().find(|o| o.0 == *label)?.1;
         // A list met twice or counted differently: not for us.
