@@ -9,6 +9,8 @@
 //!   fields;
 //! - a bare array of entries, classified the same way.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
@@ -23,15 +25,15 @@ use std::path::Path;
 /// the envelope's mixed lists parse in one pass.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-pub(super) struct RawEntry {
+pub(super) struct RawEntry<'a> {
     #[serde(alias = "Id", alias = "ID", deserialize_with = "opt_id")]
     pub(super) id: Option<String>,
     #[serde(alias = "Name")]
     name: Option<String>,
     #[serde(alias = "Title")]
     title: Option<String>,
-    #[serde(alias = "Severity")]
-    severity: Option<String>,
+    #[serde(alias = "Severity", borrow)]
+    severity: Option<Cow<'a, str>>,
     #[serde(alias = "Category")]
     category: Option<String>,
     #[serde(
@@ -48,12 +50,14 @@ pub(super) struct RawEntry {
     mitre_techniques: Option<Vec<String>>,
     #[serde(alias = "Enabled", deserialize_with = "opt_bool")]
     enabled: Option<bool>,
-    #[serde(rename = "type", alias = "Type")]
-    kind: Option<String>,
+    /// Borrowed from the text where it has no escapes: read once, turned
+    /// into an enum, and there are a million of them in big bundles.
+    #[serde(rename = "type", alias = "Type", borrow)]
+    kind: Option<Cow<'a, str>>,
     #[serde(alias = "Value")]
     value: Option<String>,
-    #[serde(alias = "DetectionFunction")]
-    detection_function: Option<String>,
+    #[serde(alias = "DetectionFunction", borrow)]
+    detection_function: Option<Cow<'a, str>>,
     #[serde(alias = "ExpiresAt")]
     expires_at: Option<String>,
     /// An IOC's own description (`iocDescription`; `description` is taken
@@ -259,7 +263,7 @@ impl<'de> de::Visitor<'de> for ListSeed<'_, '_> {
             _ => ctx.draft.iocs.reserve(offsets.len()),
         }
         let mut index = 0;
-        while let Some(raw) = seq.next_element::<RawEntry>()? {
+        while let Some(raw) = seq.next_element::<RawEntry<'de>>()? {
             let (line, column) = positions.get(index).copied().unwrap_or((0, 0));
             let at = Place {
                 file: 0,
@@ -275,7 +279,7 @@ impl<'de> de::Visitor<'de> for ListSeed<'_, '_> {
     }
 }
 
-impl RawEntry {
+impl RawEntry<'_> {
     fn looks_like_ioc(&self) -> bool {
         self.kind.is_some()
             || self.detection_function.is_some()
@@ -314,7 +318,7 @@ impl<'a> Ctx<'a> {
     /// Checks one entry of a list and keeps it as a draft (or its errors).
     pub(super) fn take(
         &mut self,
-        raw: RawEntry,
+        raw: RawEntry<'_>,
         class: Class,
         at: Place,
         object_at: Option<usize>,
@@ -349,7 +353,7 @@ impl<'a> Ctx<'a> {
         self.errors.push(err);
     }
 
-    fn take_alert(&mut self, raw: RawEntry, at: Place, object_at: Option<usize>) {
+    fn take_alert(&mut self, raw: RawEntry<'_>, at: Place, object_at: Option<usize>) {
         let before = self.errors.len();
         let Some(id) = raw.id.clone() else {
             let e = at.error(
@@ -415,7 +419,7 @@ impl<'a> Ctx<'a> {
         });
     }
 
-    fn take_ioc(&mut self, raw: RawEntry, at: Place, object_at: Option<usize>) {
+    fn take_ioc(&mut self, raw: RawEntry<'_>, at: Place, object_at: Option<usize>) {
         let before = self.errors.len();
         let kind = match raw.kind.as_deref() {
             None => {
