@@ -109,18 +109,33 @@ fn open_volume(
             info.filesystem = Some(fs.kind());
             fs.entries(Arc::new(info))
         }
-        Ok(None) => problem(
-            &info,
-            ProblemKind::UnscannedVolume,
-            "no filesystem recognised in this volume (NTFS, FAT, exFAT and ext2/3/4 are \
-             read); not scanned"
-                .into(),
-        ),
+        Ok(None) => problem(&info, ProblemKind::UnscannedVolume, unrecognised(&vol)),
         Err((kind, e)) => {
             info.filesystem = Some(kind);
             problem(&info, ProblemKind::CorruptFilesystem, e)
         }
     }
+}
+
+/// Why a volume was not scanned, naming what it holds when that is known.
+fn unrecognised(vol: &Arc<dyn ReadAt>) -> String {
+    let mut head = [0u8; 4096];
+    let n = vol.read_at(&mut head, 0).unwrap_or(0);
+    let head = &head[..n];
+    let what = if head.get(3..11) == Some(b"-FVE-FS-") {
+        "a BitLocker-encrypted volume"
+    } else if head.get(..6) == Some(b"LUKS\xba\xbe") {
+        "a LUKS-encrypted volume"
+    } else if head.get(4086..4096) == Some(b"SWAPSPACE2") {
+        "Linux swap"
+    } else if head.get(512..520) == Some(b"LABELONE") {
+        "an LVM physical volume"
+    } else if head.iter().all(|&b| b == 0) {
+        "zeros at its start (unformatted or wiped)"
+    } else {
+        "no filesystem we recognise"
+    };
+    format!("{what}: not scanned (NTFS, FAT12/16/32, exFAT and ext2/3/4 are read)")
 }
 
 /// `p2 (ntfs) at byte 1048576, 38 MB, type …` for problems about a volume.

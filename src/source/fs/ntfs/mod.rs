@@ -23,6 +23,10 @@ use crate::source::SourceItem;
 use crate::source::readat::ReadAt;
 use crate::source::volume::{VolumeInfo, le16, le64};
 
+/// The update-sequence stride of MFT records: 512 bytes on every volume,
+/// 4K-sector disks included (their records carry one entry per 512 bytes).
+const FIXUP_STRIDE: usize = 512;
+
 /// Largest attribute list we read (real ones are a few KiB).
 const MAX_ATTRIBUTE_LIST: u64 = 1 << 20;
 
@@ -30,14 +34,13 @@ pub struct Ntfs {
     vol: Arc<dyn ReadAt>,
     cluster: u64,
     record_size: usize,
-    /// Fixup stride: the volume's sector size.
+    /// Fixup stride ([`FIXUP_STRIDE`]).
     sector: usize,
     mft: DataStream,
 }
 
 /// Boot sector facts.
 struct Boot {
-    sector: u64,
     cluster: u64,
     record_size: u64,
     mft_lcn: u64,
@@ -71,7 +74,6 @@ fn boot(b: &[u8]) -> Result<Boot, String> {
         return Err(format!("implausible MFT record size {record_size}"));
     }
     Ok(Boot {
-        sector,
         cluster,
         record_size,
         mft_lcn: le64(b, 48),
@@ -108,8 +110,7 @@ impl Ntfs {
         vol.read_exact_at(&mut b, 0)
             .map_err(|e| format!("boot sector: {e}"))?;
         let bt = boot(&b)?;
-        let (cluster, record_size, sector) =
-            (bt.cluster, bt.record_size as usize, bt.sector as usize);
+        let (cluster, record_size, sector) = (bt.cluster, bt.record_size as usize, FIXUP_STRIDE);
         // $MFT's own record, from the MFT or else its mirror.
         let mut why = String::new();
         for (lcn, what) in [(bt.mft_lcn, "$MFT"), (bt.mirror_lcn, "$MFTMirr")] {
