@@ -46,7 +46,9 @@ pub fn sniff(path: &Path) -> io::Result<Option<&'static str>> {
         "vhdx" => Some("vhdx"),
         "vmdk" => Some("vmdk"),
         "qcow2" | "qcow" => Some("qcow2"),
-        "001" => Some("split"),
+        // `.001` is also how split archives are named: only a first part
+        // that starts like a disk is a split image.
+        "001" if looks_like_disk(&head) => Some("split"),
         _ => None,
     };
     if by_ext.is_some() {
@@ -228,6 +230,22 @@ mod tests {
         let mut b = vec![0u8; 2500];
         disk.read_exact_at(&mut b, 0).unwrap();
         assert_eq!(b, data);
+    }
+
+    #[test]
+    fn a_split_archive_is_not_a_split_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("backup.zip.001");
+        std::fs::write(&p, b"PK\x03\x04 not a disk").unwrap();
+        assert_eq!(sniff(&p).unwrap(), None);
+        let mut mbr = vec![0u8; 4096];
+        mbr[510] = 0x55;
+        mbr[511] = 0xaa;
+        mbr[446 + 4] = 0x07;
+        mbr[446 + 8] = 1;
+        mbr[446 + 12] = 7;
+        std::fs::write(&p, &mbr).unwrap();
+        assert_eq!(sniff(&p).unwrap(), Some("split"));
     }
 
     #[test]
