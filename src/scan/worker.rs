@@ -91,7 +91,10 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
         DigestSet::ALL
     };
     let (digests, bytes, log) = match read_and_hash(&*entry.content, want, buf) {
-        Ok(r) => r,
+        Ok(r) => {
+            nested_image(source, entry, &r.head, emit);
+            (r.digests, r.bytes, r.log)
+        }
         Err(e) => {
             emit(problem(
                 source,
@@ -137,23 +140,62 @@ fn read_and_hash(
     content: &dyn Content,
     want: DigestSet,
     buf: &mut ReadBuf,
-) -> std::io::Result<(Digests, u64, Option<&'static dyn RecordParser>)> {
+) -> std::io::Result<Read1> {
     if want.is_empty() {
         let mut head = [0u8; artifact::HEAD_LEN];
         let n = read_head(&mut content.open()?, &mut head)?;
-        return Ok((Digests::default(), 0, artifact::parser_for(&head[..n])));
+        return Ok(Read1 {
+            digests: Digests::default(),
+            bytes: 0,
+            log: artifact::parser_for(&head[..n]),
+            head: head[..n].to_vec(),
+        });
     }
     let mut log = None;
+    let mut head = Vec::new();
     let mut hasher: Option<MultiHasher> = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
-            log = artifact::parser_for(&chunk[..chunk.len().min(artifact::HEAD_LEN)]);
+            head = chunk[..chunk.len().min(artifact::HEAD_LEN)].to_vec();
+            log = artifact::parser_for(&head);
             MultiHasher::new(want)
         });
         h.update(chunk);
     })?;
     let digests = hasher.unwrap_or_else(|| MultiHasher::new(want)).finish();
-    Ok((digests, n, log))
+    Ok(Read1 {
+        digests,
+        bytes: n,
+        log,
+        head,
+    })
+}
+
+/// What the one read of a file gives.
+struct Read1 {
+    digests: Digests,
+    bytes: u64,
+    log: Option<&'static dyn RecordParser>,
+    /// The first bytes, for recognising what the file is.
+    head: Vec<u8>,
+}
+
+/// Says so when a file met in the walk is itself a disk image: it is
+/// hashed and matched as a file, but what it holds is not scanned unless it
+/// is given as a target — never silently.
+fn nested_image(source: usize, entry: &FileEntry, head: &[u8], emit: Emit) {
+    let name = entry.path.file_name();
+    if let Some(format) = crate::source::container::nested_image(name.as_bytes(), head) {
+        emit(problem(
+            source,
+            entry,
+            ProblemKind::NestedImage,
+            format!(
+                "disk image ({format}): hashed and matched as a file; its contents were not \
+                 scanned (give it as a target to scan inside it)"
+            ),
+        ));
+    }
 }
 
 fn read_head(r: &mut dyn Read, head: &mut [u8]) -> std::io::Result<usize> {

@@ -156,6 +156,9 @@ pub enum ProblemKind {
     /// A deleted entry whose data cannot be recovered (its clusters would
     /// lie outside the volume): directory slack, not a file.
     Unrecoverable,
+    /// A disk image met inside a directory or volume: hashed as a file, its
+    /// contents not opened (give it as a target to scan inside it).
+    NestedImage,
     /// A filesystem whose journal holds changes we do not replay.
     JournalNotReplayed,
     /// A volume with no filesystem we recognise (swap, reserved, encrypted,
@@ -185,6 +188,7 @@ impl ProblemKind {
             ProblemKind::UnscannedVolume => "unscannedVolume",
             ProblemKind::Unrecoverable => "unrecoverableDeleted",
             ProblemKind::JournalNotReplayed => "journalNotReplayed",
+            ProblemKind::NestedImage => "imageNotOpened",
         }
     }
 

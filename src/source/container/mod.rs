@@ -57,6 +57,28 @@ pub fn sniff(path: &Path) -> io::Result<Option<&'static str>> {
     Ok(looks_like_disk(&head).then_some("raw"))
 }
 
+/// The container format a file's first bytes announce, for files met
+/// inside a scan (a directory or a volume) rather than given as targets.
+/// Only the set's first file counts: later E01 segments and VMDK extents
+/// belong to it.
+pub fn nested_image(name: &[u8], head: &[u8]) -> Option<&'static str> {
+    let format = by_magic(head, &[])?;
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let first = match format {
+        "e01" => name.ends_with(".e01") || name.ends_with(".ex01"),
+        "vmdk" => {
+            let stem = name.trim_end_matches(".vmdk");
+            let extent = stem.len() > 5
+                && stem.as_bytes()[stem.len() - 5] == b'-'
+                && matches!(stem.as_bytes()[stem.len() - 4], b's' | b'f')
+                && stem[stem.len() - 3..].bytes().all(|b| b.is_ascii_digit());
+            !extent && !stem.ends_with("-flat")
+        }
+        _ => true,
+    };
+    first.then_some(format)
+}
+
 fn by_magic(head: &[u8], tail: &[u8]) -> Option<&'static str> {
     if head.starts_with(b"EVF\x09\x0d\x0a\xff\x00") || head.starts_with(b"EVF2\x0d\x0a\x81\x00") {
         Some("e01")
@@ -230,6 +252,17 @@ mod tests {
         let mut b = vec![0u8; 2500];
         disk.read_exact_at(&mut b, 0).unwrap();
         assert_eq!(b, data);
+    }
+
+    #[test]
+    fn nested_images_count_once_per_set() {
+        let e01 = b"EVF\x09\x0d\x0a\xff\x00....";
+        assert_eq!(nested_image(b"disk.E01", e01), Some("e01"));
+        assert_eq!(nested_image(b"disk.E02", e01), None);
+        let kdmv = b"KDMV\x01\0\0\0";
+        assert_eq!(nested_image(b"vm.vmdk", kdmv), Some("vmdk"));
+        assert_eq!(nested_image(b"vm-s001.vmdk", kdmv), None);
+        assert_eq!(nested_image(b"notes.txt", b"hello"), None);
     }
 
     #[test]
