@@ -376,37 +376,54 @@ fn damaged_images_are_reported_and_the_rest_is_scanned() {
 }
 
 #[test]
-fn images_inside_a_directory_are_hashed_and_listed_not_opened() {
+fn images_inside_a_directory_are_opened_and_scanned_too() {
     let (tmp, dir) = images();
     let bundle = tmp.path().join("b.json");
     digest_bundle(&dir, &bundle);
     let (run, report) = scan_to(&bundle, &tmp.path().join("r.json"), &dir, &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let listed: BTreeSet<String> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "imageNotOpened")
-        .map(|e| {
-            assert_eq!(e["class"], "skipped");
-            e["path"].as_str().unwrap().to_string()
-        })
-        .collect();
-    // One per image set: later E01 segments and VMDK extents are not listed.
-    // Recognised by their first bytes only: a fixed VHD (footer at the end)
-    // and a VMDK text descriptor are hashed without this note.
-    let want: BTreeSet<String> = [
-        "/disk.E01",
-        "/disk.vhd",
-        "/seg/disk.E01",
-        "/disk.vhdx",
-        "/disk.vmdk",
-        "/disk-stream.vmdk",
-        "/disk.qcow2",
-        "/disk-compressed.qcow2",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    assert_eq!(listed, want);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(report["errors"], json!([]));
+    // Evidence inside each image, keyed by the image's path in the folder.
+    let mut by_image: std::collections::BTreeMap<String, BTreeSet<(u64, String, bool, String)>> =
+        Default::default();
+    for e in report["alerts"][0]["evidence"].as_array().unwrap() {
+        let Some(image) = e["location"]["volume"]["image"].as_str() else {
+            continue;
+        };
+        assert!(
+            e["location"]["display"]
+                .as_str()
+                .unwrap()
+                .contains(&format!(" › {image} › p")),
+            "{}",
+            e["location"]["display"]
+        );
+        by_image.entry(image.to_string()).or_default().insert((
+            e["location"]["volume"]["index"].as_u64().unwrap(),
+            e["location"]["path"].as_str().unwrap().to_string(),
+            e["file"]["deleted"].as_bool().unwrap(),
+            e["file"]["sha256"].as_str().unwrap().to_string(),
+        ));
+    }
+    // Recognised by their first bytes, once per set (later E01 segments
+    // and VMDK extents belong to their first file). A raw disk, a fixed VHD
+    // (footer at the end) and a VMDK text descriptor are hashed as files.
+    let images: Vec<&str> = by_image.keys().map(String::as_str).collect();
+    assert_eq!(
+        images,
+        [
+            "/disk-compressed.qcow2",
+            "/disk-stream.vmdk",
+            "/disk.E01",
+            "/disk.qcow2",
+            "/disk.vhd",
+            "/disk.vhdx",
+            "/disk.vmdk",
+            "/seg/disk.E01"
+        ]
+    );
+    let want = expected(&dir, "disk");
+    for (image, found) in &by_image {
+        assert_eq!(found, &want, "{image}");
+    }
 }

@@ -288,6 +288,7 @@ fn volume_report(v: &crate::source::volume::VolumeInfo) -> VolumeReport {
         partition_type: v.type_name.clone(),
         name: v.name.clone(),
         filesystem: v.filesystem,
+        image: v.image.as_ref().map(EvidencePath::display),
     }
 }
 

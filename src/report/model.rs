@@ -208,6 +208,9 @@ pub struct VolumeReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub filesystem: Option<&'static str>,
+    /// For an image found inside a scanned directory: its path there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -8,7 +8,6 @@
 
 mod worker;
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc;
 
@@ -122,23 +121,7 @@ pub fn run(
                             let emit = |ev| {
                                 let _ = tx.send(ev);
                             };
-                            let path = worker::item_path(&item);
-                            let run = catch_unwind(AssertUnwindSafe(|| {
-                                worker::process(idx, item, ctx, buf, &emit)
-                            }));
-                            if let Err(panic) = run {
-                                emit(ScanEvent::Problem {
-                                    source: idx,
-                                    problem: Problem {
-                                        path,
-                                        kind: ProblemKind::Unreadable,
-                                        message: format!(
-                                            "internal error while scanning this entry (please report): {}",
-                                            panic_message(&panic)
-                                        ),
-                                    },
-                                });
-                            }
+                            worker::run_item(idx, item, ctx, buf, &emit);
                         },
                     );
                 }
@@ -150,11 +133,4 @@ pub fn run(
         }
     });
     Ok(outcome)
-}
-
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }

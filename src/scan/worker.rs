@@ -4,6 +4,7 @@
 //! evidence, fill in the digests the first pass skipped.
 
 use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -11,7 +12,11 @@ use crate::artifact::{self, DamageKind, Record, RecordItem, RecordParser};
 use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::matcher::{Hit, Matcher};
 use crate::report::{Evidence, ScanEvent};
-use crate::source::{Content, EvidencePath, FileEntry, Problem, ProblemKind, ReadBuf, SourceItem};
+use crate::source::{
+    Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
+    SourceItem,
+};
+use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use super::Progress;
 
@@ -23,6 +28,33 @@ pub(super) struct Ctx<'a> {
 
 /// Sends an event to the report thread; callable from any thread.
 pub(super) type Emit<'a> = &'a (dyn Fn(ScanEvent) + Sync);
+
+/// Processes one item; a panic (a bug met on strange data) costs this item,
+/// reported, not the scan.
+pub(super) fn run_item(source: usize, item: SourceItem, ctx: &Ctx, buf: &mut ReadBuf, emit: Emit) {
+    let path = item_path(&item);
+    let run = catch_unwind(AssertUnwindSafe(|| process(source, item, ctx, buf, emit)));
+    if let Err(panic) = run {
+        emit(ScanEvent::Problem {
+            source,
+            problem: Problem {
+                path,
+                kind: ProblemKind::Unreadable,
+                message: format!(
+                    "internal error while scanning this entry (please report): {}",
+                    panic_message(&panic)
+                ),
+            },
+        });
+    }
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
 
 pub(super) fn item_path(item: &SourceItem) -> EvidencePath {
     match item {
@@ -92,7 +124,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     };
     let (digests, bytes, log) = match read_and_hash(&*entry.content, want, buf) {
         Ok(r) => {
-            nested_image(source, entry, &r.head, emit);
+            nested_image(source, entry, &r.head, ctx, emit);
             (r.digests, r.bytes, r.log)
         }
         Err(e) => {
@@ -180,22 +212,61 @@ struct Read1 {
     head: Vec<u8>,
 }
 
-/// Says so when a file met in the walk is itself a disk image: it is
-/// hashed and matched as a file, but what it holds is not scanned unless it
-/// is given as a target — never silently.
-fn nested_image(source: usize, entry: &FileEntry, head: &[u8], emit: Emit) {
+/// A file met in the walk that is itself a disk image (an E01 in a case
+/// folder): hashed and matched as a file like any other, and, when it is a
+/// file of the host, opened and scanned inside too, its entries spread over
+/// the workers like the walk's. An image inside an image is hashed and
+/// listed, not opened (a bound on nesting, and the crates open by path).
+fn nested_image(source: usize, entry: &FileEntry, head: &[u8], ctx: &Ctx, emit: Emit) {
     let name = entry.path.file_name();
-    if let Some(format) = crate::source::container::nested_image(name.as_bytes(), head) {
+    let Some(format) = crate::source::container::nested_image(name.as_bytes(), head) else {
+        return;
+    };
+    let host = entry
+        .host_path
+        .as_ref()
+        .filter(|_| entry.meta.volume.is_none());
+    let Some(host) = host else {
         emit(problem(
             source,
             entry,
             ProblemKind::NestedImage,
             format!(
-                "disk image ({format}): hashed and matched as a file; its contents were not \
-                 scanned (give it as a target to scan inside it)"
+                "disk image ({format}) inside an image: hashed and matched as a file; its \
+                 contents were not scanned (extract it and give it as a target)"
             ),
         ));
+        return;
+    };
+    let path = host_path(host);
+    match crate::source::container::open(&path, format) {
+        Ok(disk) => {
+            let image = ImageSource::nested(format, disk, entry.path.clone());
+            image
+                .entries()
+                .par_bridge()
+                .for_each_init(ReadBuf::default, |buf, item| {
+                    run_item(source, item, ctx, buf, emit)
+                });
+        }
+        Err(e) => emit(problem(
+            source,
+            entry,
+            ProblemKind::Unreadable,
+            format!("disk image ({format}) hashed as a file, but its contents not scanned: {e}"),
+        )),
     }
+}
+
+#[cfg(unix)]
+fn host_path(p: &EvidencePath) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(p.as_bytes()))
+}
+
+#[cfg(not(unix))]
+fn host_path(p: &EvidencePath) -> std::path::PathBuf {
+    std::path::PathBuf::from(p.display())
 }
 
 fn read_head(r: &mut dyn Read, head: &mut [u8]) -> std::io::Result<usize> {

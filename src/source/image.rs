@@ -15,11 +15,28 @@ use super::{EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
 pub struct ImageSource {
     format: &'static str,
     disk: Arc<dyn ReadAt>,
+    /// Where the image sits inside a scanned directory, if it was found
+    /// there rather than given as a target.
+    image: Option<EvidencePath>,
 }
 
 impl ImageSource {
     pub fn new(format: &'static str, disk: Arc<dyn ReadAt>) -> Self {
-        ImageSource { format, disk }
+        ImageSource {
+            format,
+            disk,
+            image: None,
+        }
+    }
+
+    /// An image found at `path` inside a scanned directory: its volumes
+    /// carry the path so locations read `dir › /disk.E01 › p1 (ntfs) › …`.
+    pub fn nested(format: &'static str, disk: Arc<dyn ReadAt>, path: EvidencePath) -> Self {
+        ImageSource {
+            format,
+            disk,
+            image: Some(path),
+        }
     }
 }
 
@@ -34,6 +51,7 @@ impl FileSource for ImageSource {
 
     fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_> {
         let disk = self.disk.clone();
+        let image = self.image.clone();
         let mut listed = None::<std::vec::IntoIter<VolumeInfo>>;
         let mut current: Box<dyn Iterator<Item = SourceItem> + Send> = Box::new(std::iter::empty());
         let mut pending: Vec<SourceItem> = Vec::new();
@@ -62,16 +80,21 @@ impl FileSource for ImageSource {
                 }
                 let vols = listed.get_or_insert_with(|| {
                     let v = volume::list(&disk);
+                    let table = match &image {
+                        Some(i) => format!("{} › partition table", i.display()),
+                        None => "partition table".into(),
+                    };
                     for p in v.problems {
                         pending.push(SourceItem::Problem(Problem {
-                            path: EvidencePath::from_bytes("partition table"),
+                            path: EvidencePath::from_bytes(table.clone()),
                             kind: ProblemKind::PartitionTable,
                             message: p.message,
                         }));
                     }
                     v.volumes.into_iter()
                 });
-                let info = vols.next()?;
+                let mut info = vols.next()?;
+                info.image = image.clone();
                 current_volume = describe(&info);
                 current = match catch_unwind(AssertUnwindSafe(|| open_volume(&disk, info))) {
                     Ok(entries) => entries,

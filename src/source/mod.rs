@@ -156,8 +156,8 @@ pub enum ProblemKind {
     /// A deleted entry whose data cannot be recovered (its clusters would
     /// lie outside the volume): directory slack, not a file.
     Unrecoverable,
-    /// A disk image met inside a directory or volume: hashed as a file, its
-    /// contents not opened (give it as a target to scan inside it).
+    /// A disk image inside another image: hashed as a file, its contents
+    /// not scanned (nesting stops at images found on the host).
     NestedImage,
     /// A filesystem whose journal holds changes we do not replay.
     JournalNotReplayed,

@@ -122,6 +122,7 @@ pub(super) fn list(disk: &dyn ReadAt, problems: &mut Vec<TableProblem>) -> Optio
             type_name: Some(type_name(type_guid)),
             name: (!name.is_empty()).then_some(name),
             filesystem: None,
+            image: None,
         });
     }
     Some(out)

@@ -91,6 +91,7 @@ fn push(
         type_name: Some(type_name(e.kind)),
         name: None,
         filesystem: None,
+        image: None,
     });
 }
 

@@ -31,16 +31,24 @@ pub struct VolumeInfo {
     pub name: Option<String>,
     /// Filesystem found in it (`ntfs`, `fat32`, `ext4` …), set once detected.
     pub filesystem: Option<&'static str>,
+    /// For an image found inside a scanned directory: its path there.
+    pub image: Option<super::EvidencePath>,
 }
 
 impl VolumeInfo {
-    /// `p2 (ntfs)` — the volume's part of an evidence display string.
+    /// `p2 (ntfs)` — the volume's part of an evidence display string,
+    /// after the image's path when the image was found inside a directory
+    /// (`/cases/disk.E01 › p2 (ntfs)`).
     pub fn label(&self) -> String {
         let fs = self.filesystem.unwrap_or("unknown");
-        if self.scheme == "none" {
+        let vol = if self.scheme == "none" {
             fs.to_string()
         } else {
             format!("p{} ({fs})", self.index)
+        };
+        match &self.image {
+            Some(image) => format!("{} › {vol}", image.display()),
+            None => vol,
         }
     }
 }
