@@ -7,7 +7,9 @@
 //! the end of a scan does not leave a core idle; when every core is busy the
 //! join simply runs both halves on the calling thread.
 
-use md5::Md5;
+mod fast_md5;
+
+use fast_md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -155,7 +157,7 @@ impl MultiHasher {
 
     pub fn finish(self) -> Digests {
         Digests {
-            md5: self.md5.map(|h| h.finalize().into()),
+            md5: self.md5.map(|h| h.finalize()),
             sha1: self.sha1.map(|h| h.finalize().into()),
             sha256: self.sha256.map(|h| h.finalize().into()),
         }
