@@ -21,12 +21,7 @@ fn scan_all(target: &Path) -> (Run, Value) {
 }
 
 fn files(report: &Value) -> BTreeMap<String, Value> {
-    report["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|a| a["evidence"].as_array().unwrap().iter())
-        .filter(|e| e["kind"] == "file")
+    file_evidence(report)
         .map(|e| {
             (
                 e["location"]["display"].as_str().unwrap().to_string(),

@@ -82,12 +82,7 @@ fn digest_bundle(dir: &Path, out: &Path) {
 
 /// (partition index, path, deleted, sha256) of every file evidence item.
 fn found(report: &Value) -> BTreeSet<(u64, String, bool, String)> {
-    report["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|a| a["evidence"].as_array().unwrap().iter())
-        .filter(|e| e["kind"] == "file")
+    file_evidence(report)
         .map(|e| {
             (
                 e["location"]["volume"]["index"].as_u64().unwrap(),

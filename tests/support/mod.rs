@@ -84,6 +84,16 @@ impl Rng {
     }
 }
 
+/// Every evidence item of kind `file` in a report.
+pub fn file_evidence(report: &Value) -> impl Iterator<Item = &Value> {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap().iter())
+        .filter(|e| e["kind"] == "file")
+}
+
 /// The bytes of a gzip-compressed sample.
 pub fn gunzip(path: &Path) -> Vec<u8> {
     use std::io::Read;
