@@ -14,22 +14,7 @@ pub fn element_offsets(text: &[u8], path: &[&[&str]]) -> Vec<usize> {
     let mut out = Vec::new();
     if cur.descend(path).is_some() {
         cur.ws();
-        if cur.eat(b'[') {
-            loop {
-                cur.ws();
-                if cur.peek() == Some(b']') || cur.peek().is_none() {
-                    break;
-                }
-                out.push(cur.i);
-                if cur.skip_value().is_none() {
-                    break;
-                }
-                cur.ws();
-                if !cur.eat(b',') {
-                    break;
-                }
-            }
-        }
+        cur.array_elements(&mut out);
     }
     out
 }
@@ -58,25 +43,9 @@ pub fn top_level_lists(text: &[u8]) -> Vec<(String, Vec<usize>)> {
         }
         cur.ws();
         if cur.peek() == Some(b'[') {
-            cur.i += 1;
             let mut offs = Vec::new();
-            loop {
-                cur.ws();
-                if cur.eat(b']') {
-                    break;
-                }
-                offs.push(cur.i);
-                if cur.skip_value().is_none() {
-                    return out;
-                }
-                cur.ws();
-                if !cur.eat(b',') {
-                    cur.ws();
-                    if !cur.eat(b']') {
-                        return out;
-                    }
-                    break;
-                }
+            if cur.array_elements(&mut offs).is_none() {
+                return out;
             }
             out.push((key, offs));
         } else if cur.skip_value().is_none() {
@@ -154,6 +123,27 @@ impl Cursor<'_> {
     fn ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.i += 1;
+        }
+    }
+
+    /// At an array: pushes the offset of each element and moves past the
+    /// array; `None` (with the offsets found so far) where it is malformed.
+    fn array_elements(&mut self, out: &mut Vec<usize>) -> Option<()> {
+        if !self.eat(b'[') {
+            return None;
+        }
+        loop {
+            self.ws();
+            if self.eat(b']') {
+                return Some(());
+            }
+            out.push(self.i);
+            self.skip_value()?;
+            self.ws();
+            if !self.eat(b',') {
+                self.ws();
+                return self.eat(b']').then_some(());
+            }
         }
     }
 

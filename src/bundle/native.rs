@@ -264,15 +264,9 @@ impl<'de> de::Visitor<'de> for ListSeed<'_, '_> {
         }
         let mut index = 0;
         while let Some(raw) = seq.next_element::<RawEntry<'de>>()? {
-            let (line, column) = positions.get(index).copied().unwrap_or((0, 0));
-            let at = Place {
-                file: 0,
-                entry: Entry::Indexed(self.label, index),
-                id: raw.id.clone(),
-                line,
-                column,
-            };
-            ctx.take(raw, self.class, at, offsets.get(index).copied());
+            let pos = positions.get(index).copied().unwrap_or((0, 0));
+            let object_at = offsets.get(index).copied();
+            ctx.take(raw, self.class, (self.label, index), pos, object_at);
             index += 1;
         }
         Ok(())
@@ -316,13 +310,23 @@ impl<'a> Ctx<'a> {
     }
 
     /// Checks one entry of a list and keeps it as a draft (or its errors).
+    /// `entry` is the list and index, `pos` its line and column, `object_at`
+    /// its byte offset (for the position of a field named in an error).
     pub(super) fn take(
         &mut self,
         raw: RawEntry<'_>,
         class: Class,
-        at: Place,
+        entry: (&'static str, usize),
+        pos: (usize, usize),
         object_at: Option<usize>,
     ) {
+        let at = Place {
+            file: 0,
+            entry: Entry::Indexed(entry.0, entry.1),
+            id: raw.id.clone(),
+            line: pos.0,
+            column: pos.1,
+        };
         let is_ioc = match class {
             Class::Alerts => false,
             Class::Iocs => true,

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
-use super::draft::{Draft, Entry, Place};
+use super::draft::Draft;
 use super::error::BundleError;
 use super::locate;
 use super::native::{Class, Ctx, RawEntry};
@@ -86,15 +86,7 @@ pub(super) fn parse(path: &Path, text: &[u8]) -> Option<Result<Draft, Vec<Bundle
                     let index = c * CHUNK + k;
                     let mut de = serde_json::Deserializer::from_slice(&text[off..]);
                     let raw = RawEntry::deserialize(&mut de).ok()?;
-                    let (line, column) = positions[index];
-                    let at = Place {
-                        file: 0,
-                        entry: Entry::Indexed(label, index),
-                        id: raw.id.clone(),
-                        line,
-                        column,
-                    };
-                    ctx.take(raw, class, at, Some(off));
+                    ctx.take(raw, class, (label, index), positions[index], Some(off));
                 }
                 Some(ctx)
             })

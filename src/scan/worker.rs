@@ -89,11 +89,7 @@ fn problem(source: usize, entry: &FileEntry, kind: ProblemKind, message: String)
 /// volume (`p2 (ntfs) › /Windows/…`) so two volumes' `/` are not confused.
 pub(super) fn problem_path(entry: &FileEntry) -> EvidencePath {
     match &entry.meta.volume {
-        Some(v) => {
-            let mut p = format!("{} › ", v.label()).into_bytes();
-            p.extend_from_slice(entry.path.as_bytes());
-            EvidencePath::from_bytes(p)
-        }
+        Some(v) => v.prefixed(entry.path.as_bytes()),
         None => entry.path.clone(),
     }
 }
@@ -124,7 +120,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     };
     let (digests, bytes, log) = match read_and_hash(&*entry.content, want, buf) {
         Ok(r) => {
-            nested_image(source, entry, &r.head, ctx, emit);
+            nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
             (r.digests, r.bytes, r.log)
         }
         Err(e) => {
@@ -180,16 +176,17 @@ fn read_and_hash(
             digests: Digests::default(),
             bytes: 0,
             log: artifact::parser_for(&head[..n]),
-            head: head[..n].to_vec(),
+            head,
+            head_len: n,
         });
     }
-    let mut log = None;
-    let mut head = Vec::new();
+    let mut head = [0u8; artifact::HEAD_LEN];
+    let mut head_len = 0;
     let mut hasher: Option<MultiHasher> = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
-            head = chunk[..chunk.len().min(artifact::HEAD_LEN)].to_vec();
-            log = artifact::parser_for(&head);
+            head_len = chunk.len().min(artifact::HEAD_LEN);
+            head[..head_len].copy_from_slice(&chunk[..head_len]);
             MultiHasher::new(want)
         });
         h.update(chunk);
@@ -198,8 +195,9 @@ fn read_and_hash(
     Ok(Read1 {
         digests,
         bytes: n,
-        log,
+        log: artifact::parser_for(&head[..head_len]),
         head,
+        head_len,
     })
 }
 
@@ -209,7 +207,8 @@ struct Read1 {
     bytes: u64,
     log: Option<&'static dyn RecordParser>,
     /// The first bytes, for recognising what the file is.
-    head: Vec<u8>,
+    head: [u8; artifact::HEAD_LEN],
+    head_len: usize,
 }
 
 /// A file met in the walk that is itself a disk image (an E01 in a case
@@ -218,8 +217,7 @@ struct Read1 {
 /// the workers like the walk's. An image inside an image is hashed and
 /// listed, not opened (a bound on nesting, and the crates open by path).
 fn nested_image(source: usize, entry: &FileEntry, head: &[u8], ctx: &Ctx, emit: Emit) {
-    let name = entry.path.file_name();
-    let Some(format) = crate::source::container::nested_image(name.as_bytes(), head) else {
+    let Some(format) = crate::source::container::nested_image(head, &entry.path) else {
         return;
     };
     let host = entry

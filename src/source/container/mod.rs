@@ -61,9 +61,10 @@ pub fn sniff(path: &Path) -> io::Result<Option<&'static str>> {
 /// inside a scan (a directory or a volume) rather than given as targets.
 /// Only the set's first file counts: later E01 segments and VMDK extents
 /// belong to it.
-pub fn nested_image(name: &[u8], head: &[u8]) -> Option<&'static str> {
+pub fn nested_image(head: &[u8], path: &super::EvidencePath) -> Option<&'static str> {
+    // Magic first: the name is only looked at for the rare file that has it.
     let format = by_magic(head, &[])?;
-    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    let name = String::from_utf8_lossy(path.file_name().as_bytes()).to_ascii_lowercase();
     let first = match format {
         "e01" => name.ends_with(".e01") || name.ends_with(".ex01"),
         "vmdk" => {
@@ -257,12 +258,13 @@ mod tests {
     #[test]
     fn nested_images_count_once_per_set() {
         let e01 = b"EVF\x09\x0d\x0a\xff\x00....";
-        assert_eq!(nested_image(b"disk.E01", e01), Some("e01"));
-        assert_eq!(nested_image(b"disk.E02", e01), None);
+        let p = |s: &str| crate::source::EvidencePath::from_bytes(format!("/dir/{s}"));
+        assert_eq!(nested_image(e01, &p("disk.E01")), Some("e01"));
+        assert_eq!(nested_image(e01, &p("disk.E02")), None);
         let kdmv = b"KDMV\x01\0\0\0";
-        assert_eq!(nested_image(b"vm.vmdk", kdmv), Some("vmdk"));
-        assert_eq!(nested_image(b"vm-s001.vmdk", kdmv), None);
-        assert_eq!(nested_image(b"notes.txt", b"hello"), None);
+        assert_eq!(nested_image(kdmv, &p("vm.vmdk")), Some("vmdk"));
+        assert_eq!(nested_image(kdmv, &p("vm-s001.vmdk")), None);
+        assert_eq!(nested_image(b"hello", &p("notes.txt")), None);
     }
 
     #[test]

@@ -159,7 +159,12 @@ impl Ext {
             .ok_or_else(|| format!("inode {n}: no group {group}"))?;
         let mut raw = vec![0u8; self.inode_size as usize];
         self.vol
-            .read_exact_at(&mut raw, table * self.block + index * self.inode_size)
+            .read_exact_at(
+                &mut raw,
+                table
+                    .saturating_mul(self.block)
+                    .saturating_add(index * self.inode_size),
+            )
             .map_err(|e| format!("inode {n}: {e}"))?;
         let extra = if self.inode_size > 128 {
             128 + u64::from(le16(&raw, 128))
@@ -238,13 +243,13 @@ impl Ext {
                     len -= 32768;
                 }
                 let start = (u64::from(le16(e, 6)) << 32) | u64::from(le32(e, 8));
-                let at = (!uninit).then_some(start * self.block);
+                let at = (!uninit).then_some(start.saturating_mul(self.block));
                 out.push((logical * self.block, at, len * self.block));
             } else {
                 let leaf = (u64::from(le16(e, 8)) << 32) | u64::from(le32(e, 4));
                 let mut child = vec![0u8; self.block as usize];
                 self.vol
-                    .read_exact_at(&mut child, leaf * self.block)
+                    .read_exact_at(&mut child, leaf.saturating_mul(self.block))
                     .map_err(|err| format!("extent block {leaf}: {err}"))?;
                 self.extents(&child, depth + 1, out)?;
             }

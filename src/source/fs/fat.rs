@@ -88,14 +88,13 @@ impl Fat {
             let len = cs.min(left);
             out.push((off, len));
             left -= len;
-            cluster = if contiguous {
-                cluster + 1
+            let next = if contiguous {
+                cluster.checked_add(1)
             } else {
-                match self.next_cluster(cluster) {
-                    Some(c) => c,
-                    None => break,
-                }
+                self.next_cluster(cluster)
             };
+            let Some(next) = next else { break };
+            cluster = next;
         }
         out
     }

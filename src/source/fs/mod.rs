@@ -26,23 +26,15 @@ pub trait Filesystem: Send + Sync {
     ) -> Box<dyn Iterator<Item = SourceItem> + Send>;
 }
 
-/// A problem inside a volume, its path prefixed with the volume
-/// (`p2 (ext4) › /etc/x`) so two volumes' `/` are never confused.
+/// A problem inside a volume, its path prefixed with the volume.
 pub(super) fn problem(
     volume: &VolumeInfo,
     path: &[u8],
     kind: super::ProblemKind,
     message: String,
 ) -> SourceItem {
-    let path = if path.is_empty() {
-        b"/".as_slice()
-    } else {
-        path
-    };
     SourceItem::Problem(super::Problem {
-        path: super::EvidencePath::from_bytes(
-            [format!("{} › ", volume.label()).as_bytes(), path].concat(),
-        ),
+        path: volume.prefixed(path),
         kind,
         message,
     })

@@ -71,7 +71,7 @@ pub(super) fn list(disk: &dyn ReadAt, problems: &mut Vec<TableProblem>) -> Optio
         return Some(Vec::new());
     }
     let mut table = vec![0u8; (h.count * h.entry_size) as usize];
-    if let Err(e) = disk.read_exact_at(&mut table, h.entries_lba * sector) {
+    if let Err(e) = disk.read_exact_at(&mut table, h.entries_lba.saturating_mul(sector)) {
         problems.push(TableProblem {
             message: format!("cannot read GPT entries at LBA {}: {e}", h.entries_lba),
         });
@@ -101,7 +101,7 @@ pub(super) fn list(disk: &dyn ReadAt, problems: &mut Vec<TableProblem>) -> Optio
         }
         let offset = first * sector;
         let size = (last - first + 1).saturating_mul(sector);
-        if offset + size > disk_size {
+        if offset.saturating_add(size) > disk_size {
             problems.push(TableProblem {
                 message: format!(
                     "GPT entry {index} runs past the end of the disk; read up to the end"

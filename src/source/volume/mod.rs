@@ -51,6 +51,17 @@ impl VolumeInfo {
             None => vol,
         }
     }
+
+    /// `path` inside this volume, as the errors list names it
+    /// (`p2 (ntfs) › /Windows/…`): two volumes' `/` are never confused.
+    pub fn prefixed(&self, path: &[u8]) -> super::EvidencePath {
+        let path = if path.is_empty() {
+            b"/".as_slice()
+        } else {
+            path
+        };
+        super::EvidencePath::from_bytes([format!("{} › ", self.label()).as_bytes(), path].concat())
+    }
 }
 
 /// A problem with a partition table that did not stop the listing.

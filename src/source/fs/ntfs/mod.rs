@@ -168,7 +168,7 @@ impl Ntfs {
             }
             let mut raw = vec![0u8; record_size];
             first
-                .read_exact_at(&mut raw, e.record * record_size as u64)
+                .read_exact_at(&mut raw, e.record.saturating_mul(record_size as u64))
                 .map_err(|err| format!("$MFT extension record {}: {err}", e.record))?;
             let Some(ext) = Rec::parse(raw, sector)? else {
                 continue;
@@ -203,7 +203,7 @@ impl Ntfs {
     fn record(&self, n: u64) -> Result<Option<Rec>, String> {
         let mut raw = vec![0u8; self.record_size];
         self.mft
-            .read_exact_at(&mut raw, n * self.record_size as u64)
+            .read_exact_at(&mut raw, n.saturating_mul(self.record_size as u64))
             .map_err(|e| e.to_string())?;
         Rec::parse(raw, self.sector)
     }

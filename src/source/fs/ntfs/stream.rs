@@ -69,12 +69,16 @@ impl DataStream {
             let at = pos + done as u64;
             let vcn = at / self.cluster;
             let &(first, count, lcn) = self.run_at(vcn).ok_or_else(|| self.no_run(vcn))?;
-            let run_end = (first + count) * self.cluster;
+            // Saturating: damaged runs can name clusters past 2^64 bytes;
+            // the read there fails and is reported.
+            let run_end = (first + count).saturating_mul(self.cluster);
             let n = ((run_end - at) as usize).min(buf.len() - done);
             match lcn {
                 None => buf[done..done + n].fill(0),
                 Some(lcn) => {
-                    let disk = lcn * self.cluster + (at - first * self.cluster);
+                    let disk = lcn
+                        .saturating_mul(self.cluster)
+                        .saturating_add(at - first * self.cluster);
                     self.vol.read_exact_at(&mut buf[done..done + n], disk)?;
                 }
             }
