@@ -1,29 +1,47 @@
 //! Windows XML event logs (EVTX), through the `evtx` crate.
 //!
-//! The crate's own multi-threaded record pipeline blocks the calling thread
-//! in a channel `recv()` while its chunk jobs run on the current rayon pool;
-//! two workers parsing two logs on a two-thread pool would both block and
-//! nothing would run the jobs. So chunks are read in order on the calling
-//! thread and parsed on the pool through `par_bridge` (work-stealing, never
-//! blocking), one 64 KiB chunk at a time: memory stays flat in log size and
-//! one big log still uses every core.
+//! The log's bytes are fed in order by the caller, which hashes the same
+//! bytes: a log is read once. They are cut into 64 KiB chunks, and every
+//! [`BATCH`] chunks are parsed on the worker pool (rayon, work-stealing,
+//! never blocking): memory stays flat in log size and one big log still uses
+//! every core. The crate's own file reader is not used: it seeks (to the
+//! oldest chunk first), and its multi-threaded pipeline blocks the calling
+//! thread in a channel `recv()` while its chunk jobs run on the current
+//! rayon pool (two workers parsing two logs on a two-thread pool would both
+//! block with nothing left to run the jobs).
 //!
-//! Dirty logs are the norm: a chunk that fails (bad magic, unreadable header)
-//! and a record that fails are each reported as [`Damage`] and the rest of
-//! the log goes on. Records carved from chunk slack are kept, marked
+//! Each record is screened from its BinXML first ([`super::binxml`]): only
+//! records whose text could hold a literal are rendered to JSON and turned
+//! into fields, which is most of the cost of a parse.
+//!
+//! Dirty logs are the norm: a chunk that fails (bad magic, unreadable header,
+//! cut short) and a record that fails are each reported as [`Damage`] and the
+//! rest of the log goes on. Records carved from chunk slack are kept, marked
 //! `recovered`.
 
 use std::sync::Arc;
 
-use evtx::{EvtxParser, ParserSettings};
-use rayon::iter::{ParallelBridge, ParallelIterator};
+use evtx::{EvtxChunkData, EvtxFileHeader, ParserSettings};
+use rayon::prelude::*;
 
+use super::binxml::Screener;
 use super::evtx_json::fill_record;
-use super::{Damage, DamageKind, Prefilter, ReadSeek, Record, RecordItem, RecordParser};
+use super::{
+    Damage, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, RecordSink,
+    Screen,
+};
 
 pub struct Evtx;
 
 const MAGIC: &[u8; 8] = b"ElfFile\0";
+
+/// The file header block before the first chunk.
+const FILE_HEADER_SIZE: usize = 4096;
+
+const CHUNK_SIZE: usize = 65536;
+
+/// Chunks parsed together (1 MiB).
+const BATCH: usize = 16;
 
 impl RecordParser for Evtx {
     fn name(&self) -> &'static str {
@@ -34,95 +52,202 @@ impl RecordParser for Evtx {
         head.starts_with(MAGIC)
     }
 
-    fn parse(
+    fn start<'a>(
         &self,
-        reader: Box<dyn ReadSeek>,
-        prefilter: Prefilter,
-        out: &(dyn Fn(RecordItem) + Sync),
-    ) -> Result<(), String> {
-        let settings = ParserSettings::new()
-            .num_threads(1)
-            .indent(false)
-            .separate_json_attributes(false)
-            .recover_records(true);
-        let settings = Arc::new(settings);
-        let mut parser = EvtxParser::from_read_seek(reader)
-            .map_err(|e| format!("not a readable EVTX file: {}", chain(&e)))?
-            .with_configuration((*settings).clone());
-        let chunks = parser.chunks();
-        chunks.enumerate().par_bridge().for_each(|(seq, chunk)| {
-            let mut data = match chunk {
-                Ok(d) => d,
-                Err(e) => {
-                    out(RecordItem::Damage(Damage {
-                        kind: DamageKind::Chunk,
-                        chunk: chunk_number(&e).or(Some(seq as u64)),
-                        record_id: None,
-                        message: chain(&e),
-                    }));
-                    return;
+        filter: &'a dyn RecordFilter,
+        out: RecordSink<'a>,
+    ) -> Box<dyn LogStream + 'a> {
+        Box::new(EvtxStream {
+            filter,
+            out,
+            settings: Arc::new(
+                ParserSettings::new()
+                    .num_threads(1)
+                    .indent(false)
+                    .separate_json_attributes(false)
+                    .recover_records(true),
+            ),
+            header: Vec::with_capacity(FILE_HEADER_SIZE),
+            failed: None,
+            chunk: Vec::with_capacity(CHUNK_SIZE),
+            number: 0,
+            batch: Vec::with_capacity(BATCH),
+        })
+    }
+}
+
+/// One log being fed.
+struct EvtxStream<'a> {
+    filter: &'a dyn RecordFilter,
+    out: RecordSink<'a>,
+    settings: Arc<ParserSettings>,
+    /// The file header, until it is whole and checked.
+    header: Vec<u8>,
+    /// Why the log cannot be parsed, once known: the rest is not parsed.
+    failed: Option<String>,
+    /// The chunk being filled.
+    chunk: Vec<u8>,
+    /// The number of the chunk being filled.
+    number: u64,
+    /// Whole chunks waiting to be parsed.
+    batch: Vec<(u64, Vec<u8>)>,
+}
+
+impl LogStream for EvtxStream<'_> {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if self.header.len() < FILE_HEADER_SIZE {
+            let take = bytes.len().min(FILE_HEADER_SIZE - self.header.len());
+            self.header.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.header.len() == FILE_HEADER_SIZE
+                && let Err(e) = EvtxFileHeader::from_bytes(&self.header)
+            {
+                self.failed = Some(format!("not a readable EVTX file: {}", chain(&e)));
+                return;
+            }
+        }
+        while !bytes.is_empty() {
+            let take = bytes.len().min(CHUNK_SIZE - self.chunk.len());
+            self.chunk.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.chunk.len() == CHUNK_SIZE {
+                let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_SIZE));
+                // Chunks of zeros were preallocated and never written.
+                if !full.starts_with(b"ElfChnk\0") && full.iter().all(|&b| b == 0) {
+                    self.chunk = full;
+                    self.chunk.clear();
+                } else {
+                    self.batch.push((self.number, full));
                 }
-            };
-            let number = data.number;
-            let mut chunk = match data.parse(Arc::clone(&settings)) {
-                Ok(c) => c,
-                Err(e) => {
-                    out(RecordItem::Damage(Damage {
-                        kind: DamageKind::Chunk,
-                        chunk: number,
-                        record_id: None,
-                        message: chain(&e),
-                    }));
-                    return;
-                }
-            };
-            for record in chunk.iter() {
-                let damage = |record_id, message| {
-                    RecordItem::Damage(Damage {
-                        kind: DamageKind::Record,
-                        chunk: number,
-                        record_id,
-                        message,
-                    })
-                };
-                let record = match record {
-                    Ok(r) => r,
-                    Err(e) => {
-                        out(damage(record_id_of(&e), chain(&e)));
-                        continue;
-                    }
-                };
-                let (id, recovered) = (record.event_record_id, record.recovered);
-                match record.into_json_bytes() {
-                    Ok(json) if !prefilter(&json.data) => out(RecordItem::Filtered),
-                    Ok(json) => {
-                        let mut rec = Record {
-                            record_id: id,
-                            timestamp: Some(json.timestamp),
-                            recovered,
-                            ..Record::default()
-                        };
-                        // Raw control characters are rare: escape only on failure.
-                        let filled = fill_record(&json.data, &mut rec).or_else(|_| {
-                            rec.data.clear();
-                            fill_record(&escape_controls(json.data), &mut rec)
-                        });
-                        match filled {
-                            Ok(()) => out(RecordItem::Record(Box::new(rec))),
-                            Err(e) => out(damage(
-                                Some(id),
-                                format!("record renders as invalid JSON: {e}"),
-                            )),
-                        }
-                    }
-                    // A carved candidate that does not render is noise, not
-                    // a damaged record (the crate drops such candidates too).
-                    Err(_) if recovered => {}
-                    Err(e) => out(damage(Some(id), chain(&e))),
+                self.number += 1;
+                if self.batch.len() == BATCH {
+                    self.parse_batch();
                 }
             }
-        });
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<(), String> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        if self.header.len() < FILE_HEADER_SIZE {
+            return Err(format!(
+                "not a readable EVTX file: {} bytes, shorter than the {FILE_HEADER_SIZE}-byte file header",
+                self.header.len()
+            ));
+        }
+        self.parse_batch();
+        let n = self.chunk.len();
+        if self.chunk.iter().any(|&b| b != 0) {
+            (self.out)(RecordItem::Damage(Damage {
+                kind: DamageKind::Chunk,
+                chunk: Some(self.number),
+                record_id: None,
+                message: format!(
+                    "the file ends {n} bytes into this chunk (a chunk is {CHUNK_SIZE}): its records were not read"
+                ),
+            }));
+        }
         Ok(())
+    }
+}
+
+impl EvtxStream<'_> {
+    fn parse_batch(&mut self) {
+        let (settings, filter, out) = (&self.settings, self.filter, self.out);
+        self.batch.par_drain(..).for_each_init(
+            || Screener::new(filter),
+            |screener, (number, data)| parse_chunk(number, data, settings, filter, screener, out),
+        );
+    }
+}
+
+/// Parses one chunk's records; records the screener rules out are counted
+/// without being rendered.
+fn parse_chunk(
+    number: u64,
+    data: Vec<u8>,
+    settings: &Arc<ParserSettings>,
+    filter: &dyn RecordFilter,
+    screener: &mut Screener,
+    out: &(dyn Fn(RecordItem) + Sync),
+) {
+    let chunk_damage = |message| {
+        out(RecordItem::Damage(Damage {
+            kind: DamageKind::Chunk,
+            chunk: Some(number),
+            record_id: None,
+            message,
+        }))
+    };
+    let mut data = match EvtxChunkData::new(data, false) {
+        Ok(d) => d,
+        Err(e) => return chunk_damage(chain(&e)),
+    };
+    data.number = Some(number);
+    let mut chunk = match data.parse(Arc::clone(settings)) {
+        Ok(c) => c,
+        Err(e) => return chunk_damage(chain(&e)),
+    };
+    screener.new_chunk();
+    let screen = filter.screen();
+    let damage = |record_id, message| {
+        out(RecordItem::Damage(Damage {
+            kind: DamageKind::Record,
+            chunk: Some(number),
+            record_id,
+            message,
+        }))
+    };
+    for record in chunk.iter() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                damage(record_id_of(&e), chain(&e));
+                continue;
+            }
+        };
+        let render = match screen {
+            Screen::Nothing => false,
+            Screen::Everything => true,
+            Screen::Text => screener.must_render(
+                record.chunk.data,
+                record.binxml_offset as usize,
+                record.binxml_size as usize,
+            ),
+        };
+        if !render {
+            out(RecordItem::Filtered);
+            continue;
+        }
+        let (id, recovered) = (record.event_record_id, record.recovered);
+        match record.into_json_bytes() {
+            Ok(json) => {
+                let mut rec = Record {
+                    record_id: id,
+                    timestamp: Some(json.timestamp),
+                    recovered,
+                    ..Record::default()
+                };
+                // Raw control characters are rare: escape only on failure.
+                let filled = fill_record(&json.data, &mut rec).or_else(|_| {
+                    rec.data.clear();
+                    fill_record(&escape_controls(json.data), &mut rec)
+                });
+                match filled {
+                    Ok(()) => out(RecordItem::Record(Box::new(rec))),
+                    Err(e) => damage(Some(id), format!("record renders as invalid JSON: {e}")),
+                }
+            }
+            // A carved candidate that does not render is noise, not a
+            // damaged record (the crate drops such candidates too).
+            Err(_) if recovered => {}
+            Err(e) => damage(Some(id), chain(&e)),
+        }
     }
 }
 
@@ -154,13 +279,6 @@ fn chain(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     s
-}
-
-fn chunk_number(e: &evtx::err::EvtxError) -> Option<u64> {
-    match e {
-        evtx::err::EvtxError::FailedToParseChunk { chunk_id, .. } => Some(*chunk_id),
-        _ => None,
-    }
 }
 
 fn record_id_of(e: &evtx::err::EvtxError) -> Option<u64> {

@@ -5,6 +5,7 @@
 //! log on the host and a log inside an NTFS volume inside an E01. They are
 //! chosen by content (magic), not by file name.
 
+mod binxml;
 mod evtx;
 mod evtx_json;
 
@@ -12,8 +13,8 @@ use std::io::{Read, Seek};
 
 use jiff::Timestamp;
 
-/// A reader the parsers can seek in; `Send` so parsing can move between
-/// worker threads.
+/// A seekable reader (files inside images are opened as one); `Send` so
+/// reading can move between worker threads.
 pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
 
@@ -62,9 +63,62 @@ pub enum RecordItem {
     Damage(Damage),
 }
 
-/// A byte-level test on a record's rendered text (see
-/// `Matcher::record_may_match`); `false` means no field can match.
-pub type Prefilter<'a> = &'a (dyn Fn(&[u8]) -> bool + Sync);
+/// The caller's literal prefilter, which a parser asks before turning a
+/// record into fields (see `Matcher`'s implementation).
+pub trait RecordFilter: Sync {
+    /// What the filter can say about records at all.
+    fn screen(&self) -> Screen;
+    /// Whether a record whose text (its strings, numbers and binary values
+    /// as hex, any order, separated by NUL bytes) is `text` could hold a hit.
+    fn may_match(&self, text: &[u8]) -> bool;
+    /// Whether some hit could lie in the text of a value of this kind; when
+    /// not, a parser gathering a record's text may leave such values out.
+    fn may_match_kind(&self, kind: ValueKind) -> bool;
+}
+
+/// What a [`RecordFilter`] can decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// No record can hit anything (no record IOCs): every record is filtered.
+    Nothing,
+    /// Every record must be matched (no usable prefilter).
+    Everything,
+    /// Ask [`RecordFilter::may_match`] per record.
+    Text,
+}
+
+/// Value types whose text a parser writes only when some literal could be
+/// in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Decimal integers, `-` and digits.
+    Integer = 0,
+    /// `0x` and lower-case hex digits.
+    Hex,
+    /// `{8-4-4-4-12}` lower-case hex.
+    Guid,
+    /// `S-1-5-…`.
+    Sid,
+    /// `2019-03-19T23:34:33.4575100Z`.
+    Time,
+    /// Floating point numbers.
+    Float,
+    /// `true` / `false`.
+    Bool,
+}
+
+impl ValueKind {
+    pub const COUNT: usize = 7;
+    pub const ALL: [ValueKind; ValueKind::COUNT] = [
+        ValueKind::Integer,
+        ValueKind::Hex,
+        ValueKind::Guid,
+        ValueKind::Sid,
+        ValueKind::Time,
+        ValueKind::Float,
+        ValueKind::Bool,
+    ];
+}
 
 /// A log format.
 pub trait RecordParser: Sync {
@@ -72,16 +126,27 @@ pub trait RecordParser: Sync {
     fn name(&self) -> &'static str;
     /// Whether a file starting with `head` (up to 8 bytes) is in this format.
     fn detect(&self, head: &[u8]) -> bool;
-    /// Parses every record, calling `out` for each record or damaged part,
-    /// possibly from several threads. Records whose rendering fails
-    /// `prefilter` are yielded as [`RecordItem::Filtered`]. Fails only when the file cannot be
-    /// parsed at all (e.g. its header is unreadable).
-    fn parse(
+    /// Starts parsing one log, whose bytes are then fed in order. Every
+    /// record or damaged part goes to `out`, possibly from several threads;
+    /// records that `filter` rules out go as [`RecordItem::Filtered`].
+    fn start<'a>(
         &self,
-        reader: Box<dyn ReadSeek>,
-        prefilter: Prefilter,
-        out: &(dyn Fn(RecordItem) + Sync),
-    ) -> Result<(), String>;
+        filter: &'a dyn RecordFilter,
+        out: RecordSink<'a>,
+    ) -> Box<dyn LogStream + 'a>;
+}
+
+/// Where a parser sends what it finds; callable from any thread.
+pub type RecordSink<'a> = &'a (dyn Fn(RecordItem) + Sync);
+
+/// One log being parsed, fed its bytes in order: the caller reads the file
+/// once, hashing and parsing the same bytes.
+pub trait LogStream {
+    /// The next bytes of the file.
+    fn feed(&mut self, bytes: &[u8]);
+    /// The file has ended. Fails only when it could not be parsed at all
+    /// (e.g. its header is unreadable).
+    fn finish(self: Box<Self>) -> Result<(), String>;
 }
 
 /// Every record format, in detection order.

@@ -37,7 +37,7 @@ pub struct Matcher {
     has_record_iocs: bool,
     /// Necessary literals of every active IOC; `None` when some IOC has
     /// none (see `prefilter`).
-    record_prefilter: Option<aho_corasick::AhoCorasick>,
+    record_prefilter: Option<prefilter::Prefilter>,
     /// False-positive regexes by IOC (see `Ioc::exclude`).
     exclusions: HashMap<IocIdx, regex::Regex>,
 }
@@ -130,7 +130,7 @@ impl Matcher {
         (
             record::RecordSets,
             HashMap<IocIdx, regex::Regex>,
-            Option<aho_corasick::AhoCorasick>,
+            Option<prefilter::Prefilter>,
         ),
         String,
     > {
@@ -151,14 +151,15 @@ impl Matcher {
         ))
     }
 
-    /// Whether a record rendered as `rendered` (JSON or XML text) can hit
-    /// any IOC; `false` lets the parser skip turning it into fields.
-    pub fn record_may_match(&self, rendered: &[u8]) -> bool {
+    /// Whether a record whose text (a rendering, or its values gathered by
+    /// a parser) is `text` can hit any IOC; `false` lets the parser skip
+    /// turning it into fields.
+    pub fn record_may_match(&self, text: &[u8]) -> bool {
         self.has_record_iocs
             && self
                 .record_prefilter
                 .as_ref()
-                .is_none_or(|ac| ac.is_match(rendered))
+                .is_none_or(|p| p.is_match(text))
     }
 
     /// The digests a file must have computed for hash IOCs to be checked.
@@ -230,6 +231,28 @@ impl Matcher {
         if let Some(v) = d.sha256.as_ref().and_then(|h| self.sha256.get(h)) {
             out.extend(v.iter().map(|&ioc| hit(ioc, "sha256", &d.sha256)));
         }
+    }
+}
+
+/// The parsers' view of the record prefilter.
+impl crate::artifact::RecordFilter for Matcher {
+    fn screen(&self) -> crate::artifact::Screen {
+        use crate::artifact::Screen;
+        match (self.has_record_iocs, &self.record_prefilter) {
+            (false, _) => Screen::Nothing,
+            (true, None) => Screen::Everything,
+            (true, Some(_)) => Screen::Text,
+        }
+    }
+
+    fn may_match(&self, text: &[u8]) -> bool {
+        self.record_may_match(text)
+    }
+
+    fn may_match_kind(&self, kind: crate::artifact::ValueKind) -> bool {
+        self.record_prefilter
+            .as_ref()
+            .is_none_or(|p| p.may_match_kind(kind))
     }
 }
 

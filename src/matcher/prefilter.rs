@@ -14,13 +14,36 @@
 //! whose fields hold the value. An IOC without such a literal (a regex, a
 //! `/0` range, an IPv6 range, a value with no plain run) disables the
 //! prefilter: correctness first.
+//!
+//! Parsers may screen a record from its raw values instead of a rendering
+//! (strings, binary as hex); for the value kinds they leave out unless asked
+//! (numbers, GUIDs, SIDs, times), [`Prefilter::may_match_kind`] says whether
+//! any literal could be written that way at all.
 
 use std::net::IpAddr;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use crate::artifact::ValueKind;
 use crate::bundle::value::Cidr;
 use crate::bundle::{DetectionFunction, Ioc, IocType};
+
+/// The literal automaton and what the literals can look like.
+pub(super) struct Prefilter {
+    ac: AhoCorasick,
+    /// Per [`ValueKind`]: whether some literal could be in such a value's text.
+    kinds: [bool; ValueKind::COUNT],
+}
+
+impl Prefilter {
+    pub fn is_match(&self, text: &[u8]) -> bool {
+        self.ac.is_match(text)
+    }
+
+    pub fn may_match_kind(&self, kind: ValueKind) -> bool {
+        self.kinds[kind as usize]
+    }
+}
 
 /// Literal bytes up to which the prefilter is built as a DFA.
 const DFA_MAX_BYTES: usize = 1 << 20;
@@ -33,7 +56,7 @@ const MIN_USEFUL: usize = 1;
 
 /// Builds the prefilter, or `None` when some IOC has no necessary literal
 /// (every record must then be parsed).
-pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasick> {
+pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter> {
     let mut seen = crate::bundle::IdMap::<String, ()>::default();
     let mut total = 0usize;
     for ioc in iocs {
@@ -57,6 +80,10 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasi
     }
     let mut lits: Vec<String> = seen.into_keys().collect();
     lits.sort();
+    let mut kinds = [false; ValueKind::COUNT];
+    for kind in ValueKind::ALL {
+        kinds[kind as usize] = lits.iter().any(|l| fits_kind(l, kind));
+    }
     // A DFA: the prefilter runs over every record's text, and with
     // thousands of literals the NFA the crate would choose is several times
     // slower. But a DFA's size grows with the literals times the alphabet:
@@ -72,7 +99,50 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<AhoCorasi
     if total <= DFA_MAX_BYTES {
         b.kind(Some(AhoCorasickKind::DFA));
     }
-    b.build(&lits).ok()
+    let ac = b.build(&lits).ok()?;
+    Some(Prefilter { ac, kinds })
+}
+
+/// Whether the (lower-case) literal could be part of the text of some value
+/// of `kind`, as the evtx crate writes it.
+fn fits_kind(lit: &str, kind: ValueKind) -> bool {
+    let only = |set: &str| lit.chars().all(|c| set.contains(c));
+    match kind {
+        ValueKind::Integer => lit.len() <= 20 && only("0123456789-"),
+        ValueKind::Hex => lit.len() <= 18 && only("0123456789abcdefx"),
+        ValueKind::Guid => fits_pattern(lit, "{hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh}"),
+        ValueKind::Sid => fits_sid(lit),
+        ValueKind::Time => fits_pattern(lit, "dddd-dd-ddtdd:dd:dd.dddddddz"),
+        // Shortest round-trip forms: at most 17 significant digits, plus
+        // leading zeros and an exponent (generous bounds).
+        ValueKind::Float => lit.len() <= 32 && only("0123456789.e+-infa"),
+        ValueKind::Bool => "true".contains(lit) || "false".contains(lit),
+    }
+}
+
+/// Whether `lit` could be part of `S-1-5-21-…`: pieces of at most 15
+/// digits (the 48-bit authority; sub-authorities are 32-bit) between single
+/// dashes, an `s` only before the first dash.
+fn fits_sid(lit: &str) -> bool {
+    let pieces: Vec<&str> = lit.split('-').collect();
+    pieces.iter().enumerate().all(|(i, p)| {
+        let inner = i > 0 && i + 1 < pieces.len();
+        let digits = p.len() <= 15 && p.bytes().all(|b| b.is_ascii_digit());
+        (digits && !(inner && p.is_empty())) || (i == 0 && pieces.len() > 1 && *p == "s")
+    })
+}
+
+/// Whether `lit` is a substring of some string of `pattern`'s shape, where
+/// `h` stands for a hex digit and `d` for a decimal digit.
+fn fits_pattern(lit: &str, pattern: &str) -> bool {
+    let (l, p) = (lit.as_bytes(), pattern.as_bytes());
+    let fits = |c: u8, want: u8| match want {
+        b'h' => c.is_ascii_hexdigit(),
+        b'd' => c.is_ascii_digit(),
+        w => c == w,
+    };
+    l.len() <= p.len()
+        && (0..=p.len() - l.len()).any(|o| l.iter().zip(&p[o..]).all(|(&c, &w)| fits(c, w)))
 }
 
 /// A substring every record hit by `ioc` contains, if one can be named.
@@ -253,7 +323,43 @@ mod tests {
         assert!(build([&a].into_iter()).is_some());
         assert!(build([&a, &b].into_iter()).is_none());
         let pf = build([&a].into_iter()).unwrap();
-        assert!(pf.is_match(r#"{"Image":"C:\\T\\MIMIKATZ.EXE"}"#));
-        assert!(!pf.is_match(r#"{"Image":"C:\\T\\cmd.exe"}"#));
+        assert!(pf.is_match(br#"{"Image":"C:\\T\\MIMIKATZ.EXE"}"#));
+        assert!(!pf.is_match(br#"{"Image":"C:\\T\\cmd.exe"}"#));
+    }
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn literals_fit_the_kinds_they_could_be_written_in() {
+        use ValueKind::*;
+        let fits = |l: &str, k| fits_kind(l, k);
+        // An address with three dots is no time, GUID or integer.
+        assert!(!fits("198.51.100.7", Time));
+        assert!(!fits("198.51.100.7", Integer));
+        assert!(fits("198.51.100.7", Float)); // conservative
+        // A /8 prefix could be the seconds of a time.
+        assert!(fits("10.", Time));
+        assert!(fits("34:33.45", Time));
+        assert!(!fits("34:33.45x", Time));
+        assert!(fits("4624", Integer));
+        assert!(!fits("implant0.exe", Integer));
+        assert!(fits("0x1f", Hex));
+        assert!(fits("-4d2e-", Guid));
+        assert!(!fits("{0123456789", Guid));
+        assert!(fits("s-1-5-18", Sid));
+        assert!(fits("21-3623811015-3361044348", Sid));
+        assert!(!fits("1--5", Sid));
+        assert!(!fits("5-s", Sid));
+        // A digest that happens to be all digits is no SID, float or number.
+        let digits = "0000000000000000000000000000000000000000000000000000000000000001";
+        assert!(ValueKind::ALL.iter().all(|&k| !fits(digits, k)));
+        assert!(fits("rue", Bool));
+        assert!(!fits("truex", Bool));
+        // A SHA-256 digest fits none of the short kinds.
+        let sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert!(ValueKind::ALL.iter().all(|&k| !fits(sha, k)));
     }
 }

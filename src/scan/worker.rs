@@ -8,7 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::artifact::{self, DamageKind, Record, RecordItem, RecordParser};
+use crate::artifact::{self, DamageKind, LogStream, Record, RecordItem, RecordParser};
 use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::matcher::{Hit, Matcher};
 use crate::report::{Evidence, ScanEvent};
@@ -118,7 +118,8 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     } else {
         DigestSet::ALL
     };
-    let (digests, bytes, log) = match read_and_hash(&*entry.content, want, buf) {
+    let log = LogScan::new(source, entry, ctx, emit);
+    let (digests, bytes, parser) = match read_and_hash(&*entry.content, want, buf, &log) {
         Ok(r) => {
             nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
             (r.digests, r.bytes, r.log)
@@ -149,7 +150,8 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
-    if hits.len() > path_hits {
+    let found = log.finish(parser.is_some());
+    if hits.len() > path_hits || !found.is_empty() {
         fill_digests(source, entry, &mut digests, buf, emit);
     }
 
@@ -157,45 +159,63 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     for hit in hits {
         emit(evidence(source, entry, hit, &digests, None));
     }
-    if let Some(parser) = log {
-        scan_records(source, entry, parser, digests, ctx, buf, emit);
+    for (hit, record) in found {
+        emit(evidence(source, entry, hit, &digests, Some(record)));
     }
 }
 
-/// Reads the content once: detects a record format from the first bytes and
-/// computes `want`. With nothing to hash, only the first bytes are read.
+/// Reads the content once: computes `want`, and when the first bytes say
+/// the file is an event log, parses it from the same bytes (into `log`).
+/// With nothing to hash, only the first bytes of a file that is not a log
+/// are read.
 fn read_and_hash(
     content: &dyn Content,
     want: DigestSet,
     buf: &mut ReadBuf,
+    log: &LogScan,
 ) -> std::io::Result<Read1> {
-    if want.is_empty() {
-        let mut head = [0u8; artifact::HEAD_LEN];
-        let n = read_head(&mut content.open()?, &mut head)?;
-        return Ok(Read1 {
-            digests: Digests::default(),
-            bytes: 0,
-            log: artifact::parser_for(&head[..n]),
-            head,
-            head_len: n,
-        });
-    }
     let mut head = [0u8; artifact::HEAD_LEN];
+    if want.is_empty() {
+        let n = read_head(&mut content.open()?, &mut head)?;
+        if artifact::parser_for(&head[..n]).is_none() {
+            return Ok(Read1 {
+                digests: Digests::default(),
+                bytes: 0,
+                log: None,
+                head,
+                head_len: n,
+            });
+        }
+    }
     let mut head_len = 0;
     let mut hasher: Option<MultiHasher> = None;
+    let mut parser = None;
+    let sink = |item| log.on_item(item);
+    let mut stream: Option<Box<dyn LogStream + '_>> = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
             head_len = chunk.len().min(artifact::HEAD_LEN);
             head[..head_len].copy_from_slice(&chunk[..head_len]);
+            parser = artifact::parser_for(&head[..head_len]);
+            stream = parser.map(|p| p.start(log.ctx.matcher, &sink));
             MultiHasher::new(want)
         });
         h.update(chunk);
+        if let Some(s) = &mut stream {
+            s.feed(chunk);
+        }
     })?;
-    let digests = hasher.unwrap_or_else(|| MultiHasher::new(want)).finish();
+    if let Some(Err(e)) = stream.map(|s| s.finish()) {
+        log.damaged_log(e);
+    }
+    let digests = match hasher {
+        Some(h) if !want.is_empty() => h.finish(),
+        _ => Digests::default(),
+    };
     Ok(Read1 {
         digests,
-        bytes: n,
-        log: artifact::parser_for(&head[..head_len]),
+        bytes: if want.is_empty() { 0 } else { n },
+        log: parser,
         head,
         head_len,
     })
@@ -205,6 +225,7 @@ fn read_and_hash(
 struct Read1 {
     digests: Digests,
     bytes: u64,
+    /// The record format, when the file is a log (parsed while read).
     log: Option<&'static dyn RecordParser>,
     /// The first bytes, for recognising what the file is.
     head: [u8; artifact::HEAD_LEN],
@@ -303,72 +324,85 @@ fn fill_digests(
     }
 }
 
-/// Parses an event log's records and matches each; damaged chunks and
-/// records are listed and the rest of the log goes on. Record evidence is
-/// held until the log is done, so the log's missing digests are computed
-/// once, and only for logs that hold evidence.
-fn scan_records(
+/// Matches the records of the log being read and lists its damage.
+/// Record evidence is held until the log is done, so the log's missing
+/// digests are computed once, and only for logs that hold evidence.
+struct LogScan<'a> {
     source: usize,
-    entry: &FileEntry,
-    parser: &dyn RecordParser,
-    mut digests: Digests,
-    ctx: &Ctx,
-    buf: &mut ReadBuf,
-    emit: Emit,
-) {
-    let reader = match entry.content.open() {
-        Ok(r) => r,
-        Err(e) => {
-            emit(problem(
-                source,
-                entry,
-                ProblemKind::Unreadable,
-                format!("cannot open the {} log: {e}", parser.name()),
-            ));
-            return;
+    entry: &'a FileEntry,
+    ctx: &'a Ctx<'a>,
+    emit: Emit<'a>,
+    records: AtomicU64,
+    found: Mutex<Vec<(Hit, Box<Record>)>>,
+}
+
+impl<'a> LogScan<'a> {
+    fn new(source: usize, entry: &'a FileEntry, ctx: &'a Ctx<'a>, emit: Emit<'a>) -> Self {
+        LogScan {
+            source,
+            entry,
+            ctx,
+            emit,
+            records: AtomicU64::new(0),
+            found: Mutex::new(Vec::new()),
         }
-    };
-    let records = AtomicU64::new(0);
-    let found = Mutex::new(Vec::new());
-    let on_item = |item: RecordItem| match item {
-        RecordItem::Record(rec) => {
-            records.fetch_add(1, Ordering::Relaxed);
-            let mut hits = Vec::new();
-            ctx.matcher.match_record(&rec, &mut hits);
-            if !hits.is_empty() {
-                let mut found = found.lock().unwrap_or_else(|p| p.into_inner());
-                found.extend(hits.into_iter().map(|hit| (hit, rec.clone())));
+    }
+
+    /// One record or damaged part; called from any thread.
+    fn on_item(&self, item: RecordItem) {
+        match item {
+            RecordItem::Record(rec) => {
+                self.records.fetch_add(1, Ordering::Relaxed);
+                let mut hits = Vec::new();
+                self.ctx.matcher.match_record(&rec, &mut hits);
+                if !hits.is_empty() {
+                    let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+                    found.extend(hits.into_iter().map(|hit| (hit, rec.clone())));
+                }
+            }
+            RecordItem::Filtered => {
+                self.records.fetch_add(1, Ordering::Relaxed);
+            }
+            RecordItem::Damage(d) => {
+                let (kind, at) = match d.kind {
+                    DamageKind::Chunk => {
+                        (ProblemKind::CorruptChunk, format!("chunk {}", opt(d.chunk)))
+                    }
+                    DamageKind::Record => (
+                        ProblemKind::CorruptRecord,
+                        format!("record {} in chunk {}", opt(d.record_id), opt(d.chunk)),
+                    ),
+                };
+                (self.emit)(problem(
+                    self.source,
+                    self.entry,
+                    kind,
+                    format!("{at}: {}", d.message),
+                ));
             }
         }
-        RecordItem::Filtered => {
-            records.fetch_add(1, Ordering::Relaxed);
-        }
-        RecordItem::Damage(d) => {
-            let (kind, at) = match d.kind {
-                DamageKind::Chunk => (ProblemKind::CorruptChunk, format!("chunk {}", opt(d.chunk))),
-                DamageKind::Record => (
-                    ProblemKind::CorruptRecord,
-                    format!("record {} in chunk {}", opt(d.record_id), opt(d.chunk)),
-                ),
-            };
-            emit(problem(source, entry, kind, format!("{at}: {}", d.message)));
-        }
-    };
-    let prefilter = |rendered: &[u8]| ctx.matcher.record_may_match(rendered);
-    if let Err(e) = parser.parse(reader, &prefilter, &on_item) {
-        emit(problem(source, entry, ProblemKind::CorruptLog, e));
     }
-    emit(ScanEvent::RecordsScanned {
-        source,
-        records: records.into_inner(),
-    });
-    let found = found.into_inner().unwrap_or_else(|p| p.into_inner());
-    if found.is_empty() {
-        return;
+
+    /// The log could not be parsed at all.
+    fn damaged_log(&self, message: String) {
+        (self.emit)(problem(
+            self.source,
+            self.entry,
+            ProblemKind::CorruptLog,
+            message,
+        ));
     }
-    fill_digests(source, entry, &mut digests, buf, emit);
-    for (hit, record) in found {
-        emit(evidence(source, entry, hit, &digests, Some(record)));
+
+    /// Reports the records counted (when the file was a log) and hands over
+    /// the record hits.
+    fn finish(self, was_log: bool) -> Vec<(Hit, Box<Record>)> {
+        if was_log {
+            (self.emit)(ScanEvent::RecordsScanned {
+                source: self.source,
+                records: self.records.into_inner(),
+            });
+        }
+        self.found.into_inner().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1,0 +1,553 @@
+//! Screens an EVTX record for the literal prefilter straight from its
+//! BinXML (MS-EVEN6 §2.2), without rendering it.
+//!
+//! Rendering a record to JSON is two thirds of what parsing a log costs, and
+//! almost no record holds an IOC. Every field value the matcher sees is made
+//! of the record's substitution values and its templates' static text, so
+//! gathering those as text (strings as they are, binary in hex, numbers in
+//! decimal when some literal could be a number) and asking the prefilter
+//! about that text decides whether the record needs rendering at all. A
+//! template's static text is asked about once per chunk.
+//!
+//! Whatever this walker does not fully understand (an unknown token or value
+//! type, a length that does not add up, static text next to a substitution
+//! in one value, nesting too deep) makes it answer "render": the crate's
+//! rendering and the precise matcher then decide. A record is skipped only
+//! when its every byte of text was seen and holds no literal.
+
+use crate::bundle::IdMap;
+
+use super::{RecordFilter, ValueKind};
+
+/// Nested BinXML fragments deeper than this are left to the renderer.
+const MAX_DEPTH: usize = 8;
+
+/// Separates two values in the gathered text: no literal holds a NUL.
+const SEP: u8 = 0;
+
+/// What one chunk's screening knows; reset for every chunk, because
+/// template offsets are offsets into one chunk.
+pub(super) struct Screener<'f> {
+    filter: &'f dyn RecordFilter,
+    /// `may_match_kind` per [`ValueKind`], asked once.
+    kinds: [bool; ValueKind::COUNT],
+    /// Template definition offset → what records using it need.
+    templates: IdMap<u32, Template>,
+    text: Vec<u8>,
+}
+
+impl<'f> Screener<'f> {
+    pub fn new(filter: &'f dyn RecordFilter) -> Self {
+        let mut kinds = [true; ValueKind::COUNT];
+        for kind in ValueKind::ALL {
+            kinds[kind as usize] = filter.may_match_kind(kind);
+        }
+        Screener {
+            filter,
+            kinds,
+            templates: IdMap::default(),
+            text: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Forgets the previous chunk's templates.
+    pub fn new_chunk(&mut self) {
+        self.templates.clear();
+    }
+
+    /// Whether the record whose BinXML is `chunk[start..start + len]` could
+    /// hold a literal, i.e. must be rendered and matched.
+    pub fn must_render(&mut self, chunk: &[u8], start: usize, len: usize) -> bool {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let end = start.saturating_add(len).min(chunk.len());
+        let seen = Walk {
+            c: chunk,
+            template: false,
+            depth: 0,
+        }
+        .stream(self, start, end, &mut text, &mut 0);
+        let render = seen.is_none() || self.filter.may_match(&text);
+        self.text = text;
+        render
+    }
+
+    /// What records instantiating the template defined at `def` need:
+    /// `None` when they must render (its static text holds a literal, or it
+    /// could not be read).
+    fn template(&mut self, c: &[u8], def: u32, depth: usize) -> Option<&Template> {
+        if !self.templates.contains_key(&def) {
+            let t = self.read_template(c, def as usize, depth);
+            let t = match t {
+                Some((text, elements)) if !self.filter.may_match(&text) => Template {
+                    render: false,
+                    elements,
+                },
+                _ => Template {
+                    render: true,
+                    elements: 0,
+                },
+            };
+            self.templates.insert(def, t);
+        }
+        self.templates.get(&def).filter(|t| !t.render)
+    }
+
+    /// The static text of the template at `def` and its element
+    /// substitutions; `None` when it cannot be read or mixes static text with
+    /// a substitution in one value.
+    fn read_template(&mut self, c: &[u8], def: usize, depth: usize) -> Option<(Vec<u8>, u128)> {
+        // Header: next template (4), GUID (16), data size (4).
+        let size = u32_at(c, def.checked_add(20)?)? as usize;
+        let body = def + 24;
+        let end = body.checked_add(size)?;
+        if end > c.len() {
+            return None;
+        }
+        let mut text = Vec::new();
+        let mut elements = 0;
+        Walk {
+            c,
+            template: true,
+            depth: depth + 1,
+        }
+        .stream(self, body, end, &mut text, &mut elements)?;
+        Some((text, elements))
+    }
+}
+
+/// What a template definition tells about the records that use it.
+struct Template {
+    /// Its static text may hold a literal (or it could not be read).
+    render: bool,
+    /// The substitutions declared as BinXML (nested fragments, rendered as
+    /// elements, not text), a bit per id: these and only these may hold
+    /// BinXML values.
+    elements: u128,
+}
+
+/// One pass over one token stream: a record's, a nested fragment's or a
+/// template definition's (`template`: element starts carry a dependency id,
+/// substitutions are allowed).
+struct Walk<'c> {
+    c: &'c [u8],
+    template: bool,
+    depth: usize,
+}
+
+/// Nested elements deeper than this are left to the renderer.
+const MAX_ELEMENTS: usize = 32;
+
+/// The text items of one value: an attribute's, or an element's own
+/// content. Static pieces side by side are gathered side by side, but a
+/// substitution next to anything else, or text beside child elements (which
+/// a renderer may join), could form a literal that no gathered piece holds.
+#[derive(Default, Clone, Copy)]
+struct Run {
+    items: usize,
+    substitution: bool,
+    children: bool,
+}
+
+impl Run {
+    /// `None` when the value mixes pieces in a way the gathered text may
+    /// not show.
+    fn check(self) -> Option<()> {
+        let mixed = (self.substitution && self.items > 1) || (self.items > 0 && self.children);
+        (!mixed).then_some(())
+    }
+}
+
+/// The open elements' runs and the attribute being read, if any.
+struct Runs {
+    elements: [Run; MAX_ELEMENTS],
+    open: usize,
+    attribute: Option<Run>,
+}
+
+impl Runs {
+    fn new() -> Self {
+        Runs {
+            elements: [Run::default(); MAX_ELEMENTS],
+            open: 0,
+            attribute: None,
+        }
+    }
+
+    fn current(&mut self) -> &mut Run {
+        match &mut self.attribute {
+            Some(a) => a,
+            None => &mut self.elements[self.open],
+        }
+    }
+
+    fn end_attribute(&mut self) -> Option<()> {
+        self.attribute.take().map_or(Some(()), Run::check)
+    }
+
+    /// A child element (or a template instance, which expands to elements).
+    fn child(&mut self) -> Option<()> {
+        if self.attribute.is_some() {
+            return None;
+        }
+        self.elements[self.open].children = true;
+        Some(())
+    }
+
+    fn open(&mut self) -> Option<()> {
+        self.child()?;
+        self.open += 1;
+        *self.elements.get_mut(self.open)? = Run::default();
+        Some(())
+    }
+
+    fn close(&mut self) -> Option<()> {
+        self.end_attribute()?;
+        if self.open == 0 {
+            return None;
+        }
+        self.open -= 1;
+        self.elements[self.open + 1].check()
+    }
+
+    fn text(&mut self) {
+        self.current().items += 1;
+    }
+
+    fn substitution(&mut self) {
+        let r = self.current();
+        r.items += 1;
+        r.substitution = true;
+    }
+
+    fn finish(mut self) -> Option<()> {
+        self.end_attribute()?;
+        (self.open == 0).then_some(())?;
+        self.elements[0].check()
+    }
+}
+
+impl Walk<'_> {
+    /// Gathers the text of the tokens in `pos..end` up to an end-of-stream
+    /// token into `out`.
+    /// In a template, substitutions declared as BinXML are marked in
+    /// `elements` (a bit per id; ids past 127 are not expected).
+    fn stream(
+        &self,
+        s: &mut Screener,
+        mut pos: usize,
+        end: usize,
+        out: &mut Vec<u8>,
+        elements: &mut u128,
+    ) -> Option<()> {
+        if self.depth > MAX_DEPTH || end > self.c.len() {
+            return None;
+        }
+        let c = self.c;
+        let mut runs = Runs::new();
+        while pos < end {
+            let token = c[pos];
+            pos += 1;
+            match token {
+                0x00 => break,
+                0x0f => pos += 3,
+                0x01 | 0x41 => {
+                    runs.open()?;
+                    out.push(SEP);
+                    if self.template {
+                        pos += 2;
+                    }
+                    pos = name_ref(c, pos + 4)?;
+                    if token == 0x41 {
+                        pos += 4;
+                    }
+                }
+                0x02 => {
+                    runs.end_attribute()?;
+                    out.push(SEP);
+                }
+                0x03 | 0x04 => {
+                    runs.close()?;
+                    out.push(SEP);
+                }
+                0x06 | 0x46 => {
+                    runs.end_attribute()?;
+                    runs.attribute = Some(Run::default());
+                    out.push(SEP);
+                    pos = name_ref(c, pos)?;
+                }
+                0x05 | 0x45 => {
+                    // Value text: a string type and a counted UTF-16 string.
+                    if *c.get(pos)? != 0x01 {
+                        return None;
+                    }
+                    pos = counted_utf16(c, pos + 1, out)?;
+                    runs.text();
+                }
+                0x07 | 0x47 | 0x0b => {
+                    // CDATA, processing-instruction data.
+                    pos = counted_utf16(c, pos, out)?;
+                    runs.text();
+                }
+                0x08 | 0x48 => {
+                    push_unit(out, u16_at(c, pos)?);
+                    pos += 2;
+                    runs.text();
+                }
+                0x09 | 0x49 => {
+                    // An entity (`&amp;` …) renders as punctuation no
+                    // literal holds: a break in the text.
+                    pos = name_ref(c, pos)?;
+                    out.push(SEP);
+                    runs.text();
+                }
+                0x0a => pos = name_ref(c, pos)?,
+                0x0c if !self.template => {
+                    runs.child()?;
+                    out.push(SEP);
+                    pos = self.instance(s, pos, out)?;
+                }
+                0x0d | 0x0e if self.template => {
+                    let id = u16_at(c, pos)?;
+                    // A nested fragment renders as elements: a child.
+                    if *c.get(pos + 2)? == 0x21 {
+                        runs.child()?;
+                        *elements |= 1u128.checked_shl(u32::from(id))?;
+                    } else {
+                        runs.substitution();
+                    }
+                    pos += 3;
+                }
+                _ => return None,
+            }
+        }
+        if pos > end {
+            return None;
+        }
+        out.push(SEP);
+        runs.finish()
+    }
+
+    /// A template instance whose token ended before `pos`: the template's
+    /// verdict, then each substitution value. Returns where the instance ends.
+    fn instance(&self, s: &mut Screener, mut pos: usize, out: &mut Vec<u8>) -> Option<usize> {
+        let c = self.c;
+        // Unknown byte, template id, definition offset.
+        let def = u32_at(c, pos + 5)?;
+        pos += 9;
+        if def as usize == pos {
+            // Defined here, inline: skip over the definition.
+            let size = u32_at(c, pos + 20)? as usize;
+            pos = pos.checked_add(24 + size)?;
+        }
+        let elements = s.template(c, def, self.depth)?.elements;
+        let count = u32_at(c, pos)? as usize;
+        pos += 4;
+        let descriptors = c.get(pos..pos.checked_add(count.checked_mul(4)?)?)?;
+        pos += descriptors.len();
+        for (i, d) in descriptors.chunks_exact(4).enumerate() {
+            // A nested fragment where the template expects text, or text
+            // where it expects elements, is not a shape this walker knows.
+            let element = i < 128 && elements & (1 << i) != 0;
+            if (d[2] == 0x21) != element && !(element && d[2] == 0x00) {
+                return None;
+            }
+            let size = usize::from(u16::from_le_bytes([d[0], d[1]]));
+            let value = c.get(pos..pos + size)?;
+            self.value(s, d[2], pos, value, out)?;
+            pos += size;
+        }
+        Some(pos)
+    }
+
+    /// Gathers one substitution value of type `ty` found at `at`.
+    fn value(
+        &self,
+        s: &mut Screener,
+        ty: u8,
+        at: usize,
+        v: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
+        let wants = |kind: ValueKind| s.kinds[kind as usize];
+        match ty {
+            0x00 => {}
+            0x01 => push_utf16(out, v),
+            0x02 => push_ansi(out, v),
+            0x03..=0x0a | 0x10 => {
+                if wants(ValueKind::Integer) {
+                    push_integer(out, ty, v)?;
+                }
+            }
+            0x14 | 0x15 => {
+                if wants(ValueKind::Hex) {
+                    let n = match v.len() {
+                        4 if ty == 0x14 => u64::from(u32_at(v, 0)?),
+                        8 if ty == 0x15 => u64_at(v, 0)?,
+                        _ => return None,
+                    };
+                    out.extend_from_slice(format!("0x{n:x}").as_bytes());
+                }
+            }
+            0x0e => push_hex_upper(out, v),
+            0x21 => {
+                let nested = Walk {
+                    c: self.c,
+                    template: false,
+                    depth: self.depth + 1,
+                };
+                nested.stream(s, at, at + v.len(), out, &mut 0)?;
+            }
+            // String arrays: NUL-terminated items, which the crate renders
+            // joined by commas.
+            0x81 => push_utf16_list(out, v),
+            0x82 => out.extend(v.iter().map(|&b| match b {
+                0 => b',',
+                0x01..=0x7f => b,
+                _ => SEP,
+            })),
+            _ => {
+                let kind = ValueKind::of_type(ty & 0x7f)?;
+                if wants(kind) || (ty & 0x80 != 0 && !ValueKind::ARRAYS_OK.contains(&(ty & 0x7f))) {
+                    return None;
+                }
+            }
+        }
+        out.push(SEP);
+        Some(())
+    }
+}
+
+impl ValueKind {
+    /// The kind of a scalar value type whose text this walker does not write.
+    fn of_type(ty: u8) -> Option<ValueKind> {
+        Some(match ty {
+            0x03..=0x0a | 0x10 => ValueKind::Integer,
+            0x0b | 0x0c => ValueKind::Float,
+            0x0d => ValueKind::Bool,
+            0x0f => ValueKind::Guid,
+            0x11 | 0x12 => ValueKind::Time,
+            0x13 => ValueKind::Sid,
+            0x14 | 0x15 => ValueKind::Hex,
+            _ => return None,
+        })
+    }
+
+    /// Array element types the crate renders (others fail to render, and
+    /// the renderer must say so).
+    const ARRAYS_OK: [u8; 19] = [
+        0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0f, 0x11, 0x12, 0x13,
+        0x14, 0x15, 0x01, 0x02,
+    ];
+}
+
+/// Skips a name reference at `pos`, and the name itself when it is stored
+/// right there (its offset is its own position).
+fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
+    let off = u32_at(c, pos)? as usize;
+    let after = pos + 4;
+    if off != after {
+        return Some(after);
+    }
+    // Next-string link (4), hash (2), character count (2), characters, NUL.
+    let chars = usize::from(u16_at(c, after + 6)?);
+    let end = after + 10 + 2 * chars;
+    (end <= c.len()).then_some(end)
+}
+
+/// A UTF-16 string prefixed by its length in code units.
+fn counted_utf16(c: &[u8], pos: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let units = usize::from(u16_at(c, pos)?);
+    let bytes = c.get(pos + 2..pos + 2 + 2 * units)?;
+    push_utf16(out, bytes);
+    Some(pos + 2 + 2 * units)
+}
+
+/// UTF-16LE text as the ASCII a literal can be made of: every other code
+/// unit becomes a break, except the two whose lower case is ASCII (the
+/// matcher compares lower-cased text). Written to vectorise: most text is
+/// ASCII, and the fix-up pass runs only when some unit is not.
+fn push_utf16(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + bytes.len() / 2, SEP);
+    let dst = &mut out[start..];
+    let mut wide = 0u8;
+    for (d, p) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
+        let (lo, hi) = (p[0], p[1]);
+        wide |= hi | (lo & 0x80);
+        *d = if hi == 0 && lo < 0x80 { lo } else { SEP };
+    }
+    if wide != 0 {
+        for (d, p) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
+            if p[1] != 0 {
+                *d = unit_byte(u16::from_le_bytes([p[0], p[1]]));
+            }
+        }
+    }
+}
+
+fn push_unit(out: &mut Vec<u8>, unit: u16) {
+    out.push(unit_byte(unit));
+}
+
+fn unit_byte(unit: u16) -> u8 {
+    match unit {
+        0x01..=0x7f => unit as u8,
+        0x212a => b'k', // KELVIN SIGN
+        0x0130 => b'i', // LATIN CAPITAL LETTER I WITH DOT ABOVE
+        _ => SEP,
+    }
+}
+
+fn push_utf16_list(out: &mut Vec<u8>, bytes: &[u8]) {
+    for pair in bytes.chunks_exact(2) {
+        match u16::from_le_bytes([pair[0], pair[1]]) {
+            0 => out.push(b','),
+            unit => push_unit(out, unit),
+        }
+    }
+}
+
+/// ANSI text: in every Windows code page a byte below 0x80 is that ASCII
+/// character, and no byte above decodes to ASCII.
+fn push_ansi(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend(bytes.iter().map(|&b| if b < 0x80 { b } else { SEP }));
+}
+
+fn push_hex_upper(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 0xf)]);
+    }
+}
+
+/// An integer value in decimal, as the crate writes it.
+fn push_integer(out: &mut Vec<u8>, ty: u8, v: &[u8]) -> Option<()> {
+    let text = match (ty, v.len()) {
+        (0x03, 1) => (v[0] as i8).to_string(),
+        (0x04, 1) => v[0].to_string(),
+        (0x05, 2) => (u16_at(v, 0)? as i16).to_string(),
+        (0x06, 2) => u16_at(v, 0)?.to_string(),
+        (0x07, 4) => (u32_at(v, 0)? as i32).to_string(),
+        (0x08, 4) | (0x10, 4) => u32_at(v, 0)?.to_string(),
+        (0x09, 8) => (u64_at(v, 0)? as i64).to_string(),
+        (0x0a, 8) | (0x10, 8) => u64_at(v, 0)?.to_string(),
+        _ => return None,
+    };
+    out.extend_from_slice(text.as_bytes());
+    Some(())
+}
+
+fn u16_at(c: &[u8], pos: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(c.get(pos..pos + 2)?.try_into().ok()?))
+}
+
+fn u32_at(c: &[u8], pos: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(c.get(pos..pos + 4)?.try_into().ok()?))
+}
+
+fn u64_at(c: &[u8], pos: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(c.get(pos..pos + 8)?.try_into().ok()?))
+}
