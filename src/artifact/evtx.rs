@@ -69,7 +69,7 @@ impl RecordParser for Evtx {
             ),
             header: Vec::with_capacity(FILE_HEADER_SIZE),
             failed: None,
-            chunk: Vec::with_capacity(CHUNK_SIZE),
+            chunk: Vec::new(),
             number: 0,
             batch: Vec::with_capacity(BATCH),
         })
@@ -110,22 +110,22 @@ impl LogStream for EvtxStream<'_> {
             }
         }
         while !bytes.is_empty() {
+            // Whole chunks straight from the caller's buffer: a chunk of
+            // zeros is then never copied.
+            if self.chunk.is_empty() && bytes.len() >= CHUNK_SIZE {
+                let (whole, rest) = bytes.split_at(CHUNK_SIZE);
+                self.chunk_done(whole);
+                bytes = rest;
+                continue;
+            }
             let take = bytes.len().min(CHUNK_SIZE - self.chunk.len());
             self.chunk.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if self.chunk.len() == CHUNK_SIZE {
-                let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_SIZE));
-                // Chunks of zeros were preallocated and never written.
-                if !full.starts_with(b"ElfChnk\0") && full.iter().all(|&b| b == 0) {
-                    self.chunk = full;
-                    self.chunk.clear();
-                } else {
-                    self.batch.push((self.number, full));
-                }
-                self.number += 1;
-                if self.batch.len() == BATCH {
-                    self.parse_batch();
-                }
+                let full = std::mem::take(&mut self.chunk);
+                self.chunk_done(&full);
+                self.chunk = full;
+                self.chunk.clear();
             }
         }
     }
@@ -142,7 +142,7 @@ impl LogStream for EvtxStream<'_> {
         }
         self.parse_batch();
         let n = self.chunk.len();
-        if self.chunk.iter().any(|&b| b != 0) {
+        if !all_zero(&self.chunk) {
             (self.out)(RecordItem::Damage(Damage {
                 kind: DamageKind::Chunk,
                 chunk: Some(self.number),
@@ -157,6 +157,18 @@ impl LogStream for EvtxStream<'_> {
 }
 
 impl EvtxStream<'_> {
+    /// A whole chunk: queued unless it is zeros (preallocated, never
+    /// written); a full batch is parsed.
+    fn chunk_done(&mut self, chunk: &[u8]) {
+        if chunk.starts_with(b"ElfChnk\0") || !all_zero(chunk) {
+            self.batch.push((self.number, chunk.to_vec()));
+        }
+        self.number += 1;
+        if self.batch.len() == BATCH {
+            self.parse_batch();
+        }
+    }
+
     fn parse_batch(&mut self) {
         let (settings, filter, out) = (&self.settings, self.filter, self.out);
         self.batch.par_drain(..).for_each_init(
@@ -164,6 +176,12 @@ impl EvtxStream<'_> {
             |screener, (number, data)| parse_chunk(number, data, settings, filter, screener, out),
         );
     }
+}
+
+/// Whether every byte is zero; an OR over blocks, which vectorises.
+fn all_zero(b: &[u8]) -> bool {
+    b.chunks(4096)
+        .all(|block| block.iter().fold(0u8, |acc, &x| acc | x) == 0)
 }
 
 /// Parses one chunk's records; records the screener rules out are counted

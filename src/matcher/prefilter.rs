@@ -51,6 +51,12 @@ const DFA_MAX_BYTES: usize = 1 << 20;
 /// Literal bytes beyond which no prefilter is built at all.
 const PREFILTER_MAX_BYTES: usize = 4 << 20;
 
+/// Literals are cut to this many bytes: any piece of a necessary substring
+/// is one too, 16 characters rarely occur by chance, and the automaton's
+/// size (its build time, and its cache misses while searching) grows with
+/// the literals' total length. A SHA-256 literal would be 64.
+const MAX_LITERAL: usize = 16;
+
 /// Literals shorter than this still work but let most records through.
 const MIN_USEFUL: usize = 1;
 
@@ -64,7 +70,7 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter
         if lit.len() < MIN_USEFUL {
             return None;
         }
-        let lit = lit.to_ascii_lowercase();
+        let lit = narrow(&lit.to_ascii_lowercase(), MAX_LITERAL).to_string();
         if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(lit) {
             total += slot.key().len();
             // Past the cap there will be no prefilter (below): stop
@@ -101,6 +107,26 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter
     }
     let ac = b.build(&lits).ok()?;
     Some(Prefilter { ac, kinds })
+}
+
+/// The piece of `lit` (ASCII) of at most `max` bytes with the most
+/// distinct characters, the last such: a piece of common text (a run of
+/// zeros, `.exe`) would let more records through.
+fn narrow(lit: &str, max: usize) -> &str {
+    if lit.len() <= max {
+        return lit;
+    }
+    let distinct = |w: &[u8]| {
+        let mut seen = [false; 256];
+        w.iter()
+            .filter(|&&b| !std::mem::replace(&mut seen[usize::from(b)], true))
+            .count()
+    };
+    let b = lit.as_bytes();
+    let best = (0..=b.len() - max)
+        .max_by_key(|&i| (distinct(&b[i..i + max]), i))
+        .unwrap_or(0);
+    &lit[best..best + max]
 }
 
 /// Whether the (lower-case) literal could be part of the text of some value
@@ -331,6 +357,19 @@ mod tests {
 #[cfg(test)]
 mod kind_tests {
     use super::*;
+
+    #[test]
+    fn long_literals_are_cut_to_their_most_varied_piece() {
+        assert_eq!(narrow("implant7.exe", 16), "implant7.exe");
+        let sha = "000000000000000000000000000000000000000000000000000000009e3779ba";
+        assert_eq!(narrow(sha, 16), "000000009e3779ba");
+        assert_eq!(
+            narrow("aaaaaaaaaaaaaaaaaaaaabcdefghijklmnop", 16),
+            "abcdefghijklmnop"
+        );
+        let l = "cdn7.bench-evil.example";
+        assert!(l.contains(narrow(l, 16)) && narrow(l, 16).len() == 16);
+    }
 
     #[test]
     fn literals_fit_the_kinds_they_could_be_written_in() {
