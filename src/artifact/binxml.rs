@@ -551,3 +551,103 @@ fn u32_at(c: &[u8], pos: usize) -> Option<u32> {
 fn u64_at(c: &[u8], pos: usize) -> Option<u64> {
     Some(u64::from_le_bytes(c.get(pos..pos + 8)?.try_into().ok()?))
 }
+
+/// The integration tests' writer of Windows-shaped logs, for screening
+/// records one by one.
+#[cfg(test)]
+#[path = "../../tests/support/evtx_templates.rs"]
+mod fixture;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::artifact::Screen;
+
+    use super::fixture::{Data, Record, Value as V, write_templated_evtx};
+
+    /// A filter with one literal; integers are wanted when it is digits.
+    struct One(&'static str);
+
+    impl RecordFilter for One {
+        fn screen(&self) -> Screen {
+            Screen::Text
+        }
+        fn may_match(&self, text: &[u8]) -> bool {
+            text.to_ascii_lowercase()
+                .windows(self.0.len())
+                .any(|w| w == self.0.as_bytes())
+        }
+        fn may_match_kind(&self, kind: ValueKind) -> bool {
+            kind == ValueKind::Integer && self.0.bytes().all(|b| b.is_ascii_digit())
+        }
+    }
+
+    /// Record id → whether the screener asks for it to be rendered.
+    fn screen(records: &[Record], filter: &dyn RecordFilter) -> Vec<(u64, bool)> {
+        let log = write_templated_evtx(records);
+        let settings = Arc::new(evtx::ParserSettings::new());
+        let mut s = Screener::new(filter);
+        let mut out = Vec::new();
+        for chunk in log[4096..].chunks(65536) {
+            let mut data = evtx::EvtxChunkData::new(chunk.to_vec(), false).unwrap();
+            let mut chunk = data.parse(Arc::clone(&settings)).unwrap();
+            s.new_chunk();
+            for r in chunk.iter() {
+                let r = r.unwrap();
+                let render = s.must_render(
+                    r.chunk.data,
+                    r.binxml_offset as usize,
+                    r.binxml_size as usize,
+                );
+                out.push((r.event_record_id, render));
+            }
+        }
+        out
+    }
+
+    fn rendered(records: &[Record], lit: &'static str) -> Vec<u64> {
+        screen(records, &One(lit))
+            .into_iter()
+            .filter(|&(_, r)| r)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    fn sample() -> Vec<Record> {
+        let field = |id, name: &str, d: Data| {
+            Record::new(id, 1, &[("Other", Data::Sub(V::U32(7))), (name, d)])
+        };
+        vec![
+            field(1, "Image", Data::Sub(V::Str(r"C:\T\needle.exe".into()))),
+            field(2, "Image", Data::Sub(V::Str(r"C:\T\hay.exe".into()))),
+            field(3, "Query", Data::Sub(V::Ansi("needle.example".into()))),
+            field(4, "Hash", Data::Sub(V::Binary(vec![0xab, 0xcd, 0xef]))),
+            field(5, "Port", Data::Sub(V::U32(31337))),
+            field(6, "Ip", Data::Static("needle static".into())),
+            field(7, "Cmd", Data::Mixed("nee".into(), V::Str("dle".into()))),
+            field(
+                8,
+                "List",
+                Data::Sub(V::StrArray(vec!["a".into(), "needle".into()])),
+            ),
+            field(9, "Sid", Data::Sub(V::Sid(5, vec![18]))),
+            // The first shape again: its template is now referenced by offset.
+            field(10, "Image", Data::Sub(V::Str(r"C:\T\NEEDLE.exe".into()))),
+            field(11, "Image", Data::Sub(V::Str(r"C:\T\hay2.exe".into()))),
+        ]
+    }
+
+    #[test]
+    fn only_records_whose_text_holds_the_literal_render() {
+        let recs = sample();
+        // Mixed content (7) always renders: its pieces alone cannot say.
+        assert_eq!(rendered(&recs, "needle"), vec![1, 3, 6, 7, 8, 10]);
+        assert_eq!(rendered(&recs, "abcdef"), vec![4, 7]);
+        assert_eq!(rendered(&recs, "31337"), vec![5, 7]);
+        // Numbers are left out unless a literal could be one.
+        assert_eq!(rendered(&recs, "4242"), vec![7]);
+        assert_eq!(rendered(&recs, "hay"), vec![2, 7, 11]);
+    }
+}

@@ -43,6 +43,9 @@ const CHUNK_SIZE: usize = 65536;
 /// Chunks parsed together (1 MiB).
 const BATCH: usize = 16;
 
+/// Batches of at least this many chunks are parsed on the pool.
+const PARALLEL_FROM: usize = 4;
+
 impl RecordParser for Evtx {
     fn name(&self) -> &'static str {
         "evtx"
@@ -169,8 +172,19 @@ impl EvtxStream<'_> {
         }
     }
 
+    /// Parses the queued chunks: on the pool when there are enough to share
+    /// (a big log), on this thread otherwise (the walk already spreads small
+    /// logs over the workers, and waking a thread per chunk costs more than
+    /// it gains).
     fn parse_batch(&mut self) {
         let (settings, filter, out) = (&self.settings, self.filter, self.out);
+        if self.batch.len() < PARALLEL_FROM {
+            let mut screener = Screener::new(filter);
+            for (number, data) in self.batch.drain(..) {
+                parse_chunk(number, data, settings, filter, &mut screener, out);
+            }
+            return;
+        }
         self.batch.par_drain(..).for_each_init(
             || Screener::new(filter),
             |screener, (number, data)| parse_chunk(number, data, settings, filter, screener, out),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod evtx;
+pub mod evtx_templates;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
