@@ -370,25 +370,50 @@ impl Walk<'_> {
         out: &mut Vec<u8>,
     ) -> Option<()> {
         let wants = |kind: ValueKind| s.kinds[kind as usize];
+        // The crate reads a fixed-size value whole whatever its descriptor
+        // says: one sized too small shifts every later value, whose text
+        // this walker would then not see. Leave such records to it.
+        let array = ty & 0x80 != 0;
+        if let Some(n) = natural_size(ty & 0x7f, v).filter(|_| !(array && ty & 0x7f == 0x13))
+            && (if array {
+                !v.len().is_multiple_of(n)
+            } else {
+                v.len() < n
+            })
+        {
+            return None;
+        }
         match ty {
             0x00 => {}
-            0x01 => push_utf16(out, v),
+            0x01 => {
+                // An odd size is an error the crate must report.
+                if !v.len().is_multiple_of(2) {
+                    return None;
+                }
+                push_utf16(out, v);
+            }
             0x02 => push_ansi(out, v),
-            0x03..=0x0a | 0x10 => {
+            0x03..=0x0a => {
                 if wants(ValueKind::Integer) {
                     push_integer(out, ty, v)?;
                 }
             }
-            0x14 | 0x15 => {
+            // SizeT is written as hex, like HexInt32/64; other sizes fail.
+            0x10 | 0x14 | 0x15 => {
+                if ty == 0x10 && !matches!(v.len(), 4 | 8) {
+                    return None;
+                }
                 if wants(ValueKind::Hex) {
                     let n = match v.len() {
-                        4 if ty == 0x14 => u64::from(u32_at(v, 0)?),
-                        8 if ty == 0x15 => u64_at(v, 0)?,
+                        4 if ty != 0x15 => u64::from(u32_at(v, 0)?),
+                        8 if ty != 0x14 => u64_at(v, 0)?,
                         _ => return None,
                     };
                     out.extend_from_slice(format!("0x{n:x}").as_bytes());
                 }
             }
+            // A bool slot holding neither 0 nor 1 is written as the integer.
+            0x0d if wants(ValueKind::Bool) || wants(ValueKind::Integer) => return None,
             0x0e => push_hex_upper(out, v),
             0x21 => {
                 let nested = Walk {
@@ -400,7 +425,12 @@ impl Walk<'_> {
             }
             // String arrays: NUL-terminated items, which the crate renders
             // joined by commas.
-            0x81 => push_utf16_list(out, v),
+            0x81 => {
+                if !v.len().is_multiple_of(2) || !(v.is_empty() || v.ends_with(&[0, 0])) {
+                    return None;
+                }
+                push_utf16_list(out, v);
+            }
             0x82 => out.extend(v.iter().map(|&b| match b {
                 0 => b',',
                 0x01..=0x7f => b,
@@ -408,7 +438,9 @@ impl Walk<'_> {
             })),
             _ => {
                 let kind = ValueKind::of_type(ty & 0x7f)?;
-                if wants(kind) || (ty & 0x80 != 0 && !ValueKind::ARRAYS_OK.contains(&(ty & 0x7f))) {
+                let renders = ty & 0x80 == 0 || ValueKind::ARRAYS_OK.contains(&(ty & 0x7f));
+                let integers = matches!(ty & 0x7f, 0x0d | 0x03..=0x0a) && wants(ValueKind::Integer);
+                if wants(kind) || integers || !renders {
                     return None;
                 }
             }
@@ -418,17 +450,31 @@ impl Walk<'_> {
     }
 }
 
+/// The bytes the crate reads for a value of fixed-size type `ty`
+/// (MS-EVEN6 §2.2.18; a SID by its sub-authority count), or an array item's.
+fn natural_size(ty: u8, v: &[u8]) -> Option<usize> {
+    Some(match ty {
+        0x03 | 0x04 => 1,
+        0x05 | 0x06 => 2,
+        0x07 | 0x08 | 0x0b | 0x0d | 0x14 => 4,
+        0x09 | 0x0a | 0x0c | 0x11 | 0x15 => 8,
+        0x0f | 0x12 => 16,
+        0x13 => 8 + 4 * usize::from(*v.get(1).unwrap_or(&0)),
+        _ => return None,
+    })
+}
+
 impl ValueKind {
     /// The kind of a scalar value type whose text this walker does not write.
     fn of_type(ty: u8) -> Option<ValueKind> {
         Some(match ty {
-            0x03..=0x0a | 0x10 => ValueKind::Integer,
+            0x03..=0x0a => ValueKind::Integer,
             0x0b | 0x0c => ValueKind::Float,
             0x0d => ValueKind::Bool,
             0x0f => ValueKind::Guid,
             0x11 | 0x12 => ValueKind::Time,
             0x13 => ValueKind::Sid,
-            0x14 | 0x15 => ValueKind::Hex,
+            0x10 | 0x14 | 0x15 => ValueKind::Hex,
             _ => return None,
         })
     }
@@ -531,9 +577,9 @@ fn push_integer(out: &mut Vec<u8>, ty: u8, v: &[u8]) -> Option<()> {
         (0x05, 2) => (u16_at(v, 0)? as i16).to_string(),
         (0x06, 2) => u16_at(v, 0)?.to_string(),
         (0x07, 4) => (u32_at(v, 0)? as i32).to_string(),
-        (0x08, 4) | (0x10, 4) => u32_at(v, 0)?.to_string(),
+        (0x08, 4) => u32_at(v, 0)?.to_string(),
         (0x09, 8) => (u64_at(v, 0)? as i64).to_string(),
-        (0x0a, 8) | (0x10, 8) => u64_at(v, 0)?.to_string(),
+        (0x0a, 8) => u64_at(v, 0)?.to_string(),
         _ => return None,
     };
     out.extend_from_slice(text.as_bytes());
@@ -594,8 +640,8 @@ mod tests {
             let mut data = evtx::EvtxChunkData::new(chunk.to_vec(), false).unwrap();
             let mut chunk = data.parse(Arc::clone(&settings)).unwrap();
             s.new_chunk();
-            for r in chunk.iter() {
-                let r = r.unwrap();
+            // Records the crate cannot build are its to report.
+            for r in chunk.iter().flatten() {
                 let render = s.must_render(
                     r.chunk.data,
                     r.binxml_offset as usize,
@@ -649,5 +695,46 @@ mod tests {
         // Numbers are left out unless a literal could be one.
         assert_eq!(rendered(&recs, "4242"), vec![7]);
         assert_eq!(rendered(&recs, "hay"), vec![2, 7, 11]);
+    }
+
+    #[test]
+    fn values_the_crate_would_read_differently_render() {
+        let recs = vec![
+            // A u32 whose descriptor says 2 bytes: the crate reads 4 and
+            // every later value shifts.
+            Record::new(
+                1,
+                1,
+                &[
+                    ("A", Data::Sub(V::Raw(0x08, vec![1, 2]))),
+                    ("B", Data::Sub(V::Str("hay".into()))),
+                ],
+            ),
+            // A UTF-16 string of odd size is an error for the crate (it
+            // reports record 2 as corrupt; it never reaches the screener).
+            Record::new(2, 1, &[("A", Data::Sub(V::Raw(0x01, vec![b'h', 0, b'a'])))]),
+            // SizeT of 2 bytes is refused; of 8 it is hex (no literal here).
+            Record::new(3, 1, &[("A", Data::Sub(V::Raw(0x10, vec![1, 2])))]),
+            Record::new(
+                4,
+                1,
+                &[(
+                    "A",
+                    Data::Sub(V::Raw(0x10, vec![0x1f, 0, 0, 0, 0, 0, 0, 0])),
+                )],
+            ),
+            // A SID shorter than its sub-authority count says.
+            Record::new(
+                5,
+                1,
+                &[(
+                    "A",
+                    Data::Sub(V::Raw(0x13, vec![1, 2, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0])),
+                )],
+            ),
+            Record::new(6, 1, &[("A", Data::Sub(V::Str("plain".into())))]),
+        ];
+        // 2 and 3 the crate itself rejects (and reports).
+        assert_eq!(rendered(&recs, "needle"), vec![1, 5]);
     }
 }

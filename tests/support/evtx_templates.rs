@@ -26,6 +26,8 @@ pub enum Value {
     Sid(u64, Vec<u32>),
     StrArray(Vec<String>),
     Null,
+    /// Any type byte and bytes, for values the crate reads oddly.
+    Raw(u8, Vec<u8>),
 }
 
 /// One `<Data Name=…>` of EventData.
@@ -355,6 +357,7 @@ fn encode(v: &Value) -> (u8, Vec<u8>) {
             (0x81, b)
         }
         Value::Null => (0x00, Vec::new()),
+        Value::Raw(ty, b) => (*ty, b.clone()),
     }
 }
 

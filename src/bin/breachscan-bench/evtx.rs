@@ -1,6 +1,8 @@
 //! The event-log benchmark (issue: EVTX, point 7): records/s of a bare parse
 //! of the logs (evtx crate to JSON, files spread over all cores) beside
-//! breachscan scanning the same logs with a 10,000-IOC bundle.
+//! breachscan scanning the same logs with 10,000-IOC bundles: one with digest
+//! IOCs (so every log is also hashed, which a bare parse does not do), one
+//! of record types only (the record pipeline alone), one with wide hits.
 //!
 //! The logs are real ones (by default `../shared/corpus/evtx`), hard-linked
 //! `--copies` times into one folder so the run is long enough to time.
@@ -59,8 +61,9 @@ pub fn run(args: &Args) -> Result<()> {
         .iter()
         .map(|f| fs::metadata(f).map_or(0, |m| m.len()))
         .sum();
-    let quiet_bundle = write_bundle(&args.dir, false)?;
-    let hits_bundle = write_bundle(&args.dir, true)?;
+    let quiet_bundle = write_bundle(&args.dir, Mix::Quiet)?;
+    let hits_bundle = write_bundle(&args.dir, Mix::Hits)?;
+    let record_bundle = write_bundle(&args.dir, Mix::RecordTypes)?;
 
     // Bare parse: every record rendered to JSON, files over all cores.
     let bare = || {
@@ -107,6 +110,10 @@ pub fn run(args: &Args) -> Result<()> {
     );
     for (label, bundle) in [
         ("10,000 IOCs, no hit", &quiet_bundle),
+        (
+            "10,000 IOCs of record types only (no digest: logs not hashed), no hit",
+            &record_bundle,
+        ),
         ("10,000 IOCs, 2 of them hit widely", &hits_bundle),
     ] {
         // One run for the record count, then the timed runs.
@@ -150,10 +157,21 @@ fn find_logs(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// 10,000 IOCs of mixed types that the corpus does not contain (matching
-/// cost alone), or with two of them replaced by IOCs that hit thousands of
-/// records (`cmd.exe`, the lab's 10.0.2.0/24) to add evidence volume.
-fn write_bundle(dir: &Path, with_hits: bool) -> Result<PathBuf> {
+/// The bench bundles.
+#[derive(Clone, Copy, PartialEq)]
+enum Mix {
+    /// 10,000 IOCs of mixed types (SHA-256 among them) that the corpus does
+    /// not contain: matching cost alone, every log hashed too.
+    Quiet,
+    /// The same with two IOCs replaced by ones that hit thousands of records
+    /// (`cmd.exe`, the lab's 10.0.2.0/24), adding evidence volume.
+    Hits,
+    /// 10,000 IOCs of the types only records can hold (no digest, so no
+    /// file is hashed): the record pipeline alone beside the bare parse.
+    RecordTypes,
+}
+
+fn write_bundle(dir: &Path, mix: Mix) -> Result<PathBuf> {
     let mut iocs = Vec::new();
     let mut ioc = |t: &str, v: String, f: &str| {
         let n = iocs.len();
@@ -162,12 +180,15 @@ fn write_bundle(dir: &Path, with_hits: bool) -> Result<PathBuf> {
             "type": t, "value": v, "detectionFunction": f}),
         );
     };
-    for i in 0..2000u32 {
-        ioc(
-            "Sha256",
-            format!("{:064x}", u64::from(i) * 0x9E37_79B9 + 1),
-            "Equals",
-        );
+    let per_type: u32 = if mix == Mix::RecordTypes { 2500 } else { 2000 };
+    for i in 0..per_type {
+        if mix != Mix::RecordTypes {
+            ioc(
+                "Sha256",
+                format!("{:064x}", u64::from(i) * 0x9E37_79B9 + 1),
+                "Equals",
+            );
+        }
         ioc(
             "IpAddress",
             format!("198.18.{}.{}/32", i / 256, i % 256),
@@ -181,16 +202,14 @@ fn write_bundle(dir: &Path, with_hits: bool) -> Result<PathBuf> {
             "StartWith",
         );
     }
-    if with_hits {
+    if mix == Mix::Hits {
         iocs.truncate(9_998);
-    }
-    let mut ioc = |t: &str, v: &str, n: usize| {
-        iocs.push(
-            serde_json::json!({"id": format!("hit{n}"), "alertDefinitionId": "b",
-            "type": t, "value": v, "detectionFunction": "Equals"}),
-        );
-    };
-    if with_hits {
+        let mut ioc = |t: &str, v: &str, n: usize| {
+            iocs.push(
+                serde_json::json!({"id": format!("hit{n}"), "alertDefinitionId": "b",
+                "type": t, "value": v, "detectionFunction": "Equals"}),
+            );
+        };
         ioc("FileName", "cmd.exe", 0);
         ioc("IpAddress", "10.0.2.0/24", 1);
     }
@@ -199,10 +218,10 @@ fn write_bundle(dir: &Path, with_hits: bool) -> Result<PathBuf> {
         "iocs": iocs
     });
     fs::create_dir_all(dir)?;
-    let p = dir.join(if with_hits {
-        "bundle-10k-hits.json"
-    } else {
-        "bundle-10k.json"
+    let p = dir.join(match mix {
+        Mix::Quiet => "bundle-10k.json",
+        Mix::Hits => "bundle-10k-hits.json",
+        Mix::RecordTypes => "bundle-10k-records.json",
     });
     fs::write(&p, serde_json::to_vec(&b)?)?;
     Ok(p)
