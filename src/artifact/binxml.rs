@@ -413,7 +413,16 @@ impl Walk<'_> {
                 }
             }
             // A bool slot holding neither 0 nor 1 is written as the integer.
-            0x0d if wants(ValueKind::Bool) || wants(ValueKind::Integer) => return None,
+            0x0d => {
+                if wants(ValueKind::Bool) || wants(ValueKind::Integer) {
+                    let text = match u32_at(v, 0)? as i32 {
+                        0 => "false".to_string(),
+                        1 => "true".to_string(),
+                        n => n.to_string(),
+                    };
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
             0x0e => push_hex_upper(out, v),
             0x21 => {
                 let nested = Walk {
@@ -439,7 +448,7 @@ impl Walk<'_> {
             _ => {
                 let kind = ValueKind::of_type(ty & 0x7f)?;
                 let renders = ty & 0x80 == 0 || ValueKind::ARRAYS_OK.contains(&(ty & 0x7f));
-                let integers = matches!(ty & 0x7f, 0x0d | 0x03..=0x0a) && wants(ValueKind::Integer);
+                let integers = matches!(ty & 0x7f, 0x0d) && wants(ValueKind::Integer);
                 if wants(kind) || integers || !renders {
                     return None;
                 }
@@ -736,5 +745,13 @@ mod tests {
         ];
         // 2 and 3 the crate itself rejects (and reports).
         assert_eq!(rendered(&recs, "needle"), vec![1, 5]);
+        // A bool slot holding 4242 is written (and matched) as 4242.
+        let flag = [Record::new(
+            7,
+            1,
+            &[("F", Data::Sub(V::Raw(0x0d, 4242u32.to_le_bytes().to_vec())))],
+        )];
+        assert_eq!(rendered(&flag, "4242"), vec![7]);
+        assert!(rendered(&flag, "4243").is_empty());
     }
 }

@@ -111,7 +111,9 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter
 
 /// The piece of `lit` (ASCII) of at most `max` bytes with the most
 /// distinct characters, the last such: a piece of common text (a run of
-/// zeros, `.exe`) would let more records through.
+/// zeros, `.exe`) would let more records through. A piece with a letter
+/// wins over one of digits only, which could be a number and would make
+/// parsers write out every integer value.
 fn narrow(lit: &str, max: usize) -> &str {
     if lit.len() <= max {
         return lit;
@@ -124,7 +126,10 @@ fn narrow(lit: &str, max: usize) -> &str {
     };
     let b = lit.as_bytes();
     let best = (0..=b.len() - max)
-        .max_by_key(|&i| (distinct(&b[i..i + max]), i))
+        .max_by_key(|&i| {
+            let w = &b[i..i + max];
+            (!w.iter().all(u8::is_ascii_digit), distinct(w), i)
+        })
         .unwrap_or(0);
     &lit[best..best + max]
 }
