@@ -66,7 +66,7 @@ impl<'f> Screener<'f> {
             template: false,
             depth: 0,
         }
-        .stream(self, start, end, &mut text, &mut 0);
+        .stream(self, start, end, &mut text, &mut Shape::default());
         let render = seen.is_none() || self.filter.may_match(&text);
         self.text = text;
         render
@@ -79,13 +79,13 @@ impl<'f> Screener<'f> {
         if !self.templates.contains_key(&def) {
             let t = self.read_template(c, def as usize, depth);
             let t = match t {
-                Some((text, elements)) if !self.filter.may_match(&text) => Template {
+                Some((text, shape)) if !self.filter.may_match(&text) => Template {
                     render: false,
-                    elements,
+                    shape,
                 },
                 _ => Template {
                     render: true,
-                    elements: 0,
+                    shape: Shape::default(),
                 },
             };
             self.templates.insert(def, t);
@@ -96,7 +96,7 @@ impl<'f> Screener<'f> {
     /// The static text of the template at `def` and its element
     /// substitutions; `None` when it cannot be read or mixes static text with
     /// a substitution in one value.
-    fn read_template(&mut self, c: &[u8], def: usize, depth: usize) -> Option<(Vec<u8>, u128)> {
+    fn read_template(&mut self, c: &[u8], def: usize, depth: usize) -> Option<(Vec<u8>, Shape)> {
         // Header: next template (4), GUID (16), data size (4).
         let size = u32_at(c, def.checked_add(20)?)? as usize;
         let body = def + 24;
@@ -105,14 +105,14 @@ impl<'f> Screener<'f> {
             return None;
         }
         let mut text = Vec::new();
-        let mut elements = 0;
+        let mut shape = Shape::default();
         Walk {
             c,
             template: true,
             depth: depth + 1,
         }
-        .stream(self, body, end, &mut text, &mut elements)?;
-        Some((text, elements))
+        .stream(self, body, end, &mut text, &mut shape)?;
+        Some((text, shape))
     }
 }
 
@@ -120,10 +120,19 @@ impl<'f> Screener<'f> {
 struct Template {
     /// Its static text may hold a literal (or it could not be read).
     render: bool,
+    shape: Shape,
+}
+
+/// What a template's substitutions are, for checking its instances.
+#[derive(Default, Clone, Copy)]
+struct Shape {
     /// The substitutions declared as BinXML (nested fragments, rendered as
     /// elements, not text), a bit per id: these and only these may hold
     /// BinXML values.
     elements: u128,
+    /// One past the highest substitution id: an instance with fewer values
+    /// is left to the crate.
+    substitutions: usize,
 }
 
 /// One pass over one token stream: a record's, a nested fragment's or a
@@ -230,15 +239,15 @@ impl Runs {
 impl Walk<'_> {
     /// Gathers the text of the tokens in `pos..end` up to an end-of-stream
     /// token into `out`.
-    /// In a template, substitutions declared as BinXML are marked in
-    /// `elements` (a bit per id; ids past 127 are not expected).
+    /// In a template, what its substitutions are goes to `shape` (BinXML
+    /// ones by id; ids past 127 are not expected).
     fn stream(
         &self,
         s: &mut Screener,
         mut pos: usize,
         end: usize,
         out: &mut Vec<u8>,
-        elements: &mut u128,
+        shape: &mut Shape,
     ) -> Option<()> {
         if self.depth > MAX_DEPTH || end > self.c.len() {
             return None;
@@ -309,10 +318,11 @@ impl Walk<'_> {
                 }
                 0x0d | 0x0e if self.template => {
                     let id = u16_at(c, pos)?;
+                    shape.substitutions = shape.substitutions.max(usize::from(id) + 1);
                     // A nested fragment renders as elements: a child.
                     if *c.get(pos + 2)? == 0x21 {
                         runs.child()?;
-                        *elements |= 1u128.checked_shl(u32::from(id))?;
+                        shape.elements |= 1u128.checked_shl(u32::from(id))?;
                     } else {
                         runs.substitution();
                     }
@@ -322,6 +332,12 @@ impl Walk<'_> {
             }
         }
         if pos > end {
+            return None;
+        }
+        // A template with no element is what a stale record's reference to
+        // an overwritten definition reads as: the crate refuses it ("missing
+        // root element"), and carving drops such records as noise.
+        if self.template && !runs.elements[0].children {
             return None;
         }
         out.push(SEP);
@@ -340,15 +356,18 @@ impl Walk<'_> {
             let size = u32_at(c, pos + 20)? as usize;
             pos = pos.checked_add(24 + size)?;
         }
-        let elements = s.template(c, def, self.depth)?.elements;
+        let shape = s.template(c, def, self.depth)?.shape;
         let count = u32_at(c, pos)? as usize;
+        if count < shape.substitutions {
+            return None;
+        }
         pos += 4;
         let descriptors = c.get(pos..pos.checked_add(count.checked_mul(4)?)?)?;
         pos += descriptors.len();
         for (i, d) in descriptors.chunks_exact(4).enumerate() {
             // A nested fragment where the template expects text, or text
             // where it expects elements, is not a shape this walker knows.
-            let element = i < 128 && elements & (1 << i) != 0;
+            let element = i < 128 && shape.elements & (1 << i) != 0;
             if (d[2] == 0x21) != element && !(element && d[2] == 0x00) {
                 return None;
             }
@@ -430,7 +449,7 @@ impl Walk<'_> {
                     template: false,
                     depth: self.depth + 1,
                 };
-                nested.stream(s, at, at + v.len(), out, &mut 0)?;
+                nested.stream(s, at, at + v.len(), out, &mut Shape::default())?;
             }
             // String arrays: NUL-terminated items, which the crate renders
             // joined by commas.
@@ -498,16 +517,19 @@ impl ValueKind {
 
 /// Skips a name reference at `pos`, and the name itself when it is stored
 /// right there (its offset is its own position).
+///
+/// A name stored elsewhere must at least lie inside the chunk: the crate
+/// reads it to render the record, and fails on one that does not.
 fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
     let off = u32_at(c, pos)? as usize;
     let after = pos + 4;
-    if off != after {
-        return Some(after);
-    }
     // Next-string link (4), hash (2), character count (2), characters, NUL.
-    let chars = usize::from(u16_at(c, after + 6)?);
-    let end = after + 10 + 2 * chars;
-    (end <= c.len()).then_some(end)
+    let chars = usize::from(u16_at(c, off + 6)?);
+    let end = off + 10 + 2 * chars;
+    if end > c.len() {
+        return None;
+    }
+    Some(if off == after { end } else { after })
 }
 
 /// A UTF-16 string prefixed by its length in code units.
@@ -611,7 +633,7 @@ fn u64_at(c: &[u8], pos: usize) -> Option<u64> {
 /// records one by one.
 #[cfg(test)]
 #[path = "../../tests/support/evtx_templates.rs"]
-mod fixture;
+pub(super) mod fixture;
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use evtx::{EvtxChunkData, EvtxFileHeader, ParserSettings};
+use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxFileHeader, EvtxRecordHeader, ParserSettings};
 use rayon::prelude::*;
 
 use super::binxml::Screener;
@@ -39,6 +39,13 @@ const MAGIC: &[u8; 8] = b"ElfFile\0";
 const FILE_HEADER_SIZE: usize = 4096;
 
 const CHUNK_SIZE: usize = 65536;
+
+const CHUNK_HEADER_SIZE: usize = 512;
+
+/// A record's header (magic, size, id, time) before its BinXML.
+const RECORD_HEADER_SIZE: usize = 24;
+
+const RECORD_MAGIC: &[u8; 4] = b"\x2a\x2a\x00\x00";
 
 /// Chunks parsed together (1 MiB).
 const BATCH: usize = 16;
@@ -192,6 +199,67 @@ impl EvtxStream<'_> {
     }
 }
 
+/// The number of records in a chunk that needs nothing of the crate's
+/// record walk: its live records read one after another the way the crate
+/// walks them, the stale ones in the slack after them carved the way the
+/// crate carves them, and each one screened clean (fully read, no literal).
+/// Building every record's content is most of what the crate's walk costs,
+/// and almost every chunk is such a chunk. `None` (a record that does not
+/// read, a candidate this walker cannot read, a record that may hold a hit)
+/// sends the chunk to the crate's walk, with its resync, carving, damage
+/// reports and rendering, from scratch.
+fn clean_chunk(data: &[u8], header: &EvtxChunkHeader, screener: &mut Screener) -> Option<u64> {
+    let live_end = (header.free_space_offset as usize).min(data.len());
+    let mut at = CHUNK_HEADER_SIZE;
+    let mut records = 0;
+    while at < live_end {
+        let h = EvtxRecordHeader::from_bytes_at(data, at).ok()?;
+        let size = h.record_data_size().ok()? as usize;
+        let binxml = at + RECORD_HEADER_SIZE;
+        if binxml + size > data.len() || screener.must_render(data, binxml, size) {
+            return None;
+        }
+        records += 1;
+        at += h.data_size as usize;
+        if h.event_record_id == header.last_event_record_id {
+            break;
+        }
+    }
+    // Carving: a record magic whose header reads, whose size copy follows it
+    // and which ends in the chunk is a candidate; the crate keeps those it
+    // can build (this walker must read them too) and resumes past the magic
+    // of the others.
+    let mut from = at;
+    while let Some(hit) = data
+        .get(from..)
+        .and_then(|rest| memchr::memmem::find(rest, RECORD_MAGIC))
+    {
+        let pos = from + hit;
+        match carved(data, pos) {
+            Some((binxml, size, end)) => {
+                if screener.must_render(data, binxml, size) {
+                    return None;
+                }
+                records += 1;
+                from = end;
+            }
+            None => from = pos + 1,
+        }
+    }
+    Some(records)
+}
+
+/// A carving candidate at `pos`: its BinXML window and where it ends.
+fn carved(data: &[u8], pos: usize) -> Option<(usize, usize, usize)> {
+    let h = EvtxRecordHeader::from_bytes_at(data, pos).ok()?;
+    let size = h.record_data_size().ok()? as usize;
+    let binxml = pos + RECORD_HEADER_SIZE;
+    let copy = data.get(binxml + size..binxml + size + 4)?;
+    let end = pos + h.data_size as usize;
+    (u32::from_le_bytes(copy.try_into().ok()?) == h.data_size && end <= data.len())
+        .then_some((binxml, size, end))
+}
+
 /// Whether every byte is zero; an OR over blocks, which vectorises.
 fn all_zero(b: &[u8]) -> bool {
     b.chunks(4096)
@@ -227,6 +295,14 @@ fn parse_chunk(
     };
     screener.new_chunk();
     let screen = filter.screen();
+    if screen == Screen::Text
+        && let Some(n) = clean_chunk(chunk.data, chunk.header, screener)
+    {
+        for _ in 0..n {
+            out(RecordItem::Filtered);
+        }
+        return;
+    }
     let damage = |record_id, message| {
         out(RecordItem::Damage(Damage {
             kind: DamageKind::Record,
@@ -323,7 +399,97 @@ fn record_id_of(e: &evtx::err::EvtxError) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::artifact::binxml::fixture::{Data, Record as Rec, Value as V, write_templated_evtx};
+    use crate::artifact::{Screen, ValueKind};
     use serde_json::json;
+
+    /// A filter no record passes.
+    struct Never;
+    impl RecordFilter for Never {
+        fn screen(&self) -> Screen {
+            Screen::Text
+        }
+        fn may_match(&self, _: &[u8]) -> bool {
+            false
+        }
+        fn may_match_kind(&self, _: ValueKind) -> bool {
+            false
+        }
+    }
+
+    fn first_chunk() -> Vec<u8> {
+        let recs: Vec<Rec> = (1..=3)
+            .map(|i| {
+                Rec::new(
+                    i,
+                    1,
+                    &[("Image", Data::Sub(V::Str(format!("C:\\x{i}.exe"))))],
+                )
+            })
+            .collect();
+        write_templated_evtx(&recs)[4096..4096 + CHUNK_SIZE].to_vec()
+    }
+
+    /// What the crate's own walk yields (records, with carving).
+    fn crate_count(chunk: &[u8]) -> usize {
+        let mut data = EvtxChunkData::new(chunk.to_vec(), false).unwrap();
+        let settings = Arc::new(ParserSettings::new().recover_records(true));
+        let mut c = data.parse(settings).unwrap();
+        c.iter().filter(Result::is_ok).count()
+    }
+
+    fn ours(chunk: &[u8]) -> Option<u64> {
+        let data = EvtxChunkData::new(chunk.to_vec(), false).unwrap();
+        clean_chunk(&data.data, &data.header, &mut Screener::new(&Never))
+    }
+
+    /// Start and size of each live record.
+    fn records(chunk: &[u8]) -> Vec<(usize, usize)> {
+        let free = u32::from_le_bytes(chunk[48..52].try_into().unwrap()) as usize;
+        let mut at = CHUNK_HEADER_SIZE;
+        let mut v = Vec::new();
+        while at < free {
+            let size = u32::from_le_bytes(chunk[at + 4..at + 8].try_into().unwrap()) as usize;
+            v.push((at, size));
+            at += size;
+        }
+        v
+    }
+
+    #[test]
+    fn clean_chunks_count_what_the_crates_walk_yields() {
+        let chunk = first_chunk();
+        assert_eq!(ours(&chunk), Some(3));
+        assert_eq!(crate_count(&chunk), 3);
+
+        // A stale copy of a record in the slack: carved by both.
+        let (at, size) = records(&chunk)[1];
+        let mut stale = chunk.clone();
+        stale.copy_within(at..at + size, 60_000);
+        assert_eq!(crate_count(&stale), 4);
+        assert_eq!(ours(&stale), Some(4));
+
+        // A stale record whose template reference points at zeros (its
+        // definition overwritten): noise to the crate, which this walk must
+        // not count either; it leaves the chunk to the crate.
+        let (at3, size3) = records(&chunk)[2];
+        let mut gone = chunk.clone();
+        gone.copy_within(at3..at3 + size3, 60_000);
+        // The EventData instance, nested in the System one's last value.
+        let nested = (60_000..60_000 + size3)
+            .filter(|&i| gone[i..i + 5] == [0x0f, 1, 1, 0, 0x0c])
+            .nth(1)
+            .unwrap()
+            + 4;
+        gone[nested + 6..nested + 10].copy_from_slice(&62_000u32.to_le_bytes());
+        assert_eq!(crate_count(&gone), 3);
+        assert_ne!(ours(&gone), Some(4));
+
+        // A live record that does not read goes to the crate's walk.
+        let mut broken = chunk.clone();
+        broken[at] = 0;
+        assert_eq!(ours(&broken), None);
+    }
 
     #[test]
     fn raw_control_characters_are_escaped() {
