@@ -262,7 +262,7 @@ impl Walk<'_> {
                 0x0f => pos += 3,
                 0x01 | 0x41 => {
                     runs.open()?;
-                    out.push(SEP);
+                    sep(out);
                     if self.template {
                         pos += 2;
                     }
@@ -273,16 +273,16 @@ impl Walk<'_> {
                 }
                 0x02 => {
                     runs.end_attribute()?;
-                    out.push(SEP);
+                    sep(out);
                 }
                 0x03 | 0x04 => {
                     runs.close()?;
-                    out.push(SEP);
+                    sep(out);
                 }
                 0x06 | 0x46 => {
                     runs.end_attribute()?;
                     runs.attribute = Some(Run::default());
-                    out.push(SEP);
+                    sep(out);
                     pos = name_ref(c, pos)?;
                 }
                 0x05 | 0x45 => {
@@ -307,13 +307,13 @@ impl Walk<'_> {
                     // An entity (`&amp;` …) renders as punctuation no
                     // literal holds: a break in the text.
                     pos = name_ref(c, pos)?;
-                    out.push(SEP);
+                    sep(out);
                     runs.text();
                 }
                 0x0a => pos = name_ref(c, pos)?,
                 0x0c if !self.template => {
                     runs.child()?;
-                    out.push(SEP);
+                    sep(out);
                     pos = self.instance(s, pos, out)?;
                 }
                 0x0d | 0x0e if self.template => {
@@ -340,7 +340,7 @@ impl Walk<'_> {
         if self.template && !runs.elements[0].children {
             return None;
         }
-        out.push(SEP);
+        sep(out);
         runs.finish()
     }
 
@@ -428,18 +428,18 @@ impl Walk<'_> {
                         8 if ty != 0x14 => u64_at(v, 0)?,
                         _ => return None,
                     };
-                    out.extend_from_slice(format!("0x{n:x}").as_bytes());
+                    out.extend_from_slice(b"0x");
+                    push_digits(out, n, 16);
                 }
             }
             // A bool slot holding neither 0 nor 1 is written as the integer.
             0x0d => {
                 if wants(ValueKind::Bool) || wants(ValueKind::Integer) {
-                    let text = match u32_at(v, 0)? as i32 {
-                        0 => "false".to_string(),
-                        1 => "true".to_string(),
-                        n => n.to_string(),
-                    };
-                    out.extend_from_slice(text.as_bytes());
+                    match u32_at(v, 0)? as i32 {
+                        0 => out.extend_from_slice(b"false"),
+                        1 => out.extend_from_slice(b"true"),
+                        n => push_signed(out, i64::from(n)),
+                    }
                 }
             }
             0x0e => push_hex_upper(out, v),
@@ -473,7 +473,7 @@ impl Walk<'_> {
                 }
             }
         }
-        out.push(SEP);
+        sep(out);
         Some(())
     }
 }
@@ -602,19 +602,50 @@ fn push_hex_upper(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// An integer value in decimal, as the crate writes it.
 fn push_integer(out: &mut Vec<u8>, ty: u8, v: &[u8]) -> Option<()> {
-    let text = match (ty, v.len()) {
-        (0x03, 1) => (v[0] as i8).to_string(),
-        (0x04, 1) => v[0].to_string(),
-        (0x05, 2) => (u16_at(v, 0)? as i16).to_string(),
-        (0x06, 2) => u16_at(v, 0)?.to_string(),
-        (0x07, 4) => (u32_at(v, 0)? as i32).to_string(),
-        (0x08, 4) => u32_at(v, 0)?.to_string(),
-        (0x09, 8) => (u64_at(v, 0)? as i64).to_string(),
-        (0x0a, 8) => u64_at(v, 0)?.to_string(),
+    match (ty, v.len()) {
+        (0x03, 1) => push_signed(out, i64::from(v[0] as i8)),
+        (0x04, 1) => push_digits(out, u64::from(v[0]), 10),
+        (0x05, 2) => push_signed(out, i64::from(u16_at(v, 0)? as i16)),
+        (0x06, 2) => push_digits(out, u64::from(u16_at(v, 0)?), 10),
+        (0x07, 4) => push_signed(out, i64::from(u32_at(v, 0)? as i32)),
+        (0x08, 4) => push_digits(out, u64::from(u32_at(v, 0)?), 10),
+        (0x09, 8) => push_signed(out, u64_at(v, 0)? as i64),
+        (0x0a, 8) => push_digits(out, u64_at(v, 0)?, 10),
         _ => return None,
-    };
-    out.extend_from_slice(text.as_bytes());
+    }
     Some(())
+}
+
+fn push_signed(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    push_digits(out, n.unsigned_abs(), 10);
+}
+
+/// `n` in base 10 or 16 (lower case), without allocating: this runs for
+/// every number of every record when some literal could be a number.
+fn push_digits(out: &mut Vec<u8>, mut n: u64, base: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[(n % base) as usize];
+        n /= base;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Ends a value: one break, however many values or elements end here (the
+/// automaton then reads fewer bytes).
+fn sep(out: &mut Vec<u8>) {
+    if out.last() != Some(&SEP) {
+        out.push(SEP);
+    }
 }
 
 fn u16_at(c: &[u8], pos: usize) -> Option<u16> {
@@ -714,6 +745,28 @@ mod tests {
             field(10, "Image", Data::Sub(V::Str(r"C:\T\NEEDLE.exe".into()))),
             field(11, "Image", Data::Sub(V::Str(r"C:\T\hay2.exe".into()))),
         ]
+    }
+
+    #[test]
+    fn numbers_are_written_as_the_crate_writes_them() {
+        let text = |f: &dyn Fn(&mut Vec<u8>)| {
+            let mut v = Vec::new();
+            f(&mut v);
+            String::from_utf8(v).unwrap()
+        };
+        assert_eq!(text(&|o| push_signed(o, i64::MIN)), i64::MIN.to_string());
+        assert_eq!(
+            text(&|o| push_digits(o, u64::MAX, 10)),
+            u64::MAX.to_string()
+        );
+        assert_eq!(text(&|o| push_digits(o, 0, 10)), "0");
+        assert_eq!(text(&|o| push_digits(o, 0x3e7, 16)), "3e7");
+        assert_eq!(
+            text(&|o| {
+                push_integer(o, 0x05, &(-2i16).to_le_bytes());
+            }),
+            "-2"
+        );
     }
 
     #[test]
