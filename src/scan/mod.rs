@@ -9,7 +9,7 @@
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
@@ -95,7 +95,7 @@ pub fn run(
         progress,
     };
     // Bounded so a slow sink cannot make the queue grow without limit.
-    let (tx, rx) = mpsc::sync_channel::<ScanEvent>(4096);
+    let (tx, rx) = mpsc::sync_channel::<Vec<ScanEvent>>(1024);
     std::thread::scope(|s| {
         if progress.wants_estimate() {
             let sources = &sources;
@@ -116,21 +116,68 @@ pub fn run(
                     src.entries().par_bridge().for_each_init(
                         || (tx.clone(), ReadBuf::default()),
                         |(tx, buf), item| {
-                            // The receiver lives until every sender is gone;
-                            // a send cannot fail before then.
-                            let emit = |ev| {
-                                let _ = tx.send(ev);
-                            };
-                            worker::run_item(idx, item, ctx, buf, &emit);
+                            let batch = Batch::new(tx);
+                            worker::run_item(idx, item, ctx, buf, &|ev| batch.push(ev));
+                            batch.flush();
                         },
                     );
                 }
             });
             drop(tx);
         });
-        for event in rx {
-            sink.accept(event);
+        for batch in rx {
+            for event in batch {
+                sink.accept(event);
+            }
         }
     });
     Ok(outcome)
+}
+
+/// One item's events, sent to the report thread together: one wake-up of
+/// that thread per file instead of one per event (each cost a futex call,
+/// ~5% of a scan of many small logs). An item that is a whole nested image
+/// sends every [`Batch::LIMIT`] events, so memory stays bounded.
+struct Batch<'a> {
+    tx: &'a mpsc::SyncSender<Vec<ScanEvent>>,
+    events: Mutex<Vec<ScanEvent>>,
+}
+
+impl<'a> Batch<'a> {
+    const LIMIT: usize = 256;
+
+    fn new(tx: &'a mpsc::SyncSender<Vec<ScanEvent>>) -> Self {
+        Batch {
+            tx,
+            events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Callable from any thread (a log's chunks are parsed on several).
+    fn push(&self, ev: ScanEvent) {
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        events.push(ev);
+        if events.len() >= Self::LIMIT {
+            let full = std::mem::take(&mut *events);
+            drop(events);
+            self.send(full);
+        }
+    }
+
+    fn flush(self) {
+        let tx = self.tx;
+        let events = self
+            .events
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !events.is_empty() {
+            let _ = tx.send(events);
+        }
+    }
+
+    fn send(&self, events: Vec<ScanEvent>) {
+        // The receiver lives until every sender is gone; a send cannot fail
+        // before then.
+        let _ = self.tx.send(events);
+    }
 }
