@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use evtx::{EvtxParser, ParserSettings};
 use rayon::prelude::*;
+use sha2::Digest;
 
 use crate::{breachscan_exe, sh_quote, time_cmd};
 
@@ -183,11 +184,9 @@ fn write_bundle(dir: &Path, mix: Mix) -> Result<PathBuf> {
     let per_type: u32 = if mix == Mix::RecordTypes { 2500 } else { 2000 };
     for i in 0..per_type {
         if mix != Mix::RecordTypes {
-            ioc(
-                "Sha256",
-                format!("{:064x}", u64::from(i) * 0x9E37_79B9 + 1),
-                "Equals",
-            );
+            // Digests as real ones look: random hex (of a counter).
+            let digest = sha2::Sha256::digest(format!("bench-ioc-{i}").as_bytes());
+            ioc("Sha256", hex::encode(digest), "Equals");
         }
         ioc(
             "IpAddress",
