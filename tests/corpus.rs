@@ -5,9 +5,9 @@
 
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::json;
+use serde_json::{Value, json};
 use support::*;
 
 #[test]
@@ -329,4 +329,114 @@ fn openioc_files_load_with_known_counts() {
         assert!(run.stdout.contains(&want), "{file}: {}", run.stdout);
         assert!(run.stdout.contains(": openioc "), "{file}");
     }
+}
+
+/// Records are screened from their BinXML before anything is rendered: on
+/// every corpus log, a bundle of hundreds of values taken from the logs
+/// themselves (file names, addresses, domains, registry keys, URLs) must
+/// find exactly what a full parse (forced by a regex IOC, which has no
+/// literal to screen with) finds.
+#[test]
+fn screened_scan_finds_what_a_full_parse_finds() {
+    let Some(logs) = corpus("evtx") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, iocs: &[Value]| {
+        let p = dir.path().join(name);
+        let b = json!({"alertDefinitions": [{"id": "a", "name": "n", "severity": "Low"}], "iocs": iocs});
+        std::fs::write(&p, b.to_string()).unwrap();
+        p
+    };
+    let ioc = |id: String, t: &str, v: &str, f: &str| json!({"id": id, "alertDefinitionId": "a", "type": t, "value": v, "detectionFunction": f});
+    // Every value of each kind, through IOCs that match anything.
+    let any = write(
+        "any.json",
+        &[
+            ioc("FileName".into(), "FileName", ".", "Regex"),
+            ioc("IpAddress".into(), "IpAddress", "0.0.0.0/0", "Equals"),
+            ioc("DomainName".into(), "DomainName", ".", "Regex"),
+            ioc("RegistryKey".into(), "RegistryKey", ".", "Regex"),
+            ioc("Url".into(), "Url", ".", "Regex"),
+        ],
+    );
+    let (_, all) = scan_to(&any, &dir.path().join("any-r.json"), &logs, &[]);
+    let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for e in all["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+    {
+        let kind = e["ioc"]["id"].as_str().unwrap().to_string();
+        values
+            .entry(kind)
+            .or_default()
+            .insert(e["matchedValue"].as_str().unwrap().to_string());
+    }
+    let mut iocs = Vec::new();
+    for (kind, vals) in &values {
+        // Every 7th value, spread over the sorted list.
+        for v in vals.iter().step_by(7) {
+            let v = match kind.as_str() {
+                "FileName" => v.rsplit(['\\', '/']).next().unwrap().to_string(),
+                "IpAddress" => v.trim().trim_start_matches("::ffff:").to_string(),
+                "DomainName" => v.trim().trim_end_matches('.').to_string(),
+                _ => v.clone(),
+            };
+            let plain_domain = v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            if v.is_empty() || (kind == "DomainName" && !plain_domain) {
+                continue;
+            }
+            let f = if matches!(kind.as_str(), "RegistryKey" | "Url") {
+                "StartWith"
+            } else {
+                "Equals"
+            };
+            iocs.push(ioc(format!("i{}", iocs.len()), kind, &v, f));
+        }
+    }
+    assert!(iocs.len() > 300, "{} sampled IOCs", iocs.len());
+    let screened = write("sampled.json", &iocs);
+    iocs.push(ioc("rx".into(), "FileName", r"^never-\d+\.exe$", "Regex"));
+    let full = write("full.json", &iocs);
+    let evidence = |r: &Value| -> BTreeSet<String> {
+        r["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|a| a["evidence"].as_array().unwrap())
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {}",
+                    e["ioc"]["id"],
+                    e["location"]["path"],
+                    e["record"]["recordId"],
+                    e["field"],
+                    e["matchedValue"]
+                )
+            })
+            .collect()
+    };
+    let (_, a) = scan_to(&screened, &dir.path().join("a.json"), &logs, &[]);
+    let (_, b) = scan_to(&full, &dir.path().join("b.json"), &logs, &[]);
+    let (a_ev, b_ev) = (evidence(&a), evidence(&b));
+    assert!(a_ev.len() > 5_000, "{} evidence items", a_ev.len());
+    assert_eq!(
+        a_ev.difference(&b_ev).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "screened only"
+    );
+    assert_eq!(
+        b_ev.difference(&a_ev).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "missed by screening"
+    );
+    assert_eq!(a["errors"], b["errors"]);
+    assert_eq!(
+        a["summary"]["recordsScanned"],
+        b["summary"]["recordsScanned"]
+    );
 }

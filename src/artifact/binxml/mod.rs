@@ -1,0 +1,683 @@
+//! Screens an EVTX record for the literal prefilter straight from its
+//! BinXML (MS-EVEN6 §2.2), without rendering it.
+//!
+//! Rendering a record to JSON is two thirds of what parsing a log costs, and
+//! almost no record holds an IOC. The matcher reads only `Record::data`: the
+//! element text under `Event › EventData` and `Event › UserData` (see
+//! `evtx_json`). That text is made of the record's substitution values and
+//! its templates' static text, so gathering exactly those pieces (strings as
+//! they are, binary in hex, numbers when some literal could be a number) and
+//! asking the prefilter about them decides whether the record needs
+//! rendering at all. The System block, attributes and anything outside the
+//! data elements are walked (a record is read whole, see below) but not
+//! gathered. A template is read once per chunk and place it is used in.
+//!
+//! Whatever this walker does not fully understand (an unknown token or value
+//! type, a length that does not add up, static text next to a substitution
+//! in one value, nesting too deep) makes it answer "render": the crate's
+//! rendering and the precise matcher then decide. A record is skipped only
+//! when every piece of its data text was seen and holds no literal. The same
+//! strictness lets `evtx.rs` trust a clean screening as a full read of the
+//! record (it then skips the crate's own record walk).
+
+#[cfg(test)]
+mod tests;
+mod text;
+
+use crate::bundle::IdMap;
+
+use super::{RecordFilter, ValueKind};
+use text::*;
+
+/// Nested BinXML fragments deeper than this are left to the renderer.
+const MAX_DEPTH: usize = 8;
+
+/// Nested elements deeper than this are left to the renderer.
+const MAX_ELEMENTS: usize = 32;
+
+/// What one chunk's screening knows; reset for every chunk, because
+/// template offsets are offsets into one chunk.
+pub(super) struct Screener<'f> {
+    filter: &'f dyn RecordFilter,
+    /// `may_match_kind` per [`ValueKind`], asked once.
+    kinds: [bool; ValueKind::COUNT],
+    /// (template definition offset, where it is used) → what records using
+    /// it there need.
+    templates: IdMap<(u32, Scope), Template>,
+    text: Vec<u8>,
+}
+
+impl<'f> Screener<'f> {
+    pub fn new(filter: &'f dyn RecordFilter) -> Self {
+        let mut kinds = [true; ValueKind::COUNT];
+        for kind in ValueKind::ALL {
+            kinds[kind as usize] = filter.may_match_kind(kind);
+        }
+        Screener {
+            filter,
+            kinds,
+            templates: IdMap::default(),
+            text: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Forgets the previous chunk's templates.
+    pub fn new_chunk(&mut self) {
+        self.templates.clear();
+    }
+
+    /// Whether the record whose BinXML is `chunk[start..start + len]` could
+    /// hold a literal (or could not be read whole), i.e. must be rendered
+    /// and matched.
+    pub fn must_render(&mut self, chunk: &[u8], start: usize, len: usize) -> bool {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        let end = start.saturating_add(len).min(chunk.len());
+        let seen = Walk {
+            c: chunk,
+            template: false,
+            depth: 0,
+        }
+        .stream(
+            self,
+            start,
+            end,
+            Scope::Root,
+            &mut text,
+            &mut Shape::default(),
+        );
+        let render = seen.is_none() || self.filter.may_match(&text);
+        self.text = text;
+        render
+    }
+
+    /// What records instantiating the template defined at `def`, in
+    /// `scope`, need: `None` when they must render (its data text holds a
+    /// literal, or it could not be read).
+    fn template(&mut self, c: &[u8], def: u32, scope: Scope, depth: usize) -> Option<Shape> {
+        let key = (def, scope);
+        if !self.templates.contains_key(&key) {
+            let t = match self.read_template(c, def as usize, scope, depth) {
+                Some((text, shape)) if !self.filter.may_match(&text) => Template {
+                    render: false,
+                    shape,
+                },
+                _ => Template {
+                    render: true,
+                    shape: Shape::default(),
+                },
+            };
+            self.templates.insert(key, t);
+        }
+        self.templates
+            .get(&key)
+            .filter(|t| !t.render)
+            .map(|t| t.shape)
+    }
+
+    /// The data text of the template at `def` used in `scope`, and what its
+    /// substitutions are; `None` when it cannot be read, or mixes static text
+    /// with a substitution in one data value.
+    fn read_template(
+        &mut self,
+        c: &[u8],
+        def: usize,
+        scope: Scope,
+        depth: usize,
+    ) -> Option<(Vec<u8>, Shape)> {
+        // Header: next template (4), GUID (16), data size (4).
+        let size = u32_at(c, def.checked_add(20)?)? as usize;
+        let body = def + 24;
+        let end = body.checked_add(size)?;
+        if end > c.len() {
+            return None;
+        }
+        let mut text = Vec::new();
+        let mut shape = Shape::default();
+        Walk {
+            c,
+            template: true,
+            depth: depth + 1,
+        }
+        .stream(self, body, end, scope, &mut text, &mut shape)?;
+        Some((text, shape))
+    }
+}
+
+/// Where a piece of BinXML sits, as far as `Record::data` is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Scope {
+    /// The record's top level: its root element must be `Event`.
+    Root,
+    /// The children of `Event`: `EventData` and `UserData` hold the data.
+    Event,
+    /// Inside `EventData` or `UserData`: element text becomes data.
+    Data,
+    /// Anywhere else (`System`, `RenderingInfo`, a root not named `Event`):
+    /// never data.
+    Other,
+}
+
+impl Scope {
+    /// The scope of the content of an element named `name` opened here.
+    fn child(self, c: &[u8], name: usize) -> Option<Scope> {
+        Some(match self {
+            Scope::Root if name_is(c, name, "Event")? => Scope::Event,
+            Scope::Event if name_is(c, name, "EventData")? || name_is(c, name, "UserData")? => {
+                Scope::Data
+            }
+            Scope::Root | Scope::Event | Scope::Other => Scope::Other,
+            Scope::Data => Scope::Data,
+        })
+    }
+}
+
+/// What a template definition tells about the records that use it.
+struct Template {
+    /// Its data text may hold a literal (or it could not be read).
+    render: bool,
+    shape: Shape,
+}
+
+/// What a template's substitutions are, a bit per id (ids past 127 are
+/// never data, or the template is not used).
+#[derive(Default, Clone, Copy)]
+struct Shape {
+    /// Declared as BinXML (nested fragments, rendered as elements, not
+    /// text): these and only these may hold BinXML values.
+    elements: u128,
+    /// In data text.
+    data: u128,
+    /// Children of `Event` (a nested EventData or UserData).
+    event: u128,
+    /// One past the highest substitution id: an instance with fewer values
+    /// is left to the crate.
+    substitutions: usize,
+}
+
+impl Shape {
+    fn scope_of(&self, i: usize) -> Scope {
+        let bit = |m: u128| i < 128 && m & (1 << i) != 0;
+        if bit(self.data) {
+            Scope::Data
+        } else if bit(self.event) {
+            Scope::Event
+        } else {
+            Scope::Other
+        }
+    }
+}
+
+/// One pass over one token stream: a record's, a nested fragment's or a
+/// template definition's (`template`: element starts carry a dependency id,
+/// substitutions are allowed).
+struct Walk<'c> {
+    c: &'c [u8],
+    template: bool,
+    depth: usize,
+}
+
+/// The items of one data value (an element's own content). Static pieces
+/// side by side are gathered side by side, but a substitution next to
+/// anything else, or text beside child elements (which a renderer may
+/// join), could form a literal that no gathered piece holds.
+#[derive(Clone, Copy)]
+struct Run {
+    scope: Scope,
+    items: usize,
+    substitution: bool,
+    children: bool,
+}
+
+impl Run {
+    fn new(scope: Scope) -> Self {
+        Run {
+            scope,
+            items: 0,
+            substitution: false,
+            children: false,
+        }
+    }
+
+    /// `None` when a data value mixes pieces in a way the gathered text may
+    /// not show.
+    fn check(self) -> Option<()> {
+        let mixed = (self.substitution && self.items > 1) || (self.items > 0 && self.children);
+        (self.scope != Scope::Data || !mixed).then_some(())
+    }
+}
+
+/// The open elements' runs, and whether an attribute is being read
+/// (attributes never become data).
+struct Runs {
+    elements: [Run; MAX_ELEMENTS],
+    open: usize,
+    attribute: bool,
+}
+
+impl Runs {
+    fn new(scope: Scope) -> Self {
+        Runs {
+            elements: [Run::new(scope); MAX_ELEMENTS],
+            open: 0,
+            attribute: false,
+        }
+    }
+
+    fn current(&mut self) -> &mut Run {
+        &mut self.elements[self.open]
+    }
+
+    /// Where text and substitutions met now go: `None` inside an attribute.
+    fn scope(&self) -> Option<Scope> {
+        (!self.attribute).then_some(self.elements[self.open].scope)
+    }
+
+    /// A child element (or a template instance, which expands to elements).
+    fn child(&mut self) -> Option<()> {
+        if self.attribute {
+            return None;
+        }
+        self.current().children = true;
+        Some(())
+    }
+
+    fn open(&mut self, scope: Scope) -> Option<()> {
+        self.child()?;
+        self.open += 1;
+        *self.elements.get_mut(self.open)? = Run::new(scope);
+        Some(())
+    }
+
+    fn close(&mut self) -> Option<()> {
+        self.attribute = false;
+        if self.open == 0 {
+            return None;
+        }
+        self.open -= 1;
+        self.elements[self.open + 1].check()
+    }
+
+    /// Static text: whether to gather it.
+    fn text(&mut self) -> bool {
+        if self.attribute {
+            return false;
+        }
+        let r = self.current();
+        r.items += 1;
+        r.scope == Scope::Data
+    }
+
+    fn substitution(&mut self) {
+        if !self.attribute {
+            let r = self.current();
+            r.items += 1;
+            r.substitution = true;
+        }
+    }
+
+    fn finish(self) -> Option<()> {
+        (self.open == 0).then_some(())?;
+        self.elements[0].check()
+    }
+}
+
+impl Walk<'_> {
+    /// Reads the tokens in `pos..end` up to an end-of-stream token, starting
+    /// in `scope`, gathering data text into `out`. In a template, what its
+    /// substitutions are goes to `shape`.
+    fn stream(
+        &self,
+        s: &mut Screener,
+        mut pos: usize,
+        end: usize,
+        scope: Scope,
+        out: &mut Vec<u8>,
+        shape: &mut Shape,
+    ) -> Option<()> {
+        if self.depth > MAX_DEPTH || end > self.c.len() {
+            return None;
+        }
+        let c = self.c;
+        let mut runs = Runs::new(scope);
+        while pos < end {
+            let token = c[pos];
+            pos += 1;
+            match token {
+                0x00 => break,
+                0x0f => pos += 3,
+                0x01 | 0x41 => {
+                    if self.template {
+                        pos += 2;
+                    }
+                    let name = u32_at(c, pos + 4)? as usize;
+                    let inner = runs.scope()?.child(c, name)?;
+                    runs.open(inner)?;
+                    sep(out);
+                    pos = name_ref(c, pos + 4)?;
+                    if token == 0x41 {
+                        pos += 4;
+                    }
+                }
+                0x02 => {
+                    runs.attribute = false;
+                    sep(out);
+                }
+                0x03 | 0x04 => {
+                    runs.close()?;
+                    sep(out);
+                }
+                0x06 | 0x46 => {
+                    runs.attribute = true;
+                    sep(out);
+                    pos = name_ref(c, pos)?;
+                }
+                0x05 | 0x45 => {
+                    // Value text: a string type and a counted UTF-16 string.
+                    if *c.get(pos)? != 0x01 {
+                        return None;
+                    }
+                    pos = counted_utf16(c, pos + 1, gather(&mut runs, out))?;
+                }
+                0x07 | 0x47 | 0x0b => {
+                    // CDATA, processing-instruction data.
+                    pos = counted_utf16(c, pos, gather(&mut runs, out))?;
+                }
+                0x08 | 0x48 => {
+                    let unit = u16_at(c, pos)?;
+                    if let Some(out) = gather(&mut runs, out) {
+                        push_unit(out, unit);
+                    }
+                    pos += 2;
+                }
+                0x09 | 0x49 => {
+                    // An entity (`&amp;` …) renders as punctuation no
+                    // literal holds: a break in the text.
+                    pos = name_ref(c, pos)?;
+                    if let Some(out) = gather(&mut runs, out) {
+                        sep(out);
+                    }
+                }
+                0x0a => pos = name_ref(c, pos)?,
+                0x0c if !self.template => {
+                    let inner = runs.scope()?;
+                    runs.child()?;
+                    sep(out);
+                    pos = self.instance(s, pos, inner, out)?;
+                }
+                0x0d | 0x0e if self.template => {
+                    let id = usize::from(u16_at(c, pos)?);
+                    let ty = *c.get(pos + 2)?;
+                    pos += 3;
+                    shape.substitutions = shape.substitutions.max(id + 1);
+                    let here = runs.scope();
+                    // A nested fragment renders as elements: a child.
+                    if ty == 0x21 {
+                        let here = here?;
+                        runs.child()?;
+                        shape.elements |= bit(id)?;
+                        if here == Scope::Event {
+                            shape.event |= bit(id)?;
+                        }
+                    } else {
+                        runs.substitution();
+                    }
+                    if here == Some(Scope::Data) {
+                        shape.data |= bit(id)?;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        if pos > end {
+            return None;
+        }
+        // A template with no element is what a stale record's reference to
+        // an overwritten definition reads as: the crate refuses it ("missing
+        // root element"), and carving drops such records as noise.
+        if self.template && !runs.elements[0].children {
+            return None;
+        }
+        sep(out);
+        runs.finish()
+    }
+
+    /// A template instance, used in `scope`, whose token ended before
+    /// `pos`: the template, then each substitution value. Returns where the
+    /// instance ends.
+    fn instance(
+        &self,
+        s: &mut Screener,
+        mut pos: usize,
+        scope: Scope,
+        out: &mut Vec<u8>,
+    ) -> Option<usize> {
+        let c = self.c;
+        // Unknown byte, template id, definition offset.
+        let def = u32_at(c, pos + 5)?;
+        pos += 9;
+        if def as usize == pos {
+            // Defined here, inline: skip over the definition.
+            let size = u32_at(c, pos + 20)? as usize;
+            pos = pos.checked_add(24 + size)?;
+        }
+        let shape = s.template(c, def, scope, self.depth)?;
+        let count = u32_at(c, pos)? as usize;
+        if count < shape.substitutions {
+            return None;
+        }
+        pos += 4;
+        let descriptors = c.get(pos..pos.checked_add(count.checked_mul(4)?)?)?;
+        pos += descriptors.len();
+        for (i, d) in descriptors.chunks_exact(4).enumerate() {
+            // A nested fragment where the template expects text, or text
+            // where it expects elements, is not a shape this walker knows.
+            let element = i < 128 && shape.elements & (1 << i) != 0;
+            if (d[2] == 0x21) != element && !(element && d[2] == 0x00) {
+                return None;
+            }
+            let size = usize::from(u16::from_le_bytes([d[0], d[1]]));
+            let value = c.get(pos..pos + size)?;
+            self.value(s, d[2], pos, value, shape.scope_of(i), out)?;
+            pos += size;
+        }
+        Some(pos)
+    }
+
+    /// Reads one substitution value of type `ty` found at `at`, used in
+    /// `scope`: its text is gathered when that is data.
+    fn value(
+        &self,
+        s: &mut Screener,
+        ty: u8,
+        at: usize,
+        v: &[u8],
+        scope: Scope,
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
+        check_value(ty, v)?;
+        if ty == 0x21 {
+            let nested = Walk {
+                c: self.c,
+                template: false,
+                depth: self.depth + 1,
+            };
+            nested.stream(s, at, at + v.len(), scope, out, &mut Shape::default())?;
+            sep(out);
+            return Some(());
+        }
+        if scope != Scope::Data {
+            return Some(());
+        }
+        let wants = |kind: ValueKind| s.kinds[kind as usize];
+        match ty {
+            0x00 => {}
+            0x01 => push_utf16(out, v),
+            0x02 => push_ansi(out, v),
+            0x03..=0x0a => {
+                if wants(ValueKind::Integer) {
+                    push_integer(out, ty, v)?;
+                }
+            }
+            // SizeT is written as hex, like HexInt32/64.
+            0x10 | 0x14 | 0x15 => {
+                if wants(ValueKind::Hex) {
+                    let n = match v.len() {
+                        4 if ty != 0x15 => u64::from(u32_at(v, 0)?),
+                        8 if ty != 0x14 => u64_at(v, 0)?,
+                        _ => return None,
+                    };
+                    out.extend_from_slice(b"0x");
+                    push_digits(out, n, 16);
+                }
+            }
+            // A bool slot holding neither 0 nor 1 is written as the integer.
+            0x0d => {
+                if wants(ValueKind::Bool) || wants(ValueKind::Integer) {
+                    match u32_at(v, 0)? as i32 {
+                        0 => out.extend_from_slice(b"false"),
+                        1 => out.extend_from_slice(b"true"),
+                        n => push_signed(out, i64::from(n)),
+                    }
+                }
+            }
+            0x0e => push_hex_upper(out, v),
+            // String arrays: NUL-terminated items, which the crate renders
+            // joined by commas.
+            0x81 => push_utf16_list(out, v),
+            0x82 => push_ansi_list(out, v),
+            _ => {
+                let kind = ValueKind::of_type(ty & 0x7f)?;
+                let integers = ty & 0x7f == 0x0d && wants(ValueKind::Integer);
+                if wants(kind) || integers {
+                    return None;
+                }
+            }
+        }
+        sep(out);
+        Some(())
+    }
+}
+
+/// Whether the crate reads a value as this walker does; `None` leaves the
+/// record to it. The crate reads a fixed-size value whole whatever its
+/// descriptor says: one sized too small shifts every later value (whose
+/// text this walker would not see). Odd UTF-16 sizes, SizeT of other than 4
+/// or 8 bytes and malformed string arrays are errors it must report, and
+/// array types it cannot render are its to report too.
+fn check_value(ty: u8, v: &[u8]) -> Option<()> {
+    let array = ty & 0x80 != 0;
+    let base = ty & 0x7f;
+    if let Some(n) = natural_size(base, v).filter(|_| !(array && base == 0x13))
+        && (if array {
+            !v.len().is_multiple_of(n)
+        } else {
+            v.len() < n
+        })
+    {
+        return None;
+    }
+    let ok = match ty {
+        0x01 => v.len().is_multiple_of(2),
+        0x10 => matches!(v.len(), 4 | 8),
+        0x81 => v.len().is_multiple_of(2) && (v.is_empty() || v.ends_with(&[0, 0])),
+        0x00 | 0x02 | 0x0e | 0x21 | 0x82 => true,
+        _ if array => ValueKind::ARRAYS_OK.contains(&base),
+        _ => ValueKind::of_type(base).is_some(),
+    };
+    ok.then_some(())
+}
+
+/// The bytes the crate reads for a value of fixed-size type `ty`
+/// (MS-EVEN6 §2.2.18; a SID by its sub-authority count), or an array item's.
+fn natural_size(ty: u8, v: &[u8]) -> Option<usize> {
+    Some(match ty {
+        0x03 | 0x04 => 1,
+        0x05 | 0x06 => 2,
+        0x07 | 0x08 | 0x0b | 0x0d | 0x14 => 4,
+        0x09 | 0x0a | 0x0c | 0x11 | 0x15 => 8,
+        0x0f | 0x12 => 16,
+        0x13 => 8 + 4 * usize::from(*v.get(1).unwrap_or(&0)),
+        _ => return None,
+    })
+}
+
+/// The bit for substitution `id`; `None` past 127.
+fn bit(id: usize) -> Option<u128> {
+    1u128.checked_shl(u32::try_from(id).ok()?)
+}
+
+impl ValueKind {
+    /// The kind of a scalar value type whose text this walker does not
+    /// always write.
+    fn of_type(ty: u8) -> Option<ValueKind> {
+        Some(match ty {
+            0x03..=0x0a => ValueKind::Integer,
+            0x0b | 0x0c => ValueKind::Float,
+            0x0d => ValueKind::Bool,
+            0x0f => ValueKind::Guid,
+            0x11 | 0x12 => ValueKind::Time,
+            0x13 => ValueKind::Sid,
+            0x10 | 0x14 | 0x15 => ValueKind::Hex,
+            _ => return None,
+        })
+    }
+
+    /// Array element types the crate renders (others fail to render, and
+    /// the renderer must say so).
+    const ARRAYS_OK: [u8; 19] = [
+        0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0f, 0x11, 0x12, 0x13,
+        0x14, 0x15, 0x01, 0x02,
+    ];
+}
+
+/// Skips a name reference at `pos`, and the name itself when it is stored
+/// right there (its offset is its own position). A name stored elsewhere
+/// must at least lie inside the chunk: the crate reads it to render the
+/// record, and fails on one that does not.
+fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
+    let off = u32_at(c, pos)? as usize;
+    let after = pos + 4;
+    // Next-string link (4), hash (2), character count (2), characters, NUL.
+    let chars = usize::from(u16_at(c, off + 6)?);
+    let end = off + 10 + 2 * chars;
+    if end > c.len() {
+        return None;
+    }
+    Some(if off == after { end } else { after })
+}
+
+/// Static text: `out` when the text is data, to gather it.
+fn gather<'o>(runs: &mut Runs, out: &'o mut Vec<u8>) -> Option<&'o mut Vec<u8>> {
+    runs.text().then_some(out)
+}
+
+/// Whether the name stored at `off` is `want` (ASCII).
+fn name_is(c: &[u8], off: usize, want: &str) -> Option<bool> {
+    let chars = usize::from(u16_at(c, off + 6)?);
+    let units = c.get(off + 8..off + 8 + 2 * chars)?;
+    Some(
+        chars == want.len()
+            && units
+                .chunks_exact(2)
+                .zip(want.bytes())
+                .all(|(u, b)| u[0] == b && u[1] == 0),
+    )
+}
+
+/// A UTF-16 string prefixed by its length in code units, gathered into
+/// `out` when given.
+fn counted_utf16(c: &[u8], pos: usize, out: Option<&mut Vec<u8>>) -> Option<usize> {
+    let units = usize::from(u16_at(c, pos)?);
+    let bytes = c.get(pos + 2..pos + 2 + 2 * units)?;
+    if let Some(out) = out {
+        push_utf16(out, bytes);
+    }
+    Some(pos + 2 + 2 * units)
+}
+
+/// The integration tests' writer of Windows-shaped logs, for screening
+/// records one by one.
+#[cfg(test)]
+#[path = "../../../tests/support/evtx_templates.rs"]
+pub(super) mod fixture;

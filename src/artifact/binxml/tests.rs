@@ -1,0 +1,181 @@
+//! Screening record by record, on logs from the integration tests' writer
+//! of Windows-shaped records.
+
+use std::sync::Arc;
+
+use super::text::*;
+use super::*;
+use crate::artifact::Screen;
+
+use super::fixture::{Data, Record, Value as V, write_templated_evtx};
+
+/// A filter with one literal; integers are wanted when it is digits.
+struct One(&'static str);
+
+impl RecordFilter for One {
+    fn screen(&self) -> Screen {
+        Screen::Text
+    }
+    fn may_match(&self, text: &[u8]) -> bool {
+        text.to_ascii_lowercase()
+            .windows(self.0.len())
+            .any(|w| w == self.0.as_bytes())
+    }
+    fn may_match_kind(&self, kind: ValueKind) -> bool {
+        kind == ValueKind::Integer && self.0.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
+/// Record id → whether the screener asks for it to be rendered.
+fn screen(records: &[Record], filter: &dyn RecordFilter) -> Vec<(u64, bool)> {
+    let log = write_templated_evtx(records);
+    let settings = Arc::new(evtx::ParserSettings::new());
+    let mut s = Screener::new(filter);
+    let mut out = Vec::new();
+    for chunk in log[4096..].chunks(65536) {
+        let mut data = evtx::EvtxChunkData::new(chunk.to_vec(), false).unwrap();
+        let mut chunk = data.parse(Arc::clone(&settings)).unwrap();
+        s.new_chunk();
+        // Records the crate cannot build are its to report.
+        for r in chunk.iter().flatten() {
+            let render = s.must_render(
+                r.chunk.data,
+                r.binxml_offset as usize,
+                r.binxml_size as usize,
+            );
+            out.push((r.event_record_id, render));
+        }
+    }
+    out
+}
+
+fn rendered(records: &[Record], lit: &'static str) -> Vec<u64> {
+    screen(records, &One(lit))
+        .into_iter()
+        .filter(|&(_, r)| r)
+        .map(|(id, _)| id)
+        .collect()
+}
+
+fn sample() -> Vec<Record> {
+    let field =
+        |id, name: &str, d: Data| Record::new(id, 1, &[("Other", Data::Sub(V::U32(7))), (name, d)]);
+    vec![
+        field(1, "Image", Data::Sub(V::Str(r"C:\T\needle.exe".into()))),
+        field(2, "Image", Data::Sub(V::Str(r"C:\T\hay.exe".into()))),
+        field(3, "Query", Data::Sub(V::Ansi("needle.example".into()))),
+        field(4, "Hash", Data::Sub(V::Binary(vec![0xab, 0xcd, 0xef]))),
+        field(5, "Port", Data::Sub(V::U32(31337))),
+        field(6, "Ip", Data::Static("needle static".into())),
+        field(7, "Cmd", Data::Mixed("nee".into(), V::Str("dle".into()))),
+        field(
+            8,
+            "List",
+            Data::Sub(V::StrArray(vec!["a".into(), "needle".into()])),
+        ),
+        field(9, "Sid", Data::Sub(V::Sid(5, vec![18]))),
+        // The first shape again: its template is now referenced by offset.
+        field(10, "Image", Data::Sub(V::Str(r"C:\T\NEEDLE.exe".into()))),
+        field(11, "Image", Data::Sub(V::Str(r"C:\T\hay2.exe".into()))),
+    ]
+}
+
+#[test]
+fn numbers_are_written_as_the_crate_writes_them() {
+    let text = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = Vec::new();
+        f(&mut v);
+        String::from_utf8(v).unwrap()
+    };
+    assert_eq!(text(&|o| push_signed(o, i64::MIN)), i64::MIN.to_string());
+    assert_eq!(
+        text(&|o| push_digits(o, u64::MAX, 10)),
+        u64::MAX.to_string()
+    );
+    assert_eq!(text(&|o| push_digits(o, 0, 10)), "0");
+    assert_eq!(text(&|o| push_digits(o, 0x3e7, 16)), "3e7");
+    assert_eq!(
+        text(&|o| {
+            push_integer(o, 0x05, &(-2i16).to_le_bytes());
+        }),
+        "-2"
+    );
+}
+
+#[test]
+fn only_records_whose_text_holds_the_literal_render() {
+    let recs = sample();
+    // Mixed content (7) always renders: its pieces alone cannot say.
+    assert_eq!(rendered(&recs, "needle"), vec![1, 3, 6, 7, 8, 10]);
+    assert_eq!(rendered(&recs, "abcdef"), vec![4, 7]);
+    assert_eq!(rendered(&recs, "31337"), vec![5, 7]);
+    // Numbers are left out unless a literal could be one.
+    assert_eq!(rendered(&recs, "4242"), vec![7]);
+    assert_eq!(rendered(&recs, "hay"), vec![2, 7, 11]);
+}
+
+#[test]
+fn values_the_crate_would_read_differently_render() {
+    let recs = vec![
+        // A u32 whose descriptor says 2 bytes: the crate reads 4 and
+        // every later value shifts.
+        Record::new(
+            1,
+            1,
+            &[
+                ("A", Data::Sub(V::Raw(0x08, vec![1, 2]))),
+                ("B", Data::Sub(V::Str("hay".into()))),
+            ],
+        ),
+        // A UTF-16 string of odd size is an error for the crate (it
+        // reports record 2 as corrupt; it never reaches the screener).
+        Record::new(2, 1, &[("A", Data::Sub(V::Raw(0x01, vec![b'h', 0, b'a'])))]),
+        // SizeT of 2 bytes is refused; of 8 it is hex (no literal here).
+        Record::new(3, 1, &[("A", Data::Sub(V::Raw(0x10, vec![1, 2])))]),
+        Record::new(
+            4,
+            1,
+            &[(
+                "A",
+                Data::Sub(V::Raw(0x10, vec![0x1f, 0, 0, 0, 0, 0, 0, 0])),
+            )],
+        ),
+        // A SID shorter than its sub-authority count says.
+        Record::new(
+            5,
+            1,
+            &[(
+                "A",
+                Data::Sub(V::Raw(0x13, vec![1, 2, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0])),
+            )],
+        ),
+        Record::new(6, 1, &[("A", Data::Sub(V::Str("plain".into())))]),
+    ];
+    // 2 and 3 the crate itself rejects (and reports).
+    assert_eq!(rendered(&recs, "needle"), vec![1, 5]);
+    // A bool slot holding 4242 is written (and matched) as 4242.
+    let flag = [Record::new(
+        7,
+        1,
+        &[("F", Data::Sub(V::Raw(0x0d, 4242u32.to_le_bytes().to_vec())))],
+    )];
+    assert_eq!(rendered(&flag, "4242"), vec![7]);
+    assert!(rendered(&flag, "4243").is_empty());
+}
+
+#[test]
+fn only_data_text_is_gathered() {
+    let recs = sample();
+    // The System block (provider, channel, computer) and attribute values
+    // (the `Name` of each Data) never become `Record::data`; only the mixed
+    // value (7) renders, as it always does.
+    for outside in [
+        "microsoft-windows-test",
+        "test/operational",
+        "ws01.corp",
+        "image",
+        "query",
+    ] {
+        assert_eq!(rendered(&recs, outside), vec![7], "{outside}");
+    }
+}
