@@ -190,9 +190,6 @@ struct Shape {
     data: u128,
     /// Children of `Event` (a nested EventData or UserData).
     event: u128,
-    /// One past the highest substitution id: an instance with fewer values
-    /// is left to the crate.
-    substitutions: usize,
 }
 
 impl Shape {
@@ -409,7 +406,6 @@ impl Walk<'_> {
                     let id = usize::from(u16_at(c, pos)?);
                     let ty = *c.get(pos + 2)?;
                     pos += 3;
-                    shape.substitutions = shape.substitutions.max(id + 1);
                     let here = runs.scope();
                     // A nested fragment renders as elements: a child.
                     if ty == 0x21 {
@@ -462,10 +458,9 @@ impl Walk<'_> {
             pos = pos.checked_add(24 + size)?;
         }
         let shape = s.template(c, def, scope, self.depth)?;
+        // Fewer values than the template refers to is fine: the crate
+        // renders a missing one as nothing.
         let count = u32_at(c, pos)? as usize;
-        if count < shape.substitutions {
-            return None;
-        }
         pos += 4;
         let descriptors = c.get(pos..pos.checked_add(count.checked_mul(4)?)?)?;
         pos += descriptors.len();
