@@ -1,18 +1,22 @@
 //! Windows XML event logs (EVTX), through the `evtx` crate.
 //!
 //! The log's bytes are fed in order by the caller, which hashes the same
-//! bytes: a log is read once. They are cut into 64 KiB chunks, and every
-//! [`BATCH`] chunks are parsed on the worker pool (rayon, work-stealing,
-//! never blocking): memory stays flat in log size and one big log still uses
-//! every core. The crate's own file reader is not used: it seeks (to the
-//! oldest chunk first), and its multi-threaded pipeline blocks the calling
-//! thread in a channel `recv()` while its chunk jobs run on the current
-//! rayon pool (two workers parsing two logs on a two-thread pool would both
-//! block with nothing left to run the jobs).
+//! bytes: a log is read once. The whole 64 KiB chunks of each read (up to a
+//! megabyte, or a whole memory-mapped file) are parsed in place, on the
+//! worker pool when there are several (rayon, work-stealing, never
+//! blocking): memory stays flat in log size, one big log still uses every
+//! core, and only a chunk cut by two reads is copied. The crate's own file
+//! reader is not used: it seeks (to the oldest chunk first), and its
+//! multi-threaded pipeline blocks the calling thread in a channel `recv()`
+//! while its chunk jobs run on the current rayon pool (two workers parsing
+//! two logs on a two-thread pool would both block with nothing left to run
+//! the jobs).
 //!
 //! Each record is screened from its BinXML first ([`super::binxml`]): only
-//! records whose text could hold a literal are rendered to JSON and turned
-//! into fields, which is most of the cost of a parse.
+//! records whose data could hold a literal are rendered to JSON and turned
+//! into fields, which is most of the cost of a parse. A chunk whose every
+//! record screens clean is not handed to the crate's record walk at all
+//! ([`clean_chunk`]).
 //!
 //! Dirty logs are the norm: a chunk that fails (bad magic, unreadable header,
 //! cut short) and a record that fails are each reported as [`Damage`] and the
@@ -21,7 +25,9 @@
 
 use std::sync::Arc;
 
-use evtx::{EvtxChunkData, EvtxChunkHeader, EvtxFileHeader, EvtxRecordHeader, ParserSettings};
+use evtx::{
+    EvtxChunk, EvtxChunkData, EvtxChunkHeader, EvtxFileHeader, EvtxRecordHeader, ParserSettings,
+};
 use rayon::prelude::*;
 
 use super::binxml::Screener;
@@ -46,9 +52,6 @@ const CHUNK_HEADER_SIZE: usize = 512;
 const RECORD_HEADER_SIZE: usize = 24;
 
 const RECORD_MAGIC: &[u8; 4] = b"\x2a\x2a\x00\x00";
-
-/// Chunks parsed together (1 MiB).
-const BATCH: usize = 16;
 
 /// Batches of at least this many chunks are parsed on the pool.
 const PARALLEL_FROM: usize = 4;
@@ -81,7 +84,6 @@ impl RecordParser for Evtx {
             failed: None,
             chunk: Vec::new(),
             number: 0,
-            batch: Vec::with_capacity(BATCH),
         })
     }
 }
@@ -95,12 +97,10 @@ struct EvtxStream<'a> {
     header: Vec<u8>,
     /// Why the log cannot be parsed, once known: the rest is not parsed.
     failed: Option<String>,
-    /// The chunk being filled.
+    /// The start of a chunk that the next bytes complete.
     chunk: Vec<u8>,
-    /// The number of the chunk being filled.
+    /// The number of the next chunk.
     number: u64,
-    /// Whole chunks waiting to be parsed.
-    batch: Vec<(u64, Vec<u8>)>,
 }
 
 impl LogStream for EvtxStream<'_> {
@@ -119,25 +119,31 @@ impl LogStream for EvtxStream<'_> {
                 return;
             }
         }
-        while !bytes.is_empty() {
-            // Whole chunks straight from the caller's buffer: a chunk of
-            // zeros is then never copied.
-            if self.chunk.is_empty() && bytes.len() >= CHUNK_SIZE {
-                let (whole, rest) = bytes.split_at(CHUNK_SIZE);
-                self.chunk_done(whole);
-                bytes = rest;
-                continue;
-            }
+        // A chunk cut by the previous read is completed first (a copy);
+        // whole chunks are parsed straight from the caller's buffer.
+        let mut carried = None;
+        if !self.chunk.is_empty() {
             let take = bytes.len().min(CHUNK_SIZE - self.chunk.len());
             self.chunk.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
-            if self.chunk.len() == CHUNK_SIZE {
-                let full = std::mem::take(&mut self.chunk);
-                self.chunk_done(&full);
-                self.chunk = full;
-                self.chunk.clear();
+            if self.chunk.len() < CHUNK_SIZE {
+                return;
             }
+            carried = Some(std::mem::take(&mut self.chunk));
         }
+        let whole = bytes.len() / CHUNK_SIZE * CHUNK_SIZE;
+        let (chunks, rest) = bytes.split_at(whole);
+        let mut todo: Vec<(u64, &[u8])> = Vec::with_capacity(whole / CHUNK_SIZE + 1);
+        for chunk in carried
+            .as_deref()
+            .into_iter()
+            .chain(chunks.chunks_exact(CHUNK_SIZE))
+        {
+            todo.push((self.number, chunk));
+            self.number += 1;
+        }
+        self.parse(todo);
+        self.chunk.extend_from_slice(rest);
     }
 
     fn finish(mut self: Box<Self>) -> Result<(), String> {
@@ -150,7 +156,6 @@ impl LogStream for EvtxStream<'_> {
                 self.header.len()
             ));
         }
-        self.parse_batch();
         let n = self.chunk.len();
         if !all_zero(&self.chunk) {
             (self.out)(RecordItem::Damage(Damage {
@@ -167,34 +172,24 @@ impl LogStream for EvtxStream<'_> {
 }
 
 impl EvtxStream<'_> {
-    /// A whole chunk: queued unless it is zeros (preallocated, never
-    /// written); a full batch is parsed.
-    fn chunk_done(&mut self, chunk: &[u8]) {
-        if chunk.starts_with(b"ElfChnk\0") || !all_zero(chunk) {
-            self.batch.push((self.number, chunk.to_vec()));
-        }
-        self.number += 1;
-        if self.batch.len() == BATCH {
-            self.parse_batch();
-        }
-    }
-
-    /// Parses the queued chunks: on the pool when there are enough to share
-    /// (a big log), on this thread otherwise (the walk already spreads small
+    /// Parses whole chunks: on the pool when there are enough to share (a
+    /// big log), on this thread otherwise (the walk already spreads small
     /// logs over the workers, and waking a thread per chunk costs more than
-    /// it gains).
-    fn parse_batch(&mut self) {
+    /// it gains). Chunks of zeros (preallocated, never written) are skipped.
+    fn parse(&self, chunks: Vec<(u64, &[u8])>) {
         let (settings, filter, out) = (&self.settings, self.filter, self.out);
-        if self.batch.len() < PARALLEL_FROM {
+        let written = |c: &&(u64, &[u8])| c.1.starts_with(b"ElfChnk\0") || !all_zero(c.1);
+        let chunks: Vec<_> = chunks.iter().filter(written).collect();
+        if chunks.len() < PARALLEL_FROM {
             let mut screener = Screener::new(filter);
-            for (number, data) in self.batch.drain(..) {
+            for &&(number, data) in &chunks {
                 parse_chunk(number, data, settings, filter, &mut screener, out);
             }
             return;
         }
-        self.batch.par_drain(..).for_each_init(
+        chunks.into_par_iter().for_each_init(
             || Screener::new(filter),
-            |screener, (number, data)| parse_chunk(number, data, settings, filter, screener, out),
+            |screener, &(number, data)| parse_chunk(number, data, settings, filter, screener, out),
         );
     }
 }
@@ -270,7 +265,7 @@ fn all_zero(b: &[u8]) -> bool {
 /// without being rendered.
 fn parse_chunk(
     number: u64,
-    data: Vec<u8>,
+    data: &[u8],
     settings: &Arc<ParserSettings>,
     filter: &dyn RecordFilter,
     screener: &mut Screener,
@@ -284,7 +279,27 @@ fn parse_chunk(
             message,
         }))
     };
-    let mut data = match EvtxChunkData::new(data, false) {
+    // The clean path reads the caller's bytes in place; the chunk is built
+    // (its string table read) as the crate's walk would, for its errors.
+    let header = match EvtxChunkHeader::from_bytes(data) {
+        Ok(h) => h,
+        Err(e) => return chunk_damage(chain(&evtx::err::ChunkError::from(e))),
+    };
+    if let Err(e) = EvtxChunk::new(data, &header, Arc::clone(settings)) {
+        return chunk_damage(chain(&e));
+    }
+    screener.new_chunk();
+    let screen = filter.screen();
+    if screen == Screen::Text
+        && let Some(n) = clean_chunk(data, &header, screener)
+    {
+        for _ in 0..n {
+            out(RecordItem::Filtered);
+        }
+        return;
+    }
+    // The crate's walk, on a chunk of its own (its errors name the chunk).
+    let mut data = match EvtxChunkData::new(data.to_vec(), false) {
         Ok(d) => d,
         Err(e) => return chunk_damage(chain(&e)),
     };
@@ -294,15 +309,6 @@ fn parse_chunk(
         Err(e) => return chunk_damage(chain(&e)),
     };
     screener.new_chunk();
-    let screen = filter.screen();
-    if screen == Screen::Text
-        && let Some(n) = clean_chunk(chunk.data, chunk.header, screener)
-    {
-        for _ in 0..n {
-            out(RecordItem::Filtered);
-        }
-        return;
-    }
     let damage = |record_id, message| {
         out(RecordItem::Damage(Damage {
             kind: DamageKind::Record,
