@@ -24,6 +24,8 @@
 mod tests;
 mod text;
 
+use std::hash::BuildHasher;
+
 use crate::bundle::IdMap;
 
 use super::{RecordFilter, ValueKind};
@@ -33,7 +35,7 @@ use text::*;
 const MAX_DEPTH: usize = 8;
 
 /// Nested elements deeper than this are left to the renderer.
-const MAX_ELEMENTS: usize = 32;
+const MAX_ELEMENTS: usize = 16;
 
 /// What one chunk's screening knows; reset for every chunk, because
 /// template offsets are offsets into one chunk.
@@ -44,8 +46,20 @@ pub(super) struct Screener<'f> {
     /// (template definition offset, where it is used) → what records using
     /// it there need.
     templates: IdMap<(u32, Scope), Template>,
+    /// Long strings of this chunk already found in clean records (hash →
+    /// offset and length in the chunk, to compare bytes): a value repeated
+    /// from record to record (an image path, a command line, a user) is
+    /// asked about once.
+    clean: IdMap<u64, (u32, u32)>,
+    /// The long strings of the record being screened, added to `clean` if
+    /// it turns out clean.
+    pending: Vec<(u64, u32, u32)>,
     text: Vec<u8>,
 }
+
+/// Strings shorter than this (in bytes of UTF-16) are always gathered:
+/// hashing them would cost about what the automaton does.
+const REMEMBER_FROM: usize = 64;
 
 impl<'f> Screener<'f> {
     pub fn new(filter: &'f dyn RecordFilter) -> Self {
@@ -57,6 +71,8 @@ impl<'f> Screener<'f> {
             filter,
             kinds,
             templates: IdMap::default(),
+            clean: IdMap::default(),
+            pending: Vec::new(),
             text: Vec::with_capacity(4096),
         }
     }
@@ -64,6 +80,7 @@ impl<'f> Screener<'f> {
     /// Forgets the previous chunk's templates.
     pub fn new_chunk(&mut self) {
         self.templates.clear();
+        self.clean.clear();
     }
 
     /// Whether the record whose BinXML is `chunk[start..start + len]` could
@@ -87,8 +104,30 @@ impl<'f> Screener<'f> {
             &mut Shape::default(),
         );
         let render = seen.is_none() || self.filter.may_match(&text);
+        if render {
+            self.pending.clear();
+        } else {
+            for (h, at, len) in self.pending.drain(..) {
+                self.clean.insert(h, (at, len));
+            }
+        }
         self.text = text;
         render
+    }
+
+    /// Whether the long string `v`, at `at` in chunk `c`, was seen in a
+    /// clean record of this chunk; if not, it is remembered for when this
+    /// record turns out clean.
+    fn known_clean(&mut self, c: &[u8], at: usize, v: &[u8]) -> bool {
+        let h = foldhash::quality::FixedState::with_seed(0).hash_one(v);
+        if let Some(&(off, len)) = self.clean.get(&h)
+            && c.get(off as usize..(off + len) as usize) == Some(v)
+        {
+            return true;
+        }
+        // Chunk offsets and value sizes fit in 32 bits (64 KiB chunks).
+        self.pending.push((h, at as u32, v.len() as u32));
+        false
     }
 
     /// What records instantiating the template defined at `def`, in
@@ -507,7 +546,11 @@ impl Walk<'_> {
         let wants = |kind: ValueKind| s.kinds[kind as usize];
         match ty {
             0x00 => {}
-            0x01 => push_utf16(out, v),
+            0x01 => {
+                if v.len() < REMEMBER_FROM || !s.known_clean(self.c, at, v) {
+                    push_utf16(out, v);
+                }
+            }
             0x02 => push_ansi(out, v),
             0x03..=0x0a => {
                 if wants(ValueKind::Integer) {

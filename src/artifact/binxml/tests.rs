@@ -179,3 +179,28 @@ fn only_data_text_is_gathered() {
         assert_eq!(rendered(&recs, outside), vec![7], "{outside}");
     }
 }
+
+#[test]
+fn a_long_string_seen_clean_is_asked_about_once_but_never_hides_a_hit() {
+    let long = |tail: &str| format!(r"C:\Program Files\Vendor Product Suite\bin\{tail}");
+    let rec = |id, image: &str, other: &str| {
+        Record::new(
+            id,
+            1,
+            &[
+                ("Image", Data::Sub(V::Str(image.into()))),
+                ("Other", Data::Sub(V::Str(other.into()))),
+            ],
+        )
+    };
+    let recs = vec![
+        rec(1, &long("needle.exe"), "a"),
+        rec(2, &long("needle.exe"), "b"),
+        rec(3, &long("agent.exe"), "c"),
+        rec(4, &long("agent.exe"), "d"),
+        rec(5, &long("agent.exe"), "needle"),
+        rec(6, &long("needle.exe"), "e"),
+    ];
+    assert_eq!(rendered(&recs, "needle"), vec![1, 2, 5, 6]);
+    assert_eq!(rendered(&recs, "agent"), vec![3, 4, 5]);
+}
