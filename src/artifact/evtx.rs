@@ -30,7 +30,7 @@ use evtx::{
 };
 use rayon::prelude::*;
 
-use super::binxml::Screener;
+use super::binxml::{Screener, Verdict};
 use super::evtx_json::fill_record;
 use super::{
     Damage, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, RecordSink,
@@ -230,15 +230,14 @@ fn clean_chunk(data: &[u8], header: &EvtxChunkHeader, screener: &mut Screener) -
         .and_then(|rest| memchr::memmem::find(rest, RECORD_MAGIC))
     {
         let pos = from + hit;
-        match carved(data, pos) {
-            Some((binxml, size, end)) => {
-                if screener.must_render(data, binxml, size) {
-                    return None;
-                }
+        match carved(data, pos).map(|(b, size, end)| (screener.screen(data, b, size), end)) {
+            Some((Verdict::Clean, end)) => {
                 records += 1;
                 from = end;
             }
-            None => from = pos + 1,
+            Some((Verdict::Render, _)) => return None,
+            // Noise, as the crate finds it: carving resumes past the magic.
+            Some((Verdict::Unreadable, _)) | None => from = pos + 1,
         }
     }
     Some(records)
@@ -489,7 +488,11 @@ mod tests {
             + 4;
         gone[nested + 6..nested + 10].copy_from_slice(&62_000u32.to_le_bytes());
         assert_eq!(crate_count(&gone), 3);
-        assert_ne!(ours(&gone), Some(4));
+        assert_eq!(ours(&gone), Some(3));
+        // … or past the chunk's end.
+        gone[nested + 6..nested + 10].copy_from_slice(&65_530u32.to_le_bytes());
+        assert_eq!(crate_count(&gone), 3);
+        assert_eq!(ours(&gone), Some(3));
 
         // A live record that does not read goes to the crate's walk.
         let mut broken = chunk.clone();

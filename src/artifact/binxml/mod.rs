@@ -54,12 +54,15 @@ pub(super) struct Screener<'f> {
     /// The long strings of the record being screened, added to `clean` if
     /// it turns out clean.
     pending: Vec<(u64, u32, u32)>,
+    /// The record cannot be read by the crate either (set where that is
+    /// certain).
+    refused: bool,
     text: Vec<u8>,
 }
 
 /// Strings shorter than this (in bytes of UTF-16) are always gathered:
 /// hashing them would cost about what the automaton does.
-const REMEMBER_FROM: usize = 64;
+const REMEMBER_FROM: usize = 32;
 
 impl<'f> Screener<'f> {
     pub fn new(filter: &'f dyn RecordFilter) -> Self {
@@ -73,6 +76,7 @@ impl<'f> Screener<'f> {
             templates: IdMap::default(),
             clean: IdMap::default(),
             pending: Vec::new(),
+            refused: false,
             text: Vec::with_capacity(4096),
         }
     }
@@ -87,6 +91,12 @@ impl<'f> Screener<'f> {
     /// hold a literal (or could not be read whole), i.e. must be rendered
     /// and matched.
     pub fn must_render(&mut self, chunk: &[u8], start: usize, len: usize) -> bool {
+        self.screen(chunk, start, len) != Verdict::Clean
+    }
+
+    /// What the record whose BinXML is `chunk[start..start + len]` is.
+    pub fn screen(&mut self, chunk: &[u8], start: usize, len: usize) -> Verdict {
+        self.refused = false;
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         let end = start.saturating_add(len).min(chunk.len());
@@ -103,16 +113,21 @@ impl<'f> Screener<'f> {
             &mut text,
             &mut Shape::default(),
         );
-        let render = seen.is_none() || self.filter.may_match(&text);
-        if render {
-            self.pending.clear();
-        } else {
+        let verdict = match seen {
+            None if self.refused => Verdict::Unreadable,
+            None => Verdict::Render,
+            Some(()) if self.filter.may_match(&text) => Verdict::Render,
+            Some(()) => Verdict::Clean,
+        };
+        if verdict == Verdict::Clean {
             for (h, at, len) in self.pending.drain(..) {
                 self.clean.insert(h, (at, len));
             }
+        } else {
+            self.pending.clear();
         }
         self.text = text;
-        render
+        verdict
     }
 
     /// Whether the long string `v`, at `at` in chunk `c`, was seen in a
@@ -139,19 +154,20 @@ impl<'f> Screener<'f> {
             let t = match self.read_template(c, def as usize, scope, depth) {
                 Some((text, shape)) if !self.filter.may_match(&text) => Template {
                     render: false,
+                    refused: false,
                     shape,
                 },
                 _ => Template {
                     render: true,
+                    refused: std::mem::take(&mut self.refused),
                     shape: Shape::default(),
                 },
             };
             self.templates.insert(key, t);
         }
-        self.templates
-            .get(&key)
-            .filter(|t| !t.render)
-            .map(|t| t.shape)
+        let t = self.templates.get(&key)?;
+        self.refused |= t.refused;
+        (!t.render).then_some(t.shape)
     }
 
     /// The data text of the template at `def` used in `scope`, and what its
@@ -164,13 +180,16 @@ impl<'f> Screener<'f> {
         scope: Scope,
         depth: usize,
     ) -> Option<(Vec<u8>, Shape)> {
-        // Header: next template (4), GUID (16), data size (4).
-        let size = u32_at(c, def.checked_add(20)?)? as usize;
-        let body = def + 24;
-        let end = body.checked_add(size)?;
-        if end > c.len() {
+        // Header: next template (4), GUID (16), data size (4). One that
+        // does not fit in the chunk the crate cannot read either (a stale
+        // record's reference).
+        let size = u32_at(c, def.saturating_add(20)).map(|n| n as usize);
+        let end = size.and_then(|n| def.checked_add(24 + n));
+        let Some(end) = end.filter(|&e| e <= c.len()) else {
+            self.refused = true;
             return None;
-        }
+        };
+        let body = def + 24;
         let mut text = Vec::new();
         let mut shape = Shape::default();
         Walk {
@@ -211,10 +230,25 @@ impl Scope {
     }
 }
 
+/// What screening says of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Read whole; its data holds no literal.
+    Clean,
+    /// It may hold a hit, or this walker cannot tell: render it.
+    Render,
+    /// The crate cannot read it either (a template that lies past the
+    /// chunk's end, or holds no element): an error if it is a live record,
+    /// noise if it was carved.
+    Unreadable,
+}
+
 /// What a template definition tells about the records that use it.
 struct Template {
     /// Its data text may hold a literal (or it could not be read).
     render: bool,
+    /// It could not be read, and the crate cannot read it either.
+    refused: bool,
     shape: Shape,
 }
 
@@ -471,6 +505,7 @@ impl Walk<'_> {
         // an overwritten definition reads as: the crate refuses it ("missing
         // root element"), and carving drops such records as noise.
         if self.template && !runs.elements[0].children {
+            s.refused = true;
             return None;
         }
         sep(out);
