@@ -69,7 +69,8 @@ pub trait RecordFilter: Sync {
     /// What the filter can say about records at all.
     fn screen(&self) -> Screen;
     /// Whether a record whose text (its strings, numbers and binary values
-    /// as hex, any order, separated by NUL bytes) is `text` could hold a hit.
+    /// as hex, in ASCII lower case, any order, separated by NUL bytes) is
+    /// `text` could hold a hit.
     fn may_match(&self, text: &[u8]) -> bool;
     /// Whether some hit could lie in the text of a value of this kind; when
     /// not, a parser gathering a record's text may leave such values out.

@@ -614,7 +614,7 @@ impl Walk<'_> {
                     }
                 }
             }
-            0x0e => push_hex_upper(out, v),
+            0x0e => push_hex(out, v),
             // String arrays: NUL-terminated items, which the crate renders
             // joined by commas.
             0x81 => push_utf16_list(out, v),

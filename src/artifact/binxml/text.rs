@@ -1,7 +1,8 @@
 //! Writing a record's values as the ASCII a literal can be made of, the way
-//! the evtx crate renders them (where it matters for a literal): strings
-//! with every non-ASCII unit a break, binary in upper-case hex, numbers in
-//! decimal, hex integers `0x…` in lower case.
+//! the evtx crate renders them (where it matters for a literal), in lower
+//! case (the prefilter's literals are lower case; matching is
+//! case-insensitive): strings with every non-ASCII unit a break, binary in
+//! hex, numbers in decimal, hex integers `0x…`.
 
 /// Separates two values in the gathered text: no literal holds a NUL.
 pub(super) const SEP: u8 = 0;
@@ -18,7 +19,7 @@ pub(super) fn push_utf16(out: &mut Vec<u8>, bytes: &[u8]) {
     for (d, p) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
         let (lo, hi) = (p[0], p[1]);
         wide |= hi | (lo & 0x80);
-        *d = if hi == 0 && lo < 0x80 { lo } else { SEP };
+        *d = if hi == 0 && lo < 0x80 { lower(lo) } else { SEP };
     }
     if wide != 0 {
         for (d, p) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
@@ -29,13 +30,18 @@ pub(super) fn push_utf16(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// ASCII lower case, written to vectorise (no branch).
+fn lower(b: u8) -> u8 {
+    b | (u8::from(b.wrapping_sub(b'A') < 26) << 5)
+}
+
 pub(super) fn push_unit(out: &mut Vec<u8>, unit: u16) {
     out.push(unit_byte(unit));
 }
 
 fn unit_byte(unit: u16) -> u8 {
     match unit {
-        0x01..=0x7f => unit as u8,
+        0x01..=0x7f => lower(unit as u8),
         0x212a => b'k', // KELVIN SIGN
         0x0130 => b'i', // LATIN CAPITAL LETTER I WITH DOT ABOVE
         _ => SEP,
@@ -54,7 +60,7 @@ pub(super) fn push_utf16_list(out: &mut Vec<u8>, bytes: &[u8]) {
 /// ANSI text: in every Windows code page a byte below 0x80 is that ASCII
 /// character, and no byte above decodes to ASCII.
 pub(super) fn push_ansi(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend(bytes.iter().map(|&b| if b < 0x80 { b } else { SEP }));
+    out.extend(bytes.iter().map(|&b| if b < 0x80 { lower(b) } else { SEP }));
 }
 
 /// ANSI string arrays: NUL-terminated items, which the crate renders joined
@@ -62,13 +68,14 @@ pub(super) fn push_ansi(out: &mut Vec<u8>, bytes: &[u8]) {
 pub(super) fn push_ansi_list(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend(bytes.iter().map(|&b| match b {
         0 => b',',
-        0x01..=0x7f => b,
+        0x01..=0x7f => lower(b),
         _ => SEP,
     }));
 }
 
-pub(super) fn push_hex_upper(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+/// Binary as hex (the crate writes upper case; lower case here).
+pub(super) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(bytes.len() * 2);
     for &b in bytes {
         out.push(HEX[usize::from(b >> 4)]);
