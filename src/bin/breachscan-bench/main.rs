@@ -83,22 +83,26 @@ pub fn have(tool: &str) -> bool {
 /// page cache) and returns the median wall time. Output is discarded; a
 /// failing command is an error unless its exit code is in `ok_codes`.
 pub fn time_cmd(cmd: &str, runs: usize, ok_codes: &[i32]) -> anyhow::Result<Duration> {
-    let once = || -> anyhow::Result<Duration> {
-        let start = Instant::now();
-        let status = Command::new("sh")
-            .args(["-c", cmd])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()?;
-        let took = start.elapsed();
-        let code = status.code().unwrap_or(-1);
-        anyhow::ensure!(ok_codes.contains(&code), "`{cmd}` exited with {code}");
-        Ok(took)
-    };
-    once()?;
-    let mut times: Vec<Duration> = (0..runs.max(1)).map(|_| once()).collect::<Result<_, _>>()?;
+    time_once(cmd, ok_codes)?;
+    let mut times: Vec<Duration> = (0..runs.max(1))
+        .map(|_| time_once(cmd, ok_codes))
+        .collect::<Result<_, _>>()?;
     times.sort();
     Ok(times[times.len() / 2])
+}
+
+/// One timed run of `sh -c CMD`, which must exit with one of `ok_codes`.
+pub fn time_once(cmd: &str, ok_codes: &[i32]) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let status = Command::new("sh")
+        .args(["-c", cmd])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let took = start.elapsed();
+    let code = status.code().unwrap_or(-1);
+    anyhow::ensure!(ok_codes.contains(&code), "`{cmd}` exited with {code}");
+    Ok(took)
 }
 
 /// Quotes a path for `sh -c`.
