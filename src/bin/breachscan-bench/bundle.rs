@@ -13,12 +13,10 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use anyhow::{Result, ensure};
+use anyhow::Result;
 
-use crate::{Rng, breachscan_exe};
+use crate::{Rng, breachscan_exe, measure};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -90,40 +88,6 @@ pub fn run(args: &Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Median wall time over `runs` (after one warm-up) and the largest peak
-/// resident set of those runs, in KiB.
-fn measure(exe: &Path, args: &[&str], runs: usize, ok: &[i32]) -> Result<(Duration, u64)> {
-    let mut times = Vec::new();
-    let mut peak = 0;
-    for i in 0..=runs.max(1) {
-        let start = Instant::now();
-        let child = Command::new(exe)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let mut status = 0;
-        // SAFETY: plain wait4 on our own child; `rusage` is written by the
-        // kernel before it is read.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-        let took = start.elapsed();
-        ensure!(pid > 0, "wait4 failed");
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -1
-        };
-        ensure!(ok.contains(&code), "breachscan {args:?} exited with {code}");
-        if i > 0 {
-            times.push(took);
-            peak = peak.max(usage.ru_maxrss as u64);
-        }
-    }
-    times.sort();
-    Ok((times[times.len() / 2], peak))
 }
 
 fn write_bundle(path: &Path, n: usize) -> Result<()> {

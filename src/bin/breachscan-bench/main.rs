@@ -11,7 +11,7 @@ mod evtx;
 mod files;
 mod image;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,61 @@ pub fn time_once(cmd: &str, ok_codes: &[i32]) -> anyhow::Result<Duration> {
     let code = status.code().unwrap_or(-1);
     anyhow::ensure!(ok_codes.contains(&code), "`{cmd}` exited with {code}");
     Ok(took)
+}
+
+/// Median wall time over `runs` (after one warm-up) and the largest peak
+/// resident set of those runs, in KiB. The peak is the child's own
+/// `VmHWM`, polled while it runs: the `ru_maxrss` that `wait4` reports
+/// counts the memory of the (big) bench process the child was forked from.
+pub fn measure(
+    exe: &Path,
+    args: &[&str],
+    runs: usize,
+    ok: &[i32],
+) -> anyhow::Result<(Duration, u64)> {
+    let mut times = Vec::new();
+    let mut peak = 0;
+    for i in 0..=runs.max(1) {
+        let start = Instant::now();
+        let child = Command::new(exe)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let pid = child.id() as libc::pid_t;
+        let status_file = format!("/proc/{pid}/status");
+        let mut hwm = 0;
+        let mut status = 0;
+        loop {
+            if let Some(kib) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            }) {
+                hwm = hwm.max(kib);
+            }
+            // SAFETY: plain non-blocking waitpid on our own child.
+            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            anyhow::ensure!(done >= 0, "waitpid failed");
+            if done == pid {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let took = start.elapsed();
+        let code = if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        };
+        anyhow::ensure!(ok.contains(&code), "breachscan {args:?} exited with {code}");
+        if i > 0 {
+            times.push(took);
+            peak = peak.max(hwm);
+        }
+    }
+    times.sort();
+    Ok((times[times.len() / 2], peak))
 }
 
 /// Quotes a path for `sh -c`.
