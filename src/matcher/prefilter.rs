@@ -25,6 +25,8 @@
 
 use std::net::IpAddr;
 
+use std::sync::{Arc, OnceLock};
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::artifact::ValueKind;
@@ -32,15 +34,22 @@ use crate::bundle::value::Cidr;
 use crate::bundle::{DetectionFunction, Ioc, IocType};
 
 /// The literal automaton and what the literals can look like.
+///
+/// The automaton is the longest single thing to build at a scan's start
+/// (~30 ms for 10,000 IOCs, seconds for a million), and the first record to
+/// screen comes only after the walk has found a log and read its first
+/// chunks: it is built on a thread of its own while the scan starts, and
+/// the first screening waits for it.
 pub(super) struct Prefilter {
-    ac: AhoCorasick,
+    /// `None` inside when it could not be built: then every record passes.
+    ac: Arc<OnceLock<Option<AhoCorasick>>>,
     /// Per [`ValueKind`]: whether some literal could be in such a value's text.
     kinds: [bool; ValueKind::COUNT],
 }
 
 impl Prefilter {
     pub fn is_match(&self, text: &[u8]) -> bool {
-        self.ac.is_match(text)
+        self.ac.wait().as_ref().is_none_or(|ac| ac.is_match(text))
     }
 
     pub fn may_match_kind(&self, kind: ValueKind) -> bool {
@@ -104,12 +113,29 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter
     // same results. The crate's own prefilter (a scan for rare start bytes)
     // is off: with thousands of literals it fires everywhere and made the
     // search four times slower.
-    let mut b = AhoCorasick::builder();
-    b.match_kind(MatchKind::Standard).prefilter(false);
-    if total <= DFA_MAX_BYTES {
-        b.kind(Some(AhoCorasickKind::DFA));
+    let build = move || {
+        let mut b = AhoCorasick::builder();
+        b.match_kind(MatchKind::Standard).prefilter(false);
+        if total <= DFA_MAX_BYTES {
+            b.kind(Some(AhoCorasickKind::DFA));
+        }
+        // A panic in the build must not leave screening waiting forever.
+        std::panic::catch_unwind(|| b.build(&lits).ok())
+            .ok()
+            .flatten()
+    };
+    let ac = Arc::new(OnceLock::new());
+    let cell = Arc::clone(&ac);
+    let spawned = std::thread::Builder::new()
+        .name("breachscan-prefilter".into())
+        .spawn(move || {
+            let _ = cell.set(build());
+        });
+    if spawned.is_err() {
+        // No thread to spare (the system is out of them): no automaton,
+        // every record passes, as without a prefilter.
+        let _ = ac.set(None);
     }
-    let ac = b.build(&lits).ok()?;
     Some(Prefilter { ac, kinds })
 }
 
