@@ -243,8 +243,8 @@ impl Content for HostFile {
     }
 
     fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {
-        // Unbuffered: the EVTX parser seeks to every chunk and reads it whole,
-        // so a buffer would only be discarded and copied.
+        // Unbuffered: callers read a few bytes (the head, to recognise a
+        // format) or whole blocks.
         let (file, _) = self.open_regular()?;
         Ok(Box::new(file))
     }

@@ -108,7 +108,8 @@ pub struct FileMeta {
 pub trait Content: Send + Sync {
     /// Feeds every byte, in order, to `sink`; returns how many there were.
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> std::io::Result<u64>;
-    /// A seekable reader, for record parsers.
+    /// A seekable reader (today: for the first bytes of a file that is not
+    /// to be hashed, to tell whether it is an event log).
     fn open(&self) -> std::io::Result<Box<dyn ReadSeek>>;
 }
 
