@@ -317,11 +317,16 @@ impl Run {
     }
 }
 
-/// The open elements' runs, and whether an attribute is being read
-/// (attributes never become data).
+/// Where the walk is in the element tree, following the crate's tree
+/// builder state for state (whatever it refuses, this refuses): the
+/// elements whose start tag is closed (their runs), and the start tag being
+/// read, if any, with whether an attribute value has begun (attributes
+/// never become data).
 struct Runs {
     elements: [Run; MAX_ELEMENTS],
     open: usize,
+    /// The scope of the element whose start tag is being read.
+    start_tag: Option<Scope>,
     attribute: bool,
 }
 
@@ -330,6 +335,7 @@ impl Runs {
         Runs {
             elements: [Run::new(scope); MAX_ELEMENTS],
             open: 0,
+            start_tag: None,
             attribute: false,
         }
     }
@@ -338,56 +344,91 @@ impl Runs {
         &mut self.elements[self.open]
     }
 
-    /// Where text and substitutions met now go: `None` inside an attribute.
+    /// Where an element, template instance or substitution met now goes:
+    /// `None` inside a start tag.
     fn scope(&self) -> Option<Scope> {
-        (!self.attribute).then_some(self.elements[self.open].scope)
+        self.start_tag
+            .is_none()
+            .then_some(self.elements[self.open].scope)
     }
 
-    /// A child element (or a template instance, which expands to elements).
+    /// A child element (or a template instance, which expands to elements):
+    /// never inside a start tag.
     fn child(&mut self) -> Option<()> {
-        if self.attribute {
-            return None;
-        }
+        self.start_tag.is_none().then_some(())?;
         self.current().children = true;
         Some(())
     }
 
+    /// An element start: its start tag is read next.
     fn open(&mut self, scope: Scope) -> Option<()> {
-        self.child()?;
+        self.start_tag.is_none().then_some(())?;
+        self.start_tag = Some(scope);
+        Some(())
+    }
+
+    fn attribute(&mut self) -> Option<()> {
+        self.start_tag?;
+        self.attribute = true;
+        Some(())
+    }
+
+    /// The start tag ends; the element's content follows.
+    fn close_start(&mut self) -> Option<()> {
+        let scope = self.start_tag.take()?;
+        self.attribute = false;
+        self.current().children = true;
         self.open += 1;
         *self.elements.get_mut(self.open)? = Run::new(scope);
         Some(())
     }
 
-    fn close(&mut self) -> Option<()> {
+    /// The start tag ends the element (`<x/>`).
+    fn close_empty(&mut self) -> Option<()> {
+        self.start_tag.take()?;
         self.attribute = false;
-        if self.open == 0 {
+        self.current().children = true;
+        Some(())
+    }
+
+    fn close(&mut self) -> Option<()> {
+        if self.start_tag.is_some() || self.open == 0 {
             return None;
         }
         self.open -= 1;
         self.elements[self.open + 1].check()
     }
 
-    /// Static text: whether to gather it.
-    fn text(&mut self) -> bool {
-        if self.attribute {
-            return false;
+    /// Text (value text, CDATA, a character or entity reference): whether
+    /// to gather it; `None` where the crate has no element to put it in.
+    fn text(&mut self) -> Option<bool> {
+        if self.start_tag.is_some() {
+            return self.attribute.then_some(false);
+        }
+        if self.open == 0 {
+            return None;
         }
         let r = self.current();
         r.items += 1;
-        r.scope == Scope::Data
+        Some(r.scope == Scope::Data)
     }
 
-    fn substitution(&mut self) {
-        if !self.attribute {
-            let r = self.current();
-            r.items += 1;
-            r.substitution = true;
+    /// A substitution that is not a nested fragment: placed like text.
+    fn substitution(&mut self) -> Option<()> {
+        if self.start_tag.is_some() {
+            return self.attribute.then_some(());
         }
+        if self.open == 0 {
+            return None;
+        }
+        let r = self.current();
+        r.items += 1;
+        r.substitution = true;
+        Some(())
     }
 
     fn finish(self) -> Option<()> {
-        (self.open == 0).then_some(())?;
+        (self.open == 0 && self.start_tag.is_none()).then_some(())?;
         self.elements[0].check()
     }
 }
@@ -430,15 +471,19 @@ impl Walk<'_> {
                     }
                 }
                 0x02 => {
-                    runs.attribute = false;
+                    runs.close_start()?;
                     sep(out);
                 }
-                0x03 | 0x04 => {
+                0x03 => {
+                    runs.close_empty()?;
+                    sep(out);
+                }
+                0x04 => {
                     runs.close()?;
                     sep(out);
                 }
                 0x06 | 0x46 => {
-                    runs.attribute = true;
+                    runs.attribute()?;
                     sep(out);
                     pos = name_ref(c, pos)?;
                 }
@@ -447,15 +492,15 @@ impl Walk<'_> {
                     if *c.get(pos)? != 0x01 {
                         return None;
                     }
-                    pos = counted_utf16(c, pos + 1, gather(&mut runs, out))?;
+                    pos = counted_utf16(c, pos + 1, gather(&mut runs, out)?)?;
                 }
                 0x07 | 0x47 | 0x0b => {
                     // CDATA, processing-instruction data.
-                    pos = counted_utf16(c, pos, gather(&mut runs, out))?;
+                    pos = counted_utf16(c, pos, gather(&mut runs, out)?)?;
                 }
                 0x08 | 0x48 => {
                     let unit = u16_at(c, pos)?;
-                    if let Some(out) = gather(&mut runs, out) {
+                    if let Some(out) = gather(&mut runs, out)? {
                         push_unit(out, unit);
                     }
                     pos += 2;
@@ -464,11 +509,15 @@ impl Walk<'_> {
                     // An entity (`&amp;` …) renders as punctuation no
                     // literal holds: a break in the text.
                     pos = name_ref(c, pos)?;
-                    if let Some(out) = gather(&mut runs, out) {
+                    if let Some(out) = gather(&mut runs, out)? {
                         sep(out);
                     }
                 }
-                0x0a => pos = name_ref(c, pos)?,
+                0x0a => {
+                    // A processing-instruction target: placed like text.
+                    runs.text()?;
+                    pos = name_ref(c, pos)?;
+                }
                 0x0c if !self.template => {
                     let inner = runs.scope()?;
                     runs.child()?;
@@ -479,6 +528,10 @@ impl Walk<'_> {
                     let id = usize::from(u16_at(c, pos)?);
                     let ty = *c.get(pos + 2)?;
                     pos += 3;
+                    // The crate refuses a type it does not know.
+                    if !known_type(ty) {
+                        return None;
+                    }
                     let here = runs.scope();
                     // A nested fragment renders as elements: a child.
                     if ty == 0x21 {
@@ -489,7 +542,7 @@ impl Walk<'_> {
                             shape.event |= bit(id)?;
                         }
                     } else {
-                        runs.substitution();
+                        runs.substitution()?;
                     }
                     if here == Some(Scope::Data) {
                         shape.data |= bit(id)?;
@@ -652,6 +705,16 @@ fn check_value(ty: u8, v: &[u8]) -> Option<()> {
     }
     let ok = match ty {
         0x01 => v.len().is_multiple_of(2),
+        // SIDs one after another, each as long as its count says: the crate
+        // reads them until the window is used up, past it if the last one
+        // claims more.
+        0x93 => {
+            let mut at = 0;
+            while at < v.len() {
+                at += 8 + 4 * usize::from(*v.get(at + 1)?);
+            }
+            at == v.len()
+        }
         0x10 => matches!(v.len(), 4 | 8),
         0x81 => v.len().is_multiple_of(2) && (v.is_empty() || v.ends_with(&[0, 0])),
         0x00 | 0x02 | 0x0e | 0x21 | 0x82 => true,
@@ -673,6 +736,12 @@ fn natural_size(ty: u8, v: &[u8]) -> Option<usize> {
         0x13 => 8 + 4 * usize::from(*v.get(1).unwrap_or(&0)),
         _ => return None,
     })
+}
+
+/// The value types the crate knows (MS-EVEN6 §2.2.18; arrays are 0x80 |
+/// the item type).
+fn known_type(ty: u8) -> bool {
+    matches!(ty, 0x00..=0x15 | 0x20 | 0x21 | 0x23 | 0x81..=0x95)
 }
 
 /// The bit for substitution `id`; `None` past 127.
@@ -706,23 +775,29 @@ impl ValueKind {
 
 /// Skips a name reference at `pos`, and the name itself when it is stored
 /// right there (its offset is its own position). A name stored elsewhere
-/// must at least lie inside the chunk: the crate reads it to render the
-/// record, and fails on one that does not.
+/// must lie inside the chunk and be UTF-16: the crate reads it to build the
+/// record, and fails on one that is not.
 fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
     let off = u32_at(c, pos)? as usize;
     let after = pos + 4;
     // Next-string link (4), hash (2), character count (2), characters, NUL.
     let chars = usize::from(u16_at(c, off + 6)?);
+    let units = c.get(off + 8..off + 8 + 2 * chars)?;
     let end = off + 10 + 2 * chars;
-    if end > c.len() {
+    // The crate decodes the name, and refuses one that is not UTF-16.
+    let units = units
+        .chunks_exact(2)
+        .map(|u| u16::from_le_bytes([u[0], u[1]]));
+    if end > c.len() || char::decode_utf16(units).any(|r| r.is_err()) {
         return None;
     }
     Some(if off == after { end } else { after })
 }
 
-/// Static text: `out` when the text is data, to gather it.
-fn gather<'o>(runs: &mut Runs, out: &'o mut Vec<u8>) -> Option<&'o mut Vec<u8>> {
-    runs.text().then_some(out)
+/// Static text: `out` when the text is data, to gather it;
+/// `None` where the crate refuses text.
+fn gather<'o>(runs: &mut Runs, out: &'o mut Vec<u8>) -> Option<Option<&'o mut Vec<u8>>> {
+    Some(runs.text()?.then_some(out))
 }
 
 /// Whether the name stored at `off` is `want` (ASCII).
