@@ -527,6 +527,16 @@ mod tests {
                 let from = 512 + (next() as usize) % (used - 600);
                 chunk.copy_within(from..from + 400, 60_000);
             }
+            if round % 5 == 0 {
+                // A stale copy of a whole record, itself damaged: carving
+                // must keep or drop it as the crate does.
+                let live = records(&clean);
+                let (at, size) = live[(next() as usize) % live.len()];
+                chunk.copy_within(at..at + size, 60_000);
+                for _ in 0..1 + next() % 3 {
+                    chunk[60_000 + (next() as usize) % size] = next() as u8;
+                }
+            }
             if round % 11 == 0 {
                 // The header's last record id, its offset, the free space.
                 let field = [32usize, 44, 48][(next() % 3) as usize];
@@ -589,6 +599,21 @@ mod tests {
         gone[nested + 6..nested + 10].copy_from_slice(&65_530u32.to_le_bytes());
         assert_eq!(crate_count(&gone), 3);
         assert_eq!(ours(&gone), Some(3));
+
+        // A name is read up to its first NUL: what follows need not be
+        // UTF-16 (a lone surrogate here), and the crate reads the chunk.
+        let name: Vec<u8> = "Provider"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let at_name = chunk
+            .windows(16)
+            .position(|w| w == name.as_slice())
+            .unwrap();
+        let mut odd = chunk.clone();
+        odd[at_name + 4..at_name + 8].copy_from_slice(&[0, 0, 0x00, 0xd8]);
+        assert_eq!(crate_count(&odd), 3);
+        assert_eq!(ours(&odd), Some(3));
 
         // A live record that does not read goes to the crate's walk.
         let mut broken = chunk.clone();

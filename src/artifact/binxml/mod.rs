@@ -462,20 +462,20 @@ impl Walk<'_> {
                         pos += 2;
                     }
                     let name = u32_at(c, pos + 4)? as usize;
-                    let inner = runs.scope()?.child(c, name)?;
-                    runs.open(inner)?;
+                    let inner = refused(s, runs.scope().and_then(|sc| sc.child(c, name)))?;
+                    refused(s, runs.open(inner))?;
                     sep(out);
-                    pos = name_ref(c, pos + 4)?;
+                    pos = refused(s, name_ref(c, pos + 4))?;
                     if token == 0x41 {
                         pos += 4;
                     }
                 }
                 0x02 => {
-                    runs.close_start()?;
+                    refused(s, runs.close_start())?;
                     sep(out);
                 }
                 0x03 => {
-                    runs.close_empty()?;
+                    refused(s, runs.close_empty())?;
                     sep(out);
                 }
                 0x04 => {
@@ -483,9 +483,9 @@ impl Walk<'_> {
                     sep(out);
                 }
                 0x06 | 0x46 => {
-                    runs.attribute()?;
+                    refused(s, runs.attribute())?;
                     sep(out);
-                    pos = name_ref(c, pos)?;
+                    pos = refused(s, name_ref(c, pos))?;
                 }
                 0x05 | 0x45 => {
                     // Value text: a string type and a counted UTF-16 string.
@@ -508,7 +508,7 @@ impl Walk<'_> {
                 0x09 | 0x49 => {
                     // An entity (`&amp;` …) renders as punctuation no
                     // literal holds: a break in the text.
-                    pos = name_ref(c, pos)?;
+                    pos = refused(s, name_ref(c, pos))?;
                     if let Some(out) = gather(&mut runs, out)? {
                         sep(out);
                     }
@@ -516,7 +516,7 @@ impl Walk<'_> {
                 0x0a => {
                     // A processing-instruction target: placed like text.
                     runs.text()?;
-                    pos = name_ref(c, pos)?;
+                    pos = refused(s, name_ref(c, pos))?;
                 }
                 0x0c if !self.template => {
                     let inner = runs.scope()?;
@@ -530,6 +530,7 @@ impl Walk<'_> {
                     pos += 3;
                     // The crate refuses a type it does not know.
                     if !known_type(ty) {
+                        s.refused = true;
                         return None;
                     }
                     let here = runs.scope();
@@ -548,7 +549,9 @@ impl Walk<'_> {
                         shape.data |= bit(id)?;
                     }
                 }
-                _ => return None,
+                // A token the crate does not know (or not here: an instance
+                // in a template, a substitution outside one).
+                _ => return refused(s, None),
             }
         }
         if pos > end {
@@ -738,6 +741,16 @@ fn natural_size(ty: u8, v: &[u8]) -> Option<usize> {
     })
 }
 
+/// `r`, noting when it is `None` that the crate refuses the record too:
+/// used where this walker and the crate's tree builder read the same bytes
+/// the same way and the crate fails on what failed here.
+fn refused<T>(s: &mut Screener, r: Option<T>) -> Option<T> {
+    if r.is_none() {
+        s.refused = true;
+    }
+    r
+}
+
 /// The value types the crate knows (MS-EVEN6 §2.2.18; arrays are 0x80 |
 /// the item type).
 fn known_type(ty: u8) -> bool {
@@ -784,10 +797,12 @@ fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
     let chars = usize::from(u16_at(c, off + 6)?);
     let units = c.get(off + 8..off + 8 + 2 * chars)?;
     let end = off + 10 + 2 * chars;
-    // The crate decodes the name, and refuses one that is not UTF-16.
+    // The crate decodes the name up to its first NUL, and refuses one that
+    // is not UTF-16 there.
     let units = units
         .chunks_exact(2)
-        .map(|u| u16::from_le_bytes([u[0], u[1]]));
+        .map(|u| u16::from_le_bytes([u[0], u[1]]))
+        .take_while(|&u| u != 0);
     if end > c.len() || char::decode_utf16(units).any(|r| r.is_err()) {
         return None;
     }
