@@ -798,12 +798,15 @@ fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
     let units = c.get(off + 8..off + 8 + 2 * chars)?;
     let end = off + 10 + 2 * chars;
     // The crate decodes the name up to its first NUL, and refuses one that
-    // is not UTF-16 there.
-    let units = units
-        .chunks_exact(2)
-        .map(|u| u16::from_le_bytes([u[0], u[1]]))
-        .take_while(|&u| u != 0);
-    if end > c.len() || char::decode_utf16(units).any(|r| r.is_err()) {
+    // is not UTF-16 there (only surrogates can make it so).
+    let units = || {
+        units
+            .chunks_exact(2)
+            .map(|u| u16::from_le_bytes([u[0], u[1]]))
+            .take_while(|&u| u != 0)
+    };
+    let surrogates = units().any(|u| (0xd800..0xe000).contains(&u));
+    if end > c.len() || (surrogates && char::decode_utf16(units()).any(|r| r.is_err())) {
         return None;
     }
     Some(if off == after { end } else { after })
