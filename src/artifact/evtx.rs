@@ -133,16 +133,19 @@ impl LogStream for EvtxStream<'_> {
         }
         let whole = bytes.len() / CHUNK_SIZE * CHUNK_SIZE;
         let (chunks, rest) = bytes.split_at(whole);
+        // Chunks of zeros (preallocated, never written) are skipped.
         let mut todo: Vec<(u64, &[u8])> = Vec::with_capacity(whole / CHUNK_SIZE + 1);
         for chunk in carried
             .as_deref()
             .into_iter()
             .chain(chunks.chunks_exact(CHUNK_SIZE))
         {
-            todo.push((self.number, chunk));
+            if chunk.starts_with(b"ElfChnk\0") || !all_zero(chunk) {
+                todo.push((self.number, chunk));
+            }
             self.number += 1;
         }
-        self.parse(todo);
+        self.parse(&todo);
         self.chunk.extend_from_slice(rest);
     }
 
@@ -175,19 +178,17 @@ impl EvtxStream<'_> {
     /// Parses whole chunks: on the pool when there are enough to share (a
     /// big log), on this thread otherwise (the walk already spreads small
     /// logs over the workers, and waking a thread per chunk costs more than
-    /// it gains). Chunks of zeros (preallocated, never written) are skipped.
-    fn parse(&self, chunks: Vec<(u64, &[u8])>) {
+    /// it gains).
+    fn parse(&self, chunks: &[(u64, &[u8])]) {
         let (settings, filter, out) = (&self.settings, self.filter, self.out);
-        let written = |c: &&(u64, &[u8])| c.1.starts_with(b"ElfChnk\0") || !all_zero(c.1);
-        let chunks: Vec<_> = chunks.iter().filter(written).collect();
         if chunks.len() < PARALLEL_FROM {
             let mut screener = Screener::new(filter);
-            for &&(number, data) in &chunks {
+            for &(number, data) in chunks {
                 parse_chunk(number, data, settings, filter, &mut screener, out);
             }
             return;
         }
-        chunks.into_par_iter().for_each_init(
+        chunks.par_iter().for_each_init(
             || Screener::new(filter),
             |screener, &(number, data)| parse_chunk(number, data, settings, filter, screener, out),
         );
@@ -278,24 +279,25 @@ fn parse_chunk(
             message,
         }))
     };
-    // The clean path reads the caller's bytes in place; the chunk is built
-    // (its string table read) as the crate's walk would, for its errors.
-    let header = match EvtxChunkHeader::from_bytes(data) {
-        Ok(h) => h,
-        Err(e) => return chunk_damage(chain(&evtx::err::ChunkError::from(e))),
-    };
-    if let Err(e) = EvtxChunk::new(data, &header, Arc::clone(settings)) {
-        return chunk_damage(chain(&e));
-    }
     screener.new_chunk();
     let screen = filter.screen();
-    if screen == Screen::Text
-        && let Some(n) = clean_chunk(data, &header, screener)
-    {
-        for _ in 0..n {
-            out(RecordItem::Filtered);
+    if screen == Screen::Text {
+        // The clean path reads the caller's bytes in place; the chunk is
+        // built (its string table read) as the crate's walk would, for its
+        // errors.
+        let header = match EvtxChunkHeader::from_bytes(data) {
+            Ok(h) => h,
+            Err(e) => return chunk_damage(chain(&evtx::err::ChunkError::from(e))),
+        };
+        if let Err(e) = EvtxChunk::new(data, &header, Arc::clone(settings)) {
+            return chunk_damage(chain(&e));
         }
-        return;
+        if let Some(n) = clean_chunk(data, &header, screener) {
+            for _ in 0..n {
+                out(RecordItem::Filtered);
+            }
+            return;
+        }
     }
     // The crate's walk, on a chunk of its own (its errors name the chunk).
     let mut data = match EvtxChunkData::new(data.to_vec(), false) {
@@ -303,11 +305,11 @@ fn parse_chunk(
         Err(e) => return chunk_damage(chain(&e)),
     };
     data.number = Some(number);
+    // The screener's state stays valid: the same bytes at the same offsets.
     let mut chunk = match data.parse(Arc::clone(settings)) {
         Ok(c) => c,
         Err(e) => return chunk_damage(chain(&e)),
     };
-    screener.new_chunk();
     let damage = |record_id, message| {
         out(RecordItem::Damage(Damage {
             kind: DamageKind::Record,

@@ -83,6 +83,11 @@ pub fn write_evtx(events: &[Event]) -> Vec<u8> {
         chunks.push(cur.finish());
     }
     let next_id = events.iter().map(|e| e.record_id).max().unwrap_or(0) + 1;
+    log_file(chunks, next_id)
+}
+
+/// A log file: its 4 KiB header (with its CRC) and the finished chunks.
+pub fn log_file(chunks: Vec<Vec<u8>>, next_id: u64) -> Vec<u8> {
     let mut file = vec![0u8; 4096];
     file[..8].copy_from_slice(b"ElfFile\0");
     put_u64(&mut file, 8, 0);
@@ -102,6 +107,68 @@ pub fn write_evtx(events: &[Event]) -> Vec<u8> {
     file
 }
 
+/// A new chunk's bytes: its magic and room for the header.
+pub fn chunk_start() -> Vec<u8> {
+    let mut buf = vec![0u8; CHUNK_HEADER];
+    buf[..8].copy_from_slice(b"ElfChnk\0");
+    buf
+}
+
+/// Pads a chunk's records to 64 KiB and fills in its header and CRCs.
+pub fn finish_chunk(
+    mut b: Vec<u8>,
+    records: u64,
+    first_id: u64,
+    last_id: u64,
+    last_offset: usize,
+) -> Vec<u8> {
+    let free = b.len();
+    b.resize(CHUNK, 0);
+    put_u64(&mut b, 8, 1);
+    put_u64(&mut b, 16, records);
+    put_u64(&mut b, 24, first_id);
+    put_u64(&mut b, 32, last_id);
+    put_u32(&mut b, 40, 128);
+    put_u32(&mut b, 44, last_offset as u32);
+    put_u32(&mut b, 48, free as u32);
+    let data_crc = crc32(&b[CHUNK_HEADER..free]);
+    put_u32(&mut b, 52, data_crc);
+    let mut h = crc32fast::Hasher::new();
+    h.update(&b[..120]);
+    h.update(&b[128..512]);
+    let header_crc = h.finalize();
+    put_u32(&mut b, 124, header_crc);
+    b
+}
+
+/// A name reference at chunk offset `at` (where `b` ends) with the name
+/// stored right after it.
+pub fn push_name(b: &mut Vec<u8>, at: usize, s: &str) {
+    let here = at as u32 + 4;
+    b.extend_from_slice(&here.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes()); // next name in the hash bucket
+    let units: Vec<u16> = s.encode_utf16().collect();
+    let hash = units.iter().fold(0u32, |h, &c| {
+        h.wrapping_mul(65599).wrapping_add(u32::from(c))
+    });
+    b.extend_from_slice(&(hash as u16).to_le_bytes());
+    b.extend_from_slice(&(units.len() as u16).to_le_bytes());
+    for u in units {
+        b.extend_from_slice(&u.to_le_bytes());
+    }
+    b.extend_from_slice(&[0, 0]);
+}
+
+/// A value-text token holding the string `s`.
+pub fn push_text(b: &mut Vec<u8>, s: &str) {
+    let units: Vec<u16> = s.encode_utf16().collect();
+    b.extend_from_slice(&[0x05, 0x01]);
+    b.extend_from_slice(&(units.len() as u16).to_le_bytes());
+    for u in units {
+        b.extend_from_slice(&u.to_le_bytes());
+    }
+}
+
 struct ChunkWriter {
     buf: Vec<u8>,
     records: u64,
@@ -112,10 +179,8 @@ struct ChunkWriter {
 
 impl ChunkWriter {
     fn new() -> Self {
-        let mut buf = vec![0u8; CHUNK_HEADER];
-        buf[..8].copy_from_slice(b"ElfChnk\0");
         ChunkWriter {
-            buf,
+            buf: chunk_start(),
             records: 0,
             first_id: 0,
             last_id: 0,
@@ -150,25 +215,14 @@ impl ChunkWriter {
         true
     }
 
-    fn finish(mut self) -> Vec<u8> {
-        let free = self.buf.len();
-        self.buf.resize(CHUNK, 0);
-        let b = &mut self.buf;
-        put_u64(b, 8, 1);
-        put_u64(b, 16, self.records);
-        put_u64(b, 24, self.first_id);
-        put_u64(b, 32, self.last_id);
-        put_u32(b, 40, 128);
-        put_u32(b, 44, self.last_offset as u32);
-        put_u32(b, 48, free as u32);
-        let data_crc = crc32(&b[CHUNK_HEADER..free]);
-        put_u32(b, 52, data_crc);
-        let mut h = crc32fast::Hasher::new();
-        h.update(&b[..120]);
-        h.update(&b[128..512]);
-        let header_crc = h.finalize();
-        put_u32(b, 124, header_crc);
-        self.buf
+    fn finish(self) -> Vec<u8> {
+        finish_chunk(
+            self.buf,
+            self.records,
+            self.first_id,
+            self.last_id,
+            self.last_offset,
+        )
     }
 }
 
@@ -200,29 +254,12 @@ impl BinXml {
 
     /// A name reference with the name stored right after it.
     fn name(&mut self, s: &str) {
-        let here = self.buf.len() as u32 + 4;
-        self.u32(here);
-        self.u32(0); // next name in the hash bucket
-        let units: Vec<u16> = s.encode_utf16().collect();
-        let hash = units.iter().fold(0u32, |h, &c| {
-            h.wrapping_mul(65599).wrapping_add(u32::from(c))
-        });
-        self.u16(hash as u16);
-        self.u16(units.len() as u16);
-        for u in units {
-            self.u16(u);
-        }
-        self.u16(0);
+        let at = self.buf.len();
+        push_name(&mut self.buf, at, s);
     }
 
     fn string_value(&mut self, s: &str) {
-        let units: Vec<u16> = s.encode_utf16().collect();
-        self.u8(0x05);
-        self.u8(0x01);
-        self.u16(units.len() as u16);
-        for u in units {
-            self.u16(u);
-        }
+        push_text(&mut self.buf, s);
     }
 
     /// Opens an element; returns where its data size goes.

@@ -9,8 +9,12 @@
 
 use std::collections::HashMap;
 
+/// The plain writer (element trees), whose file and chunk framing, names
+/// and text this one shares; the tests reach it as `support::evtx`.
+#[path = "evtx.rs"]
+pub mod plain;
+
 const CHUNK: usize = 65536;
-const CHUNK_HEADER: usize = 512;
 
 /// A typed substitution value.
 #[derive(Clone, Debug)]
@@ -74,21 +78,7 @@ pub fn write_templated_evtx(records: &[Record]) -> Vec<u8> {
     }
     chunks.push(cur.finish());
     let next_id = records.iter().map(|r| r.record_id).max().unwrap_or(0) + 1;
-    let mut file = vec![0u8; 4096];
-    file[..8].copy_from_slice(b"ElfFile\0");
-    put(&mut file, 16, &(chunks.len() as u64 - 1).to_le_bytes());
-    put(&mut file, 24, &next_id.to_le_bytes());
-    put(&mut file, 32, &128u32.to_le_bytes());
-    put(&mut file, 36, &1u16.to_le_bytes());
-    put(&mut file, 38, &3u16.to_le_bytes());
-    put(&mut file, 40, &4096u16.to_le_bytes());
-    put(&mut file, 42, &(chunks.len() as u16).to_le_bytes());
-    let crc = crc32(&file[..120]);
-    put(&mut file, 124, &crc.to_le_bytes());
-    for c in chunks {
-        file.extend_from_slice(&c);
-    }
-    file
+    plain::log_file(chunks, next_id)
 }
 
 struct Chunk {
@@ -103,10 +93,8 @@ struct Chunk {
 
 impl Chunk {
     fn new() -> Self {
-        let mut buf = vec![0u8; CHUNK_HEADER];
-        buf[..8].copy_from_slice(b"ElfChnk\0");
         Chunk {
-            buf,
+            buf: plain::chunk_start(),
             templates: HashMap::new(),
             first_id: 0,
             last_id: 0,
@@ -241,25 +229,14 @@ impl Chunk {
         }
     }
 
-    fn finish(mut self) -> Vec<u8> {
-        let free = self.buf.len();
-        self.buf.resize(CHUNK, 0);
-        let b = &mut self.buf;
-        put(b, 8, &1u64.to_le_bytes());
-        put(b, 16, &self.records.to_le_bytes());
-        put(b, 24, &self.first_id.to_le_bytes());
-        put(b, 32, &self.last_id.to_le_bytes());
-        put(b, 40, &128u32.to_le_bytes());
-        put(b, 44, &(self.last_offset as u32).to_le_bytes());
-        put(b, 48, &(free as u32).to_le_bytes());
-        let data_crc = crc32(&b[CHUNK_HEADER..free]);
-        put(b, 52, &data_crc.to_le_bytes());
-        let mut h = crc32fast::Hasher::new();
-        h.update(&b[..120]);
-        h.update(&b[128..512]);
-        let header_crc = h.finalize();
-        put(b, 124, &header_crc.to_le_bytes());
-        self.buf
+    fn finish(self) -> Vec<u8> {
+        plain::finish_chunk(
+            self.buf,
+            self.records,
+            self.first_id,
+            self.last_id,
+            self.last_offset,
+        )
     }
 }
 
@@ -396,29 +373,12 @@ impl W {
 
     /// A name reference with the name right after it.
     fn name(&mut self, s: &str) {
-        let here = self.pos() as u32 + 4;
-        self.u32(here);
-        self.u32(0);
-        let units: Vec<u16> = s.encode_utf16().collect();
-        let hash = units.iter().fold(0u32, |h, &c| {
-            h.wrapping_mul(65599).wrapping_add(u32::from(c))
-        });
-        self.u16(hash as u16);
-        self.u16(units.len() as u16);
-        for u in units {
-            self.u16(u);
-        }
-        self.u16(0);
+        let at = self.pos();
+        plain::push_name(&mut self.b, at, s);
     }
 
     fn text(&mut self, s: &str) {
-        let units: Vec<u16> = s.encode_utf16().collect();
-        self.u8(0x05);
-        self.u8(0x01);
-        self.u16(units.len() as u16);
-        for u in units {
-            self.u16(u);
-        }
+        plain::push_text(&mut self.b, s);
     }
 
     fn sub(&mut self, id: u16, ty: u8) {
@@ -473,10 +433,4 @@ impl W {
 
 fn put(b: &mut [u8], at: usize, v: &[u8]) {
     b[at..at + v.len()].copy_from_slice(v);
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(data);
-    h.finalize()
 }

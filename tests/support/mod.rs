@@ -2,9 +2,13 @@
 //! user does and read its report.
 #![allow(dead_code)]
 
-pub mod evtx;
 pub mod evtx_templates;
+// The plain writer lives inside the template writer (which shares its
+// framing, and is also compiled into the crate's unit tests).
+#[allow(unused_imports)]
+pub use evtx_templates::plain as evtx;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -126,6 +130,25 @@ pub fn hits(report: &Value) -> Vec<(String, String)> {
         .collect();
     v.sort();
     v
+}
+
+/// `(ioc id, record id, field)` of every record evidence item, of the log
+/// at `path` when given.
+pub fn record_hits(report: &Value, path: Option<&str>) -> BTreeSet<(String, u64, String)> {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .filter(|e| e["kind"] == "record" && path.is_none_or(|p| e["location"]["path"] == p))
+        .map(|e| {
+            (
+                e["ioc"]["id"].as_str().unwrap().to_string(),
+                e["record"]["recordId"].as_u64().unwrap(),
+                e["field"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// `(kind, path)` of every entry in `errors`, sorted.

@@ -174,9 +174,12 @@ fn big_log(args: &Args, exe: &Path, logs: &[PathBuf], bundle: &Path) -> Result<(
             }
         }
         anyhow::ensure!(!chunks.is_empty(), "no chunks in the logs");
-        let header = fs::read(&logs[0])?[..4096].to_vec();
+        let first = fs::read(&logs[0])?;
+        let header = first
+            .get(..4096)
+            .with_context(|| format!("{}: shorter than an EVTX header", logs[0].display()))?;
         let mut out = std::io::BufWriter::new(fs::File::create(&path)?);
-        std::io::Write::write_all(&mut out, &header)?;
+        std::io::Write::write_all(&mut out, header)?;
         let mut written = 4096;
         while written < SIZE {
             for c in &chunks {
