@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::artifact::{self, DamageKind, LogStream, Record, RecordItem, RecordParser};
 use crate::hash::{DigestSet, Digests, MultiHasher};
@@ -119,10 +119,10 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
         DigestSet::ALL
     };
     let log = LogScan::new(source, entry, ctx, emit);
-    let (digests, bytes, parser) = match read_and_hash(&*entry.content, want, buf, &log) {
+    let (digests, bytes) = match read_and_hash(&*entry.content, want, buf, &log) {
         Ok(r) => {
             nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
-            (r.digests, r.bytes, r.log)
+            (r.digests, r.bytes)
         }
         Err(e) => {
             emit(problem(
@@ -134,7 +134,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
             if hits.is_empty() {
                 return;
             }
-            (Digests::default(), 0, None)
+            (Digests::default(), 0)
         }
     };
     if !want.is_empty() && bytes != size {
@@ -150,7 +150,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
-    let found = log.finish(parser.is_some());
+    let found = log.finish();
     if hits.len() > path_hits || !found.is_empty() {
         fill_digests(source, entry, &mut digests, buf, emit);
     }
@@ -181,7 +181,6 @@ fn read_and_hash(
             return Ok(Read1 {
                 digests: Digests::default(),
                 bytes: 0,
-                log: None,
                 head,
                 head_len: n,
             });
@@ -189,15 +188,13 @@ fn read_and_hash(
     }
     let mut head_len = 0;
     let mut hasher: Option<MultiHasher> = None;
-    let mut parser = None;
     let sink = |item| log.on_item(item);
     let mut stream: Option<Box<dyn LogStream + '_>> = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
             head_len = chunk.len().min(artifact::HEAD_LEN);
             head[..head_len].copy_from_slice(&chunk[..head_len]);
-            parser = artifact::parser_for(&head[..head_len]);
-            stream = parser.map(|p| p.start(log.ctx.matcher, &sink));
+            stream = artifact::parser_for(&head[..head_len]).map(|p| log.start(p, &sink));
             MultiHasher::new(want)
         });
         h.update(chunk);
@@ -215,7 +212,6 @@ fn read_and_hash(
     Ok(Read1 {
         digests,
         bytes: if want.is_empty() { 0 } else { n },
-        log: parser,
         head,
         head_len,
     })
@@ -225,8 +221,6 @@ fn read_and_hash(
 struct Read1 {
     digests: Digests,
     bytes: u64,
-    /// The record format, when the file is a log (parsed while read).
-    log: Option<&'static dyn RecordParser>,
     /// The first bytes, for recognising what the file is.
     head: [u8; artifact::HEAD_LEN],
     head_len: usize,
@@ -332,6 +326,8 @@ struct LogScan<'a> {
     entry: &'a FileEntry,
     ctx: &'a Ctx<'a>,
     emit: Emit<'a>,
+    /// Whether the file turned out to be a log (its parse started).
+    started: AtomicBool,
     records: AtomicU64,
     found: Mutex<Vec<(Hit, Box<Record>)>>,
 }
@@ -343,6 +339,7 @@ impl<'a> LogScan<'a> {
             entry,
             ctx,
             emit,
+            started: AtomicBool::new(false),
             records: AtomicU64::new(0),
             found: Mutex::new(Vec::new()),
         }
@@ -393,10 +390,21 @@ impl<'a> LogScan<'a> {
         ));
     }
 
-    /// Reports the records counted (when the file was a log) and hands over
-    /// the record hits.
-    fn finish(self, was_log: bool) -> Vec<(Hit, Box<Record>)> {
-        if was_log {
+    /// Starts parsing the file as a log of `parser`'s format, its records
+    /// going to `sink`.
+    fn start<'s>(
+        &'s self,
+        parser: &dyn RecordParser,
+        sink: artifact::RecordSink<'s>,
+    ) -> Box<dyn LogStream + 's> {
+        self.started.store(true, Ordering::Relaxed);
+        parser.start(self.ctx.matcher, sink)
+    }
+
+    /// Reports the records counted (when the file was a log, even if its
+    /// read failed part way) and hands over the record hits.
+    fn finish(self) -> Vec<(Hit, Box<Record>)> {
+        if self.started.into_inner() {
             (self.emit)(ScanEvent::RecordsScanned {
                 source: self.source,
                 records: self.records.into_inner(),
