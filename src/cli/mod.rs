@@ -181,6 +181,7 @@ fn run_scan(args: ScanArgs) -> Result<u8> {
         },
         max_file_size: args.max_file_size,
         threads: args.threads,
+        single_stream: false,
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(progress::Bar::new);

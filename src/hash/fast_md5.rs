@@ -9,7 +9,7 @@
 //! inputs of every length around block boundaries.
 
 /// Round constants: floor(|sin(i + 1)| * 2^32).
-const K: [u32; 64] = [
+pub(super) const K: [u32; 64] = [
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
     0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
     0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
@@ -67,6 +67,43 @@ impl Md5 {
         self.pending_len = rest.len();
     }
 
+    /// Counts `data` as fed and completes the pending block from it;
+    /// returns what is left of `data` (empty if the block is still short).
+    /// With [`Md5::keep_tail`], lets [`super::md5_lanes`] run the whole
+    /// blocks between.
+    pub(super) fn absorb_pending<'d>(&mut self, data: &'d [u8]) -> &'d [u8] {
+        self.total = self.total.wrapping_add(data.len() as u64);
+        if self.pending_len == 0 {
+            return data;
+        }
+        let take = (64 - self.pending_len).min(data.len());
+        self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&data[..take]);
+        self.pending_len += take;
+        if self.pending_len == 64 {
+            let block = self.pending;
+            compress(&mut self.state, &block);
+            self.pending_len = 0;
+        }
+        &data[take..]
+    }
+
+    /// Keeps the last partial block (already counted by `absorb_pending`).
+    pub(super) fn keep_tail(&mut self, tail: &[u8]) {
+        if !tail.is_empty() {
+            debug_assert!(self.pending_len == 0 && tail.len() < 64);
+            self.pending[..tail.len()].copy_from_slice(tail);
+            self.pending_len = tail.len();
+        }
+    }
+
+    pub(super) fn state(&self) -> [u32; 4] {
+        self.state
+    }
+
+    pub(super) fn set_state(&mut self, state: [u32; 4]) {
+        self.state = state;
+    }
+
     pub fn finalize(mut self) -> [u8; 16] {
         let bits = self.total.wrapping_mul(8);
         let mut tail = [0u8; 128];
@@ -87,7 +124,7 @@ impl Md5 {
 
 /// One 64-byte block (`block.len()` is 64 at every call site).
 #[inline(always)]
-fn compress(state: &mut [u32; 4], block: &[u8]) {
+pub(super) fn compress(state: &mut [u32; 4], block: &[u8]) {
     let mut m = [0u32; 16];
     for (w, b) in m.iter_mut().zip(block.chunks_exact(4)) {
         *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);

@@ -6,6 +6,7 @@
 //! This is the only place with parallelism; workers own their read buffers
 //! and share nothing mutable.
 
+mod lanes;
 mod worker;
 
 use std::path::PathBuf;
@@ -24,6 +25,9 @@ pub struct ScanOptions {
     pub max_file_size: Option<u64>,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+    /// Reads one file at a time per worker, never interleaving files for
+    /// multi-buffer MD5 (`lanes`); for comparing the two paths.
+    pub single_stream: bool,
 }
 
 /// Progress reporting hooks, called from worker threads.
@@ -111,8 +115,13 @@ pub fn run(
         let ctx = &ctx;
         s.spawn(move || {
             pool.install(|| {
+                let lanes = !opts.single_stream && lanes::worth_it(ctx);
                 for (idx, src) in sources {
                     let idx = *idx;
+                    if lanes {
+                        lanes::run_source(idx, src.entries(), ctx, &tx);
+                        continue;
+                    }
                     src.entries().par_bridge().for_each_init(
                         || (tx.clone(), ReadBuf::default()),
                         |(tx, buf), item| {

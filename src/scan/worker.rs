@@ -35,21 +35,30 @@ pub(super) fn run_item(source: usize, item: SourceItem, ctx: &Ctx, buf: &mut Rea
     let path = item_path(&item);
     let run = catch_unwind(AssertUnwindSafe(|| process(source, item, ctx, buf, emit)));
     if let Err(panic) = run {
-        emit(ScanEvent::Problem {
-            source,
-            problem: Problem {
-                path,
-                kind: ProblemKind::Unreadable,
-                message: format!(
-                    "internal error while scanning this entry (please report): {}",
-                    panic_message(&panic)
-                ),
-            },
-        });
+        emit(internal_error(source, path, &panic));
     }
 }
 
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+/// The event for an entry whose scan panicked.
+pub(super) fn internal_error(
+    source: usize,
+    path: EvidencePath,
+    panic: &Box<dyn std::any::Any + Send>,
+) -> ScanEvent {
+    ScanEvent::Problem {
+        source,
+        problem: Problem {
+            path,
+            kind: ProblemKind::Unreadable,
+            message: format!(
+                "internal error while scanning this entry (please report): {}",
+                panic_message(panic)
+            ),
+        },
+    }
+}
+
+pub(super) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
@@ -95,6 +104,22 @@ pub(super) fn problem_path(entry: &FileEntry) -> EvidencePath {
 }
 
 fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, emit: Emit) {
+    if let Some(plan) = plan(source, entry, ctx, emit) {
+        read_file(source, entry, plan, ctx, buf, emit);
+    }
+}
+
+/// What a file's read must compute, decided before reading it.
+pub(super) struct Plan {
+    /// Name and path hits.
+    pub hits: Vec<Hit>,
+    /// The digests to compute in the one pass.
+    pub want: DigestSet,
+}
+
+/// Matches the name and path and decides the digests; `None` when the file
+/// is not to be read (over `--max-file-size`, reported).
+pub(super) fn plan(source: usize, entry: &FileEntry, ctx: &Ctx, emit: Emit) -> Option<Plan> {
     let mut hits = Vec::new();
     ctx.matcher.match_path(&entry.path.display(), &mut hits);
 
@@ -108,7 +133,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
                 "{size} bytes is over --max-file-size {limit}: matched by name and path only, not read"
             ),
         ));
-        return;
+        return None;
     }
 
     // A name or path hit makes this file evidence: compute all three digests
@@ -118,8 +143,40 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     } else {
         DigestSet::ALL
     };
+    Some(Plan { hits, want })
+}
+
+/// Reads one file on its own (pumped), parsing it too if it is a log.
+pub(super) fn read_file(
+    source: usize,
+    entry: &FileEntry,
+    plan: Plan,
+    ctx: &Ctx,
+    buf: &mut ReadBuf,
+    emit: Emit,
+) {
     let log = LogScan::new(source, entry, ctx, emit);
-    let (digests, bytes) = match read_and_hash(&*entry.content, want, buf, &log) {
+    let read = read_and_hash(&*entry.content, plan.want, buf, &log);
+    let found = log.finish();
+    conclude(source, entry, plan, read, found, ctx, buf, emit);
+}
+
+/// Everything after the read: damage and size checks, digest matching,
+/// the digests evidence still lacks, and the file's events.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conclude(
+    source: usize,
+    entry: &FileEntry,
+    plan: Plan,
+    read: std::io::Result<Read1>,
+    found: Vec<(Hit, Box<Record>)>,
+    ctx: &Ctx,
+    buf: &mut ReadBuf,
+    emit: Emit,
+) {
+    let Plan { mut hits, want } = plan;
+    let size = entry.meta.size;
+    let (digests, bytes) = match read {
         Ok(r) => {
             nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
             (r.digests, r.bytes)
@@ -131,7 +188,7 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
                 ProblemKind::Unreadable,
                 format!("cannot read: {e}"),
             ));
-            if hits.is_empty() {
+            if hits.is_empty() && found.is_empty() {
                 return;
             }
             (Digests::default(), 0)
@@ -150,7 +207,6 @@ fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, 
     let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
-    let found = log.finish();
     if hits.len() > path_hits || !found.is_empty() {
         fill_digests(source, entry, &mut digests, buf, emit);
     }
@@ -205,9 +261,12 @@ fn read_and_hash(
     if let Some(Err(e)) = stream.map(|s| s.finish()) {
         log.damaged_log(e);
     }
+    // An empty file has digests too (MD5 d41d8cd9…): a hasher that saw no
+    // chunk still finishes.
     let digests = match hasher {
-        Some(h) if !want.is_empty() => h.finish(),
-        _ => Digests::default(),
+        _ if want.is_empty() => Digests::default(),
+        Some(h) => h.finish(),
+        None => MultiHasher::new(want).finish(),
     };
     Ok(Read1 {
         digests,
@@ -218,12 +277,12 @@ fn read_and_hash(
 }
 
 /// What the one read of a file gives.
-struct Read1 {
-    digests: Digests,
-    bytes: u64,
+pub(super) struct Read1 {
+    pub digests: Digests,
+    pub bytes: u64,
     /// The first bytes, for recognising what the file is.
-    head: [u8; artifact::HEAD_LEN],
-    head_len: usize,
+    pub head: [u8; artifact::HEAD_LEN],
+    pub head_len: usize,
 }
 
 /// A file met in the walk that is itself a disk image (an E01 in a case

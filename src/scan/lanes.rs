@@ -1,0 +1,286 @@
+//! Reading many files at once so that their MD5s share vector lanes.
+//!
+//! MD5 of one stream is latency-bound (~0.7 GB/s a core here) and was the
+//! ceiling of a scan needing all three digests; sixteen streams in AVX-512
+//! lanes cost a tenth as much per byte (`hash::md5_lanes`). So each worker
+//! keeps up to [`LANES`] files open, reads a chunk of each in turn, and
+//! hashes the chunks together: SHA-1/SHA-256 one file after another (they
+//! have SHA-NI), MD5 across files. Files end at different times; a lane
+//! that empties takes the walk's next file.
+//!
+//! Event logs, files needing no MD5 and nested images go the one-file way
+//! (`worker::read_file`): a log is recognised by its first chunk and then
+//! read again from its start, which costs one chunk per log.
+
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Mutex, PoisonError, mpsc};
+
+use crate::artifact;
+use crate::artifact::ReadSeek;
+use crate::hash::MultiHasher;
+use crate::hash::md5_lanes::{self, LANES};
+use crate::report::ScanEvent;
+use crate::source::{FileEntry, ReadBuf, SourceItem};
+
+use super::Batch;
+use super::worker::{self, Ctx, Plan, Read1};
+
+/// Bytes read from one file per round: `MultiHasher`'s two-core split
+/// threshold, so that a lane left alone at the end still gets it.
+const CHUNK: usize = 256 * 1024;
+
+/// Whether lanes pay on this machine for this bundle.
+pub(super) fn worth_it(ctx: &Ctx) -> bool {
+    md5_lanes::vectorized() && ctx.matcher.digests_needed().md5
+}
+
+/// Scans one source's items on every thread of the current pool, each
+/// thread pulling items from the shared walk as its lanes free up.
+pub(super) fn run_source(
+    source: usize,
+    items: Box<dyn Iterator<Item = SourceItem> + Send + '_>,
+    ctx: &Ctx,
+    tx: &mpsc::SyncSender<Vec<ScanEvent>>,
+) {
+    let items = Mutex::new(items);
+    rayon::broadcast(|_| Worker::new(source, ctx, tx).run(&items));
+}
+
+/// One file being read in a lane.
+struct Lane {
+    entry: FileEntry,
+    plan: Plan,
+    reader: Box<dyn ReadSeek>,
+    hasher: MultiHasher,
+    buf: Vec<u8>,
+    /// Bytes of `buf` read this round.
+    len: usize,
+    /// Bytes hashed so far.
+    bytes: u64,
+    head: [u8; artifact::HEAD_LEN],
+    head_len: usize,
+    end: End,
+}
+
+enum End {
+    No,
+    Eof,
+    Failed(std::io::Error),
+    /// The first bytes say the file needs the one-file path (an event log).
+    Divert,
+}
+
+struct Worker<'a> {
+    source: usize,
+    ctx: &'a Ctx<'a>,
+    tx: &'a mpsc::SyncSender<Vec<ScanEvent>>,
+    /// For the one-file path and for evidence's missing digests.
+    buf: ReadBuf,
+    /// Buffers of lanes that ended, for the next files.
+    spare: Vec<Vec<u8>>,
+    vector: bool,
+}
+
+impl<'a> Worker<'a> {
+    fn new(source: usize, ctx: &'a Ctx<'a>, tx: &'a mpsc::SyncSender<Vec<ScanEvent>>) -> Self {
+        Worker {
+            source,
+            ctx,
+            tx,
+            buf: ReadBuf::default(),
+            spare: Vec::new(),
+            vector: md5_lanes::vectorized(),
+        }
+    }
+
+    fn run(mut self, items: &Mutex<Box<dyn Iterator<Item = SourceItem> + Send + '_>>) {
+        let mut lanes: Vec<Lane> = Vec::with_capacity(LANES);
+        let mut walk_done = false;
+        loop {
+            while !walk_done && lanes.len() < LANES {
+                let next = items.lock().unwrap_or_else(PoisonError::into_inner).next();
+                match next {
+                    None => walk_done = true,
+                    Some(item) => lanes.extend(self.admit(item)),
+                }
+            }
+            if lanes.is_empty() {
+                return;
+            }
+            self.round(&mut lanes);
+        }
+    }
+
+    /// Starts an item: a lane for a file whose MD5 is wanted, else done here
+    /// and now.
+    fn admit(&mut self, item: SourceItem) -> Option<Lane> {
+        let source = self.source;
+        let path = worker::item_path(&item);
+        let mut lane = None;
+        let ctx = self.ctx;
+        let batch = Batch::new(self.tx);
+        let emit: worker::Emit = &|ev| batch.push(ev);
+        let run = catch_unwind(AssertUnwindSafe(|| match item {
+            SourceItem::Problem(problem) => emit(ScanEvent::Problem { source, problem }),
+            SourceItem::File(entry) => {
+                let Some(plan) = worker::plan(source, &entry, ctx, emit) else {
+                    ctx.progress.file_done(entry.meta.size);
+                    return;
+                };
+                if !plan.want.md5 {
+                    worker::read_file(source, &entry, plan, ctx, &mut self.buf, emit);
+                    ctx.progress.file_done(entry.meta.size);
+                    return;
+                }
+                match entry.content.open() {
+                    Ok(reader) => {
+                        let mut buf = self.spare.pop().unwrap_or_default();
+                        buf.resize(CHUNK, 0);
+                        lane = Some(Lane {
+                            hasher: MultiHasher::new(plan.want),
+                            entry,
+                            plan,
+                            reader,
+                            buf,
+                            len: 0,
+                            bytes: 0,
+                            head: [0; artifact::HEAD_LEN],
+                            head_len: 0,
+                            end: End::No,
+                        });
+                    }
+                    Err(e) => {
+                        worker::conclude(
+                            source,
+                            &entry,
+                            plan,
+                            Err(e),
+                            Vec::new(),
+                            ctx,
+                            &mut self.buf,
+                            emit,
+                        );
+                        ctx.progress.file_done(entry.meta.size);
+                    }
+                }
+            }
+        }));
+        if let Err(panic) = run {
+            emit(worker::internal_error(source, path, &panic));
+        }
+        batch.flush();
+        lane
+    }
+
+    /// Reads a chunk of every lane, hashes them together, and finishes the
+    /// files that ended.
+    fn round(&mut self, lanes: &mut Vec<Lane>) {
+        for lane in lanes.iter_mut() {
+            let first = lane.bytes == 0 && lane.head_len == 0;
+            let read = catch_unwind(AssertUnwindSafe(|| {
+                read_full(&mut *lane.reader, &mut lane.buf)
+            }));
+            match read {
+                Ok(Ok(n)) => {
+                    lane.len = n;
+                    if n < lane.buf.len() {
+                        lane.end = End::Eof;
+                    }
+                    if first {
+                        lane.head_len = n.min(artifact::HEAD_LEN);
+                        lane.head[..lane.head_len].copy_from_slice(&lane.buf[..lane.head_len]);
+                        if artifact::parser_for(&lane.head[..lane.head_len]).is_some() {
+                            lane.end = End::Divert;
+                            lane.len = 0;
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    lane.len = 0;
+                    lane.end = End::Failed(e);
+                }
+                Err(panic) => {
+                    lane.len = 0;
+                    lane.end = End::Failed(std::io::Error::other(format!(
+                        "internal error while reading (please report): {}",
+                        worker::panic_message(&panic)
+                    )));
+                }
+            }
+        }
+        let mut jobs: Vec<(&mut MultiHasher, &[u8])> = lanes
+            .iter_mut()
+            .filter(|l| l.len > 0)
+            .map(|l| {
+                l.bytes += l.len as u64;
+                (&mut l.hasher, &l.buf[..l.len])
+            })
+            .collect();
+        MultiHasher::update_many(&mut jobs, self.vector);
+        drop(jobs);
+        let mut i = 0;
+        while i < lanes.len() {
+            if matches!(lanes[i].end, End::No) {
+                i += 1;
+            } else {
+                let lane = lanes.swap_remove(i);
+                self.finish(lane);
+            }
+        }
+    }
+
+    fn finish(&mut self, lane: Lane) {
+        let Lane {
+            entry,
+            plan,
+            hasher,
+            buf,
+            bytes,
+            head,
+            head_len,
+            end,
+            ..
+        } = lane;
+        self.spare.push(buf);
+        let (source, ctx) = (self.source, self.ctx);
+        let path = worker::problem_path(&entry);
+        let size = entry.meta.size;
+        let wbuf = &mut self.buf;
+        // One file's events go to the report thread together (see `Batch`).
+        let batch = Batch::new(self.tx);
+        let emit: worker::Emit = &|ev| batch.push(ev);
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            let read = match end {
+                End::Divert => return worker::read_file(source, &entry, plan, ctx, wbuf, emit),
+                End::Failed(e) => Err(e),
+                End::Eof | End::No => Ok(Read1 {
+                    digests: hasher.finish(),
+                    bytes,
+                    head,
+                    head_len,
+                }),
+            };
+            worker::conclude(source, &entry, plan, read, Vec::new(), ctx, wbuf, emit);
+        }));
+        if let Err(panic) = run {
+            emit(worker::internal_error(source, path, &panic));
+        }
+        batch.flush();
+        ctx.progress.file_done(size);
+    }
+}
+
+/// Fills `buf` unless the reader ends first; returns the bytes read.
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,123 @@
+//! The scan that reads many files at once for multi-buffer MD5 (`scan::lanes`)
+//! reports exactly what the one-file-at-a-time scan reports: every event,
+//! compared whole, over a directory of files of every size around the read
+//! chunk (some named, some matched by digest, an event log, an empty file)
+//! and over the sample NTFS disk image.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use breachscan::bundle::{self, LoadOptions};
+use breachscan::matcher::Matcher;
+use breachscan::report::{ReportSink, ScanEvent};
+use breachscan::scan::{self, NoProgress, ScanOptions};
+use support::evtx::{Event, write_evtx};
+
+struct Collect(Vec<String>);
+
+impl ReportSink for Collect {
+    fn accept(&mut self, event: ScanEvent) {
+        self.0.push(format!("{event:?}"));
+    }
+}
+
+fn scan_events(targets: &[PathBuf], bundle: &Path, single_stream: bool) -> Vec<String> {
+    let opts = LoadOptions {
+        as_of: jiff::Timestamp::now(),
+        all_attributes: false,
+    };
+    let bundle = bundle::load(&[bundle.to_path_buf()], &opts).expect("bundle loads");
+    let matcher = Matcher::new(&bundle).expect("matcher builds");
+    let opts = ScanOptions {
+        threads: 2,
+        single_stream,
+        ..ScanOptions::default()
+    };
+    let mut sink = Collect(Vec::new());
+    scan::run(targets, &matcher, &opts, &NoProgress, &mut sink).expect("scan runs");
+    sink.0.sort();
+    sink.0
+}
+
+#[test]
+fn many_files_at_once_report_what_one_at_a_time_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("evidence");
+    std::fs::create_dir(&dir).unwrap();
+    let mut rng = support::Rng(7);
+    let chunk = 256 * 1024;
+    let mut sizes = vec![
+        0,
+        1,
+        63,
+        64,
+        65,
+        4096,
+        chunk - 1,
+        chunk,
+        chunk + 1,
+        3 * chunk + 17,
+    ];
+    sizes.extend((0..60).map(|_| rng.below(900_000)));
+    let mut digest_hit = String::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let data: Vec<u8> = (0..*size).map(|_| rng.next() as u8).collect();
+        if i == 7 {
+            digest_hit = support::md5_hex(&data);
+        }
+        let name = if i % 9 == 0 {
+            format!("tool{i}.exe")
+        } else {
+            format!("f{i}.bin")
+        };
+        std::fs::write(dir.join(name), data).unwrap();
+    }
+    let log = write_evtx(&[Event::new(
+        1,
+        "Microsoft-Windows-Sysmon",
+        1,
+        "Microsoft-Windows-Sysmon/Operational",
+        &[("Image", r"C:\Users\x\evil.exe")],
+    )]);
+    std::fs::write(dir.join("Sysmon.evtx"), log).unwrap();
+
+    let bundle = tmp.path().join("bundle.json");
+    std::fs::write(
+        &bundle,
+        format!(
+            r#"{{"alertDefinitions":[{{"id":"ad","name":"lanes","severity":"High"}}],"iocs":[
+            {{"id":"m","type":"Md5","value":"{digest_hit}","alertDefinitionId":"ad"}},
+            {{"id":"e","type":"Md5","value":"d41d8cd98f00b204e9800998ecf8427e","alertDefinitionId":"ad"}},
+            {{"id":"s","type":"Sha256","value":"{}","alertDefinitionId":"ad"}},
+            {{"id":"n","type":"FileName","value":".exe","detectionFunction":"EndWith","alertDefinitionId":"ad"}}]}}"#,
+            "0".repeat(63) + "1"
+        ),
+    )
+    .unwrap();
+
+    let disk = tmp.path().join("disk.raw");
+    std::fs::write(
+        &disk,
+        support::gunzip(&support::samples().join("images/disk.raw.gz")),
+    )
+    .unwrap();
+
+    for targets in [vec![dir.clone()], vec![disk.clone(), dir.clone()]] {
+        let lanes = scan_events(&targets, &bundle, false);
+        let single = scan_events(&targets, &bundle, true);
+        assert!(
+            lanes.iter().filter(|e| e.starts_with("Evidence")).count() >= 8,
+            "the fixture should give file and record evidence"
+        );
+        assert!(lanes.iter().any(|e| e.starts_with("RecordsScanned")));
+        // An empty file has digests, and its MD5 matches (both ways).
+        assert!(
+            single
+                .iter()
+                .any(|e| e.contains(r#"field: "md5", value: "d41d8cd98f00b204e9800998ecf8427e""#)),
+            "the empty file's MD5 should match"
+        );
+        assert_eq!(lanes, single);
+    }
+}
