@@ -158,32 +158,44 @@ impl MultiHasher {
 
     /// Feeds each hasher its own data, as `update` would one by one, but
     /// with their MD5s advanced together in vector lanes when `vector` is
-    /// set ([`md5_lanes::vectorized`]). One or two jobs go through `update`
-    /// (its two-core split serves a lone big file better than lanes do).
+    /// set ([`md5_lanes::vectorized`]).
+    ///
+    /// The MD5 lanes and each SHA are separate rayon tasks: while every
+    /// core is busy they all run here, but an idle core takes some (the
+    /// last files of a scan, or a few big files that one worker took, are
+    /// not left to one core).
     pub fn update_many(jobs: &mut [(&mut MultiHasher, &[u8])], vector: bool) {
-        if jobs.len() <= 2 {
-            for (h, data) in jobs.iter_mut() {
-                h.update(data);
+        use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
+        let mut md5s: Vec<(&mut Md5, &[u8])> = Vec::with_capacity(jobs.len());
+        let mut shas: Vec<(Sha<'_>, &[u8])> = Vec::with_capacity(2 * jobs.len());
+        for (h, data) in jobs.iter_mut() {
+            let data: &[u8] = data;
+            let MultiHasher { md5, sha1, sha256 } = &mut **h;
+            if let Some(s) = sha1 {
+                shas.push((Sha::One(s), data));
             }
-            return;
-        }
-        for chunk in jobs.chunks_mut(md5_lanes::LANES) {
-            let mut md5s: Vec<(&mut Md5, &[u8])> = Vec::with_capacity(chunk.len());
-            for (h, data) in chunk.iter_mut() {
-                let data: &[u8] = data;
-                let MultiHasher { md5, sha1, sha256 } = &mut **h;
-                if let Some(s) = sha1 {
-                    s.update(data);
-                }
-                if let Some(s) = sha256 {
-                    s.update(data);
-                }
-                if let Some(m) = md5 {
-                    md5s.push((m, data));
-                }
+            if let Some(s) = sha256 {
+                shas.push((Sha::Two(s), data));
             }
-            md5_lanes::update_lanes(&mut md5s, vector);
+            if let Some(m) = md5 {
+                md5s.push((m, data));
+            }
         }
+        rayon::join(
+            || {
+                for lanes in md5s.chunks_mut(md5_lanes::LANES) {
+                    md5_lanes::update_lanes(lanes, vector);
+                }
+            },
+            || {
+                shas.par_iter_mut()
+                    .with_max_len(1)
+                    .for_each(|(h, data)| match h {
+                        Sha::One(h) => h.update(data),
+                        Sha::Two(h) => h.update(data),
+                    })
+            },
+        );
     }
 
     pub fn finish(self) -> Digests {
@@ -193,6 +205,12 @@ impl MultiHasher {
             sha256: self.sha256.map(|h| h.finalize().into()),
         }
     }
+}
+
+/// One SHA of a hasher, as a task of [`MultiHasher::update_many`].
+enum Sha<'a> {
+    One(&'a mut Sha1),
+    Two(&'a mut Sha256),
 }
 
 /// Digests of an in-memory buffer.

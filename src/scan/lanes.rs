@@ -63,6 +63,43 @@ struct Lane {
     end: End,
 }
 
+impl Lane {
+    /// Reads the lane's next chunk into `buf[..len]`; notes the end of the
+    /// file, a failed read, or first bytes that send the file the one-file
+    /// way (then `len` is 0).
+    fn read_chunk(&mut self) {
+        let first = self.bytes == 0 && self.head_len == 0;
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            read_full(&mut *self.reader, &mut self.buf)
+        }));
+        self.len = 0;
+        match read {
+            Ok(Ok(n)) => {
+                if n < self.buf.len() {
+                    self.end = End::Eof;
+                }
+                if first {
+                    self.head_len = n.min(artifact::HEAD_LEN);
+                    self.head[..self.head_len].copy_from_slice(&self.buf[..self.head_len]);
+                    if artifact::parser_for(&self.head[..self.head_len]).is_some() {
+                        self.end = End::Divert;
+                        return;
+                    }
+                }
+                self.len = n;
+                self.bytes += n as u64;
+            }
+            Ok(Err(e)) => self.end = End::Failed(e),
+            Err(panic) => {
+                self.end = End::Failed(std::io::Error::other(format!(
+                    "internal error while reading (please report): {}",
+                    worker::panic_message(&panic)
+                )))
+            }
+        }
+    }
+}
+
 enum End {
     No,
     Eof,
@@ -175,50 +212,33 @@ impl<'a> Worker<'a> {
 
     /// Reads a chunk of every lane, hashes them together, and finishes the
     /// files that ended.
+    ///
+    /// Reading a chunk and its SHAs is one rayon task per lane: while every
+    /// core runs its own lanes they all run here, but a core whose share of
+    /// the walk is done takes some, so the last files of a scan (or a few big
+    /// files one worker's lanes took) are not left to one core. The MD5s
+    /// then advance together. One or two lanes use `MultiHasher::update`,
+    /// whose MD5 | SHAs split over two cores serves them better.
     fn round(&mut self, lanes: &mut Vec<Lane>) {
-        for lane in lanes.iter_mut() {
-            let first = lane.bytes == 0 && lane.head_len == 0;
-            let read = catch_unwind(AssertUnwindSafe(|| {
-                read_full(&mut *lane.reader, &mut lane.buf)
-            }));
-            match read {
-                Ok(Ok(n)) => {
-                    lane.len = n;
-                    if n < lane.buf.len() {
-                        lane.end = End::Eof;
-                    }
-                    if first {
-                        lane.head_len = n.min(artifact::HEAD_LEN);
-                        lane.head[..lane.head_len].copy_from_slice(&lane.buf[..lane.head_len]);
-                        if artifact::parser_for(&lane.head[..lane.head_len]).is_some() {
-                            lane.end = End::Divert;
-                            lane.len = 0;
-                        }
-                    }
-                }
-                Ok(Err(e)) => {
-                    lane.len = 0;
-                    lane.end = End::Failed(e);
-                }
-                Err(panic) => {
-                    lane.len = 0;
-                    lane.end = End::Failed(std::io::Error::other(format!(
-                        "internal error while reading (please report): {}",
-                        worker::panic_message(&panic)
-                    )));
-                }
+        use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
+        if lanes.len() <= 2 {
+            for lane in lanes.iter_mut() {
+                lane.read_chunk();
+                lane.hasher.update(&lane.buf[..lane.len]);
             }
+        } else {
+            lanes
+                .par_iter_mut()
+                .with_max_len(1)
+                .for_each(Lane::read_chunk);
+            let vector = self.vector;
+            let mut jobs: Vec<(&mut MultiHasher, &[u8])> = lanes
+                .iter_mut()
+                .filter(|l| l.len > 0)
+                .map(|l| (&mut l.hasher, &l.buf[..l.len]))
+                .collect();
+            MultiHasher::update_many(&mut jobs, vector);
         }
-        let mut jobs: Vec<(&mut MultiHasher, &[u8])> = lanes
-            .iter_mut()
-            .filter(|l| l.len > 0)
-            .map(|l| {
-                l.bytes += l.len as u64;
-                (&mut l.hasher, &l.buf[..l.len])
-            })
-            .collect();
-        MultiHasher::update_many(&mut jobs, self.vector);
-        drop(jobs);
         let mut i = 0;
         while i < lanes.len() {
             if matches!(lanes[i].end, End::No) {
