@@ -66,25 +66,31 @@ struct Lane {
 impl Lane {
     /// Reads the lane's next chunk into `buf[..len]`; notes the end of the
     /// file, a failed read, or first bytes that send the file the one-file
-    /// way (then `len` is 0).
+    /// way (then `len` is 0). A file's first bytes are read on their own,
+    /// so that an event log costs the lanes 8 bytes, not a whole chunk.
     fn read_chunk(&mut self) {
         let first = self.bytes == 0 && self.head_len == 0;
-        let read = catch_unwind(AssertUnwindSafe(|| {
-            read_full(&mut *self.reader, &mut self.buf)
+        let read = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Option<usize>> {
+            if !first {
+                return read_full(&mut *self.reader, &mut self.buf).map(Some);
+            }
+            let n = read_full(&mut *self.reader, &mut self.buf[..artifact::HEAD_LEN])?;
+            self.head_len = n;
+            self.head[..n].copy_from_slice(&self.buf[..n]);
+            if artifact::parser_for(&self.head[..n]).is_some() {
+                return Ok(None);
+            }
+            if n < artifact::HEAD_LEN {
+                return Ok(Some(n));
+            }
+            Ok(Some(n + read_full(&mut *self.reader, &mut self.buf[n..])?))
         }));
         self.len = 0;
         match read {
-            Ok(Ok(n)) => {
+            Ok(Ok(None)) => self.end = End::Divert,
+            Ok(Ok(Some(n))) => {
                 if n < self.buf.len() {
                     self.end = End::Eof;
-                }
-                if first {
-                    self.head_len = n.min(artifact::HEAD_LEN);
-                    self.head[..self.head_len].copy_from_slice(&self.buf[..self.head_len]);
-                    if artifact::parser_for(&self.head[..self.head_len]).is_some() {
-                        self.end = End::Divert;
-                        return;
-                    }
                 }
                 self.len = n;
                 self.bytes += n as u64;
