@@ -5,7 +5,9 @@
 //! filled in afterwards. Large chunks are split across two cores — MD5 on
 //! one, the SHAs on the other — through `rayon::join`, so a lone big file at
 //! the end of a scan does not leave a core idle; when every core is busy the
-//! join simply runs both halves on the calling thread.
+//! join simply runs both halves on the calling thread. Many files hashed
+//! together ([`MultiHasher::update_many`]) share MD5's vector lanes
+//! ([`md5_lanes`]).
 
 mod fast_md5;
 pub mod md5_lanes;
