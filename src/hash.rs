@@ -160,7 +160,7 @@ impl MultiHasher {
 
     /// Feeds each hasher its own data, as `update` would one by one, but
     /// with their MD5s advanced together in vector lanes when `vector` is
-    /// set ([`md5_lanes::vectorized`]).
+    /// set and the CPU has them ([`md5_lanes::vectorized`]).
     ///
     /// The MD5 lanes and each SHA are separate rayon tasks: while every
     /// core is busy they all run here, but an idle core takes some (the

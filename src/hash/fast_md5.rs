@@ -44,27 +44,13 @@ impl Md5 {
         Md5::default()
     }
 
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.total = self.total.wrapping_add(data.len() as u64);
-        if self.pending_len > 0 {
-            let take = (64 - self.pending_len).min(data.len());
-            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&data[..take]);
-            self.pending_len += take;
-            data = &data[take..];
-            if self.pending_len < 64 {
-                return;
-            }
-            let block = self.pending;
-            compress(&mut self.state, &block);
-            self.pending_len = 0;
-        }
-        let mut blocks = data.chunks_exact(64);
+    pub fn update(&mut self, data: &[u8]) {
+        let whole = self.absorb_pending(data);
+        let mut blocks = whole.chunks_exact(64);
         for block in &mut blocks {
             compress(&mut self.state, block);
         }
-        let rest = blocks.remainder();
-        self.pending[..rest.len()].copy_from_slice(rest);
-        self.pending_len = rest.len();
+        self.keep_tail(blocks.remainder());
     }
 
     /// Counts `data` as fed and completes the pending block from it;
@@ -87,7 +73,8 @@ impl Md5 {
         &data[take..]
     }
 
-    /// Keeps the last partial block (already counted by `absorb_pending`).
+    /// Keeps the last partial block (already counted by `absorb_pending`);
+    /// nothing to keep leaves a still-short pending block as it is.
     pub(super) fn keep_tail(&mut self, tail: &[u8]) {
         if !tail.is_empty() {
             debug_assert!(self.pending_len == 0 && tail.len() < 64);

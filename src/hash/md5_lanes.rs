@@ -34,7 +34,9 @@ pub fn vectorized() -> bool {
 
 /// Feeds each stream its own data: `jobs[i].1` to `jobs[i].0`, exactly as
 /// `jobs[i].0.update(jobs[i].1)` would, at most [`LANES`] jobs a call.
+/// `vector` allows the vector kernel; it runs only where the CPU has it.
 pub fn update_lanes(jobs: &mut [(&mut Md5, &[u8])], vector: bool) {
+    let vector = vector && vectorized();
     debug_assert!(jobs.len() <= LANES);
     // Each stream first completes its pending block; what is left of its
     // data is whole blocks (done together below) and a tail (kept pending).
@@ -57,7 +59,7 @@ pub fn update_lanes(jobs: &mut [(&mut Md5, &[u8])], vector: bool) {
                 states[lane] = jobs[*job].0.state();
                 data[lane] = bytes;
             }
-            // SAFETY: `vector` is only set where `vectorized()` said yes;
+            // SAFETY: `vector` holds only where `vectorized()` said yes;
             // every lane in use holds at least `n` blocks.
             unsafe { avx512::compress16(&mut states, &data, rest.len(), n) };
             for (lane, (job, bytes)) in rest.iter_mut().enumerate() {

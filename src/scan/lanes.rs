@@ -12,7 +12,6 @@
 //! (`worker::read_file`): a log is recognised by its first chunk and then
 //! read again from its start, which costs one chunk per log.
 
-use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError, mpsc};
 
@@ -72,9 +71,9 @@ impl Lane {
         let first = self.bytes == 0 && self.head_len == 0;
         let read = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Option<usize>> {
             if !first {
-                return read_full(&mut *self.reader, &mut self.buf).map(Some);
+                return worker::read_full(&mut *self.reader, &mut self.buf).map(Some);
             }
-            let n = read_full(&mut *self.reader, &mut self.buf[..artifact::HEAD_LEN])?;
+            let n = worker::read_full(&mut *self.reader, &mut self.buf[..artifact::HEAD_LEN])?;
             self.head_len = n;
             self.head[..n].copy_from_slice(&self.buf[..n]);
             if artifact::parser_for(&self.head[..n]).is_some() {
@@ -83,7 +82,9 @@ impl Lane {
             if n < artifact::HEAD_LEN {
                 return Ok(Some(n));
             }
-            Ok(Some(n + read_full(&mut *self.reader, &mut self.buf[n..])?))
+            Ok(Some(
+                n + worker::read_full(&mut *self.reader, &mut self.buf[n..])?,
+            ))
         }));
         self.len = 0;
         match read {
@@ -122,7 +123,6 @@ struct Worker<'a> {
     buf: ReadBuf,
     /// Buffers of lanes that ended, for the next files.
     spare: Vec<Vec<u8>>,
-    vector: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -133,7 +133,6 @@ impl<'a> Worker<'a> {
             tx,
             buf: ReadBuf::default(),
             spare: Vec::new(),
-            vector: md5_lanes::vectorized(),
         }
     }
 
@@ -237,13 +236,12 @@ impl<'a> Worker<'a> {
                 .par_iter_mut()
                 .with_max_len(1)
                 .for_each(Lane::read_chunk);
-            let vector = self.vector;
             let mut jobs: Vec<(&mut MultiHasher, &[u8])> = lanes
                 .iter_mut()
                 .filter(|l| l.len > 0)
                 .map(|l| (&mut l.hasher, &l.buf[..l.len]))
                 .collect();
-            MultiHasher::update_many(&mut jobs, vector);
+            MultiHasher::update_many(&mut jobs, true);
         }
         let mut i = 0;
         while i < lanes.len() {
@@ -295,18 +293,4 @@ impl<'a> Worker<'a> {
         batch.flush();
         ctx.progress.file_done(size);
     }
-}
-
-/// Fills `buf` unless the reader ends first; returns the bytes read.
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

@@ -232,7 +232,7 @@ fn read_and_hash(
 ) -> std::io::Result<Read1> {
     let mut head = [0u8; artifact::HEAD_LEN];
     if want.is_empty() {
-        let n = read_head(&mut content.open()?, &mut head)?;
+        let n = read_full(&mut content.open()?, &mut head)?;
         if artifact::parser_for(&head[..n]).is_none() {
             return Ok(Read1 {
                 digests: Digests::default(),
@@ -341,10 +341,11 @@ fn host_path(p: &EvidencePath) -> std::path::PathBuf {
     std::path::PathBuf::from(p.display())
 }
 
-fn read_head(r: &mut dyn Read, head: &mut [u8]) -> std::io::Result<usize> {
+/// Fills `buf` unless the reader ends first; returns the bytes read.
+pub(super) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
-    while n < head.len() {
-        match r.read(&mut head[n..]) {
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
