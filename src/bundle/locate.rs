@@ -101,6 +101,49 @@ pub fn line_cols(text: &[u8], offsets: &[usize]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Line and column of offsets asked in any order, each answered by
+/// walking on from the nearest earlier point already passed (checkpoints
+/// every 64 KiB), so asking for every entry of a one-line, multi-megabyte
+/// file in document order costs one pass, not one pass per entry.
+pub struct Locator<'a> {
+    text: &'a [u8],
+    /// (offset, line, column) passed so far, in increasing offset order.
+    marks: Vec<(usize, usize, usize)>,
+}
+
+impl<'a> Locator<'a> {
+    const STRIDE: usize = 64 << 10;
+
+    pub fn new(text: &'a [u8]) -> Self {
+        Locator {
+            text,
+            marks: vec![(0, 1, 1)],
+        }
+    }
+
+    /// 1-based (line, column) of `offset` (clamped to the text).
+    pub fn at(&mut self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let i = self.marks.partition_point(|m| m.0 <= offset) - 1;
+        let (mut pos, mut line, mut col) = self.marks[i];
+        let extend = i + 1 == self.marks.len();
+        while pos < offset {
+            let b = self.text[pos];
+            if b == b'\n' {
+                line += 1;
+                col = 1;
+            } else if b & 0xC0 != 0x80 {
+                col += 1;
+            }
+            pos += 1;
+            if extend && pos % Self::STRIDE == 0 {
+                self.marks.push((pos, line, col));
+            }
+        }
+        (line, col)
+    }
+}
+
 struct Cursor<'a> {
     s: &'a [u8],
     i: usize,
@@ -203,31 +246,33 @@ impl Cursor<'_> {
         }
     }
 
+    /// Moves past one value. Containers are skipped by counting brackets
+    /// outside strings, without recursion: a hostile file nests deeper
+    /// than any stack (the text is valid JSON by the time a position is
+    /// looked for; on malformed text the position is only a best guess).
     fn skip_value(&mut self) -> Option<()> {
         self.ws();
         match self.peek()? {
             b'"' => self.skip_string(),
-            open @ (b'{' | b'[') => {
-                let close = if open == b'{' { b'}' } else { b']' };
-                self.i += 1;
+            b'{' | b'[' => {
+                let mut depth = 0usize;
                 loop {
-                    self.ws();
-                    if self.eat(close) {
-                        return Some(());
-                    }
-                    if open == b'{' {
-                        self.skip_string()?;
-                        self.ws();
-                        if !self.eat(b':') {
-                            return None;
+                    match self.peek()? {
+                        b'"' => {
+                            self.skip_string()?;
+                            continue;
                         }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
                     }
-                    self.skip_value()?;
-                    self.ws();
-                    if !self.eat(b',') {
-                        self.ws();
-                        return self.eat(close).then_some(());
-                    }
+                    self.i += 1;
                 }
             }
             _ => {
@@ -287,5 +332,28 @@ mod tests {
         let offs = element_offsets(t, &[]);
         assert_eq!(offs.len(), 2);
         assert_eq!(&t[offs[1]..offs[1] + 3], b"{\"i");
+    }
+
+    #[test]
+    fn locator_answers_in_any_order() {
+        let text: Vec<u8> = (0..300_000)
+            .map(|i| if i % 1000 == 999 { b'\n' } else { b'x' })
+            .collect();
+        let mut loc = Locator::new(&text);
+        for off in [250_000, 5, 140_001, 299_999, 0, 1000] {
+            assert_eq!(loc.at(off), line_col(&text, off), "offset {off}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_skipped_without_recursion() {
+        let deep = format!(
+            "{{\"a\": {{\"b\": {}{}}}, \"iocs\": [1]}}",
+            "[".repeat(1 << 20),
+            "]".repeat(1 << 20)
+        );
+        let lists = top_level_lists(deep.as_bytes());
+        assert_eq!(lists.len(), 1);
+        assert_eq!(lists[0].0, "iocs");
     }
 }

@@ -7,8 +7,10 @@
 
 mod convert;
 mod defender;
+mod dnf;
 mod draft;
 mod error;
+mod limits;
 mod lines;
 mod locate;
 mod misp;
@@ -68,7 +70,7 @@ struct Parsed {
 }
 
 fn load_file(path: &Path, opts: &LoadOptions) -> Result<Parsed, Vec<BundleError>> {
-    let bytes = std::fs::read(path)
+    let bytes = limits::read_bundle(path)
         .map_err(|e| vec![BundleError::file(path, format!("cannot read bundle: {e}"))])?;
     // The file's digest (for the report) is computed beside the parse.
     let (sha256, draft) = std::thread::scope(|s| {
@@ -91,6 +93,7 @@ fn load_file(path: &Path, opts: &LoadOptions) -> Result<Parsed, Vec<BundleError>
 fn parse_any(path: &Path, text: &[u8], opts: &LoadOptions) -> Result<Draft, Vec<BundleError>> {
     let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if matches!(first, Some(b'{' | b'[')) {
+        limits::check_json_nesting(path, text)?;
         if defender::looks_like_json(text) {
             return defender::parse_json(path, text);
         }

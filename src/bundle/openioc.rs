@@ -16,11 +16,12 @@ use std::path::Path;
 
 use roxmltree::{Document, Node};
 
+use super::dnf;
 use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
-use super::locate;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
 use super::value;
+use super::{limits, locate};
 
 /// Whether a text is an OpenIOC document.
 pub fn looks_like(text: &str) -> bool {
@@ -38,8 +39,6 @@ struct Item<'a, 'i> {
 }
 
 type Dnf<'a, 'i> = Vec<Vec<Item<'a, 'i>>>;
-
-const MAX_TERMS: usize = 4096;
 
 pub fn parse(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
     let doc = Document::parse(text).map_err(|e| {
@@ -71,12 +70,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
     let id = root
         .attribute("id")
         .map_or_else(|| file_name.clone(), str::to_string);
-    let at_node = |n: Node| {
-        let off = n.range().start;
-        let (line, column) = locate::line_cols(text.as_bytes(), &[off])
-            .first()
-            .copied()
-            .unwrap_or((0, 0));
+    let mut locator = locate::Locator::new(text.as_bytes());
+    let mut at_node = |n: Node| {
+        let (line, column) = locator.at(n.range().start);
         Place {
             file: 0,
             entry: Entry::None,
@@ -113,6 +109,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
             "OpenIOC without criteria or definition",
         )]);
     };
+    if let Some(deep) = too_deep(criteria) {
+        let at = at_node(deep);
+        return Err(vec![at.error(
+            path,
+            format!(
+                "Indicator elements nested deeper than {} levels: not an indicator file",
+                limits::MAX_NESTING
+            ),
+        )]);
+    }
     let mut dnf: Dnf = Vec::new();
     for top in criteria
         .children()
@@ -125,19 +131,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
     }
     for term in dnf {
         if term.len() > 1 {
-            let what: Vec<String> = term
-                .iter()
-                .map(|i| format!("{} {} {:?}", i.search, i.condition, i.content))
-                .collect();
+            let why = dnf::and_message("items", &term, |i| {
+                format!("{} {} {:?}", i.search, i.condition, i.content)
+            });
             let at = at_node(term[0].node.parent().unwrap_or(term[0].node));
-            draft.unused.push(at.error(
-                path,
-                format!(
-                    "AND of {} items cannot be one IOC: {}",
-                    term.len(),
-                    what.join(" AND ")
-                ),
-            ));
+            draft.unused.push(at.error(path, why));
             continue;
         }
         let item = &term[0];
@@ -180,6 +178,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Draft, Vec<BundleError>> {
     Ok(draft)
 }
 
+/// The first element nested deeper than [`limits::MAX_NESTING`] under
+/// `criteria`, found without recursion (XML nests deeper than any stack);
+/// [`indicator`] recurses only over trees that passed.
+fn too_deep<'a, 'i>(criteria: Node<'a, 'i>) -> Option<Node<'a, 'i>> {
+    let mut stack = vec![(criteria, 0usize)];
+    while let Some((n, depth)) = stack.pop() {
+        if depth > limits::MAX_NESTING {
+            return Some(n);
+        }
+        stack.extend(
+            n.children()
+                .filter(Node::is_element)
+                .map(|c| (c, depth + 1)),
+        );
+    }
+    None
+}
+
+/// One `Indicator` as a DNF.
 fn indicator<'a, 'i>(n: Node<'a, 'i>) -> Result<Dnf<'a, 'i>, String> {
     let and = n
         .attribute("operator")
@@ -192,13 +209,7 @@ fn indicator<'a, 'i>(n: Node<'a, 'i>) -> Result<Dnf<'a, 'i>, String> {
             _ => continue,
         };
         if and {
-            if acc.len().saturating_mul(d.len()) > MAX_TERMS {
-                return Err("criteria expand to too many alternatives".into());
-            }
-            acc = acc
-                .iter()
-                .flat_map(|x| d.iter().map(move |y| x.iter().chain(y).cloned().collect()))
-                .collect();
+            acc = dnf::and(acc, d).map_err(|e| format!("criteria {e}"))?;
         } else {
             acc.extend(d);
         }

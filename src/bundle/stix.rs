@@ -18,10 +18,11 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::dnf;
 use super::draft::{Draft, DraftAlert, DraftIoc, Entry, Place};
 use super::error::BundleError;
 use super::model::{AlertDefinition, DetectionFunction, IocType, Severity};
-use super::value;
+use super::{limits, value};
 
 /// Whether a JSON document is a STIX bundle.
 pub fn looks_like(text: &[u8]) -> bool {
@@ -41,8 +42,6 @@ struct Comparison {
 /// A pattern in disjunctive normal form: any term matches when all of its
 /// comparisons do.
 type Dnf = Vec<Vec<Comparison>>;
-
-const MAX_TERMS: usize = 4096;
 
 pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
     let doc: Value =
@@ -100,7 +99,7 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
         let dnf = match parse_pattern(pattern) {
             Ok(d) => d,
             Err(e) => {
-                let mut err = at.error(path, format!("pattern {pattern:?}: {e}"));
+                let mut err = at.error(path, format!("pattern {}: {e}", limits::excerpt(pattern)));
                 err.field = Some("pattern".into());
                 errors.push(err);
                 continue;
@@ -139,18 +138,10 @@ pub fn parse(path: &Path, text: &[u8]) -> Result<Draft, Vec<BundleError>> {
         let mut n = 0;
         for term in dnf {
             if term.len() > 1 {
-                let text: Vec<String> = term
-                    .iter()
-                    .map(|c| format!("{} {} {:?}", c.path, c.op, c.values))
-                    .collect();
-                draft.unused.push(at.error(
-                    path,
-                    format!(
-                        "AND of {} comparisons cannot be one IOC: {}",
-                        term.len(),
-                        text.join(" AND ")
-                    ),
-                ));
+                let why = dnf::and_message("comparisons", &term, |c| {
+                    format!("{} {} {:?}", c.path, c.op, c.values)
+                });
+                draft.unused.push(at.error(path, why));
                 continue;
             }
             let c = &term[0];
@@ -423,19 +414,8 @@ fn tokenize(p: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     i: usize,
-}
-
-fn cross(a: Dnf, b: Dnf) -> Result<Dnf, String> {
-    if a.len().saturating_mul(b.len()) > MAX_TERMS {
-        return Err("pattern expands to too many alternatives".into());
-    }
-    let mut out = Vec::new();
-    for x in &a {
-        for y in &b {
-            out.push(x.iter().chain(y).cloned().collect());
-        }
-    }
-    Ok(out)
+    /// Open parentheses and brackets around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -470,23 +450,40 @@ impl Parser {
         let mut acc = self.observation()?;
         while self.keyword("AND") || self.keyword("FOLLOWEDBY") {
             self.i += 1;
-            acc = cross(acc, self.observation()?)?;
+            acc = dnf::and(acc, self.observation()?)?;
         }
         Ok(acc)
+    }
+
+    /// Enters a parenthesis or bracket: nesting is bounded, so a hostile
+    /// pattern cannot exhaust the stack of this recursive-descent parser.
+    fn open(&mut self) -> Result<(), String> {
+        self.i += 1;
+        self.depth += 1;
+        if self.depth > limits::MAX_NESTING {
+            return Err(format!("nested deeper than {} levels", limits::MAX_NESTING));
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, t: Tok) -> Result<(), String> {
+        self.consume(t)?;
+        self.depth -= 1;
+        Ok(())
     }
 
     fn observation(&mut self) -> Result<Dnf, String> {
         let d = match self.peek() {
             Some(Tok::LBracket) => {
-                self.i += 1;
+                self.open()?;
                 let d = self.comp_or()?;
-                self.consume(Tok::RBracket)?;
+                self.close(Tok::RBracket)?;
                 d
             }
             Some(Tok::LParen) => {
-                self.i += 1;
+                self.open()?;
                 let d = self.pattern()?;
-                self.consume(Tok::RParen)?;
+                self.close(Tok::RParen)?;
                 d
             }
             t => return Err(format!("expected '[' or '(', found {t:?}")),
@@ -513,16 +510,16 @@ impl Parser {
         let mut acc = self.comparison()?;
         while self.keyword("AND") {
             self.i += 1;
-            acc = cross(acc, self.comparison()?)?;
+            acc = dnf::and(acc, self.comparison()?)?;
         }
         Ok(acc)
     }
 
     fn comparison(&mut self) -> Result<Dnf, String> {
         if self.peek() == Some(&Tok::LParen) {
-            self.i += 1;
+            self.open()?;
             let d = self.comp_or()?;
-            self.consume(Tok::RParen)?;
+            self.close(Tok::RParen)?;
             return Ok(d);
         }
         let path = match self.peek() {
@@ -578,6 +575,7 @@ fn parse_pattern(p: &str) -> Result<Dnf, String> {
     let mut parser = Parser {
         toks: tokenize(p)?,
         i: 0,
+        depth: 0,
     };
     let d = parser.pattern()?;
     if parser.i != parser.toks.len() {

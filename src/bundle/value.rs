@@ -28,6 +28,7 @@ pub fn check(kind: IocType, function: DetectionFunction, value: &str) -> Result<
     if value.is_empty() {
         return Err("value is empty".into());
     }
+    super::limits::check_value_len(value, function == DetectionFunction::Regex)?;
     if kind.is_hash() {
         return check_digest(kind, value);
     }
@@ -78,9 +79,11 @@ fn check_digest(kind: IocType, value: &str) -> Result<(), String> {
 }
 
 pub fn compile_regex(value: &str) -> Result<regex::Regex, String> {
+    super::limits::check_value_len(value, true)?;
     regex::RegexBuilder::new(value)
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT)
+        .nest_limit(super::limits::MAX_NESTING as u32)
         .build()
         .map_err(|e| {
             // The regex crate draws a caret diagram over several lines; a

@@ -182,3 +182,78 @@ pub fn md5_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(md5::Md5::digest(data))
 }
+
+/// How a limited run ended.
+pub struct Limited {
+    pub run: Run,
+    /// Killed for running past its time.
+    pub timed_out: bool,
+    /// The signal that ended it, if one did (SIGABRT on a failed
+    /// allocation or a stack overflow, SIGKILL on a timeout).
+    pub signal: Option<i32>,
+}
+
+/// Runs breachscan with at most `mem_mib` MiB of address space and
+/// `secs` seconds, the way a robustness test must: an input that makes it
+/// allocate without bound or loop then fails the test (abort or timeout)
+/// instead of taking the machine or the CI run with it.
+pub fn breachscan_limited(args: &[&str], mem_mib: u64, secs: u64) -> Limited {
+    use std::io::Read;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::Stdio;
+    let limit = mem_mib << 20;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_breachscan"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("run breachscan");
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait().expect("wait");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Limited {
+        run: Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&t_out.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&t_err.join().unwrap()).into_owned(),
+        },
+        timed_out,
+        signal: status.signal(),
+    }
+}
