@@ -7,7 +7,7 @@
 //! walk cannot block the scan), `O_NOFOLLOW` and, where permitted,
 //! `O_NOATIME` so the scan does not change the evidence's access times.
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use walkdir::WalkDir;
 
-use super::io::{ReadBuf, pump_file};
+use super::io::{ReadBuf, open_evidence, pump_file};
 use super::{
     Content, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind, SourceItem,
     SourceOptions,
@@ -248,23 +248,4 @@ impl Content for HostFile {
         let (file, _) = self.open_regular()?;
         Ok(Box::new(file))
     }
-}
-
-/// Opens evidence read-only, never blocking and never following a link
-/// unless asked; asks the kernel not to update the access time.
-#[cfg(unix)]
-fn open_evidence(path: &Path, follow: bool) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let base = libc::O_NONBLOCK | libc::O_CLOEXEC | if follow { 0 } else { libc::O_NOFOLLOW };
-    let open = |flags| OpenOptions::new().read(true).custom_flags(flags).open(path);
-    match open(base | libc::O_NOATIME) {
-        // O_NOATIME is refused for files the user does not own (EPERM).
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(base),
-        r => r,
-    }
-}
-
-#[cfg(not(unix))]
-fn open_evidence(path: &Path, _follow: bool) -> io::Result<File> {
-    OpenOptions::new().read(true).open(path)
 }

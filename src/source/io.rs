@@ -6,8 +6,9 @@
 //! are memory-mapped and fed in chunks, which lets the hasher split one big
 //! chunk across two cores.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
+use std::path::Path;
 
 /// Chunk handed to the consumer from a mapped file: big enough for the
 /// two-core digest split, small enough to stay warm in cache.
@@ -109,6 +110,52 @@ pub fn pump_file(
     }
     let mut reader = file;
     pump(&mut reader, buf, sink)
+}
+
+/// Opens evidence read-only, never blocking (a FIFO put where a file was
+/// expected cannot hang the scan in `open`) and, unless `follow`, never
+/// through a symbolic link; asks the kernel not to update the access time.
+/// Callers check the type of what they got (`fstat`) before reading.
+#[cfg(unix)]
+pub fn open_evidence(path: &Path, follow: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let base = libc::O_NONBLOCK | libc::O_CLOEXEC | if follow { 0 } else { libc::O_NOFOLLOW };
+    let open = |flags| OpenOptions::new().read(true).custom_flags(flags).open(path);
+    match open(base | libc::O_NOATIME) {
+        // O_NOATIME is refused for files the user does not own (EPERM).
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(base),
+        r => r,
+    }
+}
+
+#[cfg(not(unix))]
+pub fn open_evidence(path: &Path, _follow: bool) -> io::Result<File> {
+    OpenOptions::new().read(true).open(path)
+}
+
+/// Opens a disk image file (a target, or a member of an image set) the
+/// safe way ([`open_evidence`], links followed: the caller has decided
+/// which links may be) and checks that it is a regular file, or a block
+/// device when `device_ok` (a device named as a target).
+pub fn open_image_file(path: &Path, device_ok: bool) -> io::Result<File> {
+    let file = open_evidence(path, true)?;
+    let ft = file.metadata()?.file_type();
+    #[cfg(unix)]
+    let device = {
+        use std::os::unix::fs::FileTypeExt;
+        ft.is_block_device()
+    };
+    #[cfg(not(unix))]
+    let device = false;
+    if ft.is_file() || (device_ok && device) {
+        Ok(file)
+    } else {
+        Err(io::Error::other(format!(
+            "{} is not a regular file{}: not opened",
+            path.display(),
+            if device_ok { " or block device" } else { "" }
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -50,8 +50,10 @@ pub struct HostFile {
 }
 
 impl HostFile {
-    pub fn open(path: &std::path::Path) -> io::Result<Self> {
-        let mut file = File::open(path)?;
+    /// Opens a regular file, or a block device when `device_ok` (see
+    /// [`super::io::open_image_file`]).
+    pub fn open(path: &std::path::Path, device_ok: bool) -> io::Result<Self> {
+        let mut file = super::io::open_image_file(path, device_ok)?;
         // Block devices report size 0 in metadata; seeking to the end works
         // for both them and regular files.
         let len = file.seek(SeekFrom::End(0))?;

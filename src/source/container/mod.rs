@@ -7,9 +7,11 @@
 //! (DESIGN.md §5: young crates, exact versions, each checked against the
 //! raw disk in tests); raw, split raw and VHD are ours: they are short, and
 //! the `vhd` crate reads the whole image into memory to open it.
-//! Every file is opened with `File::open` — read-only — and nothing here
-//! can write.
+//! Every file is opened read-only and non-blocking, and the other files of
+//! a set (segments, parts, extents) only after [`set`] has checked them;
+//! nothing here can write.
 
+pub mod set;
 mod vhd;
 
 use std::io::{self, Read, Seek, SeekFrom};
@@ -21,7 +23,7 @@ use super::readat::{Concat, HostFile, Pooled, ReadAt};
 
 /// Recognises a disk image; `None` means the file is not one.
 pub fn sniff(path: &Path) -> io::Result<Option<&'static str>> {
-    let mut f = std::fs::File::open(path)?;
+    let mut f = super::io::open_image_file(path, true)?;
     let len = f.seek(SeekFrom::End(0))?;
     f.seek(SeekFrom::Start(0))?;
     let mut head = vec![0u8; 4096];
@@ -142,20 +144,24 @@ pub fn open(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
 }
 
 fn open_inner(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
+    if format == "raw" {
+        // A regular file or a block device named as a target: one file.
+        return Ok(Arc::new(HostFile::open(path, true)?));
+    }
+    let dir = set::SetDir::of(path)?;
+    dir.check(path)?;
     Ok(match format {
-        "raw" => Arc::new(HostFile::open(path)?),
-        "split" => Arc::new(split(path)?),
-        "e01" => {
-            let r = ewf::EwfReader::open(path).map_err(io::Error::other)?;
-            Arc::new(Ewf(r))
-        }
+        "split" => Arc::new(split(path, &dir)?),
+        "e01" => Arc::new(Ewf(ewf_open(path, &dir)?)),
         "vhd" => Arc::new(vhd::Vhd::open(path)?),
         "vhdx" => pooled(path, |p| {
             let r = vhdx::VhdxReader::open(p).map_err(io::Error::other)?;
             let n = r.virtual_disk_size();
             Ok((r, n))
         })?,
+        // Each reader of the pool re-checks the chain it is about to open.
         "vmdk" => pooled(path, |p| {
+            set::vmdk_members(p, &set::SetDir::of(p)?)?;
             let r = vmdk::VmdkChainReader::open(p).map_err(io::Error::other)?;
             let n = r.virtual_disk_size();
             Ok((r, n))
@@ -167,6 +173,28 @@ fn open_inner(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> 
         })?,
         other => return Err(io::Error::other(format!("unknown image format {other}"))),
     })
+}
+
+/// An EWF set from its checked segments: EWF1 segments are opened here
+/// (non-blocking, regular files only) and handed to the crate; EWF2 is
+/// opened by the crate from the checked paths.
+fn ewf_open(first: &Path, dir: &set::SetDir) -> io::Result<ewf::EwfReader> {
+    let segments = set::e01_segments(first)?
+        .iter()
+        .map(|p| dir.check(p))
+        .collect::<io::Result<Vec<PathBuf>>>()?;
+    let mut magic = [0u8; 8];
+    read_full(&mut super::io::open_image_file(first, false)?, &mut magic)?;
+    let r = if magic.starts_with(b"EVF2") || magic.starts_with(b"LEF2") {
+        ewf::EwfReader::open_segments(&segments)
+    } else {
+        let files = segments
+            .iter()
+            .map(|p| super::io::open_image_file(p, false).map(ewf::SegmentSource::File))
+            .collect::<io::Result<Vec<_>>>()?;
+        ewf::EwfReader::open_from_sources(files)
+    };
+    r.map_err(io::Error::other)
 }
 
 /// A `Read + Seek` crate reader made positional (one reader per worker).
@@ -184,22 +212,10 @@ fn pooled<T: Read + Seek + Send + 'static>(
 }
 
 /// `disk.001`, `disk.002` … read as one disk; the parts are found by name.
-fn split(first: &Path) -> io::Result<Concat> {
-    let name = first
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| io::Error::other("split image name is not UTF-8"))?;
-    let stem = name
-        .strip_suffix("001")
-        .ok_or_else(|| io::Error::other("the first part of a split image ends in .001"))?;
+fn split(first: &Path, dir: &set::SetDir) -> io::Result<Concat> {
     let mut parts: Vec<Box<dyn ReadAt>> = Vec::new();
-    for i in 1..=9999u32 {
-        let width = 3.max(i.to_string().len());
-        let p: PathBuf = first.with_file_name(format!("{stem}{i:0width$}"));
-        if !p.exists() {
-            break;
-        }
-        parts.push(Box::new(HostFile::open(&p)?));
+    for p in set::split_parts(first)? {
+        parts.push(Box::new(HostFile::open(&dir.check(&p)?, false)?));
     }
     Ok(Concat::new(parts))
 }

@@ -42,7 +42,7 @@ fn bad(msg: String) -> io::Error {
 
 impl Vhd {
     pub fn open(path: &Path) -> io::Result<Vhd> {
-        let file = HostFile::open(path)?;
+        let file = HostFile::open(path, false)?;
         let len = file.size();
         if len < 512 {
             return Err(bad("file is smaller than a VHD footer".into()));
