@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use jiff::Timestamp;
 
+use super::output::{self, AtomicFile, Destination, Inputs};
 use crate::bundle::{self, IocState, LoadOptions};
 
 /// Loads bundles, or prints every problem (file, line, entry, field) on
@@ -107,6 +108,11 @@ pub fn convert(
     output: Option<&std::path::Path>,
     all_attributes: bool,
 ) -> Result<u8> {
+    let inputs = Inputs {
+        targets: &[],
+        files,
+    };
+    let output = output::check(output, &inputs).map_err(anyhow::Error::msg)?;
     // Expiry is written as is, not judged, so the reference time is moot.
     let opts = LoadOptions {
         as_of: Timestamp::UNIX_EPOCH,
@@ -121,16 +127,10 @@ pub fn convert(
     let mut text = serde_json::to_vec_pretty(&bundle::to_native(&bundle))?;
     text.push(b'\n');
     match output {
-        Some(path) => {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => std::path::Path::new("."),
-            };
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            tmp.write_all(&text)?;
-            tmp.persist(path).map_err(|e| e.error)?;
+        Destination::File(path) => {
+            AtomicFile::create(&path, "bundle")?.commit(|w| w.write_all(&text))?;
         }
-        None => {
+        Destination::Stdout => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(&text).and_then(|()| stdout.flush()) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),

@@ -3,6 +3,7 @@
 //! or typed errors.
 
 mod check;
+mod output;
 mod progress;
 mod summary;
 
@@ -19,6 +20,7 @@ use crate::matcher::Matcher;
 use crate::report::{self, ReportBuilder, ScanInfo};
 use crate::scan::{self, NoProgress, Progress, ScanOptions};
 use crate::source::{EvidencePath, SourceOptions};
+use output::{AtomicFile, Destination, Inputs};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -153,6 +155,23 @@ pub fn main() -> ExitCode {
 
 fn run_scan(args: ScanArgs) -> Result<u8> {
     let started = Timestamp::now();
+    let destination = output::check(
+        args.output.as_deref(),
+        &Inputs {
+            targets: &args.targets,
+            files: &args.bundles,
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    // Created before anything slow (a million-IOC bundle loads for seconds):
+    // an unwritable destination fails at once.
+    let pending = match &destination {
+        Destination::File(path) => Some(
+            AtomicFile::create(path, "report")
+                .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        ),
+        Destination::Stdout => None,
+    };
     let as_of = args.as_of.unwrap_or(started);
     let opts = LoadOptions {
         as_of,
@@ -165,13 +184,6 @@ fn run_scan(args: ScanArgs) -> Result<u8> {
     let loaded = clock.elapsed();
     let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
     let compiled = clock.elapsed();
-    let pending = match &args.output {
-        Some(path) => Some(
-            report::PendingReport::create(path)
-                .with_context(|| format!("cannot write the report to {}", path.display()))?,
-        ),
-        None => None,
-    };
 
     let opts = ScanOptions {
         source: SourceOptions {
@@ -225,7 +237,7 @@ fn run_scan(args: ScanArgs) -> Result<u8> {
         Some(pending) => {
             let path = pending.path().display().to_string();
             pending
-                .commit(&report)
+                .commit(|w| report::write_json(&report, w))
                 .with_context(|| format!("cannot write the report to {path}"))?
         }
         None => {

@@ -7,7 +7,6 @@
 mod model;
 
 use std::io::Write;
-use std::path::Path;
 
 use jiff::Timestamp;
 
@@ -390,45 +389,4 @@ pub fn format_time(t: Timestamp) -> String {
 pub fn write_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")
-}
-
-/// A report file being written atomically: a temporary file in the
-/// destination's directory, created before the scan starts (so an
-/// unwritable destination fails in a second, not after hours of scanning),
-/// filled and renamed over the destination at the end. A reader never sees
-/// half a report and a crash never leaves one.
-pub struct PendingReport {
-    tmp: tempfile::NamedTempFile,
-    path: std::path::PathBuf,
-}
-
-impl PendingReport {
-    pub fn create(path: &Path) -> std::io::Result<Self> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".breachscan-report")
-            .tempfile_in(dir)?;
-        Ok(PendingReport {
-            tmp,
-            path: path.to_path_buf(),
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn commit(mut self, report: &Report) -> std::io::Result<()> {
-        {
-            let mut w = std::io::BufWriter::new(self.tmp.as_file_mut());
-            write_json(report, &mut w)?;
-            w.flush()?;
-        }
-        self.tmp.as_file().sync_all()?;
-        self.tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
-    }
 }

@@ -180,6 +180,40 @@ pub fn members(first: &Path, format: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Whether a new file at `candidate` (an absolute path) would be taken as
+/// a member of the set at `first`: a name of its E01 series or its split
+/// numbering, in its directory.
+pub fn would_join(first: &Path, format: &str, candidate: &Path) -> bool {
+    let dir_of = |p: &Path| p.parent().and_then(|d| std::fs::canonicalize(d).ok());
+    let (Some(a), Some(b)) = (dir_of(first), candidate.parent()) else {
+        return false;
+    };
+    let (Some(first), Some(cand)) = (
+        first.file_name().and_then(|n| n.to_str()),
+        candidate.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return false;
+    };
+    if a != b {
+        return false;
+    }
+    match format {
+        "e01" => {
+            let (Some((stem, ext)), Some((s, e))) = (first.rsplit_once('.'), cand.rsplit_once('.'))
+            else {
+                return false;
+            };
+            let letter = ext.chars().next().unwrap_or('E').to_ascii_uppercase();
+            s == stem && segment_ext(e, letter, ext.len() == 4)
+        }
+        "split" => first.strip_suffix("001").is_some_and(|stem| {
+            cand.strip_prefix(stem)
+                .is_some_and(|n| n.len() >= 3 && n.bytes().all(|b| b.is_ascii_digit()))
+        }),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
