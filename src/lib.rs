@@ -17,3 +17,4 @@ pub mod matcher;
 pub mod report;
 pub mod scan;
 pub mod source;
+pub mod stop;

@@ -5,30 +5,34 @@
 mod check;
 mod output;
 mod progress;
+mod scan_command;
+mod signals;
 mod summary;
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
-use crate::bundle::{self, LoadOptions};
-use crate::matcher::Matcher;
-use crate::report::{self, ReportBuilder, ScanInfo};
-use crate::scan::{self, NoProgress, Progress, ScanOptions};
-use crate::source::{EvidencePath, SourceOptions};
-use output::{AtomicFile, Destination, Inputs};
+use crate::bundle;
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  scanned, no evidence found
-  1  scanned, evidence found
-  2  could not scan: bad arguments, invalid bundle, or no target readable
-Unreadable parts of a target do not change the exit code: they are listed in
-the report's \"errors\" and summarised on stderr.";
+  0    scanned, no evidence found
+  1    scanned, evidence found
+  2    could not scan: bad arguments (a target given twice, output that would
+       land on input), invalid bundle, nothing to look for (no active IOC),
+       or no target readable
+  3    scanned, no evidence found, but less was checked than asked: a target
+       could not be opened or gave nothing to read, or a bundle file gave no
+       active IOC (the report's \"warnings\" say which)
+  130  stopped by Ctrl-C (143: SIGTERM, 129: SIGHUP); the report of what was
+       scanned is written, marked \"complete\": false and \"interrupted\"
+Damaged or unreadable parts of a target (a corrupt chunk, record, partition
+or file) do not change the exit code: they are listed in the report's
+\"errors\" and summarised on stderr.";
 
 #[derive(Parser)]
 #[command(
@@ -103,9 +107,9 @@ struct ScanArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     threads: usize,
-    /// Read large files instead of memory-mapping them (safer on live
-    /// systems where files may be truncated during the scan).
-    #[arg(long)]
+    /// Accepted for older scripts: files are always read, never mapped.
+    #[arg(long, hide = true)]
+    #[allow(dead_code)]
     no_mmap: bool,
     /// Judge IOC expiry at this time (RFC 3339) instead of now, e.g. the
     /// time of the incident.
@@ -136,7 +140,7 @@ struct CheckArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan(args) => run_scan(args),
+        Command::Scan(args) => scan_command::run(args),
         Command::Bundle(BundleCommand::Check(args)) => {
             check::run(&args.files, args.as_of, args.all_attributes)
         }
@@ -151,119 +155,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn run_scan(args: ScanArgs) -> Result<u8> {
-    let started = Timestamp::now();
-    let destination = output::check(
-        args.output.as_deref(),
-        &Inputs {
-            targets: &args.targets,
-            files: &args.bundles,
-        },
-    )
-    .map_err(anyhow::Error::msg)?;
-    // Created before anything slow (a million-IOC bundle loads for seconds):
-    // an unwritable destination fails at once.
-    let pending = match &destination {
-        Destination::File(path) => Some(
-            AtomicFile::create(path, "report")
-                .with_context(|| format!("cannot write the report to {}", path.display()))?,
-        ),
-        Destination::Stdout => None,
-    };
-    let as_of = args.as_of.unwrap_or(started);
-    let opts = LoadOptions {
-        as_of,
-        all_attributes: args.all_attributes,
-    };
-    let clock = std::time::Instant::now();
-    let Some(bundle) = check::load_or_report(&args.bundles, &opts) else {
-        return Ok(2);
-    };
-    let loaded = clock.elapsed();
-    let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
-    let compiled = clock.elapsed();
-
-    let opts = ScanOptions {
-        source: SourceOptions {
-            follow_symlinks: args.follow_symlinks,
-            one_file_system: args.one_file_system,
-            mmap: !args.no_mmap,
-        },
-        max_file_size: args.max_file_size,
-        threads: args.threads,
-        single_stream: false,
-    };
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = show_progress.then(progress::Bar::new);
-    let progress: &dyn Progress = match &bar {
-        Some(b) => b,
-        None => &NoProgress,
-    };
-
-    let target_names: Vec<String> = args
-        .targets
-        .iter()
-        .map(|t| EvidencePath::from_os(t.as_os_str()).display())
-        .collect();
-    let mut builder = ReportBuilder::new(target_names);
-    let scan_start = clock.elapsed();
-    let outcome = scan::run(&args.targets, &matcher, &opts, progress, &mut builder)
-        .context("cannot start the scan")?;
-    let scanned = clock.elapsed() - scan_start;
-    if let Some(b) = &bar {
-        b.finish();
-    }
-    let finished = Timestamp::now();
-
-    let scan_info = ScanInfo {
-        started_at: report::format_time(started),
-        finished_at: report::format_time(finished),
-        arguments: std::env::args_os()
-            .map(|a| EvidencePath::from_os(&a).display())
-            .collect(),
-        complete: outcome.targets_opened == args.targets.len(),
-        as_of: report::format_time(as_of),
-        timings: report::Timings {
-            bundle_load: loaded.as_secs_f64(),
-            matcher_build: (compiled - loaded).as_secs_f64(),
-            scan: scanned.as_secs_f64(),
-        },
-    };
-    let report = builder.finish(&bundle, scan_info);
-
-    match pending {
-        Some(pending) => {
-            let path = pending.path().display().to_string();
-            pending
-                .commit(|w| report::write_json(&report, w))
-                .with_context(|| format!("cannot write the report to {path}"))?
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            report::write_json(&report, &mut out)
-                .and_then(|()| out.flush())
-                .context("cannot write the report to stdout")?;
-        }
-    }
-    if !args.quiet {
-        summary::print(
-            &report,
-            finished.duration_since(started),
-            args.output.as_deref(),
-        );
-    }
-    // The process ends next: freeing the matcher and bundle of a
-    // million-IOC scan piece by piece would only delay the exit.
-    std::mem::forget(matcher);
-    std::mem::forget(bundle);
-    if outcome.targets_opened == 0 {
-        eprintln!("breachscan: error: no target could be opened");
-        return Ok(2);
-    }
-    Ok(if report.summary.evidence > 0 { 1 } else { 0 })
 }
 
 /// `1234`, `500K`, `500M`, `2G`, `2GiB`, `1.5GB` (binary multiples).

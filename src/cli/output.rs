@@ -187,6 +187,11 @@ impl AtomicFile {
         &self.path
     }
 
+    /// The temporary file, for removing it if the process must end at once.
+    pub fn temp_path(&self) -> &Path {
+        self.tmp.path()
+    }
+
     /// Writes the content with `fill`, syncs it and renames it into place.
     pub fn commit(
         mut self,

@@ -47,7 +47,15 @@ pub fn print(report: &Report, elapsed: jiff::SignedDuration, output: Option<&Pat
             kinds.join(", ")
         );
     }
-    if !report.scan.complete {
+    for w in &report.warnings {
+        match &w.path {
+            Some(p) => eprintln!("warning: {p}: {}", w.message),
+            None => eprintln!("warning: {}", w.message),
+        }
+    }
+    if let Some(signal) = report.scan.interrupted {
+        eprintln!("scan interrupted by {signal}: the report covers what was scanned before");
+    } else if !report.scan.complete {
         eprintln!("scan incomplete: some entries could not be examined");
     }
     if let Some(path) = output {

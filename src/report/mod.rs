@@ -54,6 +54,12 @@ pub enum ScanEvent {
         source: usize,
         records: u64,
     },
+    /// The walk of a source ended: every entry was started, or the scan
+    /// was stopped first (`interrupted`).
+    SourceDone {
+        source: usize,
+        interrupted: bool,
+    },
     Evidence(Box<Evidence>),
     Problem {
         source: usize,
@@ -75,6 +81,7 @@ struct SourceStats {
     records: u64,
     errors: u64,
     skipped: u64,
+    interrupted: bool,
 }
 
 /// Collects events and builds the [`Report`].
@@ -127,7 +134,9 @@ impl ReportBuilder {
             })
             .collect();
         errors.sort();
-        scan.complete = scan.complete && !errors.iter().any(|e| e.class == "error");
+        scan.complete = scan.complete
+            && scan.interrupted.is_none()
+            && !errors.iter().any(|e| e.class == "error");
 
         // Group by alert definition.
         let mut groups: Vec<Vec<Evidence>> = vec![Vec::new(); bundle.alert_definitions.len()];
@@ -209,6 +218,7 @@ impl ReportBuilder {
                 records_scanned: s.records,
                 errors: s.errors,
                 skipped: s.skipped,
+                interrupted: s.interrupted,
             })
             .collect();
         let summary = Summary {
@@ -221,6 +231,7 @@ impl ReportBuilder {
             errors: sources.iter().map(|s| s.errors).sum(),
             skipped: sources.iter().map(|s| s.skipped).sum(),
         };
+        let warnings = warnings(bundle, &scan, &sources);
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -245,8 +256,53 @@ impl ReportBuilder {
             summary,
             alerts: alerts.into_iter().map(|(_, a)| a).collect(),
             errors,
+            warnings,
         }
     }
+}
+
+/// The ways a scan checked less than it was asked to (see [`Warning`]).
+fn warnings(bundle: &Bundle, scan: &ScanInfo, sources: &[SourceReport]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for f in bundle.files.iter().filter(|f| f.iocs_active == 0) {
+        out.push(Warning {
+            code: "bundleWithoutActiveIoc",
+            path: Some(f.path.display().to_string()),
+            message: format!(
+                "gives no active IOC ({} IOCs, {} entries not used): nothing of it was looked for",
+                f.iocs, f.entries_unused
+            ),
+        });
+    }
+    for s in sources {
+        let (code, message) = match s.kind {
+            "unopened" => (
+                "targetNotOpened",
+                "could not be opened: nothing in it was scanned",
+            ),
+            _ if s.files_scanned == 0 && s.records_scanned == 0 && !s.interrupted => (
+                "targetEmpty",
+                "no file or record could be read from it: nothing in it was scanned",
+            ),
+            _ => continue,
+        };
+        out.push(Warning {
+            code,
+            path: Some(s.path.clone()),
+            message: message.into(),
+        });
+    }
+    if let Some(signal) = scan.interrupted {
+        out.push(Warning {
+            code: "interrupted",
+            path: None,
+            message: format!(
+                "stopped by {signal} before the end: {} target(s) not walked to the end",
+                sources.iter().filter(|s| s.interrupted).count()
+            ),
+        });
+    }
+    out
 }
 
 impl ReportSink for ReportBuilder {
@@ -265,6 +321,10 @@ impl ReportSink for ReportBuilder {
                 self.stats[source].bytes += bytes;
             }
             ScanEvent::RecordsScanned { source, records } => self.stats[source].records += records,
+            ScanEvent::SourceDone {
+                source,
+                interrupted,
+            } => self.stats[source].interrupted = interrupted,
             ScanEvent::Evidence(ev) => self.evidence.push(*ev),
             ScanEvent::Problem { source, problem } => {
                 if problem.kind.is_error() {

@@ -15,6 +15,24 @@ pub struct Report {
     pub summary: Summary,
     pub alerts: Vec<AlertReport>,
     pub errors: Vec<ErrorReport>,
+    /// What makes this scan check less than was asked (a target not
+    /// opened or yielding nothing, a bundle file giving no active IOC, an
+    /// interruption). A scan with warnings and no evidence does not exit 0.
+    pub warnings: Vec<Warning>,
+}
+
+/// One way the scan checked less than asked; `code` is stable for
+/// filtering, `message` says it in words.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub struct Warning {
+    /// `targetNotOpened`, `targetEmpty`, `bundleWithoutActiveIoc`,
+    /// `interrupted`.
+    pub code: &'static str,
+    /// The target or bundle file concerned, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    pub message: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -32,8 +50,14 @@ pub struct ScanInfo {
     pub arguments: Vec<String>,
     /// True when every target was opened and every entry fully examined:
     /// no entry in `errors` is an error (entries skipped by design, such as
-    /// FIFOs, do not make a scan incomplete).
+    /// FIFOs, do not make a scan incomplete), and the scan was not
+    /// interrupted.
     pub complete: bool,
+    /// The signal that stopped the scan early (`SIGINT`, `SIGTERM`): what
+    /// was covered is in `sources` (`interrupted` marks the targets whose
+    /// walk was cut short) and entries cut mid-read are in `errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<&'static str>,
     /// The instant IOC expiry was judged against.
     pub as_of: String,
     /// Where the time went, in seconds (time fields: they differ run to run).
@@ -80,6 +104,8 @@ pub struct SourceReport {
     pub errors: u64,
     /// Entries of this source listed in `errors` as skipped by design.
     pub skipped: u64,
+    /// The scan was stopped before every entry of this source was started.
+    pub interrupted: bool,
 }
 
 #[derive(Debug, Serialize)]

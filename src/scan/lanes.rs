@@ -131,7 +131,7 @@ impl<'a> Worker<'a> {
             source,
             ctx,
             tx,
-            buf: ReadBuf::default(),
+            buf: ReadBuf::for_scan(ctx.stop),
             spare: Vec::new(),
         }
     }
@@ -226,6 +226,16 @@ impl<'a> Worker<'a> {
     /// whose MD5 | SHAs split over two cores serves them better.
     fn round(&mut self, lanes: &mut Vec<Lane>) {
         use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
+        if self.ctx.stop.requested().is_some() {
+            for lane in lanes.drain(..) {
+                let lane = Lane {
+                    end: End::Failed(crate::stop::interrupted()),
+                    ..lane
+                };
+                self.finish(lane);
+            }
+            return;
+        }
         if lanes.len() <= 2 {
             for lane in lanes.iter_mut() {
                 lane.read_chunk();

@@ -16,9 +16,12 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use crate::matcher::Matcher;
 use crate::report::{ReportSink, ScanEvent};
-use crate::source::{self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceOptions};
+use crate::source::{
+    self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceItem, SourceOptions,
+};
+use crate::stop::Stop;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
     pub source: SourceOptions,
     /// Files larger than this are matched by name and path only, and listed.
@@ -28,6 +31,10 @@ pub struct ScanOptions {
     /// Reads one file at a time per worker, never interleaving files for
     /// multi-buffer MD5 (`lanes`); for comparing the two paths.
     pub single_stream: bool,
+    /// Set (by a signal) to stop the scan early: no new entry is started,
+    /// reads in progress end at their next chunk, and the report says the
+    /// scan was interrupted.
+    pub stop: Stop,
 }
 
 /// Progress reporting hooks, called from worker threads.
@@ -48,7 +55,7 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 /// What the caller needs beyond the events.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ScanOutcome {
     /// Targets that could be opened; 0 means nothing was scanned.
     pub targets_opened: usize,
@@ -89,14 +96,11 @@ pub fn run(
             }),
         }
     }
-    let outcome = ScanOutcome {
-        targets_opened: sources.len(),
-    };
-
     let ctx = worker::Ctx {
         matcher,
         max_file_size: opts.max_file_size,
         progress,
+        stop: &opts.stop,
     };
     // Bounded so a slow sink cannot make the queue grow without limit.
     let (tx, rx) = mpsc::sync_channel::<Vec<ScanEvent>>(1024);
@@ -118,18 +122,23 @@ pub fn run(
                 let lanes = !opts.single_stream && lanes::worth_it(ctx);
                 for (idx, src) in sources {
                     let idx = *idx;
+                    let entries = until_stopped(src.entries(), ctx.stop);
                     if lanes {
-                        lanes::run_source(idx, src.entries(), ctx, &tx);
-                        continue;
+                        lanes::run_source(idx, entries, ctx, &tx);
+                    } else {
+                        entries.par_bridge().for_each_init(
+                            || (tx.clone(), ReadBuf::for_scan(ctx.stop)),
+                            |(tx, buf), item| {
+                                let batch = Batch::new(tx);
+                                worker::run_item(idx, item, ctx, buf, &|ev| batch.push(ev));
+                                batch.flush();
+                            },
+                        );
                     }
-                    src.entries().par_bridge().for_each_init(
-                        || (tx.clone(), ReadBuf::default()),
-                        |(tx, buf), item| {
-                            let batch = Batch::new(tx);
-                            worker::run_item(idx, item, ctx, buf, &|ev| batch.push(ev));
-                            batch.flush();
-                        },
-                    );
+                    let _ = tx.send(vec![ScanEvent::SourceDone {
+                        source: idx,
+                        interrupted: ctx.stop.requested().is_some(),
+                    }]);
                 }
             });
             drop(tx);
@@ -140,7 +149,17 @@ pub fn run(
             }
         }
     });
-    Ok(outcome)
+    Ok(ScanOutcome {
+        targets_opened: sources.len(),
+    })
+}
+
+/// A source's entries, ending early when the scan is asked to stop.
+pub(crate) fn until_stopped<'a>(
+    entries: Box<dyn Iterator<Item = SourceItem> + Send + 'a>,
+    stop: &'a Stop,
+) -> Box<dyn Iterator<Item = SourceItem> + Send + 'a> {
+    Box::new(entries.take_while(move |_| stop.requested().is_none()))
 }
 
 /// One item's events, sent to the report thread together: one wake-up of

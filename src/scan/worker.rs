@@ -16,6 +16,7 @@ use crate::source::{
     Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
     SourceItem,
 };
+use crate::stop::{self, Stop};
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use super::Progress;
@@ -24,6 +25,7 @@ pub(super) struct Ctx<'a> {
     pub matcher: &'a Matcher,
     pub max_file_size: Option<u64>,
     pub progress: &'a dyn Progress,
+    pub stop: &'a Stop,
 }
 
 /// Sends an event to the report thread; callable from any thread.
@@ -182,12 +184,12 @@ pub(super) fn conclude(
             (r.digests, r.bytes)
         }
         Err(e) => {
-            emit(problem(
-                source,
-                entry,
-                ProblemKind::Unreadable,
-                format!("cannot read: {e}"),
-            ));
+            let (kind, message) = if stop::is_interrupted(&e) {
+                (ProblemKind::Interrupted, e.to_string())
+            } else {
+                (ProblemKind::Unreadable, format!("cannot read: {e}"))
+            };
+            emit(problem(source, entry, kind, message));
             if hits.is_empty() && found.is_empty() {
                 return;
             }
@@ -314,12 +316,12 @@ fn nested_image(source: usize, entry: &FileEntry, head: &[u8], ctx: &Ctx, emit: 
     match crate::source::container::open(&path, format) {
         Ok(disk) => {
             let image = ImageSource::nested(format, disk, entry.path.clone());
-            image
-                .entries()
+            super::until_stopped(image.entries(), ctx.stop)
                 .par_bridge()
-                .for_each_init(ReadBuf::default, |buf, item| {
-                    run_item(source, item, ctx, buf, emit)
-                });
+                .for_each_init(
+                    || ReadBuf::for_scan(ctx.stop),
+                    |buf, item| run_item(source, item, ctx, buf, emit),
+                );
         }
         Err(e) => emit(problem(
             source,

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use walkdir::WalkDir;
 
-use super::io::{ReadBuf, open_evidence, pump_file};
+use super::io::{ReadBuf, open_evidence, pump};
 use super::{
     Content, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind, SourceItem,
     SourceOptions,
@@ -104,7 +104,6 @@ impl DirSource {
                 content: Box::new(HostFile {
                     path: path.to_path_buf(),
                     follow: self.opts.follow_symlinks,
-                    mmap: self.opts.mmap,
                 }),
             })),
             Err(e) => problem(ProblemKind::Unreadable, format!("cannot stat: {e}")),
@@ -219,33 +218,29 @@ fn file_meta(meta: &Metadata) -> FileMeta {
 struct HostFile {
     path: PathBuf,
     follow: bool,
-    mmap: bool,
 }
 
 impl HostFile {
     /// Opens the file and checks it is still a regular file.
-    fn open_regular(&self) -> io::Result<(File, u64)> {
+    fn open_regular(&self) -> io::Result<File> {
         let file = open_evidence(&self.path, self.follow)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
+        if !file.metadata()?.is_file() {
             return Err(io::Error::other(
                 "no longer a regular file (changed after the walk); not read",
             ));
         }
-        Ok((file, meta.len()))
+        Ok(file)
     }
 }
 
 impl Content for HostFile {
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
-        let (file, len) = self.open_regular()?;
-        pump_file(&file, len, self.mmap, buf, sink)
+        pump(&mut &self.open_regular()?, buf, sink)
     }
 
     fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {
         // Unbuffered: callers read a few bytes (the head, to recognise a
         // format) or whole blocks.
-        let (file, _) = self.open_regular()?;
-        Ok(Box::new(file))
+        Ok(Box::new(self.open_regular()?))
     }
 }

@@ -27,25 +27,13 @@ pub use io::ReadBuf;
 pub use name::EvidencePath;
 
 /// How sources open and walk their targets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct SourceOptions {
     /// Follow symbolic links in host directories (off: a link is listed, not
     /// followed, so a scan never leaves the evidence tree).
     pub follow_symlinks: bool,
     /// Do not descend into other mounted filesystems.
     pub one_file_system: bool,
-    /// Map large host files instead of reading them (see [`io::pump_file`]).
-    pub mmap: bool,
-}
-
-impl Default for SourceOptions {
-    fn default() -> Self {
-        SourceOptions {
-            follow_symlinks: false,
-            one_file_system: false,
-            mmap: true,
-        }
-    }
 }
 
 /// A tree of files.
@@ -165,6 +153,9 @@ pub enum ProblemKind {
     /// A volume with no filesystem we recognise (swap, reserved, encrypted,
     /// unformatted): listed, not scanned.
     UnscannedVolume,
+    /// An entry whose read was cut short because the scan was asked to
+    /// stop (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 impl ProblemKind {
@@ -190,6 +181,7 @@ impl ProblemKind {
             ProblemKind::Unrecoverable => "unrecoverableDeleted",
             ProblemKind::JournalNotReplayed => "journalNotReplayed",
             ProblemKind::NestedImage => "imageNotOpened",
+            ProblemKind::Interrupted => "interrupted",
         }
     }
 
@@ -208,6 +200,7 @@ impl ProblemKind {
                 | ProblemKind::PartitionTable
                 | ProblemKind::CorruptFilesystem
                 | ProblemKind::JournalNotReplayed
+                | ProblemKind::Interrupted
         )
     }
 }

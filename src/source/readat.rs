@@ -372,10 +372,11 @@ pub struct StreamContent(pub Arc<dyn ReadAt>);
 
 impl Content for StreamContent {
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
-        let buf = buf.as_mut_slice();
+        let (buf, stop) = buf.parts();
         let size = self.0.size();
         let mut pos = 0u64;
         while pos < size {
+            stop.check()?;
             let want = buf.len().min((size - pos) as usize);
             let n = self.0.read_at(&mut buf[..want], pos)?;
             if n == 0 {

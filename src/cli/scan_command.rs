@@ -1,0 +1,220 @@
+//! `breachscan scan`: checks the arguments (output never on input, no
+//! target twice, something to look for), loads the bundle, runs the scan
+//! under the signal handler, writes the report and chooses the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use jiff::Timestamp;
+
+use super::output::{self, AtomicFile, Destination, Inputs};
+use super::signals::{self, Unfinished};
+use super::{ScanArgs, check, progress, summary};
+use crate::bundle::LoadOptions;
+use crate::matcher::Matcher;
+use crate::report::{self, Report, ReportBuilder, ScanInfo};
+use crate::scan::{self, NoProgress, Progress, ScanOptions};
+use crate::source::{EvidencePath, SourceOptions};
+use crate::stop::Stop;
+
+/// Exit code of a scan that found nothing but checked less than asked.
+const EXIT_INCOMPLETE: u8 = 3;
+
+pub fn run(args: ScanArgs) -> Result<u8> {
+    let started = Timestamp::now();
+    // First, before any thread starts: every thread inherits the mask.
+    let stop = Stop::default();
+    let unfinished = Unfinished::default();
+    signals::install(stop.clone(), unfinished.clone()).context("cannot catch signals")?;
+
+    distinct_targets(&args.targets)?;
+    let destination = output::check(
+        args.output.as_deref(),
+        &Inputs {
+            targets: &args.targets,
+            files: &args.bundles,
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    // Created before anything slow (a million-IOC bundle loads for seconds):
+    // an unwritable destination fails at once.
+    let pending = match &destination {
+        Destination::File(path) => {
+            let f = AtomicFile::create(path, "report")
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            *unfinished.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(f.temp_path().to_path_buf());
+            Some(f)
+        }
+        Destination::Stdout => None,
+    };
+    let as_of = args.as_of.unwrap_or(started);
+    let opts = LoadOptions {
+        as_of,
+        all_attributes: args.all_attributes,
+    };
+    let clock = std::time::Instant::now();
+    let Some(bundle) = check::load_or_report(&args.bundles, &opts) else {
+        return Ok(2);
+    };
+    if bundle.active_iocs().next().is_none() {
+        bail!(
+            "nothing to look for: the bundle(s) hold {} IOC(s), none active ({}) — \
+             `bundle check` lists them; --as-of TIME judges expiry at another time, \
+             --all-attributes takes MISP attributes not marked to_ids",
+            bundle.iocs.len(),
+            inactive_reasons(&bundle)
+        );
+    }
+    let loaded = clock.elapsed();
+    let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
+    let compiled = clock.elapsed();
+
+    let opts = ScanOptions {
+        source: SourceOptions {
+            follow_symlinks: args.follow_symlinks,
+            one_file_system: args.one_file_system,
+        },
+        max_file_size: args.max_file_size,
+        threads: args.threads,
+        single_stream: false,
+        stop: stop.clone(),
+    };
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let bar = show_progress.then(progress::Bar::new);
+    let progress: &dyn Progress = match &bar {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+
+    let target_names: Vec<String> = args
+        .targets
+        .iter()
+        .map(|t| EvidencePath::from_os(t.as_os_str()).display())
+        .collect();
+    let mut builder = ReportBuilder::new(target_names);
+    let scan_start = clock.elapsed();
+    let outcome = scan::run(&args.targets, &matcher, &opts, progress, &mut builder)
+        .context("cannot start the scan")?;
+    let scanned = clock.elapsed() - scan_start;
+    if let Some(b) = &bar {
+        b.finish();
+    }
+    let finished = Timestamp::now();
+    let interrupted = stop.requested();
+
+    let scan_info = ScanInfo {
+        started_at: report::format_time(started),
+        finished_at: report::format_time(finished),
+        arguments: std::env::args_os()
+            .map(|a| EvidencePath::from_os(&a).display())
+            .collect(),
+        complete: outcome.targets_opened == args.targets.len(),
+        interrupted: interrupted.map(signals::name),
+        as_of: report::format_time(as_of),
+        timings: report::Timings {
+            bundle_load: loaded.as_secs_f64(),
+            matcher_build: (compiled - loaded).as_secs_f64(),
+            scan: scanned.as_secs_f64(),
+        },
+    };
+    let report = builder.finish(&bundle, scan_info);
+
+    match pending {
+        Some(pending) => {
+            let path = pending.path().display().to_string();
+            pending
+                .commit(|w| report::write_json(&report, w))
+                .with_context(|| format!("cannot write the report to {path}"))?;
+            unfinished.lock().unwrap_or_else(|p| p.into_inner()).take();
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            report::write_json(&report, &mut out)
+                .and_then(|()| out.flush())
+                .context("cannot write the report to stdout")?;
+        }
+    }
+    if !args.quiet {
+        summary::print(
+            &report,
+            finished.duration_since(started),
+            args.output.as_deref(),
+        );
+    }
+    // The process ends next: freeing the matcher and bundle of a
+    // million-IOC scan piece by piece would only delay the exit.
+    std::mem::forget(matcher);
+    std::mem::forget(bundle);
+    if outcome.targets_opened == 0 {
+        eprintln!("breachscan: error: no target could be opened");
+        return Ok(2);
+    }
+    Ok(exit_code(&report, interrupted))
+}
+
+/// The exit code of a scan that ran (see `--help`).
+fn exit_code(report: &Report, interrupted: Option<i32>) -> u8 {
+    match interrupted {
+        Some(signal) => signals::exit_code(signal),
+        None if report.summary.evidence > 0 => 1,
+        None if !report.warnings.is_empty() => EXIT_INCOMPLETE,
+        None => 0,
+    }
+}
+
+/// Why a bundle has no active IOC, counted: "12 expired, 3 disabled".
+fn inactive_reasons(bundle: &crate::bundle::Bundle) -> String {
+    use crate::bundle::IocState;
+    let count = |s| bundle.iocs.iter().filter(|i| i.state == s).count();
+    let unused: usize = bundle.files.iter().map(|f| f.entries_unused).sum();
+    format!(
+        "{} expired, {} disabled, {} entries not usable as IOCs",
+        count(IocState::Expired),
+        count(IocState::Disabled),
+        unused
+    )
+}
+
+/// Refuses a target given twice, or inside another target directory: its
+/// evidence would be scanned and counted twice.
+fn distinct_targets(targets: &[PathBuf]) -> Result<()> {
+    let real: Vec<Option<(PathBuf, bool)>> = targets
+        .iter()
+        .map(|t| {
+            let r = std::fs::canonicalize(t).ok()?;
+            let dir = r.is_dir();
+            Some((r, dir))
+        })
+        .collect();
+    for (i, a) in real.iter().enumerate() {
+        let Some((ra, _)) = a else { continue };
+        for (j, b) in real.iter().enumerate() {
+            let Some((rb, b_dir)) = b else { continue };
+            if i == j {
+                continue;
+            }
+            if ra == rb && i > j {
+                bail!(
+                    "{} and {} are the same target: its evidence would be counted twice",
+                    shown(&targets[j]),
+                    shown(&targets[i])
+                );
+            }
+            if *b_dir && ra != rb && ra.starts_with(rb) {
+                bail!(
+                    "{} lies inside the target directory {}: its evidence would be counted twice",
+                    shown(&targets[i]),
+                    shown(&targets[j])
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn shown(p: &Path) -> String {
+    EvidencePath::from_os(p.as_os_str()).display()
+}
