@@ -63,6 +63,21 @@ pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Bundle, BundleError
     merge(parsed, opts)
 }
 
+/// Parses one bundle held in memory, named `name` in errors, as [`load`]
+/// would load a file with these bytes (for fuzzing and embedding).
+pub fn parse_bytes(name: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Bundle, BundleErrors> {
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let draft = parse_any(name, text, opts).map_err(BundleErrors)?;
+    merge(
+        vec![Parsed {
+            path: name.to_path_buf(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            draft,
+        }],
+        opts,
+    )
+}
+
 struct Parsed {
     path: PathBuf,
     sha256: String,

@@ -126,6 +126,28 @@ pub(super) fn plan(source: usize, entry: &FileEntry, ctx: &Ctx, emit: Emit) -> O
     ctx.matcher.match_path(&entry.path.display(), &mut hits);
 
     let size = entry.meta.size;
+    // Only holes (or damage) make a file larger than the volume holding
+    // it; reading them would hash zeros for as long as the size claims
+    // (an ext inode can claim 2^44 bytes), whatever the name matched.
+    if let Some(v) = entry.meta.volume.as_ref().filter(|v| size > v.size) {
+        emit(problem(
+            source,
+            entry,
+            ProblemKind::LargerThanVolume,
+            format!(
+                "{size} bytes is more than its volume holds ({} bytes): a sparse or damaged \
+                 file; matched by name and path only, not read",
+                v.size
+            ),
+        ));
+        if !hits.is_empty() {
+            emit(ScanEvent::FileScanned { source, bytes: 0 });
+        }
+        for hit in hits {
+            emit(evidence(source, entry, hit, &Digests::default(), None));
+        }
+        return None;
+    }
     if let Some(limit) = ctx.max_file_size.filter(|&m| size > m && hits.is_empty()) {
         emit(problem(
             source,

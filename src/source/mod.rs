@@ -156,6 +156,9 @@ pub enum ProblemKind {
     /// An entry whose read was cut short because the scan was asked to
     /// stop (Ctrl-C, SIGTERM).
     Interrupted,
+    /// A file inside an image larger than its volume (sparse or damaged):
+    /// matched by name and path, not read.
+    LargerThanVolume,
 }
 
 impl ProblemKind {
@@ -182,6 +185,7 @@ impl ProblemKind {
             ProblemKind::JournalNotReplayed => "journalNotReplayed",
             ProblemKind::NestedImage => "imageNotOpened",
             ProblemKind::Interrupted => "interrupted",
+            ProblemKind::LargerThanVolume => "largerThanVolume",
         }
     }
 

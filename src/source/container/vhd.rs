@@ -109,6 +109,14 @@ impl Vhd {
                 "BAT of {entries} entries cannot cover {size} bytes in blocks of {block_size}"
             )));
         }
+        // The table lies in the file: checked against it before it is
+        // allocated (the header alone could ask for a gigabyte).
+        if table_at.saturating_add(entries * 4) > file.size() {
+            return Err(bad(format!(
+                "BAT of {entries} entries at byte {table_at} runs past the {}-byte file",
+                file.size()
+            )));
+        }
         let mut raw = vec![0u8; entries as usize * 4];
         file.read_exact_at(&mut raw, table_at)?;
         let bat = raw.chunks_exact(4).map(|c| be32(c, 0)).collect();

@@ -67,6 +67,25 @@ impl Inode {
 /// length).
 type Piece = (u64, Option<u64>, u64);
 
+/// A file's pieces being collected, with what keeps a damaged mapping
+/// bounded: no more mapped blocks than the volume holds, and no tree block
+/// read twice.
+struct Mapping {
+    out: Vec<Piece>,
+    mapped_left: u64,
+    seen: HashSet<u64>,
+}
+
+impl Mapping {
+    fn spend(&mut self, blocks: u64) -> Result<(), String> {
+        self.mapped_left = self
+            .mapped_left
+            .checked_sub(blocks)
+            .ok_or("the block map maps more blocks than the volume holds (damaged)")?;
+        Ok(())
+    }
+}
+
 impl Ext {
     pub fn open(kind: &'static str, vol: Arc<dyn ReadAt>) -> Result<Ext, String> {
         let mut sb = [0u8; 1024];
@@ -108,17 +127,35 @@ impl Ext {
             return Err("meta_bg group descriptor layout is not read yet".into());
         }
         let first_data = u64::from(le32(&sb, 20));
-        let groups = (blocks - first_data).div_ceil(blocks_per_group);
+        let groups = blocks
+            .checked_sub(first_data)
+            .ok_or_else(|| format!("first data block {first_data} is past the {blocks} blocks"))?
+            .div_ceil(blocks_per_group);
+        // The descriptor size is 32, or (64bit) a power of two up to 1024.
         let desc = if incompat & INCOMPAT_64BIT != 0 {
             u64::from(le16(&sb, 254)).max(32)
         } else {
             32
         };
-        if groups > 1 << 24 || groups * inodes_per_group < inode_count {
+        if !desc.is_power_of_two() || desc > 1024 {
+            return Err(format!("implausible group descriptor size {desc}"));
+        }
+        if groups > 1 << 24 || groups.saturating_mul(inodes_per_group) < inode_count {
             return Err(format!("implausible group count {groups}"));
         }
-        let mut gdt = vec![0u8; (groups * desc) as usize];
-        vol.read_exact_at(&mut gdt, (first_data + 1) * block)
+        // The table lies in the volume: its size is checked against the
+        // volume before anything is allocated for it.
+        let gdt_at = (first_data + 1) * block;
+        let gdt_len = groups * desc;
+        if gdt_at.saturating_add(gdt_len) > vol.size() {
+            return Err(format!(
+                "{groups} group descriptors of {desc} bytes at byte {gdt_at} lie past the \
+                 {}-byte volume",
+                vol.size()
+            ));
+        }
+        let mut gdt = vec![0u8; gdt_len as usize];
+        vol.read_exact_at(&mut gdt, gdt_at)
             .map_err(|e| format!("group descriptors: {e}"))?;
         let tables = gdt
             .chunks_exact(desc as usize)
@@ -212,17 +249,43 @@ impl Ext {
 
     /// Where the inode's bytes are.
     fn pieces(&self, ino: &Inode) -> Result<Vec<Piece>, String> {
-        let mut out = Vec::new();
-        if ino.flags & EXTENTS_FLAG != 0 {
-            self.extents(&ino.block, 0, &mut out)?;
-        } else {
-            self.block_map(&ino.block, ino.size, &mut out)?;
+        if ino.size > self.max_size(ino) {
+            return Err(format!(
+                "size {} is beyond what this inode can address",
+                ino.size
+            ));
         }
-        out.sort_by_key(|p| p.0);
-        Ok(out)
+        let mut map = Mapping {
+            out: Vec::new(),
+            mapped_left: self.vol.size() / self.block,
+            seen: HashSet::new(),
+        };
+        if ino.flags & EXTENTS_FLAG != 0 {
+            self.extents(&ino.block, 0, &mut map)?;
+        } else {
+            self.block_map(&ino.block, ino.size, &mut map)?;
+        }
+        map.out.sort_by_key(|p| p.0);
+        Ok(map.out)
     }
 
-    fn extents(&self, node: &[u8], depth: u32, out: &mut Vec<Piece>) -> Result<(), String> {
+    /// Reads an index block of the mapping tree (extent node, indirect
+    /// block), refusing one already read for this file: a tree whose nodes
+    /// point back at each other would otherwise be walked without end.
+    fn tree_block(&self, ptr: u64, map: &mut Mapping) -> Result<Vec<u8>, String> {
+        if !map.seen.insert(ptr) {
+            return Err(format!(
+                "block {ptr} appears twice in the block map (a loop)"
+            ));
+        }
+        let mut b = vec![0u8; self.block as usize];
+        self.vol
+            .read_exact_at(&mut b, ptr.saturating_mul(self.block))
+            .map_err(|e| format!("mapping block {ptr}: {e}"))?;
+        Ok(b)
+    }
+
+    fn extents(&self, node: &[u8], depth: u32, map: &mut Mapping) -> Result<(), String> {
         if node.len() < 12 || le16(node, 0) != 0xf30a {
             return Err("bad extent header".into());
         }
@@ -243,15 +306,15 @@ impl Ext {
                     len -= 32768;
                 }
                 let start = (u64::from(le16(e, 6)) << 32) | u64::from(le32(e, 8));
+                if !uninit {
+                    map.spend(len)?;
+                }
                 let at = (!uninit).then_some(start.saturating_mul(self.block));
-                out.push((logical * self.block, at, len * self.block));
+                map.out.push((logical * self.block, at, len * self.block));
             } else {
                 let leaf = (u64::from(le16(e, 8)) << 32) | u64::from(le32(e, 4));
-                let mut child = vec![0u8; self.block as usize];
-                self.vol
-                    .read_exact_at(&mut child, leaf.saturating_mul(self.block))
-                    .map_err(|err| format!("extent block {leaf}: {err}"))?;
-                self.extents(&child, depth + 1, out)?;
+                let child = self.tree_block(leaf, map)?;
+                self.extents(&child, depth + 1, map)?;
             }
         }
         Ok(())
@@ -259,41 +322,55 @@ impl Ext {
 
     /// ext2/3 block map: 12 direct pointers, then single, double and triple
     /// indirect blocks. A zero pointer is a hole.
-    fn block_map(&self, block: &[u8], size: u64, out: &mut Vec<Piece>) -> Result<(), String> {
+    fn block_map(&self, block: &[u8], size: u64, map: &mut Mapping) -> Result<(), String> {
         let needed = size.div_ceil(self.block);
         let mut next = 0u64;
         for i in 0..12 {
             if next >= needed {
                 return Ok(());
             }
-            self.push_block(u64::from(le32(block, 4 * i)), &mut next, out);
+            self.push_block(u64::from(le32(block, 4 * i)), &mut next, map)?;
         }
         for (slot, level) in [(12usize, 1u32), (13, 2), (14, 3)] {
             if next >= needed {
                 break;
             }
             let ptr = u64::from(le32(block, 4 * slot));
-            self.indirect(ptr, level, needed, &mut next, out)?;
+            self.indirect(ptr, level, needed, &mut next, map)?;
         }
         Ok(())
     }
 
-    fn push_block(&self, ptr: u64, next: &mut u64, out: &mut Vec<Piece>) {
-        let at = (ptr != 0).then_some(ptr * self.block);
-        match out.last_mut() {
+    /// `blocks` blocks of hole from block `next` on.
+    fn push_hole(&self, blocks: u64, next: &mut u64, map: &mut Mapping) {
+        let len = blocks * self.block;
+        match map.out.last_mut() {
+            Some(last) if last.1.is_none() && last.0 + last.2 == *next * self.block => {
+                last.2 += len
+            }
+            _ => map.out.push((*next * self.block, None, len)),
+        }
+        *next += blocks;
+    }
+
+    fn push_block(&self, ptr: u64, next: &mut u64, map: &mut Mapping) -> Result<(), String> {
+        if ptr == 0 {
+            self.push_hole(1, next, map);
+            return Ok(());
+        }
+        map.spend(1)?;
+        let at = ptr * self.block;
+        match map.out.last_mut() {
             Some(last)
                 if last.0 + last.2 == *next * self.block
-                    && match (last.1, at) {
-                        (Some(a), Some(b)) => a + last.2 == b,
-                        (None, None) => true,
-                        _ => false,
-                    } =>
+                    && last.1.is_some_and(|a| a + last.2 == at) =>
             {
                 last.2 += self.block
             }
-            _ => out.push((*next * self.block, at, self.block)),
+            _ => map.out.push((*next * self.block, Some(at), self.block)),
         }
         *next += 1;
+        Ok(())
     }
 
     fn indirect(
@@ -302,30 +379,27 @@ impl Ext {
         level: u32,
         needed: u64,
         next: &mut u64,
-        out: &mut Vec<Piece>,
+        map: &mut Mapping,
     ) -> Result<(), String> {
         let per = self.block / 4;
         if ptr == 0 {
-            // A hole covering everything this pointer would have mapped.
+            // A hole covering everything this pointer would have mapped:
+            // one piece, however many blocks (a freed inode's size can
+            // claim billions).
             let span = per.pow(level).min(needed - *next);
-            for _ in 0..span {
-                self.push_block(0, next, out);
-            }
+            self.push_hole(span, next, map);
             return Ok(());
         }
-        let mut b = vec![0u8; self.block as usize];
-        self.vol
-            .read_exact_at(&mut b, ptr * self.block)
-            .map_err(|e| format!("indirect block {ptr}: {e}"))?;
+        let b = self.tree_block(ptr, map)?;
         for i in 0..per as usize {
             if *next >= needed {
                 break;
             }
             let p = u64::from(le32(&b, 4 * i));
             if level == 1 {
-                self.push_block(p, next, out);
+                self.push_block(p, next, map)?;
             } else {
-                self.indirect(p, level - 1, needed, next, out)?;
+                self.indirect(p, level - 1, needed, next, map)?;
             }
         }
         Ok(())
@@ -345,12 +419,6 @@ impl Ext {
 
     /// The inode's content as a reader.
     fn content(&self, ino: &Inode) -> Result<Arc<dyn ReadAt>, String> {
-        if ino.size > self.max_size(ino) {
-            return Err(format!(
-                "size {} is beyond what this inode can address",
-                ino.size
-            ));
-        }
         if ino.flags & INLINE_DATA_FLAG != 0 {
             let n = (ino.size as usize).min(60);
             return Ok(Arc::new(ino.block[..n].to_vec()));
@@ -461,7 +529,7 @@ impl Walk {
 
     fn read_dir(&mut self, inode: u64, path: Vec<u8>, depth: usize) {
         let entries = self.fs.inode(inode).and_then(|ino| {
-            if ino.size > MAX_DIR {
+            if ino.size > MAX_DIR.min(self.fs.vol.size()) {
                 return Err(format!("directory of {} bytes", ino.size));
             }
             let c = self.fs.content(&ino)?;

@@ -41,8 +41,10 @@ impl Fat {
             FatVariant::Fat32 => "fat32",
             FatVariant::ExFat => "exfat",
         };
-        let len =
-            (u64::from(geom.fat_size_sectors) * u64::from(geom.bytes_per_sector)).min(MAX_FAT);
+        // The FAT lies in the volume: never sized past it.
+        let len = (u64::from(geom.fat_size_sectors) * u64::from(geom.bytes_per_sector))
+            .min(MAX_FAT)
+            .min(vol.size().saturating_sub(geom.fat_start));
         let mut table = vec![0u8; len as usize];
         let n = vol
             .read_at(&mut table, geom.fat_start)
@@ -73,11 +75,22 @@ impl Fat {
         (v >= 2 && v < self.geom.count_of_clusters + 2).then_some(v)
     }
 
-    /// Where a file's bytes are: (volume offset, length) pieces.
+    /// Bytes the data area holds: no file can be larger.
+    fn data_bytes(&self) -> u64 {
+        u64::from(self.geom.count_of_clusters) * u64::from(self.geom.cluster_size)
+    }
+
+    /// Where a file's bytes are: (volume offset, length) pieces, adjacent
+    /// clusters merged. A chain is followed at most as far as the volume
+    /// has clusters (a FAT whose chain loops cannot make it longer), and
+    /// the caller has checked the size against the data area.
     fn pieces(&self, node: &Node) -> Vec<(u64, u64)> {
         let cs = u64::from(self.geom.cluster_size);
-        let needed = node.size.div_ceil(cs);
-        let mut out = Vec::new();
+        let needed = node
+            .size
+            .div_ceil(cs)
+            .min(u64::from(self.geom.count_of_clusters));
+        let mut out: Vec<(u64, u64)> = Vec::new();
         let mut left = node.size;
         let mut cluster = node.first_cluster;
         let contiguous = node.contiguous || node.is_deleted;
@@ -86,7 +99,10 @@ impl Fat {
                 break;
             };
             let len = cs.min(left);
-            out.push((off, len));
+            match out.last_mut() {
+                Some(last) if last.0 + last.1 == off => last.1 += len,
+                _ => out.push((off, len)),
+            }
             left -= len;
             let next = if contiguous {
                 cluster.checked_add(1)
@@ -118,6 +134,18 @@ impl Fat {
                     "deleted entry of {} bytes from cluster {}: its data would lie outside the \
                      volume, so it was not recovered",
                     node.size, node.first_cluster
+                ),
+            );
+        }
+        if node.size > self.data_bytes() {
+            return super::problem(
+                volume,
+                &path,
+                ProblemKind::CorruptEntry,
+                format!(
+                    "size {} is larger than the volume's {}-byte data area (damaged entry)",
+                    node.size,
+                    self.data_bytes()
                 ),
             );
         }

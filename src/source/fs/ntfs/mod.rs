@@ -30,6 +30,11 @@ const FIXUP_STRIDE: usize = 512;
 /// Largest attribute list we read (real ones are a few KiB).
 const MAX_ATTRIBUTE_LIST: u64 = 1 << 20;
 
+/// Largest compression unit decoded: Windows compresses in units of 16
+/// clusters of at most 4 KiB (64 KiB); a damaged header could otherwise
+/// ask for 2^16 clusters of 2 MiB at once.
+const MAX_COMPRESSION_UNIT: u64 = 1 << 20;
+
 pub struct Ntfs {
     vol: Arc<dyn ReadAt>,
     cluster: u64,
@@ -37,6 +42,9 @@ pub struct Ntfs {
     /// Fixup stride ([`FIXUP_STRIDE`]).
     sector: usize,
     mft: DataStream,
+    /// Why the $MFT was read from its mirror, when it was: damage the
+    /// walk lists although the volume could be read.
+    mirror_used: Option<String>,
 }
 
 /// Boot sector facts.
@@ -129,6 +137,12 @@ impl Ntfs {
                         record_size,
                         sector,
                         mft,
+                        mirror_used: (!why.is_empty()).then(|| {
+                            format!(
+                                "{}; its copy in $MFTMirr was used",
+                                why.trim_end_matches("; ")
+                            )
+                        }),
                     });
                 }
                 Err(e) => why.push_str(&format!("{what} record 0 at byte {at}: {e}; ")),
@@ -156,6 +170,12 @@ impl Ntfs {
             .filter(|a| a.kind == ATTR_DATA && a.name.is_empty())
             .collect();
         let (runs, size, init) = extents_runs(&data, cluster)?;
+        if size > vol.size() {
+            return Err(format!(
+                "$MFT of {size} bytes is larger than the {}-byte volume",
+                vol.size()
+            ));
+        }
         let first = DataStream::new(vol.clone(), cluster, runs.clone(), size, init, 0);
         let Some(list) = attrs.iter().find(|a| a.kind == ATTR_ATTRIBUTE_LIST) else {
             return Ok(first);

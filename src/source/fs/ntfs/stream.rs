@@ -62,6 +62,25 @@ impl DataStream {
         )
     }
 
+    /// Whether bytes `offset..offset + len` are all a hole (sparse runs, or
+    /// past the initialised size): they read as zeros, so there is nothing
+    /// to look at.
+    pub fn is_hole(&self, offset: u64, len: u64) -> bool {
+        if offset >= self.init {
+            return true;
+        }
+        let end = offset.saturating_add(len).min(self.init);
+        let mut vcn = offset / self.cluster;
+        let last = end.div_ceil(self.cluster);
+        while vcn < last {
+            match self.run_at(vcn) {
+                Some(&(first, count, None)) => vcn = first + count,
+                _ => return false,
+            }
+        }
+        true
+    }
+
     /// Reads plain (uncompressed) clusters into `buf` from stream offset `pos`.
     fn read_plain(&self, buf: &mut [u8], pos: u64) -> io::Result<()> {
         let mut done = 0usize;

@@ -33,7 +33,10 @@ struct Node {
 pub(super) struct Walk {
     fs: Arc<Ntfs>,
     volume: Arc<VolumeInfo>,
-    nodes: Vec<Node>,
+    /// The records that hold a file record, by record number (sorted: the
+    /// index pass reads them in order). Only those: a damaged or crafted
+    /// $MFT can claim billions of empty records.
+    nodes: Vec<(u64, Node)>,
     /// (first LCN of the data, record number) of records with data.
     todo: Vec<(u64, u64)>,
     next: usize,
@@ -63,30 +66,38 @@ impl Walk {
         ));
     }
 
-    /// First pass: every record's name, parent and flags.
+    /// First pass: every record's name, parent and flags. Runs of the
+    /// $MFT that are holes hold no records and are not read.
     fn index(&mut self) {
+        if let Some(why) = self.fs.mirror_used.clone() {
+            self.problem("$MFT record 0".into(), ProblemKind::CorruptEntry, why);
+        }
         let rs = self.fs.record_size;
         let count = self.fs.record_count();
         let per_batch = (BATCH / rs).max(1) as u64;
-        self.nodes.reserve(count.min(1 << 24) as usize);
         let mut first = 0u64;
         while first < count {
             let n = per_batch.min(count - first);
-            let mut batch = vec![0u8; n as usize * rs];
-            if let Err(e) = self.fs.mft.read_exact_at(&mut batch, first * rs as u64) {
+            let (at, len) = (first * rs as u64, n * rs as u64);
+            if self.fs.mft.is_hole(at, len) {
+                first += n;
+                continue;
+            }
+            let mut batch = vec![0u8; len as usize];
+            if let Err(e) = self.fs.mft.read_exact_at(&mut batch, at) {
                 self.problem(
                     format!("$MFT records {first}–{}", first + n - 1),
                     ProblemKind::Unreadable,
                     format!("cannot read these MFT records: {e}"),
                 );
-                self.nodes.resize_with((first + n) as usize, Node::default);
                 first += n;
                 continue;
             }
             for (i, raw) in batch.chunks_exact(rs).enumerate() {
                 let rec_no = first + i as u64;
-                let node = self.index_record(rec_no, raw.to_vec());
-                self.nodes.push(node);
+                if let Some(node) = self.index_record(rec_no, raw.to_vec()) {
+                    self.nodes.push((rec_no, node));
+                }
             }
             first += n;
         }
@@ -94,17 +105,23 @@ impl Walk {
         self.todo.sort_unstable();
     }
 
-    fn index_record(&mut self, rec_no: u64, raw: Vec<u8>) -> Node {
+    fn node(&self, rec_no: u64) -> Option<&Node> {
+        let i = self.nodes.binary_search_by_key(&rec_no, |n| n.0).ok()?;
+        Some(&self.nodes[i].1)
+    }
+
+    /// The record's node, or `None` when it holds no file record.
+    fn index_record(&mut self, rec_no: u64, raw: Vec<u8>) -> Option<Node> {
         let rec = match Rec::parse(raw, self.fs.sector) {
             Ok(Some(r)) => r,
-            Ok(None) => return Node::default(),
+            Ok(None) => return None,
             Err(e) => {
                 self.problem(
                     format!("$MFT record {rec_no}"),
                     ProblemKind::CorruptEntry,
                     e,
                 );
-                return Node::default();
+                return None;
             }
         };
         let h = rec.header;
@@ -144,7 +161,7 @@ impl Walk {
                 self.todo.push((lcn.unwrap_or(0), rec_no));
             }
         }
-        node
+        Some(node)
     }
 
     /// The `/`-separated path of a record from the parent chain.
@@ -157,14 +174,14 @@ impl Walk {
                 orphan = false;
                 break;
             }
-            let Some(node) = self.nodes.get(cur as usize) else {
+            let Some(node) = self.node(cur) else {
                 break;
             };
             let Some(name) = &node.name else {
                 break;
             };
             parts.push(name);
-            let Some(parent) = self.nodes.get(node.parent as usize) else {
+            let Some(parent) = self.node(node.parent) else {
                 break;
             };
             // A reference is good if the parent still has the sequence it
@@ -320,6 +337,17 @@ impl Walk {
                 _ => None,
             })
             .unwrap_or(0);
+        if unit > 0 {
+            let bytes = 1u64
+                .checked_shl(u32::from(unit))
+                .map(|clusters| clusters.saturating_mul(self.fs.cluster));
+            if bytes.is_none_or(|b| b > super::MAX_COMPRESSION_UNIT) {
+                return Err(format!(
+                    "compression unit of 2^{unit} clusters of {} bytes is implausible",
+                    self.fs.cluster
+                ));
+            }
+        }
         Ok(Arc::new(super::DataStream::new(
             self.fs.vol.clone(),
             self.fs.cluster,
