@@ -12,6 +12,8 @@
 pub mod artifact;
 pub mod bundle;
 pub mod cli;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod matcher;
 pub mod report;

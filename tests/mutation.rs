@@ -104,6 +104,11 @@ fn mutated_event_logs_scan_to_a_report() {
         run.stderr
     );
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        !r["errors"].to_string().contains("internal error"),
+        "{}",
+        r["errors"]
+    );
     assert_eq!(r["sources"][0]["filesScanned"], 40);
     assert!(r["summary"]["recordsScanned"].as_u64().unwrap() > 0);
 }

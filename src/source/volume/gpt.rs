@@ -100,7 +100,7 @@ pub(super) fn list(disk: &dyn ReadAt, problems: &mut Vec<TableProblem>) -> Optio
             continue;
         }
         let offset = first * sector;
-        let size = (last - first + 1).saturating_mul(sector);
+        let size = (last - first).saturating_add(1).saturating_mul(sector);
         if offset.saturating_add(size) > disk_size {
             problems.push(TableProblem {
                 message: format!(

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Fuzzes breachscan's parsers with cargo-fuzz (libFuzzer) on the nightly
+# toolchain:   cargo install cargo-fuzz   (once)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     default: 300 s, every target
+# Targets: bundle (every bundle format, STIX/OpenIOC expressions, matcher),
+# evtx (chunk/record walkers, BinXML screener), volume (MBR/GPT),
+# filesystem (NTFS, FAT/exFAT, ext2/3/4 walkers and file reads), container
+# (VHD/E01/VHDX/VMDK/QCOW2 headers and tables).
+#
+# Seeds: fuzz/seeds.tar.gz (committed, made by fuzz/make-seeds.sh from the
+# samples), plus ../shared/corpus when present (prepared into fuzz/extra/,
+# never committed). New inputs go to fuzz/work/, crashes and timeouts to
+# fuzz/artifacts/<target>/: each one found becomes a regression test.
+# Limits: 10 s per input, 2 GiB RSS, no single allocation over 1 GiB.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-300}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container)
+cd "$root/fuzz"
+[ -d corpus ] || tar xzf seeds.tar.gz
+corpus=$root/../shared/corpus
+if [ -d "$corpus" ] && [ ! -d extra ]; then
+  mkdir -p extra/{bundle,evtx,volume,filesystem,container}
+  find "$corpus/bundles" -type f -size -300k ! -name 'filename-iocs.txt' -exec cp {} extra/bundle/ \;
+  find "$corpus/evtx" -name '*.evtx' -size -200k -print0 | head -z -n 80 |
+    while IFS= read -r -d '' f; do
+      cp "$f" "extra/evtx/$(basename "$f" | tr -c 'A-Za-z0-9._\n-' _)"
+    done || true
+  cp "$corpus/images/ntfs/testfs1" extra/filesystem/ 2>/dev/null || true
+  if command -v zstd >/dev/null; then
+    for f in "$corpus"/images/ext/*.zst; do
+      (zstd -q -d -c "$f" | head -c 4194304 > "extra/filesystem/$(basename "$f" .zst)") || true
+    done
+  fi
+  if command -v ewfexport >/dev/null; then
+    for e in exfat1 nps-2010-emails ntfs_sample; do
+      ewfexport -q -u -f raw -t "/tmp/bs-fuzz-$e" "$corpus/images/ewf/$e.E01" >/dev/null 2>&1 &&
+        head -c 4194304 "/tmp/bs-fuzz-$e.raw" > "extra/filesystem/$e.raw" || true
+      rm -f "/tmp/bs-fuzz-$e".raw*
+    done
+  fi
+  for e in "$corpus"/images/ewf/*.E01; do
+    [ "$(stat -c %s "$e")" -lt 3000000 ] && { printf '\x00'; cat "$e"; } > "extra/container/$(basename "$e")"
+  done
+fi
+declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000)
+for t in "${targets[@]}"; do
+  mkdir -p "work/$t" "artifacts/$t"
+  dirs=("work/$t" "corpus/$t")
+  [ -d "extra/$t" ] && dirs+=("extra/$t")
+  echo "== $t: ${secs} s" >&2
+  cargo +nightly fuzz run -s none "$t" "${dirs[@]}" -- \
+    -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+    -max_len="${max_len[$t]}" -print_final_stats=1 -artifact_prefix="artifacts/$t/" \
+    2> "work/$t.log" || echo "   $t: libFuzzer stopped with a finding" >&2
+  runs=$(grep -m1 'stat::number_of_executed_units' "work/$t.log" | awk '{print $2}')
+  found=$(find "artifacts/$t" -type f | wc -l)
+  echo "   $t: ${runs:-0} executions, $found finding(s) in fuzz/artifacts/$t" >&2
+done

@@ -1,0 +1,133 @@
+//! Entry points shared by the fuzz targets (`fuzz/`, `scripts/fuzz.sh`)
+//! and the regression tests of what fuzzing found
+//! (`tests/fuzz_regressions.rs`): each feeds arbitrary bytes to one layer
+//! the way a scan does, and panics only where the scanner would (a caught
+//! panic inside a walker is reported as an internal error; here it is a
+//! failure, since no input may cause one).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use crate::artifact::{self, RecordItem};
+use crate::bundle::{self, LoadOptions};
+use crate::matcher::Matcher;
+use crate::source::readat::ReadAt;
+use crate::source::{FileSource, ImageSource, ReadBuf, SourceItem, container, volume};
+
+/// Every bundle format (by content, as `--bundle` does) and the matcher
+/// built from what loads.
+pub fn bundle(data: &[u8]) {
+    let opts = LoadOptions::default();
+    if let Ok(b) = bundle::parse_bytes(Path::new("fuzz.json"), data, &opts) {
+        let _ = Matcher::new(&b);
+    }
+}
+
+/// Literals common in event logs, so that screening both passes and
+/// rejects records.
+const RECORD_BUNDLE: &str = r#"{"alertDefinitions":[{"id":"a","name":"n","severity":"High"}],"iocs":[
+ {"id":"1","alertDefinitionId":"a","type":"FileName","value":"cmd.exe"},
+ {"id":"2","alertDefinitionId":"a","type":"IpAddress","value":"10.0.0.0/8"},
+ {"id":"3","alertDefinitionId":"a","type":"DomainName","value":"example.com"},
+ {"id":"4","alertDefinitionId":"a","type":"RegistryKey","value":"run","detectionFunction":"Contains"},
+ {"id":"5","alertDefinitionId":"a","type":"Sha1","value":"0000000000000000000000000000000000000000"}]}"#;
+
+fn record_matcher() -> &'static Matcher {
+    static M: OnceLock<Option<Matcher>> = OnceLock::new();
+    M.get_or_init(|| {
+        let b = bundle::parse_bytes(
+            Path::new("b.json"),
+            RECORD_BUNDLE.as_bytes(),
+            &LoadOptions::default(),
+        )
+        .ok()?;
+        Matcher::new(&b).ok()
+    })
+    .as_ref()
+    .expect("the fixed bundle compiles")
+}
+
+/// An event log fed as the scan feeds it: in uneven pieces, screened by a
+/// real matcher's prefilter, every record matched.
+pub fn evtx(data: &[u8]) {
+    let Some(parser) = artifact::parser_for(&data[..data.len().min(artifact::HEAD_LEN)]) else {
+        return;
+    };
+    let matcher = record_matcher();
+    let sink = |item: RecordItem| {
+        if let RecordItem::Record(r) = item {
+            let mut hits = Vec::new();
+            matcher.match_record(&r, &mut hits);
+        }
+    };
+    let mut stream = parser.start(matcher, &sink);
+    let (mut at, mut step) = (0, 1000);
+    while at < data.len() {
+        let end = (at + step).min(data.len());
+        stream.feed(&data[at..end]);
+        at = end;
+        step = step * 7 % 70_001 + 1;
+    }
+    let _ = stream.finish();
+}
+
+/// Partition tables: every volume listed lies in the addressable range.
+pub fn volume(data: &[u8]) {
+    let disk: Arc<dyn ReadAt> = Arc::new(data.to_vec());
+    for v in volume::list(&disk).volumes {
+        assert!(v.offset.checked_add(v.size).is_some());
+    }
+}
+
+/// A disk image as the scan walks it: volumes, filesystems and every file
+/// its volume can hold, read whole (the scan lists larger ones unread).
+pub fn filesystem(data: &[u8]) {
+    let disk: Arc<dyn ReadAt> = Arc::new(data.to_vec());
+    let src = ImageSource::new("raw", disk);
+    let mut buf = ReadBuf::new(1 << 16);
+    for item in src.entries().take(10_000) {
+        match item {
+            SourceItem::File(f) => {
+                let volume = f.meta.volume.as_ref().map_or(0, |v| v.size);
+                if f.meta.size <= volume {
+                    let _ = f.content.pump(&mut buf, &mut |_| {});
+                }
+            }
+            SourceItem::Problem(p) => assert!(
+                !p.message.contains("internal error"),
+                "{}: {}",
+                p.path.display(),
+                p.message
+            ),
+        }
+    }
+}
+
+/// Image containers: the first byte picks the format, the rest is written
+/// to a file named for it in `dir`, opened as the scan opens it and read at
+/// a few offsets.
+pub fn container(data: &[u8], dir: &Path) {
+    const FORMATS: [(&str, &str); 5] = [
+        ("e01", "f.E01"),
+        ("vhd", "f.vhd"),
+        ("vhdx", "f.vhdx"),
+        ("vmdk", "f.vmdk"),
+        ("qcow2", "f.qcow2"),
+    ];
+    let Some((&pick, bytes)) = data.split_first() else {
+        return;
+    };
+    let (format, name) = FORMATS[usize::from(pick) % FORMATS.len()];
+    let path = dir.join(name);
+    std::fs::File::create(&path)
+        .and_then(|mut f| f.write_all(bytes))
+        .expect("write the input");
+    if let Ok(disk) = container::open(&path, format) {
+        let size = disk.size();
+        let mut buf = vec![0u8; 64 << 10];
+        for at in [0, size / 2, size.saturating_sub(512)] {
+            let _ = disk.read_at(&mut buf, at);
+        }
+    }
+}
