@@ -75,11 +75,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         source: SourceOptions {
             follow_symlinks: args.follow_symlinks,
             one_file_system: args.one_file_system,
+            stop: stop.clone(),
         },
         max_file_size: args.max_file_size,
         threads: args.threads,
         single_stream: false,
-        stop: stop.clone(),
     };
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(progress::Bar::new);

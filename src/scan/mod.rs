@@ -31,10 +31,6 @@ pub struct ScanOptions {
     /// Reads one file at a time per worker, never interleaving files for
     /// multi-buffer MD5 (`lanes`); for comparing the two paths.
     pub single_stream: bool,
-    /// Set (by a signal) to stop the scan early: no new entry is started,
-    /// reads in progress end at their next chunk, and the report says the
-    /// scan was interrupted.
-    pub stop: Stop,
 }
 
 /// Progress reporting hooks, called from worker threads.
@@ -100,7 +96,7 @@ pub fn run(
         matcher,
         max_file_size: opts.max_file_size,
         progress,
-        stop: &opts.stop,
+        stop: &opts.source.stop,
     };
     // Bounded so a slow sink cannot make the queue grow without limit.
     let (tx, rx) = mpsc::sync_channel::<Vec<ScanEvent>>(1024);

@@ -337,7 +337,7 @@ fn nested_image(source: usize, entry: &FileEntry, head: &[u8], ctx: &Ctx, emit: 
     let path = host_path(host);
     match crate::source::container::open(&path, format) {
         Ok(disk) => {
-            let image = ImageSource::nested(format, disk, entry.path.clone());
+            let image = ImageSource::nested(format, disk, entry.path.clone()).stopped_by(ctx.stop);
             super::until_stopped(image.entries(), ctx.stop)
                 .par_bridge()
                 .for_each_init(

@@ -32,7 +32,7 @@ impl DirSource {
         DirSource {
             root: root.to_path_buf(),
             is_dir,
-            opts: *opts,
+            opts: opts.clone(),
         }
     }
 

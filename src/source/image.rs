@@ -11,10 +11,12 @@ use std::sync::Arc;
 use super::readat::{ReadAt, Window};
 use super::volume::{self, VolumeInfo};
 use super::{EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
+use crate::stop::Stop;
 
 pub struct ImageSource {
     format: &'static str,
     disk: Arc<dyn ReadAt>,
+    stop: Stop,
     /// Where the image sits inside a scanned directory, if it was found
     /// there rather than given as a target.
     image: Option<EvidencePath>,
@@ -25,7 +27,16 @@ impl ImageSource {
         ImageSource {
             format,
             disk,
+            stop: Stop::default(),
             image: None,
+        }
+    }
+
+    /// The walk of this image ends early when `stop` is requested.
+    pub fn stopped_by(self, stop: &Stop) -> Self {
+        ImageSource {
+            stop: stop.clone(),
+            ..self
         }
     }
 
@@ -35,6 +46,7 @@ impl ImageSource {
         ImageSource {
             format,
             disk,
+            stop: Stop::default(),
             image: Some(path),
         }
     }
@@ -52,6 +64,7 @@ impl FileSource for ImageSource {
     fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_> {
         let disk = self.disk.clone();
         let image = self.image.clone();
+        let stop = self.stop.clone();
         let mut listed = None::<std::vec::IntoIter<VolumeInfo>>;
         let mut current: Box<dyn Iterator<Item = SourceItem> + Send> = Box::new(std::iter::empty());
         let mut pending: Vec<SourceItem> = Vec::new();
@@ -96,7 +109,7 @@ impl FileSource for ImageSource {
                 let mut info = vols.next()?;
                 info.image = image.clone();
                 current_volume = describe(&info);
-                current = match catch_unwind(AssertUnwindSafe(|| open_volume(&disk, info))) {
+                current = match catch_unwind(AssertUnwindSafe(|| open_volume(&disk, info, &stop))) {
                     Ok(entries) => entries,
                     Err(_) => {
                         pending.push(SourceItem::Problem(Problem {
@@ -117,6 +130,7 @@ impl FileSource for ImageSource {
 fn open_volume(
     disk: &Arc<dyn ReadAt>,
     mut info: VolumeInfo,
+    stop: &Stop,
 ) -> Box<dyn Iterator<Item = SourceItem> + Send> {
     let vol: Arc<dyn ReadAt> = Arc::new(Window::new(disk.clone(), info.offset, info.size));
     let problem =
@@ -130,7 +144,7 @@ fn open_volume(
     match fs::open(&vol) {
         Ok(Some(fs)) => {
             info.filesystem = Some(fs.kind());
-            fs.entries(Arc::new(info))
+            fs.entries(Arc::new(info), stop)
         }
         Ok(None) => problem(&info, ProblemKind::UnscannedVolume, unrecognised(&vol)),
         Err((kind, e)) => {

@@ -27,13 +27,17 @@ pub use io::ReadBuf;
 pub use name::EvidencePath;
 
 /// How sources open and walk their targets.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     /// Follow symbolic links in host directories (off: a link is listed, not
     /// followed, so a scan never leaves the evidence tree).
     pub follow_symlinks: bool,
     /// Do not descend into other mounted filesystems.
     pub one_file_system: bool,
+    /// Set (by a signal) to stop the scan early: walks end at their next
+    /// entry, reads at their next chunk, long passes (an NTFS index) at
+    /// their next batch.
+    pub stop: crate::stop::Stop,
 }
 
 /// A tree of files.
@@ -232,7 +236,9 @@ pub fn open(target: &Path, opts: &SourceOptions) -> std::io::Result<Box<dyn File
     match format {
         Some(format) => {
             let disk = container::open(target, format)?;
-            Ok(Box::new(ImageSource::new(format, disk)))
+            Ok(Box::new(
+                ImageSource::new(format, disk).stopped_by(&opts.stop),
+            ))
         }
         None => Ok(Box::new(DirSource::new(target, false, opts))),
     }

@@ -499,6 +499,7 @@ impl Filesystem for Ext {
     fn entries(
         self: Arc<Self>,
         volume: Arc<VolumeInfo>,
+        _stop: &crate::stop::Stop,
     ) -> Box<dyn Iterator<Item = SourceItem> + Send> {
         Box::new(Walk {
             fs: self,

@@ -184,6 +184,7 @@ impl Filesystem for Fat {
     fn entries(
         self: Arc<Self>,
         volume: Arc<VolumeInfo>,
+        _stop: &crate::stop::Stop,
     ) -> Box<dyn Iterator<Item = SourceItem> + Send> {
         let mut stack: Vec<(FileId, Vec<u8>, usize, bool)> =
             vec![(self.fs.root(), Vec::new(), 0, false)];

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::SourceItem;
 use super::readat::ReadAt;
 use super::volume::VolumeInfo;
+use crate::stop::Stop;
 
 /// A filesystem opened on a volume.
 pub trait Filesystem: Send + Sync {
@@ -20,9 +21,11 @@ pub trait Filesystem: Send + Sync {
 
     /// Every file (and named stream) in it, deleted ones included where the
     /// filesystem keeps them, plus problems met on the way.
+    /// `stop` ends long passes early (the caller stops pulling items).
     fn entries(
         self: Arc<Self>,
         volume: Arc<VolumeInfo>,
+        stop: &Stop,
     ) -> Box<dyn Iterator<Item = SourceItem> + Send>;
 }
 

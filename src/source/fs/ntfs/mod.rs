@@ -304,7 +304,8 @@ impl Filesystem for Ntfs {
     fn entries(
         self: Arc<Self>,
         volume: Arc<VolumeInfo>,
+        stop: &crate::stop::Stop,
     ) -> Box<dyn Iterator<Item = SourceItem> + Send> {
-        Box::new(walk::Walk::new(self, volume))
+        Box::new(walk::Walk::new(self, volume, stop.clone()))
     }
 }

@@ -11,6 +11,7 @@ use super::{Ntfs, Rec, attr_value, extents_runs, times};
 use crate::source::readat::{ReadAt, StreamContent};
 use crate::source::volume::VolumeInfo;
 use crate::source::{EvidencePath, FileEntry, FileMeta, ProblemKind, SourceItem};
+use crate::stop::Stop;
 
 const ROOT: u64 = 5;
 const BAD_CLUSTERS: u64 = 8;
@@ -33,6 +34,8 @@ struct Node {
 pub(super) struct Walk {
     fs: Arc<Ntfs>,
     volume: Arc<VolumeInfo>,
+    /// Ends the index pass early (a big $MFT takes seconds to index).
+    stop: Stop,
     /// The records that hold a file record, by record number (sorted: the
     /// index pass reads them in order). Only those: a damaged or crafted
     /// $MFT can claim billions of empty records.
@@ -45,10 +48,11 @@ pub(super) struct Walk {
 }
 
 impl Walk {
-    pub(super) fn new(fs: Arc<Ntfs>, volume: Arc<VolumeInfo>) -> Self {
+    pub(super) fn new(fs: Arc<Ntfs>, volume: Arc<VolumeInfo>, stop: Stop) -> Self {
         Walk {
             fs,
             volume,
+            stop,
             nodes: Vec::new(),
             todo: Vec::new(),
             next: 0,
@@ -76,7 +80,7 @@ impl Walk {
         let count = self.fs.record_count();
         let per_batch = (BATCH / rs).max(1) as u64;
         let mut first = 0u64;
-        while first < count {
+        while first < count && self.stop.requested().is_none() {
             let n = per_batch.min(count - first);
             let (at, len) = (first * rs as u64, n * rs as u64);
             if self.fs.mft.is_hole(at, len) {
