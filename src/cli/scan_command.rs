@@ -27,6 +27,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let stop = Stop::default();
     let unfinished = Unfinished::default();
     signals::install(stop.clone(), unfinished.clone()).context("cannot catch signals")?;
+    crate::source::mapguard::install();
 
     distinct_targets(&args.targets)?;
     let destination = output::check(
@@ -75,6 +76,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         source: SourceOptions {
             follow_symlinks: args.follow_symlinks,
             one_file_system: args.one_file_system,
+            mmap: !args.no_mmap,
             stop: stop.clone(),
         },
         max_file_size: args.max_file_size,

@@ -208,6 +208,8 @@ pub(super) fn conclude(
         Err(e) => {
             let (kind, message) = if stop::is_interrupted(&e) {
                 (ProblemKind::Interrupted, e.to_string())
+            } else if crate::source::io::is_shrank(&e) {
+                (ProblemKind::Changed, e.to_string())
             } else {
                 (ProblemKind::Unreadable, format!("cannot read: {e}"))
             };

@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use jiff::Timestamp;
 use walkdir::WalkDir;
 
-use super::io::{ReadBuf, open_evidence, pump};
+use super::io::{ReadBuf, open_evidence, pump_file};
 use super::{
     Content, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind, SourceItem,
     SourceOptions,
@@ -104,6 +104,7 @@ impl DirSource {
                 content: Box::new(HostFile {
                     path: path.to_path_buf(),
                     follow: self.opts.follow_symlinks,
+                    mmap: self.opts.mmap,
                 }),
             })),
             Err(e) => problem(ProblemKind::Unreadable, format!("cannot stat: {e}")),
@@ -218,6 +219,7 @@ fn file_meta(meta: &Metadata) -> FileMeta {
 struct HostFile {
     path: PathBuf,
     follow: bool,
+    mmap: bool,
 }
 
 impl HostFile {
@@ -235,7 +237,9 @@ impl HostFile {
 
 impl Content for HostFile {
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
-        pump(&mut &self.open_regular()?, buf, sink)
+        let file = self.open_regular()?;
+        let len = file.metadata()?.len();
+        pump_file(&file, len, self.mmap, buf, sink)
     }
 
     fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {

@@ -10,6 +10,7 @@ mod dir;
 pub mod fs;
 mod image;
 pub mod io;
+pub mod mapguard;
 mod name;
 pub mod readat;
 pub mod volume;
@@ -27,17 +28,30 @@ pub use io::ReadBuf;
 pub use name::EvidencePath;
 
 /// How sources open and walk their targets.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SourceOptions {
     /// Follow symbolic links in host directories (off: a link is listed, not
     /// followed, so a scan never leaves the evidence tree).
     pub follow_symlinks: bool,
     /// Do not descend into other mounted filesystems.
     pub one_file_system: bool,
+    /// Map large host files instead of reading them (see [`io::pump_file`]).
+    pub mmap: bool,
     /// Set (by a signal) to stop the scan early: walks end at their next
     /// entry, reads at their next chunk, long passes (an NTFS index) at
     /// their next batch.
     pub stop: crate::stop::Stop,
+}
+
+impl Default for SourceOptions {
+    fn default() -> Self {
+        SourceOptions {
+            follow_symlinks: false,
+            one_file_system: false,
+            mmap: true,
+            stop: crate::stop::Stop::default(),
+        }
+    }
 }
 
 /// A tree of files.
