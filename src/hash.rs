@@ -74,7 +74,7 @@ impl DigestSet {
 }
 
 /// Digests of one byte stream; `None` for those not computed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Digests {
     pub md5: Option<[u8; 16]>,
     pub sha1: Option<[u8; 20]>,

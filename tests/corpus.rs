@@ -224,12 +224,32 @@ fn attack_samples_hits_match_an_independent_parser() {
             (
                 e["ioc"]["id"].as_str().unwrap().to_string(),
                 e["location"]["path"].as_str().unwrap().to_string(),
-                e["record"]["recordId"].as_u64().unwrap(),
+                e["record"]["recordNumber"].as_u64().unwrap(),
             )
         })
         .collect();
     ours.sort();
     ours.dedup();
+    // Exported logs renumber record headers: the report's recordId is the
+    // EventRecordID Event Viewer shows, the header's number is kept apart.
+    let lsass = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .find(|e| {
+            e["location"]["path"] == "/Credential Access/sysmon_10_11_lsass_memdump.evtx"
+                && e["record"]["recordNumber"] == 1
+        })
+        .unwrap();
+    assert_eq!(lsass["record"]["recordId"], 4433);
+    assert_eq!(lsass["location"]["recordId"], 4433);
+    assert!(
+        lsass["location"]["display"]
+            .as_str()
+            .unwrap()
+            .ends_with("› record 4433")
+    );
     let want: Vec<(String, String, u64)> = ORACLE
         .iter()
         .map(|(i, p, n)| (i.to_string(), p.to_string(), *n))

@@ -422,6 +422,20 @@ fn damaged_chunks_and_records_are_listed_and_the_rest_is_scanned() {
         "{kinds:?}"
     );
     assert_eq!(report["scan"]["complete"], false);
+    // Their coordinates are data too: chunk, record, byte offset.
+    let chunk = errors.iter().find(|e| e["kind"] == "corruptChunk").unwrap();
+    assert_eq!(chunk["chunk"], 1);
+    assert_eq!(chunk["offset"], 4096 + 65536);
+    assert!(chunk.get("record").is_none());
+    let record = errors
+        .iter()
+        .find(|e| e["kind"] == "corruptRecord")
+        .unwrap();
+    assert_eq!(
+        (&record["chunk"], &record["record"]),
+        (&json!(0), &json!(3))
+    );
+    assert_eq!(record["offset"], 4096);
 
     // Everything outside the damage is still found.
     let mut want = expected();
@@ -456,4 +470,65 @@ fn a_bundle_without_hash_iocs_still_parses_logs() {
         .collect();
     hits.sort();
     assert_eq!(hits, vec![6, 10]);
+}
+
+/// A log as Event Viewer exports it (headers renumbered from 1, the System
+/// block keeping the original EventRecordID), whose chunk still holds, past
+/// its live records, a stale copy of its last record: carving finds it.
+#[test]
+fn records_keep_both_numbers_and_carved_copies_are_not_listed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut evs: Vec<Event> = events().into_iter().take(2).collect();
+    for (i, e) in evs.iter_mut().enumerate() {
+        e.system_record_id = Some(3669 + i as u64);
+    }
+    let mut stale = evs[1].clone();
+    stale.record_id = 3;
+    evs.push(stale);
+    let mut log = write_evtx(&evs);
+    // Cut the chunk's live records before the third: it becomes slack.
+    let c = 4096;
+    let u32_at = |b: &[u8], at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let third = u32_at(&log, c + 44) as usize;
+    let second = 512 + u32_at(&log, c + 512 + 4) as usize;
+    log[c + 16..c + 24].copy_from_slice(&2u64.to_le_bytes());
+    log[c + 32..c + 40].copy_from_slice(&2u64.to_le_bytes());
+    log[c + 44..c + 48].copy_from_slice(&(second as u32).to_le_bytes());
+    log[c + 48..c + 52].copy_from_slice(&(third as u32).to_le_bytes());
+    let data_crc = crc32fast::hash(&log[c + 512..c + third]);
+    log[c + 52..c + 56].copy_from_slice(&data_crc.to_le_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(&log[c..c + 120]);
+    h.update(&log[c + 128..c + 512]);
+    let header_crc = h.finalize();
+    log[c + 124..c + 128].copy_from_slice(&header_crc.to_le_bytes());
+
+    let log_path = dir.path().join("exported.evtx");
+    fs::write(&log_path, &log).unwrap();
+    let bundle = bundle(dir.path());
+    let (run, report) = scan(&bundle, &log_path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(report["summary"]["errors"], 0, "{}", report["errors"]);
+    assert_eq!(report["sources"][0]["recordsScanned"], 3);
+    let ev: Vec<&Value> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ioc"]["id"] == "md5-partial")
+        .collect();
+    assert_eq!(ev.len(), 1, "the carved copy is not a second item");
+    let r = &ev[0]["record"];
+    assert_eq!(r["recordId"], 3670);
+    assert_eq!(r["recordNumber"], 2);
+    assert_eq!(r["chunk"], 0);
+    assert_eq!(r["recovered"], false);
+    assert_eq!(r["carvedCopies"], 1);
+    assert_eq!(ev[0]["location"]["recordId"], 3670);
+    assert_eq!(ev[0]["location"]["recordNumber"], 2);
+    assert!(
+        ev[0]["location"]["display"]
+            .as_str()
+            .unwrap()
+            .ends_with("exported.evtx › record 3670")
+    );
 }

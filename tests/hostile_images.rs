@@ -128,6 +128,18 @@ fn a_huge_ntfs_compression_unit_is_refused() {
         "{}",
         errors(&r)
     );
+    // The entry's coordinates as data: its volume and MFT record.
+    let e = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "corruptEntry")
+        .unwrap();
+    assert_eq!(
+        (&e["volume"], &e["volumeOffset"]),
+        (&serde_json::json!(1), &serde_json::json!(NTFS_AT))
+    );
+    assert_eq!(e["inode"], 85);
 }
 
 #[test]

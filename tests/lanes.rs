@@ -9,8 +9,8 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use breachscan::bundle::{self, LoadOptions};
+use breachscan::evidence::{ReportSink, ScanEvent};
 use breachscan::matcher::Matcher;
-use breachscan::report::{ReportSink, ScanEvent};
 use breachscan::scan::{self, NoProgress, ScanOptions};
 use support::evtx::{Event, write_evtx};
 
@@ -107,7 +107,7 @@ fn many_files_at_once_report_what_one_at_a_time_reports() {
         let lanes = scan_events(&targets, &bundle, false);
         let single = scan_events(&targets, &bundle, true);
         assert!(
-            lanes.iter().filter(|e| e.starts_with("Evidence")).count() >= 8,
+            lanes.iter().filter(|e| e.starts_with("Finding")).count() >= 8,
             "the fixture should give file and record evidence"
         );
         assert!(lanes.iter().any(|e| e.starts_with("RecordsScanned")));

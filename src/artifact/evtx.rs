@@ -164,6 +164,7 @@ impl LogStream for EvtxStream<'_> {
             (self.out)(RecordItem::Damage(Damage {
                 kind: DamageKind::Chunk,
                 chunk: Some(self.number),
+                offset: Some(chunk_offset(self.number)),
                 record_id: None,
                 message: format!(
                     "the file ends {n} bytes into this chunk (a chunk is {CHUNK_SIZE}): its records were not read"
@@ -255,6 +256,11 @@ fn carved(data: &[u8], pos: usize) -> Option<(usize, usize, usize)> {
         .then_some((binxml, size, end))
 }
 
+/// Byte offset in the file of chunk `number`.
+fn chunk_offset(number: u64) -> u64 {
+    FILE_HEADER_SIZE as u64 + number * CHUNK_SIZE as u64
+}
+
 /// Whether every byte is zero; an OR over blocks, which vectorises.
 fn all_zero(b: &[u8]) -> bool {
     b.chunks(4096)
@@ -275,6 +281,7 @@ fn parse_chunk(
         out(RecordItem::Damage(Damage {
             kind: DamageKind::Chunk,
             chunk: Some(number),
+            offset: Some(chunk_offset(number)),
             record_id: None,
             message,
         }))
@@ -314,6 +321,7 @@ fn parse_chunk(
         out(RecordItem::Damage(Damage {
             kind: DamageKind::Record,
             chunk: Some(number),
+            offset: Some(chunk_offset(number)),
             record_id,
             message,
         }))
@@ -344,6 +352,8 @@ fn parse_chunk(
             Ok(json) => {
                 let mut rec = Record {
                     record_id: id,
+                    record_number: id,
+                    chunk: Some(number),
                     timestamp: Some(json.timestamp),
                     recovered,
                     ..Record::default()

@@ -188,6 +188,13 @@ impl<'de> Visitor<'de> for SystemSeed<'_> {
                 "Channel" => rec.channel = get("Channel"),
                 "Computer" => rec.computer = get("Computer"),
                 "Security" => rec.user = get("@UserID"),
+                // The number Event Viewer shows; the header's number (already
+                // in `record_id`) stays when the block has none.
+                "EventRecordID" => {
+                    if let Some(id) = get("EventRecordID").and_then(|s| s.trim().parse().ok()) {
+                        rec.record_id = id;
+                    }
+                }
                 _ => {}
             }
         }

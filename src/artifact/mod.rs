@@ -19,9 +19,21 @@ pub trait ReadSeek: Read + Seek + Send {}
 impl<T: Read + Seek + Send> ReadSeek for T {}
 
 /// One event record, normalised across log formats.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
+    /// The record's id as Event Viewer, chainsaw and hayabusa show it: the
+    /// `EventRecordID` of its System block (the header's number when the
+    /// block has none).
     pub record_id: u64,
+    /// The number in the record's header, which locates it in the file:
+    /// exported and filtered logs renumber headers, so it can differ from
+    /// `record_id`.
+    pub record_number: u64,
+    /// The chunk that holds it.
+    pub chunk: Option<u64>,
+    /// Identical copies of this record carved from the log's slack, not
+    /// listed as evidence of their own.
+    pub carved_copies: u32,
     pub timestamp: Option<Timestamp>,
     pub channel: Option<String>,
     pub provider: Option<String>,
@@ -44,6 +56,8 @@ pub struct Damage {
     /// `corruptChunk` or `corruptRecord`.
     pub kind: DamageKind,
     pub chunk: Option<u64>,
+    /// Byte offset in the file of the damaged chunk.
+    pub offset: Option<u64>,
     pub record_id: Option<u64>,
     pub message: String,
 }

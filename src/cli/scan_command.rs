@@ -113,7 +113,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             .map(|a| EvidencePath::from_os(&a).display())
             .collect(),
         complete: outcome.targets_opened == args.targets.len(),
-        interrupted: interrupted.map(signals::name),
+        interrupted: interrupted.map(|s| signals::name(s).to_string()),
         as_of: report::format_time(as_of),
         timings: report::Timings {
             bundle_load: loaded.as_secs_f64(),

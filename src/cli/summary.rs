@@ -36,7 +36,7 @@ pub fn print(report: &Report, elapsed: jiff::SignedDuration, output: Option<&Pat
     if !report.errors.is_empty() {
         let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
         for e in &report.errors {
-            *kinds.entry(e.kind).or_default() += 1;
+            *kinds.entry(e.kind.as_str()).or_default() += 1;
         }
         let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
         eprintln!(
@@ -53,7 +53,7 @@ pub fn print(report: &Report, elapsed: jiff::SignedDuration, output: Option<&Pat
             None => eprintln!("warning: {}", w.message),
         }
     }
-    if let Some(signal) = report.scan.interrupted {
+    if let Some(signal) = &report.scan.interrupted {
         eprintln!("scan interrupted by {signal}: the report covers what was scanned before");
     } else if !report.scan.complete {
         eprintln!("scan incomplete: some entries could not be examined");

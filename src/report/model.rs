@@ -1,10 +1,14 @@
-//! The report's JSON shape (DESIGN.md §3.4). Field order here is the order
-//! in the file; every array is sorted by the builder, so the same inputs give
-//! the same bytes apart from the scan's start and finish times.
+//! The report's JSON shape (`docs/report.md`, `schemas/report.schema.json`).
+//! Field order here is the order in the file; every array is sorted by
+//! `assemble`, so the same inputs give the same bytes apart from the scan's
+//! times. Every type reads back (`Deserialize`): reports are merged, and
+//! the tests validate and re-read each one they produce.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Serialize)]
+use crate::source::At;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub schema_version: u32,
@@ -23,25 +27,25 @@ pub struct Report {
 
 /// One way the scan checked less than asked; `code` is stable for
 /// filtering, `message` says it in words.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 pub struct Warning {
     /// `targetNotOpened`, `targetEmpty`, `bundleWithoutActiveIoc`,
     /// `interrupted`.
-    pub code: &'static str,
+    pub code: String,
     /// The target or bundle file concerned, when one is.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub path: Option<String>,
     pub message: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tool {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScanInfo {
     pub started_at: String,
@@ -56,15 +60,15 @@ pub struct ScanInfo {
     /// The signal that stopped the scan early (`SIGINT`, `SIGTERM`): what
     /// was covered is in `sources` (`interrupted` marks the targets whose
     /// walk was cut short) and entries cut mid-read are in `errors`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interrupted: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub interrupted: Option<String>,
     /// The instant IOC expiry was judged against.
     pub as_of: String,
     /// Where the time went, in seconds (time fields: they differ run to run).
     pub timings: Timings,
 }
 
-#[derive(Debug, Serialize, Default, Clone, Copy)]
+#[derive(Debug, Serialize, Deserialize, Default, Clone, Copy, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
     /// Reading and checking the bundle files.
@@ -75,12 +79,12 @@ pub struct Timings {
     pub scan: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleReport {
     pub path: String,
     pub sha256: String,
-    pub format: &'static str,
+    pub format: String,
     pub alert_definitions: usize,
     pub iocs: usize,
     pub iocs_active: usize,
@@ -88,15 +92,16 @@ pub struct BundleReport {
     pub entries_unused: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceReport {
     pub path: String,
-    pub kind: &'static str,
+    /// `directory`, `file`, `image`, or `unopened`.
+    pub kind: String,
     /// Container format, for images (`raw`, `split`, `e01`, `vhd`, `vhdx`,
     /// `vmdk`, `qcow2`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub format: Option<String>,
     pub files_scanned: u64,
     pub bytes_hashed: u64,
     pub records_scanned: u64,
@@ -108,7 +113,7 @@ pub struct SourceReport {
     pub interrupted: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub alerts: usize,
@@ -122,7 +127,7 @@ pub struct Summary {
     pub skipped: u64,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BySeverity {
     pub high: usize,
@@ -131,7 +136,7 @@ pub struct BySeverity {
     pub informational: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertReport {
     pub alert_definition: AlertDefinitionReport,
@@ -139,37 +144,64 @@ pub struct AlertReport {
     pub evidence: Vec<EvidenceReport>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertDefinitionReport {
     pub id: String,
     pub name: String,
     pub title: Option<String>,
-    pub severity: &'static str,
+    /// `High`, `Medium`, `Low` or `Informational`.
+    pub severity: String,
     pub category: Option<String>,
     pub description: Option<String>,
     pub recommended_action: Option<String>,
     pub mitre_techniques: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// One finding: a detection that fired on an artifact at a location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceReport {
-    pub kind: &'static str,
-    pub ioc: IocReport,
+    /// The artifact: `file` or `record`.
+    pub kind: String,
+    /// What fired: its kind and id; the kind's own object follows
+    /// (`ioc`).
+    pub detection: DetectionRef,
+    #[serde(flatten)]
+    pub detail: DetectionDetail,
+    /// Where in the artifact the match was made.
     pub field: String,
     pub matched_value: String,
     pub location: LocationReport,
     /// The file itself, or for record evidence the log that holds the record.
     pub file: Option<FileReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub record: Option<RecordReport>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectionRef {
+    /// `ioc`.
+    pub kind: String,
+    pub id: String,
+}
+
+/// The detection's own description, keyed by its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DetectionDetail {
+    Ioc(IocReport),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordReport {
+    /// `EventRecordID` of the System block: the number Event Viewer shows.
     pub record_id: u64,
+    /// The number in the record's header, which locates it in the file
+    /// (exported logs renumber headers).
+    pub record_number: u64,
+    pub chunk: Option<u64>,
     pub timestamp: Option<String>,
     pub channel: Option<String>,
     pub provider: Option<String>,
@@ -178,23 +210,25 @@ pub struct RecordReport {
     pub user: Option<String>,
     /// Carved from unallocated log space, not from the live record list.
     pub recovered: bool,
+    /// Identical copies carved from the log's slack (not listed again).
+    pub carved_copies: u32,
     /// EventData/UserData fields by name; repeated names are arrays.
     pub data: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IocReport {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub value: String,
-    pub detection_function: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection_function: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub description: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LocationReport {
     /// The target as given on the command line.
@@ -204,22 +238,24 @@ pub struct LocationReport {
     /// Human-readable chain, e.g. `evidence › /tools/a.exe`.
     pub display: String,
     /// Where the file is on the scanning host, for host sources.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub host_path: Option<String>,
     /// Exact bytes of `path` in hex, present only when `path` had to escape
     /// bytes that are not UTF-8.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub path_hex: Option<String>,
-    /// For record evidence: the record's id in its log.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// For record evidence: the record's `EventRecordID` and header number.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub record_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub record_number: Option<u64>,
     /// For files inside disk images: the volume that holds them.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub volume: Option<VolumeReport>,
 }
 
 /// A volume of a disk image, as evidence locations name it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VolumeReport {
     /// Partition number (1-based; 0 when the disk has no partition table).
@@ -228,18 +264,18 @@ pub struct VolumeReport {
     pub offset: u64,
     pub size: u64,
     /// `gpt`, `mbr` or `none`.
-    pub scheme: &'static str,
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub scheme: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
     pub partition_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub name: Option<String>,
-    pub filesystem: Option<&'static str>,
+    pub filesystem: Option<String>,
     /// For an image found inside a scanned directory: its path there.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub image: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FileReport {
     pub path: String,
@@ -256,16 +292,20 @@ pub struct FileReport {
     pub inode: Option<u64>,
 }
 
-#[derive(Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorReport {
     pub source: String,
     pub path: String,
     /// `unreadable`, `brokenSymlink`, `fifo`, … (see `ProblemKind`).
-    pub kind: &'static str,
+    pub kind: String,
     /// `error` (the entry could not be examined) or `skipped` (by design).
-    pub class: &'static str,
+    pub class: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub path_hex: Option<String>,
+    /// Where the problem lies, as data: volume, inode, offset, chunk,
+    /// record, line, column (each where it applies).
+    #[serde(flatten)]
+    pub at: At,
 }

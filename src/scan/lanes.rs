@@ -17,9 +17,9 @@ use std::sync::{Mutex, PoisonError, mpsc};
 
 use crate::artifact;
 use crate::artifact::ReadSeek;
+use crate::evidence::ScanEvent;
 use crate::hash::MultiHasher;
 use crate::hash::md5_lanes::{self, LANES};
-use crate::report::ScanEvent;
 use crate::source::{FileEntry, ReadBuf, SourceItem};
 
 use super::Batch;

@@ -14,8 +14,8 @@ use std::sync::{Mutex, PoisonError, mpsc};
 
 use rayon::iter::{ParallelBridge, ParallelIterator};
 
+use crate::evidence::{ReportSink, ScanEvent};
 use crate::matcher::Matcher;
-use crate::report::{ReportSink, ScanEvent};
 use crate::source::{
     self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceItem, SourceOptions,
 };
@@ -77,18 +77,18 @@ pub fn run(
             Ok(src) => {
                 sink.accept(ScanEvent::SourceOpened {
                     source: i,
-                    kind: src.kind(),
-                    format: src.format(),
+                    kind: src.kind().to_string(),
+                    format: src.format().map(str::to_string),
                 });
                 sources.push((i, src));
             }
             Err(e) => sink.accept(ScanEvent::Problem {
                 source: i,
-                problem: Problem {
-                    path: EvidencePath::from_os(target.as_os_str()),
-                    kind: ProblemKind::TargetUnreadable,
-                    message: format!("cannot open target: {e}"),
-                },
+                problem: Problem::new(
+                    EvidencePath::from_os(target.as_os_str()),
+                    ProblemKind::TargetUnreadable,
+                    format!("cannot open target: {e}"),
+                ),
             }),
         }
     }

@@ -9,11 +9,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::artifact::{self, DamageKind, LogStream, Record, RecordItem, RecordParser};
+use crate::evidence::{Artifact, Detection, FileFacts, Finding, Location, ScanEvent};
 use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::matcher::{Hit, Matcher};
-use crate::report::{Evidence, ScanEvent};
 use crate::source::{
-    Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
+    At, Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
     SourceItem,
 };
 use crate::stop::{self, Stop};
@@ -49,14 +49,14 @@ pub(super) fn internal_error(
 ) -> ScanEvent {
     ScanEvent::Problem {
         source,
-        problem: Problem {
+        problem: Problem::new(
             path,
-            kind: ProblemKind::Unreadable,
-            message: format!(
+            ProblemKind::Unreadable,
+            format!(
                 "internal error while scanning this entry (please report): {}",
                 panic_message(panic)
             ),
-        },
+        ),
     }
 }
 
@@ -86,13 +86,29 @@ pub(super) fn process(source: usize, item: SourceItem, ctx: &Ctx, buf: &mut Read
 }
 
 fn problem(source: usize, entry: &FileEntry, kind: ProblemKind, message: String) -> ScanEvent {
+    problem_at(source, entry, kind, message, At::default())
+}
+
+/// A problem with an entry, at its volume and inode and at `at` inside it.
+fn problem_at(
+    source: usize,
+    entry: &FileEntry,
+    kind: ProblemKind,
+    message: String,
+    at: At,
+) -> ScanEvent {
+    let whole = At {
+        inode: entry.meta.inode,
+        ..At::volume(entry.meta.volume.as_deref())
+    };
     ScanEvent::Problem {
         source,
-        problem: Problem {
-            path: problem_path(entry),
-            kind,
-            message,
-        },
+        problem: Problem::new(problem_path(entry), kind, message).at(At {
+            offset: at.offset,
+            chunk: at.chunk,
+            record: at.record,
+            ..whole
+        }),
     }
 }
 
@@ -456,11 +472,17 @@ impl<'a> LogScan<'a> {
                         format!("record {} in chunk {}", opt(d.record_id), opt(d.chunk)),
                     ),
                 };
-                (self.emit)(problem(
+                (self.emit)(problem_at(
                     self.source,
                     self.entry,
                     kind,
                     format!("{at}: {}", d.message),
+                    At {
+                        offset: d.offset,
+                        chunk: d.chunk,
+                        record: d.record_id,
+                        ..At::default()
+                    },
                 ));
             }
         }
@@ -488,7 +510,9 @@ impl<'a> LogScan<'a> {
     }
 
     /// Reports the records counted (when the file was a log, even if its
-    /// read failed part way) and hands over the record hits.
+    /// read failed part way) and hands over the record hits, a carved copy
+    /// identical to another record of the log counted on it rather than
+    /// listed again.
     fn finish(self) -> Vec<(Hit, Box<Record>)> {
         if self.started.into_inner() {
             (self.emit)(ScanEvent::RecordsScanned {
@@ -496,10 +520,65 @@ impl<'a> LogScan<'a> {
                 records: self.records.into_inner(),
             });
         }
-        self.found.into_inner().unwrap_or_else(|p| p.into_inner())
+        fold_carved_copies(self.found.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 }
 
+/// Keeps one hit per identical record: a live record over its carved
+/// copies (or the first carved copy when none is live), counting the
+/// others in `carved_copies`. Identical means the same content; where a
+/// copy sits (chunk, header number) and whether it was carved do not count.
+fn fold_carved_copies(mut found: Vec<(Hit, Box<Record>)>) -> Vec<(Hit, Box<Record>)> {
+    if found.len() < 2 || !found.iter().any(|(_, r)| r.recovered) {
+        return found;
+    }
+    let same = |a: &(Hit, Box<Record>), b: &(Hit, Box<Record>)| {
+        let (x, y) = (&a.1, &b.1);
+        a.0 == b.0
+            && x.record_id == y.record_id
+            && x.timestamp == y.timestamp
+            && x.event_id == y.event_id
+            && x.provider == y.provider
+            && x.channel == y.channel
+            && x.computer == y.computer
+            && x.user == y.user
+            && x.data == y.data
+    };
+    // Live records first, then by position, so the one kept is the live
+    // one, or the first copy.
+    found.sort_by(|a, b| {
+        (
+            &a.0,
+            a.1.record_id,
+            a.1.recovered,
+            a.1.chunk,
+            a.1.record_number,
+        )
+            .cmp(&(
+                &b.0,
+                b.1.record_id,
+                b.1.recovered,
+                b.1.chunk,
+                b.1.record_number,
+            ))
+    });
+    let mut out: Vec<(Hit, Box<Record>)> = Vec::with_capacity(found.len());
+    for item in found {
+        match out
+            .iter_mut()
+            .rev()
+            .take_while(|k| k.0 == item.0 && k.1.record_id == item.1.record_id)
+            .find(|k| same(k, &item))
+        {
+            Some(kept) if item.1.recovered => kept.1.carved_copies += 1,
+            _ => out.push(item),
+        }
+    }
+    out
+}
+
+/// A finding of an IOC hit in the file `entry` or, with `record`, in one
+/// of its records.
 fn evidence(
     source: usize,
     entry: &FileEntry,
@@ -507,14 +586,24 @@ fn evidence(
     digests: &Digests,
     record: Option<Box<Record>>,
 ) -> ScanEvent {
-    ScanEvent::Evidence(Box::new(Evidence {
-        source,
-        hit,
-        path: entry.path.clone(),
-        host_path: entry.host_path.clone(),
+    let file = FileFacts {
         meta: entry.meta.clone(),
         digests: digests.clone(),
-        record,
+    };
+    ScanEvent::Finding(Box::new(Finding {
+        detection: Detection::Ioc { ioc: hit.ioc },
+        field: hit.field,
+        value: hit.value,
+        artifact: match record {
+            Some(record) => Artifact::Record { log: file, record },
+            None => Artifact::File { file },
+        },
+        location: Location {
+            source,
+            path: entry.path.clone(),
+            host_path: entry.host_path.clone(),
+            volume: entry.meta.volume.clone(),
+        },
     }))
 }
 

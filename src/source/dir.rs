@@ -69,11 +69,11 @@ impl DirSource {
             return None;
         }
         let problem = |kind: ProblemKind, message: String| {
-            Some(SourceItem::Problem(Problem {
-                path: self.inner_path(path),
+            Some(SourceItem::Problem(Problem::new(
+                self.inner_path(path),
                 kind,
                 message,
-            }))
+            )))
         };
         if ft.is_symlink() {
             let target = std::fs::read_link(path)
@@ -137,11 +137,7 @@ impl DirSource {
                 .map_or_else(|| err.to_string(), ToString::to_string);
             (ProblemKind::Unreadable, format!("cannot read: {io}"))
         };
-        SourceItem::Problem(Problem {
-            path: self.inner_path(&path),
-            kind,
-            message,
-        })
+        SourceItem::Problem(Problem::new(self.inner_path(&path), kind, message))
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::readat::{ReadAt, Window};
 use super::volume::{self, VolumeInfo};
-use super::{EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
+use super::{At, EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
 use crate::stop::Stop;
 
 pub struct ImageSource {
@@ -69,6 +69,7 @@ impl FileSource for ImageSource {
         let mut current: Box<dyn Iterator<Item = SourceItem> + Send> = Box::new(std::iter::empty());
         let mut pending: Vec<SourceItem> = Vec::new();
         let mut current_volume = String::new();
+        let mut current_at = At::default();
         Box::new(std::iter::from_fn(move || {
             loop {
                 if let Some(p) = pending.pop() {
@@ -81,13 +82,16 @@ impl FileSource for ImageSource {
                     Ok(None) => {}
                     Err(_) => {
                         current = Box::new(std::iter::empty());
-                        pending.push(SourceItem::Problem(Problem {
-                            path: EvidencePath::from_bytes(current_volume.clone()),
-                            kind: ProblemKind::CorruptFilesystem,
-                            message: "internal error while reading this volume (please report); \
-                                      its remaining entries were not scanned"
-                                .into(),
-                        }));
+                        pending.push(SourceItem::Problem(
+                            Problem::new(
+                                EvidencePath::from_bytes(current_volume.clone()),
+                                ProblemKind::CorruptFilesystem,
+                                "internal error while reading this volume (please report); \
+                                 its remaining entries were not scanned"
+                                    .into(),
+                            )
+                            .at(current_at),
+                        ));
                         continue;
                     }
                 }
@@ -98,26 +102,29 @@ impl FileSource for ImageSource {
                         None => "partition table".into(),
                     };
                     for p in v.problems {
-                        pending.push(SourceItem::Problem(Problem {
-                            path: EvidencePath::from_bytes(table.clone()),
-                            kind: ProblemKind::PartitionTable,
-                            message: p.message,
-                        }));
+                        pending.push(SourceItem::Problem(Problem::new(
+                            EvidencePath::from_bytes(table.clone()),
+                            ProblemKind::PartitionTable,
+                            p.message,
+                        )));
                     }
                     v.volumes.into_iter()
                 });
                 let mut info = vols.next()?;
                 info.image = image.clone();
                 current_volume = describe(&info);
+                current_at = At::volume(Some(&info));
                 current = match catch_unwind(AssertUnwindSafe(|| open_volume(&disk, info, &stop))) {
                     Ok(entries) => entries,
                     Err(_) => {
-                        pending.push(SourceItem::Problem(Problem {
-                            path: EvidencePath::from_bytes(current_volume.clone()),
-                            kind: ProblemKind::CorruptFilesystem,
-                            message: "internal error while opening this volume (please report)"
-                                .into(),
-                        }));
+                        pending.push(SourceItem::Problem(
+                            Problem::new(
+                                EvidencePath::from_bytes(current_volume.clone()),
+                                ProblemKind::CorruptFilesystem,
+                                "internal error while opening this volume (please report)".into(),
+                            )
+                            .at(current_at),
+                        ));
                         Box::new(std::iter::empty())
                     }
                 };
@@ -135,20 +142,19 @@ fn open_volume(
     let vol: Arc<dyn ReadAt> = Arc::new(Window::new(disk.clone(), info.offset, info.size));
     let problem =
         |info: &VolumeInfo, kind, message: String| -> Box<dyn Iterator<Item = SourceItem> + Send> {
-            Box::new(std::iter::once(SourceItem::Problem(Problem {
-                path: EvidencePath::from_bytes(describe(info)),
-                kind,
-                message,
-            })))
+            Box::new(std::iter::once(SourceItem::Problem(
+                Problem::new(EvidencePath::from_bytes(describe(info)), kind, message)
+                    .at(At::volume(Some(info))),
+            )))
         };
     match fs::open(&vol) {
         Ok(Some(fs)) => {
-            info.filesystem = Some(fs.kind());
+            info.filesystem = Some(fs.kind().into());
             fs.entries(Arc::new(info), stop)
         }
         Ok(None) => problem(&info, ProblemKind::UnscannedVolume, unrecognised(&vol)),
         Err((kind, e)) => {
-            info.filesystem = Some(kind);
+            info.filesystem = Some(kind.into());
             problem(&info, ProblemKind::CorruptFilesystem, e)
         }
     }

@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::artifact::ReadSeek;
 
@@ -93,7 +94,7 @@ pub struct FileEntry {
 }
 
 /// File facts carried into evidence.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMeta {
     pub size: u64,
     pub created: Option<Timestamp>,
@@ -106,7 +107,9 @@ pub struct FileMeta {
     pub stream: Option<String>,
     /// Inode or MFT record number.
     pub inode: Option<u64>,
-    /// The disk volume holding the file, for files inside images.
+    /// The disk volume holding the file, for files inside images (carried
+    /// by a finding's location, not serialized twice).
+    #[serde(skip)]
     pub volume: Option<Arc<volume::VolumeInfo>>,
 }
 
@@ -120,16 +123,79 @@ pub trait Content: Send + Sync {
 }
 
 /// An entry that was not scanned, or not completely.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     pub path: EvidencePath,
     pub kind: ProblemKind,
     pub message: String,
+    /// Where it is, as data.
+    #[serde(default)]
+    pub at: At,
+}
+
+impl Problem {
+    pub fn new(path: EvidencePath, kind: ProblemKind, message: String) -> Self {
+        Problem {
+            path,
+            kind,
+            message,
+            at: At::default(),
+        }
+    }
+
+    pub fn at(self, at: At) -> Self {
+        Problem { at, ..self }
+    }
+}
+
+/// Where in the evidence a problem lies, as data a lab can filter on
+/// without parsing messages; each field is set where it applies.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct At {
+    /// The volume of a disk image: partition number and byte offset.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub volume: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub volume_offset: Option<u64>,
+    /// Inode or MFT record number.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub inode: Option<u64>,
+    /// Byte offset: in the file for file content and event-log chunks, in
+    /// the volume for filesystem structures, on the disk for partition
+    /// tables.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub offset: Option<u64>,
+    /// EVTX chunk number and record number (the record header's).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chunk: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub record: Option<u64>,
+    /// Line and column, in bundle and rule files.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub column: Option<u64>,
+}
+
+impl At {
+    /// The volume's coordinates, when there is one.
+    pub fn volume(v: Option<&volume::VolumeInfo>) -> At {
+        At {
+            volume: v.map(|v| v.index),
+            volume_offset: v.map(|v| v.offset),
+            ..At::default()
+        }
+    }
 }
 
 /// Why an entry was not scanned. `is_error` separates failures (the scan is
 /// incomplete) from entries skipped by design (FIFOs, links not followed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Serialized as [`ProblemKind::as_str`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum ProblemKind {
     /// The target itself could not be opened.
     TargetUnreadable,
@@ -139,6 +205,7 @@ pub enum ProblemKind {
     /// A symbolic link cycle while following links.
     SymlinkLoop,
     /// A symbolic link, listed and not followed.
+    #[serde(rename = "symlinkNotFollowed")]
     Symlink,
     Fifo,
     Socket,
@@ -146,6 +213,7 @@ pub enum ProblemKind {
     /// Larger than `--max-file-size`; matched by name and path only.
     SizeLimit,
     /// The file's size changed between the walk and the read.
+    #[serde(rename = "changedDuringScan")]
     Changed,
     /// A log whose structure cannot be read at all (e.g. its header).
     CorruptLog,
@@ -162,9 +230,11 @@ pub enum ProblemKind {
     CorruptFilesystem,
     /// A deleted entry whose data cannot be recovered (its clusters would
     /// lie outside the volume): directory slack, not a file.
+    #[serde(rename = "unrecoverableDeleted")]
     Unrecoverable,
     /// A disk image inside another image: hashed as a file, its contents
     /// not scanned (nesting stops at images found on the host).
+    #[serde(rename = "imageNotOpened")]
     NestedImage,
     /// A filesystem whose journal holds changes we do not replay.
     JournalNotReplayed,

@@ -9,7 +9,9 @@
 use std::fmt;
 
 /// A `/`-separated path inside a source, or a host path, kept as bytes.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 pub struct EvidencePath(Vec<u8>);
 
 impl EvidencePath {

@@ -30,7 +30,11 @@ pub enum Payload {
 
 #[derive(Clone, Debug)]
 pub struct Event {
+    /// The record header's number.
     pub record_id: u64,
+    /// The System block's EventRecordID, when it differs from the header's
+    /// number (exported and filtered logs renumber headers).
+    pub system_record_id: Option<u64>,
     /// Seconds since the Unix epoch.
     pub unix_time: i64,
     pub provider: String,
@@ -52,6 +56,7 @@ impl Event {
     ) -> Self {
         Event {
             record_id,
+            system_record_id: None,
             unix_time: 1_700_000_000 + record_id as i64,
             provider: provider.into(),
             event_id: EventId::Number(event_id),
@@ -334,7 +339,7 @@ impl BinXml {
         self.leaf(
             "EventRecordID",
             &[],
-            Content::Text(&ev.record_id.to_string()),
+            Content::Text(&ev.system_record_id.unwrap_or(ev.record_id).to_string()),
         );
         self.leaf("Channel", &[], Content::Text(&ev.channel));
         self.leaf("Computer", &[], Content::Text(&ev.computer));

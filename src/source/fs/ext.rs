@@ -523,9 +523,10 @@ struct Walk {
 }
 
 impl Walk {
-    fn problem(&mut self, path: &[u8], kind: ProblemKind, message: String) {
+    /// A problem about `path`, inode `inode` when there is one.
+    fn problem(&mut self, path: &[u8], kind: ProblemKind, message: String, inode: Option<u64>) {
         self.queue
-            .push_back(super::problem(&self.volume, path, kind, message));
+            .push_back(super::problem_at(&self.volume, path, kind, message, inode));
     }
 
     fn read_dir(&mut self, inode: u64, path: Vec<u8>, depth: usize) {
@@ -560,6 +561,7 @@ impl Walk {
                     &path,
                     ProblemKind::CorruptEntry,
                     format!("cannot read directory (inode {inode}): {e}"),
+                    Some(inode),
                 );
                 return;
             }
@@ -606,6 +608,7 @@ impl Walk {
                              blocks (cleared or reused), so its content is not recovered",
                             d.inode
                         ),
+                        Some(d.inode),
                     );
                     continue;
                 }
@@ -624,6 +627,7 @@ impl Walk {
                  are not replayed: files or versions that exist only in the journal are not \
                  scanned"
                     .into(),
+                None,
             );
         }
     }
@@ -631,7 +635,7 @@ impl Walk {
     fn entry(&mut self, n: u64, path: Vec<u8>, depth: usize) {
         let ino = match self.fs.inode(n) {
             Ok(i) => i,
-            Err(e) => return self.problem(&path, ProblemKind::CorruptEntry, e),
+            Err(e) => return self.problem(&path, ProblemKind::CorruptEntry, e, Some(n)),
         };
         let kind = match ino.kind() {
             0x4000 => {
@@ -655,12 +659,17 @@ impl Walk {
             )),
         };
         if let Some((k, what)) = kind {
-            return self.problem(&path, k, format!("{what}, inode {n}"));
+            return self.problem(&path, k, format!("{what}, inode {n}"), Some(n));
         }
         let content = match self.fs.content(&ino) {
             Ok(c) => c,
             Err(e) => {
-                return self.problem(&path, ProblemKind::CorruptEntry, format!("inode {n}: {e}"));
+                return self.problem(
+                    &path,
+                    ProblemKind::CorruptEntry,
+                    format!("inode {n}: {e}"),
+                    Some(n),
+                );
             }
         };
         let [created, modified, changed, accessed] = ino.times;

@@ -36,11 +36,23 @@ pub(super) fn problem(
     kind: super::ProblemKind,
     message: String,
 ) -> SourceItem {
-    SourceItem::Problem(super::Problem {
-        path: volume.prefixed(path),
-        kind,
-        message,
-    })
+    problem_at(volume, path, kind, message, None)
+}
+
+/// [`problem`] about inode (or MFT record) `inode`.
+pub(super) fn problem_at(
+    volume: &VolumeInfo,
+    path: &[u8],
+    kind: super::ProblemKind,
+    message: String,
+    inode: Option<u64>,
+) -> SourceItem {
+    SourceItem::Problem(
+        super::Problem::new(volume.prefixed(path), kind, message).at(super::At {
+            inode,
+            ..super::At::volume(Some(volume))
+        }),
+    )
 }
 
 /// The filesystem a volume's first bytes announce. Needs the first 512 bytes

@@ -118,7 +118,7 @@ pub(super) fn list(disk: &dyn ReadAt, problems: &mut Vec<TableProblem>) -> Optio
             index,
             offset,
             size: size.min(disk_size - offset),
-            scheme: "gpt",
+            scheme: "gpt".into(),
             type_name: Some(type_name(type_guid)),
             name: (!name.is_empty()).then_some(name),
             filesystem: None,

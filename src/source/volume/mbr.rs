@@ -87,7 +87,7 @@ fn push(
         index,
         offset,
         size: size.min(disk_size.saturating_sub(offset)),
-        scheme: "mbr",
+        scheme: "mbr".into(),
         type_name: Some(type_name(e.kind)),
         name: None,
         filesystem: None,

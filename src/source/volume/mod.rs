@@ -9,12 +9,13 @@
 mod gpt;
 mod mbr;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::readat::ReadAt;
 
 /// One volume of a disk, as the report names it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct VolumeInfo {
     /// 1-based partition number (MBR: 1–4 primary, 5+ logical; GPT: entry
     /// number); 0 for a disk with no partition table.
@@ -23,14 +24,14 @@ pub struct VolumeInfo {
     pub offset: u64,
     pub size: u64,
     /// `gpt`, `mbr` or `none`.
-    pub scheme: &'static str,
+    pub scheme: Cow<'static, str>,
     /// Partition type as the table states it (`0x07`, a GPT type GUID …)
     /// with its common name when known.
     pub type_name: Option<String>,
     /// GPT partition name.
     pub name: Option<String>,
     /// Filesystem found in it (`ntfs`, `fat32`, `ext4` …), set once detected.
-    pub filesystem: Option<&'static str>,
+    pub filesystem: Option<Cow<'static, str>>,
     /// For an image found inside a scanned directory: its path there.
     pub image: Option<super::EvidencePath>,
 }
@@ -40,7 +41,7 @@ impl VolumeInfo {
     /// after the image's path when the image was found inside a directory
     /// (`/cases/disk.E01 › p2 (ntfs)`).
     pub fn label(&self) -> String {
-        let fs = self.filesystem.unwrap_or("unknown");
+        let fs = self.filesystem.as_deref().unwrap_or("unknown");
         let vol = if self.scheme == "none" {
             fs.to_string()
         } else {
@@ -122,7 +123,7 @@ fn whole_disk(disk: &Arc<dyn ReadAt>, problems: Vec<TableProblem>) -> Volumes {
             index: 0,
             offset: 0,
             size: disk.size(),
-            scheme: "none",
+            scheme: "none".into(),
             ..VolumeInfo::default()
         }],
         problems,

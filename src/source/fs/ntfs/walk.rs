@@ -61,12 +61,14 @@ impl Walk {
         }
     }
 
-    fn problem(&mut self, what: String, kind: ProblemKind, message: String) {
-        self.queue.push_back(crate::source::fs::problem(
+    /// A problem about `what`, MFT record `record` when there is one.
+    fn problem(&mut self, what: String, kind: ProblemKind, message: String, record: Option<u64>) {
+        self.queue.push_back(crate::source::fs::problem_at(
             &self.volume,
             what.as_bytes(),
             kind,
             message,
+            record,
         ));
     }
 
@@ -74,7 +76,12 @@ impl Walk {
     /// $MFT that are holes hold no records and are not read.
     fn index(&mut self) {
         if let Some(why) = self.fs.mirror_used.clone() {
-            self.problem("$MFT record 0".into(), ProblemKind::CorruptEntry, why);
+            self.problem(
+                "$MFT record 0".into(),
+                ProblemKind::CorruptEntry,
+                why,
+                Some(0),
+            );
         }
         let rs = self.fs.record_size;
         let count = self.fs.record_count();
@@ -93,6 +100,7 @@ impl Walk {
                     format!("$MFT records {first}–{}", first + n - 1),
                     ProblemKind::Unreadable,
                     format!("cannot read these MFT records: {e}"),
+                    None,
                 );
                 first += n;
                 continue;
@@ -124,6 +132,7 @@ impl Walk {
                     format!("$MFT record {rec_no}"),
                     ProblemKind::CorruptEntry,
                     e,
+                    Some(rec_no),
                 );
                 return None;
             }
@@ -228,6 +237,7 @@ impl Walk {
                     format!("{shown} ($MFT record {rec_no})"),
                     ProblemKind::CorruptEntry,
                     e,
+                    Some(rec_no),
                 );
                 return;
             }
@@ -238,6 +248,7 @@ impl Walk {
                 format!("{shown} ($MFT record {rec_no})"),
                 ProblemKind::CorruptEntry,
                 e,
+                Some(rec_no),
             );
         }
         let exts = self.extensions(rec_no, &attrs, &shown);
@@ -270,6 +281,7 @@ impl Walk {
                         format!("{shown} ($MFT record {rec_no})"),
                         ProblemKind::CorruptEntry,
                         e,
+                        Some(rec_no),
                     );
                     continue;
                 }
@@ -307,6 +319,7 @@ impl Walk {
                     format!("{shown} ($MFT record {rec_no})"),
                     ProblemKind::CorruptEntry,
                     format!("attribute list: {e}"),
+                    Some(rec_no),
                 );
                 return Vec::new();
             }

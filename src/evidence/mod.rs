@@ -1,0 +1,134 @@
+//! The evidence model: what flows from the workers to the report.
+//!
+//! A [`Finding`] is one detection that fired on one artifact at one
+//! location: detection × artifact × location. A detection (an IOC today, a
+//! rule tomorrow) resolves to an alert definition through the report's
+//! `Catalog`; an
+//! artifact is a file, an event record, and whatever the next parsers read
+//! (registry values); a location is structured data, not a display string.
+//! Adding a detection or artifact kind is one variant here and its matching
+//! code; the report renders whatever arrives.
+//!
+//! Every [`ScanEvent`] is serializable both ways, so a scan's events can be
+//! written, read back and replayed (shards of a batch, tests).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifact::Record;
+use crate::bundle::IocIdx;
+use crate::hash::Digests;
+use crate::source::volume::VolumeInfo;
+use crate::source::{EvidencePath, FileMeta, Problem};
+
+/// What raised a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Detection {
+    /// An IOC of the bundle, by its index in [`Bundle::iocs`].
+    Ioc { ioc: IocIdx },
+}
+
+/// One detection that fired on one artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub detection: Detection,
+    /// Where in the artifact the match was made: `sha256`, `name`,
+    /// `path`, or a record field name.
+    pub field: String,
+    /// The value there that matched.
+    pub value: String,
+    pub artifact: Artifact,
+    pub location: Location,
+}
+
+/// What a finding was made in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Artifact {
+    /// A file (or stream) itself: its name, path or digest matched.
+    File { file: FileFacts },
+    /// An event record inside a log file.
+    Record { log: FileFacts, record: Box<Record> },
+}
+
+impl Artifact {
+    /// The report's `kind` for evidence of this artifact.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Artifact::File { .. } => "file",
+            Artifact::Record { .. } => "record",
+        }
+    }
+
+    /// The file the artifact is, or lives in.
+    pub fn file(&self) -> &FileFacts {
+        match self {
+            Artifact::File { file } => file,
+            Artifact::Record { log, .. } => log,
+        }
+    }
+}
+
+/// A file's metadata and digests, as evidence carries them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFacts {
+    pub meta: FileMeta,
+    pub digests: Digests,
+}
+
+/// Where an artifact is: the target, the path inside it, the volume of a
+/// disk image that holds it, and its place on the scanning host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    /// Index of the target among those scanned.
+    pub source: usize,
+    /// `/`-separated path inside the source (a stream as `path:name`).
+    pub path: EvidencePath,
+    /// Where the file is on the scanning host, for host sources.
+    pub host_path: Option<EvidencePath>,
+    /// The volume of a disk image that holds the file.
+    pub volume: Option<Arc<VolumeInfo>>,
+}
+
+/// What workers tell the report, in any order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum ScanEvent {
+    /// A target was opened as a source of this kind (`directory`, `file`,
+    /// `image`), with an image's container format (`e01`, `vmdk` …).
+    SourceOpened {
+        source: usize,
+        kind: String,
+        format: Option<String>,
+    },
+    /// A file was examined; `bytes` were read and hashed.
+    FileScanned {
+        source: usize,
+        bytes: u64,
+    },
+    /// Records were read from an event log of this source.
+    RecordsScanned {
+        source: usize,
+        records: u64,
+    },
+    /// The walk of a source ended: every entry was started, or the scan
+    /// was stopped first (`interrupted`).
+    SourceDone {
+        source: usize,
+        interrupted: bool,
+    },
+    Finding(Box<Finding>),
+    Problem {
+        source: usize,
+        problem: Problem,
+    },
+}
+
+/// Receives scan events on one thread.
+pub trait ReportSink {
+    fn accept(&mut self, event: ScanEvent);
+}

@@ -1,0 +1,181 @@
+//! The one place a report is put together, whether from a scan's events
+//! or from reports merged: alerts grouped by definition and ordered,
+//! evidence and errors sorted, summary and warnings derived. A merge of
+//! shard reports equals a single scan because both end here.
+
+use std::collections::BTreeMap;
+
+use super::model::{
+    AlertDefinitionReport, AlertReport, BundleReport, BySeverity, ErrorReport, EvidenceReport,
+    Report, ScanInfo, SourceReport, Summary, Tool, Warning,
+};
+use crate::bundle::Severity;
+
+/// Version of the report's shape (`docs/report.md` lists the changes).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// A report's parts, in any order.
+pub struct Parts {
+    pub scan: ScanInfo,
+    pub bundles: Vec<BundleReport>,
+    /// In target order.
+    pub sources: Vec<SourceReport>,
+    /// Alert definitions with their evidence, each id once (see
+    /// [`join_alerts`]).
+    pub alerts: Vec<(AlertDefinitionReport, Vec<EvidenceReport>)>,
+    pub errors: Vec<ErrorReport>,
+}
+
+/// Joins alert lists from several reports: one entry per definition id,
+/// its evidence gathered. Fails when one id comes with two different
+/// definitions (reports of different bundles).
+pub fn join_alerts(
+    alerts: impl IntoIterator<Item = (AlertDefinitionReport, Vec<EvidenceReport>)>,
+) -> Result<Vec<(AlertDefinitionReport, Vec<EvidenceReport>)>, String> {
+    let mut by_id: BTreeMap<String, (AlertDefinitionReport, Vec<EvidenceReport>)> = BTreeMap::new();
+    for (def, evidence) in alerts {
+        match by_id.get_mut(&def.id) {
+            Some((known, items)) => {
+                if *known != def {
+                    return Err(format!(
+                        "alert definition {:?} differs between the reports",
+                        def.id
+                    ));
+                }
+                items.extend(evidence);
+            }
+            None => {
+                by_id.insert(def.id.clone(), (def, evidence));
+            }
+        }
+    }
+    Ok(by_id.into_values().collect())
+}
+
+/// Puts the report together.
+pub fn assemble(parts: Parts) -> Report {
+    let Parts {
+        mut scan,
+        bundles,
+        sources,
+        alerts,
+        mut errors,
+    } = parts;
+    errors.sort();
+    scan.complete =
+        scan.complete && scan.interrupted.is_none() && !errors.iter().any(|e| e.class == "error");
+
+    let mut alerts: Vec<(Severity, AlertReport)> = alerts
+        .into_iter()
+        .filter(|(_, ev)| !ev.is_empty())
+        .map(|(def, mut evidence)| {
+            evidence.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+            let severity = Severity::parse(&def.severity).unwrap_or(Severity::Informational);
+            (
+                severity,
+                AlertReport {
+                    alert_definition: def,
+                    evidence_count: evidence.len(),
+                    evidence,
+                },
+            )
+        })
+        .collect();
+    alerts.sort_by(|(sa, a), (sb, b)| {
+        sb.cmp(sa)
+            .then_with(|| a.alert_definition.name.cmp(&b.alert_definition.name))
+            .then_with(|| a.alert_definition.id.cmp(&b.alert_definition.id))
+    });
+
+    let mut by_severity = BySeverity::default();
+    for (s, _) in &alerts {
+        *match s {
+            Severity::High => &mut by_severity.high,
+            Severity::Medium => &mut by_severity.medium,
+            Severity::Low => &mut by_severity.low,
+            Severity::Informational => &mut by_severity.informational,
+        } += 1;
+    }
+    let summary = Summary {
+        alerts: alerts.len(),
+        evidence: alerts.iter().map(|(_, a)| a.evidence_count).sum(),
+        by_severity,
+        files_scanned: sources.iter().map(|s| s.files_scanned).sum(),
+        bytes_hashed: sources.iter().map(|s| s.bytes_hashed).sum(),
+        records_scanned: sources.iter().map(|s| s.records_scanned).sum(),
+        errors: sources.iter().map(|s| s.errors).sum(),
+        skipped: sources.iter().map(|s| s.skipped).sum(),
+    };
+    let warnings = warnings(&bundles, &scan, &sources);
+    Report {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        scan,
+        bundles,
+        sources,
+        summary,
+        alerts: alerts.into_iter().map(|(_, a)| a).collect(),
+        errors,
+        warnings,
+    }
+}
+
+/// Evidence order inside an alert: by location, then what matched. The
+/// record's header number settles two records that share an id.
+fn sort_key(e: &EvidenceReport) -> (&str, &Option<String>, &str, &str, &str, Option<u64>) {
+    (
+        &e.location.display,
+        &e.location.path_hex,
+        &e.field,
+        &e.detection.id,
+        &e.matched_value,
+        e.location.record_number,
+    )
+}
+
+/// The ways a scan checked less than it was asked to (see [`Warning`]).
+fn warnings(bundles: &[BundleReport], scan: &ScanInfo, sources: &[SourceReport]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for b in bundles.iter().filter(|b| b.iocs_active == 0) {
+        out.push(Warning {
+            code: "bundleWithoutActiveIoc".into(),
+            path: Some(b.path.clone()),
+            message: format!(
+                "gives no active IOC ({} IOCs, {} entries not used): nothing of it was looked for",
+                b.iocs, b.entries_unused
+            ),
+        });
+    }
+    for s in sources {
+        let (code, message) = match s.kind.as_str() {
+            "unopened" => (
+                "targetNotOpened",
+                "could not be opened: nothing in it was scanned",
+            ),
+            _ if s.files_scanned == 0 && s.records_scanned == 0 && !s.interrupted => (
+                "targetEmpty",
+                "no file or record could be read from it: nothing in it was scanned",
+            ),
+            _ => continue,
+        };
+        out.push(Warning {
+            code: code.into(),
+            path: Some(s.path.clone()),
+            message: message.into(),
+        });
+    }
+    if let Some(signal) = &scan.interrupted {
+        out.push(Warning {
+            code: "interrupted".into(),
+            path: None,
+            message: format!(
+                "stopped by {signal} before the end: {} target(s) not walked to the end",
+                sources.iter().filter(|s| s.interrupted).count()
+            ),
+        });
+    }
+    out
+}
