@@ -203,7 +203,7 @@ fn defender_export_in_two_files_merges_and_scans() {
         s.join("evidence").to_str().unwrap(),
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = parse_report(&run.stdout);
     assert_eq!(
         report["alerts"][0]["alertDefinition"]["name"],
         "Netcat dropped by intruder"
@@ -285,7 +285,7 @@ fn exit_codes_follow_the_contract() {
         "/nonexistent/evidence",
     ]);
     assert_eq!(missing.code, 2);
-    let report: serde_json::Value = serde_json::from_str(&missing.stdout).unwrap();
+    let report = parse_report(&missing.stdout);
     assert_eq!(report["errors"][0]["kind"], "targetUnreadable");
     let usage = breachscan(&["scan", dir.path().to_str().unwrap()]);
     assert_eq!(usage.code, 2);

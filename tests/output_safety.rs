@@ -175,7 +175,7 @@ fn output_naming_an_input_or_a_special_file_is_refused_and_nothing_changes() {
     // `-o -` is stdout.
     let run = breachscan(&["scan", "-q", "-b", &b, "-o", "-", &ev_s]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = parse_report(&run.stdout);
     assert_eq!(report["summary"]["evidence"], 1);
 }
 

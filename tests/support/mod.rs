@@ -57,8 +57,53 @@ pub fn scan_bundles(
     (run, value)
 }
 
+/// Reads a report file: it must be JSON, valid against the report's
+/// schema, and read back into the report model unchanged.
 pub fn read_report(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).expect("report written")).expect("report is JSON")
+    let v = serde_json::from_slice(&std::fs::read(path).expect("report written"))
+        .expect("report is JSON");
+    check_report(&v);
+    v
+}
+
+/// [`read_report`] for a report written to stdout.
+pub fn parse_report(text: &str) -> Value {
+    let v = serde_json::from_str(text).expect("report is JSON");
+    check_report(&v);
+    v
+}
+
+/// Every report a test produces is checked here: valid against
+/// `schemas/report.schema.json`, and read back by the report model into
+/// the very same JSON.
+pub fn check_report(v: &Value) {
+    static SCHEMA: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = SCHEMA.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/report.schema.json");
+        let schema: Value =
+            serde_json::from_slice(&std::fs::read(path).expect("schema present")).expect("JSON");
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("the schema compiles")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .take(10)
+        .map(|e| format!("{e} (at {})", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match its schema:\n{}",
+        errors.join("\n")
+    );
+    let model: breachscan::report::Report =
+        serde_json::from_value(v.clone()).expect("the report reads back");
+    assert_eq!(
+        &serde_json::to_value(&model).expect("serializes"),
+        v,
+        "the report reads back unchanged"
+    );
 }
 
 /// A folder of the shared real-world corpus, or `None` (saying so) when it
