@@ -5,6 +5,7 @@
 mod check;
 mod output;
 mod progress;
+mod report_command;
 mod scan_command;
 mod signals;
 mod summary;
@@ -54,6 +55,27 @@ enum Command {
     /// Work with IOC bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Work with reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Merge reports of the same bundle(s) (the shards of a batch) into the
+    /// report one scan of all their targets would write.
+    #[command(after_help = report_command::MERGE_HELP)]
+    Merge(MergeArgs),
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Write here (atomically) instead of stdout (`-` is stdout).
+    #[arg(long, short = 'o', value_name = "OUT.json")]
+    output: Option<PathBuf>,
+    /// Reports to merge, in target order.
+    #[arg(required = true, value_name = "REPORT")]
+    reports: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -147,6 +169,9 @@ pub fn main() -> ExitCode {
         }
         Command::Bundle(BundleCommand::Convert(args)) => {
             check::convert(&args.files, args.output.as_deref(), args.all_attributes)
+        }
+        Command::Report(ReportCommand::Merge(args)) => {
+            report_command::merge(&args.reports, args.output.as_deref())
         }
     };
     match result {

@@ -8,6 +8,7 @@
 
 mod assemble;
 mod catalog;
+mod merge;
 mod model;
 mod render;
 
@@ -15,6 +16,7 @@ use std::io::Write;
 
 pub use assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
 pub use catalog::Catalog;
+pub use merge::{MergeError, merge};
 pub use model::*;
 pub use render::format_time;
 

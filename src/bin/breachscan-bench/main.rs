@@ -10,6 +10,7 @@ mod bundle;
 mod evtx;
 mod files;
 mod image;
+mod merge;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -41,6 +42,8 @@ enum Bench {
     /// Bundle scale: load time and memory of a 1,000,000-IOC bundle, and
     /// scan speed with it beside a 10-IOC bundle.
     Bundle(bundle::Args),
+    /// Report merge: 1,000 shard reports of 1,000 evidence items merged.
+    Merge(merge::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Bench::Evtx(args) => evtx::run(&args),
         Bench::Image(args) => image::run(&args),
         Bench::Bundle(args) => bundle::run(&args),
+        Bench::Merge(args) => merge::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

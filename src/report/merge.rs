@@ -1,0 +1,136 @@
+//! Merging reports: the shards of a batch (or any scans of the same
+//! bundles) become the report one scan of all their targets would have
+//! written. The reports are checked to be mergeable, their parts joined,
+//! and the result put together by [`assemble`], as a scan's report is.
+
+use super::assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
+use super::model::{BundleReport, Report, ScanInfo, Timings};
+
+/// Why reports cannot be merged, in a sentence naming the reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeError(pub String);
+
+impl std::fmt::Display for MergeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MergeError {}
+
+/// Merges `reports` (each with the name errors call it by), in order: the
+/// sources of the first come first. `arguments` is the merge's command
+/// line, recorded in `scan.arguments`.
+pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<Report, MergeError> {
+    let err = |s: String| Err(MergeError(s));
+    let Some((first_name, first)) = reports.first() else {
+        return err("no report to merge".into());
+    };
+    let bundles = first.bundles.clone();
+    let as_of = first.scan.as_of.clone();
+    for (name, r) in &reports {
+        if r.schema_version != SCHEMA_VERSION {
+            return err(format!(
+                "{name} is a report of schema version {}; this breachscan merges version {SCHEMA_VERSION}",
+                r.schema_version
+            ));
+        }
+        if !same_bundles(&r.bundles, &bundles) {
+            return err(format!(
+                "{name} and {first_name} are reports of different bundles (by SHA-256, format \
+                 and counts): only scans of the same bundles merge"
+            ));
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (name, r) in &reports {
+        for s in &r.sources {
+            if let Some(other) = seen.insert(s.path.clone(), name.clone()) {
+                return err(format!(
+                    "the target {} is in {other} and in {name}: its evidence would be counted twice",
+                    s.path
+                ));
+            }
+        }
+    }
+
+    let started_at = earliest(reports.iter().map(|(_, r)| r.scan.started_at.as_str()));
+    let finished_at = latest(reports.iter().map(|(_, r)| r.scan.finished_at.as_str()));
+    let mut timings = Timings::default();
+    let mut complete = true;
+    let mut interrupted = None;
+    let (mut sources, mut alerts, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    for (_, r) in reports {
+        let Report {
+            scan,
+            sources: s,
+            alerts: a,
+            errors: e,
+            ..
+        } = r;
+        timings.bundle_load += scan.timings.bundle_load;
+        timings.matcher_build += scan.timings.matcher_build;
+        timings.scan += scan.timings.scan;
+        complete &= scan.complete;
+        interrupted = interrupted.or(scan.interrupted);
+        sources.extend(s);
+        alerts.extend(a.into_iter().map(|a| (a.alert_definition, a.evidence)));
+        errors.extend(e);
+    }
+    let alerts = join_alerts(alerts).map_err(MergeError)?;
+    Ok(assemble(Parts {
+        scan: ScanInfo {
+            started_at,
+            finished_at,
+            arguments,
+            complete,
+            interrupted,
+            as_of,
+            timings,
+        },
+        bundles,
+        sources,
+        alerts,
+        errors,
+    }))
+}
+
+/// The same bundle files, whatever their paths on the machines that
+/// scanned: same digests, formats and counts, in the same order.
+fn same_bundles(a: &[BundleReport], b: &[BundleReport]) -> bool {
+    let key = |x: &BundleReport| {
+        (
+            x.sha256.clone(),
+            x.format.clone(),
+            x.alert_definitions,
+            x.iocs,
+            x.iocs_active,
+            x.entries_unused,
+        )
+    };
+    a.len() == b.len() && a.iter().map(key).eq(b.iter().map(key))
+}
+
+fn earliest<'a>(times: impl Iterator<Item = &'a str>) -> String {
+    pick(times, std::cmp::Ordering::Less)
+}
+
+fn latest<'a>(times: impl Iterator<Item = &'a str>) -> String {
+    pick(times, std::cmp::Ordering::Greater)
+}
+
+/// The earliest or latest of RFC 3339 times, compared as instants (their
+/// precision varies); text that does not parse never wins.
+fn pick<'a>(times: impl Iterator<Item = &'a str>, want: std::cmp::Ordering) -> String {
+    let mut best: Option<(jiff::Timestamp, &str)> = None;
+    let mut fallback = "";
+    for t in times {
+        fallback = t;
+        if let Ok(ts) = t.parse::<jiff::Timestamp>()
+            && best.is_none_or(|(b, _)| ts.cmp(&b) == want)
+        {
+            best = Some((ts, t));
+        }
+    }
+    best.map_or(fallback, |(_, t)| t).to_string()
+}
