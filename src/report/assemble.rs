@@ -30,8 +30,16 @@ pub struct Parts {
 /// its evidence gathered. Fails when one id comes with two different
 /// definitions (reports of different bundles).
 pub fn join_alerts(
-    alerts: impl IntoIterator<Item = (AlertDefinitionReport, Vec<EvidenceReport>)>,
+    alerts: Vec<(AlertDefinitionReport, Vec<EvidenceReport>)>,
 ) -> Result<Vec<(AlertDefinitionReport, Vec<EvidenceReport>)>, String> {
+    // Each definition's evidence goes into one vector sized for all of it:
+    // a million items grown by doubling cost more than parsing them.
+    let mut total: BTreeMap<&str, usize> = BTreeMap::new();
+    for (def, evidence) in &alerts {
+        *total.entry(&def.id).or_default() += evidence.len();
+    }
+    let total: BTreeMap<String, usize> =
+        total.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
     let mut by_id: BTreeMap<String, (AlertDefinitionReport, Vec<EvidenceReport>)> = BTreeMap::new();
     for (def, evidence) in alerts {
         match by_id.get_mut(&def.id) {
@@ -45,7 +53,9 @@ pub fn join_alerts(
                 items.extend(evidence);
             }
             None => {
-                by_id.insert(def.id.clone(), (def, evidence));
+                let mut items = Vec::with_capacity(total.get(&def.id).copied().unwrap_or(0));
+                items.extend(evidence);
+                by_id.insert(def.id.clone(), (def, items));
             }
         }
     }

@@ -2,7 +2,7 @@
 //! how it is described. The bundle is one catalog; rule sets are another.
 //! A new detection kind is one arm in each method here.
 
-use super::model::{AlertDefinitionReport, DetectionDetail, DetectionRef, IocReport};
+use super::model::{AlertDefinitionReport, DetectionRef, IocReport};
 use crate::bundle::{Bundle, Severity};
 use crate::evidence::Detection;
 
@@ -11,7 +11,14 @@ pub trait Catalog {
     /// severity (alerts are ordered by it).
     fn alert(&self, d: &Detection) -> (Severity, AlertDefinitionReport);
     /// The detection's reference and own description.
-    fn describe(&self, d: &Detection) -> (DetectionRef, DetectionDetail);
+    fn describe(&self, d: &Detection) -> Described;
+}
+
+/// A detection as an evidence item shows it: `detection` and the object
+/// of its kind (a rule kind adds its own).
+pub struct Described {
+    pub detection: DetectionRef,
+    pub ioc: Option<IocReport>,
 }
 
 impl Catalog for Bundle {
@@ -34,23 +41,23 @@ impl Catalog for Bundle {
         )
     }
 
-    fn describe(&self, d: &Detection) -> (DetectionRef, DetectionDetail) {
+    fn describe(&self, d: &Detection) -> Described {
         match d {
             Detection::Ioc { ioc } => {
                 let ioc = &self.iocs[*ioc as usize];
-                (
-                    DetectionRef {
+                Described {
+                    detection: DetectionRef {
                         kind: "ioc".into(),
                         id: ioc.id.clone(),
                     },
-                    DetectionDetail::Ioc(IocReport {
+                    ioc: Some(IocReport {
                         id: ioc.id.clone(),
                         kind: ioc.kind.as_str().into(),
                         value: ioc.value.clone(),
                         detection_function: ioc.function.as_str().into(),
                         description: ioc.description.clone(),
                     }),
-                )
+                }
             }
         }
     }

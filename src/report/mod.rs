@@ -15,7 +15,7 @@ mod render;
 use std::io::Write;
 
 pub use assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Described};
 pub use merge::{MergeError, merge};
 pub use model::*;
 pub use render::format_time;

@@ -164,11 +164,11 @@ pub struct AlertDefinitionReport {
 pub struct EvidenceReport {
     /// The artifact: `file` or `record`.
     pub kind: String,
-    /// What fired: its kind and id; the kind's own object follows
-    /// (`ioc`).
+    /// What fired: its kind and id; the kind's own object follows.
     pub detection: DetectionRef,
-    #[serde(flatten)]
-    pub detail: DetectionDetail,
+    /// The IOC, for IOC detections.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ioc: Option<IocReport>,
     /// Where in the artifact the match was made.
     pub field: String,
     pub matched_value: String,
@@ -184,13 +184,6 @@ pub struct DetectionRef {
     /// `ioc`.
     pub kind: String,
     pub id: String,
-}
-
-/// The detection's own description, keyed by its kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DetectionDetail {
-    Ioc(IocReport),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

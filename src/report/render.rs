@@ -25,7 +25,7 @@ pub fn evidence(
     single_file: bool,
     f: Finding,
 ) -> EvidenceReport {
-    let (detection, detail) = catalog.describe(&f.detection);
+    let described = catalog.describe(&f.detection);
     let path = f.location.path.display();
     let volume = f.location.volume.as_deref();
     let mut display = match volume {
@@ -43,8 +43,8 @@ pub fn evidence(
     }
     EvidenceReport {
         kind,
-        detection,
-        detail,
+        detection: described.detection,
+        ioc: described.ioc,
         field: f.field,
         matched_value: f.value,
         location: LocationReport {
