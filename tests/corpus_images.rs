@@ -71,14 +71,14 @@ fn every_corpus_image_scans_and_broken_ones_fail_cleanly() {
         return;
     };
     for (file, code, kinds) in [
-        ("ctf_file6.E01", 1, json!({})),
+        ("ctf_file6.E01", 1, json!({"notFileContent": 1})),
         ("exfat1.E01", 1, json!({})),
         // No filesystem anywhere: nothing was checked, which is not clean (3).
         ("gpt_130_partitions.E01", 3, json!({"unscannedVolume": 131})),
-        ("imageformat_mmls_1.E01", 1, json!({})),
+        ("imageformat_mmls_1.E01", 1, json!({"notFileContent": 2})),
         ("multiseg_v1.E01", 3, json!({"unscannedVolume": 1})),
         ("nps-2010-emails.E01", 1, json!({"unrecoverableDeleted": 1})),
-        ("ntfs_sample.E01", 1, json!({})),
+        ("ntfs_sample.E01", 1, json!({"notFileContent": 1})),
         ("zeros_128s.Ex01", 3, json!({"unscannedVolume": 1})),
         (
             "zeros_128s_compressed.Ex01",

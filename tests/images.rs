@@ -132,7 +132,11 @@ fn every_container_of_the_gpt_disk_yields_the_payload_digests() {
         assert_eq!(run.code, 1, "{file}: {}", run.stderr);
         assert_eq!(report["sources"][0]["kind"], "image", "{file}");
         assert_eq!(report["sources"][0]["format"], format, "{file}");
-        assert_eq!(report["errors"], json!([]), "{file}");
+        assert_eq!(
+            errors_but_bad_clusters(&report),
+            Vec::<Value>::new(),
+            "{file}"
+        );
         assert_eq!(found(&report), want, "{file}");
     }
 }
@@ -377,7 +381,7 @@ fn images_inside_a_directory_are_opened_and_scanned_too() {
     digest_bundle(&dir, &bundle);
     let (run, report) = scan_to(&bundle, &tmp.path().join("r.json"), &dir, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(report["errors"], json!([]));
+    assert_eq!(errors_but_bad_clusters(&report), Vec::<Value>::new());
     // Evidence inside each image, keyed by the image's path in the folder.
     let mut by_image: std::collections::BTreeMap<String, BTreeSet<(u64, String, bool, String)>> =
         Default::default();

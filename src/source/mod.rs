@@ -247,6 +247,10 @@ pub enum ProblemKind {
     /// A file inside an image larger than its volume (sparse or damaged):
     /// matched by name and path, not read.
     LargerThanVolume,
+    /// Filesystem data that is not file content (NTFS's bad-cluster map):
+    /// listed, not scanned.
+    #[serde(rename = "notFileContent")]
+    NotContent,
 }
 
 impl ProblemKind {
@@ -274,6 +278,7 @@ impl ProblemKind {
             ProblemKind::NestedImage => "imageNotOpened",
             ProblemKind::Interrupted => "interrupted",
             ProblemKind::LargerThanVolume => "largerThanVolume",
+            ProblemKind::NotContent => "notFileContent",
         }
     }
 

@@ -213,6 +213,21 @@ pub fn problems(report: &Value) -> Vec<(String, String)> {
     v
 }
 
+/// The `errors` entries, but for the one every NTFS volume has: its
+/// bad-cluster map listed as not file content.
+pub fn errors_but_bad_clusters(report: &Value) -> Vec<Value> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            !(e["kind"] == "notFileContent"
+                && e["path"].as_str().unwrap().ends_with("/$BadClus:$Bad"))
+        })
+        .cloned()
+        .collect()
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))

@@ -15,6 +15,8 @@ use crate::stop::Stop;
 
 const ROOT: u64 = 5;
 const BAD_CLUSTERS: u64 = 8;
+/// MFT records reserved by NTFS, unnamed and empty.
+const RESERVED: std::ops::RangeInclusive<u64> = 12..=15;
 /// Deeper than any real tree: a parent loop.
 const MAX_DEPTH: usize = 512;
 /// MFT bytes read per batch in the first pass.
@@ -170,7 +172,10 @@ impl Walk {
                     _ => {}
                 }
             }
-            if has_data {
+            // Records 12-15 are reserved: in use, unnamed and empty on every
+            // volume; they are not files (TSK does not list them either).
+            let reserved = RESERVED.contains(&rec_no) && node.name.is_none();
+            if has_data && !reserved {
                 self.todo.push((lcn.unwrap_or(0), rec_no));
             }
         }
@@ -266,7 +271,16 @@ impl Walk {
         for (name, extents) in streams {
             let stream_name = (!name.is_empty()).then(|| record::utf16_bytes(name));
             if rec_no == BAD_CLUSTERS && stream_name.as_deref() == Some(b"$Bad") {
-                continue; // volume-sized and sparse: not file content
+                // Volume-sized and sparse: the map of bad clusters, listed.
+                self.problem(
+                    format!("{shown}:$Bad"),
+                    ProblemKind::NotContent,
+                    "the volume's bad-cluster map (volume-sized, sparse): not file content, \
+                     not scanned"
+                        .into(),
+                    Some(rec_no),
+                );
+                continue;
             }
             let mut item_path = path.clone();
             if let Some(s) = &stream_name {
