@@ -66,7 +66,7 @@ printf '[ZoneTransfer]\r\nZoneId=3\r\n' > zone.txt
   (cd p/ext && find . -type f ! -path ./etc/passwd -print0 | sort -z | xargs -0 sha256sum | sed 's|  \./|  disk p2 /|')
   echo "$(sha256sum < p/ext/etc/passwd | cut -d' ' -f1)  disk p2 /etc/passwd (deleted)"
   (cd p/fat && find . -type f ! -name deleteme.txt -print0 | sort -z | xargs -0 sha256sum | sed 's|  \./|  mbr p1 /|')
-  echo "$(sha256sum < p/fat/deleteme.txt | cut -d' ' -f1)  mbr p1 /?eleteme.txt (deleted)"
+  echo "$(sha256sum < p/fat/deleteme.txt | cut -d' ' -f1)  mbr p1 /_eleteme.txt (deleted)"
   (cd p/fat16 && find . -type f -print0 | sort -z | xargs -0 sha256sum | sed 's|  \./|  mbr p5 /|')
 } > payload.sha256
 
