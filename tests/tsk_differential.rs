@@ -39,7 +39,7 @@ fn have_tsk() -> bool {
 /// The images to compare: the samples (decompressed) and the corpus's.
 fn images(tmp: &Path) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    for name in ["disk.raw", "mbr.raw", "ext3-4k.raw"] {
+    for name in ["disk.raw", "mbr.raw", "ext3-4k.raw", "ext4-inline.raw"] {
         let p = tmp.join(name);
         std::fs::write(
             &p,
