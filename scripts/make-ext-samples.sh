@@ -8,7 +8,8 @@
 #   (its freed inode is left for the tests to damage).
 # - ext4-inline.raw.gz: a 4 MiB ext4 volume with inline_data: files kept
 #   whole in their inode (up to 60 bytes in i_block, the rest in the
-#   system.data attribute), bigger ones in blocks, and a directory whose
+#   system.data attribute), bigger ones in blocks, a sparse file (2 MiB of
+#   holes, then 15 bytes), and a directory whose
 #   entries spill from i_block into system.data. mke2fs never spills a
 #   directory (it moves it to a block), so the spill is written with
 #   debugfs: four names are unlinked from the root and their entries are
@@ -42,6 +43,9 @@ for n in 10 60 61 100 150 3000; do
     > "$work/inline/f$n.txt"
 done
 for i in 1 2 3; do printf 'x%s' $i > "$work/inline/sub/s$i"; done
+# 2 MiB of holes, then data: mke2fs keeps the holes (no extent maps them).
+truncate -s 2M "$work/inline/sparse.bin"
+printf 'after the holes' >> "$work/inline/sparse.bin"
 for i in 4 5 6 7; do printf 'moved%s' $i > "$work/inline/t$i"; done
 touch -d '2024-01-01 00:00:00 UTC' "$work/inline" "$work/inline"/* "$work/inline/sub"/*
 img=$work/ext4-inline.raw

@@ -126,6 +126,14 @@ struct ScanArgs {
     /// matched by name and path, and listed in the report.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     max_file_size: Option<u64>,
+    /// Hash sparse files too: by default a file with --sparse-limit of
+    /// holes or more (an NTFS $UsnJrnl:$J, a sparse VM disk) is matched by
+    /// name and path, listed as sparseNotHashed, and its zeros not hashed.
+    #[arg(long)]
+    hash_sparse: bool,
+    /// Holes from which a file is not hashed unless --hash-sparse.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GiB")]
+    sparse_limit: u64,
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     threads: usize,

@@ -80,6 +80,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             stop: stop.clone(),
         },
         max_file_size: args.max_file_size,
+        sparse_limit: (!args.hash_sparse).then_some(args.sparse_limit),
         threads: args.threads,
         single_stream: false,
     };

@@ -26,6 +26,9 @@ pub struct ScanOptions {
     pub source: SourceOptions,
     /// Files larger than this are matched by name and path only, and listed.
     pub max_file_size: Option<u64>,
+    /// Files with this many bytes of holes or more are matched by name and
+    /// path only, and listed; `None` hashes them all.
+    pub sparse_limit: Option<u64>,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Reads one file at a time per worker, never interleaving files for
@@ -95,6 +98,7 @@ pub fn run(
     let ctx = worker::Ctx {
         matcher,
         max_file_size: opts.max_file_size,
+        sparse_limit: opts.sparse_limit,
         progress,
         stop: &opts.source.stop,
     };

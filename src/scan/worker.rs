@@ -24,6 +24,7 @@ use super::Progress;
 pub(super) struct Ctx<'a> {
     pub matcher: &'a Matcher,
     pub max_file_size: Option<u64>,
+    pub sparse_limit: Option<u64>,
     pub progress: &'a dyn Progress,
     pub stop: &'a Stop,
 }
@@ -146,23 +147,32 @@ pub(super) fn plan(source: usize, entry: &FileEntry, ctx: &Ctx, emit: Emit) -> O
     // it; reading them would hash zeros for as long as the size claims
     // (an ext inode can claim 2^44 bytes), whatever the name matched.
     if let Some(v) = entry.meta.volume.as_ref().filter(|v| size > v.size) {
-        emit(problem(
+        let why = format!(
+            "{size} bytes is more than its volume holds ({} bytes): a sparse or damaged \
+             file; matched by name and path only, not read",
+            v.size
+        );
+        name_only(
             source,
             entry,
+            hits,
             ProblemKind::LargerThanVolume,
-            format!(
-                "{size} bytes is more than its volume holds ({} bytes): a sparse or damaged \
-                 file; matched by name and path only, not read",
-                v.size
-            ),
-        ));
-        if !hits.is_empty() {
-            emit(ScanEvent::FileScanned { source, bytes: 0 });
-        }
-        for hit in hits {
-            emit(evidence(source, entry, hit, &Digests::default(), None));
-        }
+            why,
+            emit,
+        );
         return None;
+    }
+    // Asked only of large files: on a host file it costs a few lseeks.
+    if let Some(limit) = ctx.sparse_limit.filter(|&l| size >= l) {
+        let holes = entry.content.hole_bytes();
+        if holes >= limit.max(1) {
+            let why = format!(
+                "{holes} of its {size} bytes are sparse holes (zeros nothing stores): matched \
+                 by name and path only, not hashed (--hash-sparse hashes it)"
+            );
+            name_only(source, entry, hits, ProblemKind::Sparse, why, emit);
+            return None;
+        }
     }
     if let Some(limit) = ctx.max_file_size.filter(|&m| size > m && hits.is_empty()) {
         emit(problem(
@@ -184,6 +194,25 @@ pub(super) fn plan(source: usize, entry: &FileEntry, ctx: &Ctx, emit: Emit) -> O
         DigestSet::ALL
     };
     Some(Plan { hits, want })
+}
+
+/// A file not read: listed with why, and its name and path hits made
+/// evidence without digests.
+fn name_only(
+    source: usize,
+    entry: &FileEntry,
+    hits: Vec<Hit>,
+    kind: ProblemKind,
+    why: String,
+    emit: Emit,
+) {
+    emit(problem(source, entry, kind, why));
+    if !hits.is_empty() {
+        emit(ScanEvent::FileScanned { source, bytes: 0 });
+    }
+    for hit in hits {
+        emit(evidence(source, entry, hit, &Digests::default(), None));
+    }
 }
 
 /// Reads one file on its own (pumped), parsing it too if it is a log.

@@ -243,4 +243,45 @@ impl Content for HostFile {
         // format) or whole blocks.
         Ok(Box::new(self.open_regular()?))
     }
+
+    /// The host filesystem's holes (`SEEK_DATA`/`SEEK_HOLE`), so a sparse
+    /// file on a mounted drive is treated like one inside an image. Block
+    /// counts would not do: a compressing filesystem stores data in fewer
+    /// blocks than it holds.
+    fn hole_bytes(&self) -> u64 {
+        self.open_regular().map_or(0, |f| host_holes(&f))
+    }
+}
+
+#[cfg(unix)]
+fn host_holes(file: &File) -> u64 {
+    use std::os::fd::AsRawFd;
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return 0;
+    };
+    let fd = file.as_raw_fd();
+    let (mut pos, mut data) = (0u64, 0u64);
+    while pos < len {
+        // SAFETY: lseek on a descriptor we own; no memory is passed.
+        let start = unsafe { libc::lseek(fd, pos as libc::off_t, libc::SEEK_DATA) };
+        if start < 0 {
+            // ENXIO: only a hole from `pos` on; anything else: unknown,
+            // so assume no holes (the file is then read as usual).
+            let holes_to_end = io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO);
+            return if holes_to_end { len - data } else { 0 };
+        }
+        // SAFETY: as above.
+        let end = unsafe { libc::lseek(fd, start, libc::SEEK_HOLE) };
+        if end < start {
+            return 0;
+        }
+        data += (end - start) as u64;
+        pos = end as u64;
+    }
+    len.saturating_sub(data)
+}
+
+#[cfg(not(unix))]
+fn host_holes(_file: &File) -> u64 {
+    0
 }

@@ -120,6 +120,11 @@ pub trait Content: Send + Sync {
     /// A seekable reader (today: for the first bytes of a file that is not
     /// to be hashed, to tell whether it is an event log).
     fn open(&self) -> std::io::Result<Box<dyn ReadSeek>>;
+    /// Bytes of the content that are holes (see [`readat::ReadAt::hole_bytes`]);
+    /// asked only of large files.
+    fn hole_bytes(&self) -> u64 {
+        0
+    }
 }
 
 /// An entry that was not scanned, or not completely.
@@ -251,6 +256,11 @@ pub enum ProblemKind {
     /// listed, not scanned.
     #[serde(rename = "notFileContent")]
     NotContent,
+    /// A file with `--sparse-limit` bytes of holes or more (an NTFS
+    /// `$UsnJrnl:$J` claims tens of GB of zeros): matched by name and path,
+    /// its zeros not hashed unless `--hash-sparse`.
+    #[serde(rename = "sparseNotHashed")]
+    Sparse,
 }
 
 impl ProblemKind {
@@ -279,6 +289,7 @@ impl ProblemKind {
             ProblemKind::Interrupted => "interrupted",
             ProblemKind::LargerThanVolume => "largerThanVolume",
             ProblemKind::NotContent => "notFileContent",
+            ProblemKind::Sparse => "sparseNotHashed",
         }
     }
 

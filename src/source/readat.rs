@@ -22,6 +22,13 @@ pub trait ReadAt: Send + Sync {
     /// Total length in bytes.
     fn size(&self) -> u64;
 
+    /// Bytes that read as zeros because nothing is stored for them (sparse
+    /// holes, never-written tails), known from the layout without reading:
+    /// what hashing would spend on zeros.
+    fn hole_bytes(&self) -> u64 {
+        0
+    }
+
     /// Fills `buf` completely or fails (short data is an error here).
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         let mut done = 0;
@@ -331,6 +338,19 @@ impl ReadAt for Extents {
     fn size(&self) -> u64 {
         self.size
     }
+
+    fn hole_bytes(&self) -> u64 {
+        if !self.gaps_are_zeros {
+            return 0;
+        }
+        let stored: u64 = self
+            .pieces
+            .iter()
+            .filter(|p| p.1.is_some() && p.0 < self.size)
+            .map(|p| p.2.min(self.size - p.0))
+            .sum();
+        self.size.saturating_sub(stored)
+    }
 }
 
 /// A `Read + Seek` view of a [`ReadAt`], for parsers and crates that want one.
@@ -393,6 +413,10 @@ impl Content for StreamContent {
 
     fn open(&self) -> io::Result<Box<dyn ReadSeek>> {
         Ok(Box::new(Cursor::new(self.0.clone())))
+    }
+
+    fn hole_bytes(&self) -> u64 {
+        self.0.hole_bytes()
     }
 }
 

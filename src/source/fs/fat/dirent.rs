@@ -267,9 +267,20 @@ mod tests {
         let mut dir = short(b"README  TXT", 0x20, 3, 4).to_vec();
         dir.extend([0x1Fu8; 32]); // control bytes in a name
         let mut huge = short(b"BIG     BIN", 0x20, 2000, 1);
-        huge[0] = b'B';
-        dir.extend(huge); // cluster past the volume
+        huge[0] = DELETED;
+        dir.extend(huge); // deleted, cluster past the volume: leftovers
         assert_eq!(names(&dir), [("README.TXT".to_string(), false)]);
+        // A live entry out of range is kept: its damage is reported when
+        // it is read.
+        let n = dir.len();
+        dir[n - 32] = b'B';
+        assert_eq!(
+            names(&dir),
+            [
+                ("README.TXT".to_string(), false),
+                ("BIG.BIN".to_string(), false)
+            ]
+        );
         assert!(!starts_like_a_directory(&dir));
         let mut sub = short(b".          ", ATTR_DIR, 3, 0).to_vec();
         sub.extend(short(b"..         ", ATTR_DIR, 0, 0));

@@ -181,6 +181,29 @@ impl ReadAt for DataStream {
     fn size(&self) -> u64 {
         self.size
     }
+
+    /// Past the initialised size, and sparse runs before it; in compressed
+    /// streams only whole sparse units (a partly sparse unit is a
+    /// compressed one).
+    fn hole_bytes(&self) -> u64 {
+        let unit = self.unit.max(1);
+        let init_clusters = self.init.div_ceil(self.cluster);
+        let sparse: u64 = self
+            .runs
+            .iter()
+            .filter(|r| r.2.is_none())
+            .map(|&(first, count, _)| {
+                let end = first.saturating_add(count).min(init_clusters);
+                let (a, b) = (first.div_ceil(unit), end / unit);
+                b.saturating_sub(a) * unit
+            })
+            .sum();
+        let tail = self.size - self.init;
+        sparse
+            .saturating_mul(self.cluster)
+            .min(self.init)
+            .saturating_add(tail)
+    }
 }
 
 #[cfg(test)]
