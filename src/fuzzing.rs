@@ -84,7 +84,7 @@ pub fn volume(data: &[u8]) {
 /// its volume can hold, read whole (the scan lists larger ones unread).
 pub fn filesystem(data: &[u8]) {
     let disk: Arc<dyn ReadAt> = Arc::new(data.to_vec());
-    let src = ImageSource::new("raw", disk);
+    let src = ImageSource::new("raw", container::Opened::whole(disk, Vec::new()));
     let mut buf = ReadBuf::new(1 << 16);
     for item in src.entries().take(10_000) {
         match item {
@@ -123,7 +123,8 @@ pub fn container(data: &[u8], dir: &Path) {
     std::fs::File::create(&path)
         .and_then(|mut f| f.write_all(bytes))
         .expect("write the input");
-    if let Ok(disk) = container::open(&path, format) {
+    if let Ok(opened) = container::open(&path, format) {
+        let disk = opened.disk;
         let size = disk.size();
         let mut buf = vec![0u8; 64 << 10];
         for at in [0, size / 2, size.saturating_sub(512)] {

@@ -56,7 +56,9 @@ fn e01_media_bytes_equal_the_acquired_md5() {
             "fcd6bcb56c1689fcef28b57c22475bad",
         ),
     ] {
-        let disk = breachscan::source::container::open(&dir.join(file), "e01").unwrap();
+        let disk = breachscan::source::container::open(&dir.join(file), "e01")
+            .unwrap()
+            .disk;
         let mut all = Vec::new();
         breachscan::source::readat::Cursor::new(disk)
             .read_to_end(&mut all)

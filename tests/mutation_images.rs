@@ -11,6 +11,7 @@ mod support;
 use std::io::Read;
 use std::sync::Arc;
 
+use breachscan::source::container::Opened;
 use breachscan::source::readat::ReadAt;
 use breachscan::source::{FileSource, ImageSource, ProblemKind, ReadBuf, SourceItem};
 use support::*;
@@ -18,7 +19,7 @@ use support::*;
 /// Walks every entry and reads every file; returns (files, problems).
 fn walk(disk: Vec<u8>) -> (usize, usize) {
     let disk: Arc<dyn ReadAt> = Arc::new(disk);
-    let src = ImageSource::new("raw", disk);
+    let src = ImageSource::new("raw", Opened::whole(disk, Vec::new()));
     let mut buf = ReadBuf::new(1 << 16);
     let (mut files, mut problems) = (0, 0);
     for item in src.entries().take(100_000) {

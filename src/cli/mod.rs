@@ -134,6 +134,12 @@ struct ScanArgs {
     /// Holes from which a file is not hashed unless --hash-sparse.
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GiB")]
     sparse_limit: u64,
+    /// After an image's walk, hash its whole media (MD5 and SHA-1) and
+    /// compare with the hashes stored at acquisition (E01), as ewfverify
+    /// does; the outcome is in sources[].image. Chunk checksums of the
+    /// chunks read are checked with or without it.
+    #[arg(long)]
+    verify_image: bool,
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     threads: usize,

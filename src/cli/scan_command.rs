@@ -78,6 +78,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             one_file_system: args.one_file_system,
             mmap: !args.no_mmap,
             stop: stop.clone(),
+            verify_image: args.verify_image,
         },
         max_file_size: args.max_file_size,
         sparse_limit: (!args.hash_sparse).then_some(args.sparse_limit),

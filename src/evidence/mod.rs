@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::Record;
 use crate::bundle::IocIdx;
 use crate::hash::Digests;
+use crate::source::container::integrity::ImageInfo;
 use crate::source::volume::VolumeInfo;
 use crate::source::{EvidencePath, FileMeta, Problem};
 
@@ -120,6 +121,9 @@ pub enum ScanEvent {
     SourceDone {
         source: usize,
         interrupted: bool,
+        /// An image set's facts and verification.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        image: Option<Box<ImageInfo>>,
     },
     Finding(Box<Finding>),
     Problem {

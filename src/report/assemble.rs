@@ -169,12 +169,33 @@ fn warnings(bundles: &[BundleReport], scan: &ScanInfo, sources: &[SourceReport])
                 "targetEmpty",
                 "no file or record could be read from it: nothing in it was scanned",
             ),
+            _ => ("", ""),
+        };
+        if !code.is_empty() {
+            out.push(Warning {
+                code: code.into(),
+                path: Some(s.path.clone()),
+                message: message.into(),
+            });
+        }
+        let Some(image) = &s.image else { continue };
+        if !image.complete {
+            out.push(Warning {
+                code: "imageIncomplete".into(),
+                path: Some(s.path.clone()),
+                message: "parts of the image set are missing: what they held was not scanned"
+                    .into(),
+            });
+        }
+        let unverified = match image.verification.as_deref() {
+            Some("mismatch") => "the media no longer hashes to what was stored at acquisition",
+            Some("incomplete") => "the media could not be hashed whole to verify it",
             _ => continue,
         };
         out.push(Warning {
-            code: code.into(),
+            code: "imageUnverified".into(),
             path: Some(s.path.clone()),
-            message: message.into(),
+            message: unverified.into(),
         });
     }
     if let Some(signal) = &scan.interrupted {

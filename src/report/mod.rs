@@ -23,6 +23,7 @@ pub use render::format_time;
 use crate::bundle::Bundle;
 use crate::evidence::{Finding, ReportSink, ScanEvent};
 use crate::source::Problem;
+use crate::source::container::integrity::ImageInfo;
 
 #[derive(Default)]
 struct SourceStats {
@@ -34,6 +35,7 @@ struct SourceStats {
     errors: u64,
     skipped: u64,
     interrupted: bool,
+    image: Option<ImageInfo>,
 }
 
 /// Collects events and builds the [`Report`].
@@ -99,6 +101,7 @@ impl ReportBuilder {
                 errors: s.errors,
                 skipped: s.skipped,
                 interrupted: s.interrupted,
+                image: s.image,
             })
             .collect();
         let bundles = bundle
@@ -143,12 +146,16 @@ impl ReportSink for ReportBuilder {
             ScanEvent::SourceDone {
                 source,
                 interrupted,
-            } => self.stats[source].interrupted = interrupted,
+                image,
+            } => {
+                self.stats[source].interrupted = interrupted;
+                self.stats[source].image = image.map(|i| *i);
+            }
             ScanEvent::Finding(f) => self.findings.push(*f),
             ScanEvent::Problem { source, problem } => {
                 if problem.kind.is_error() {
                     self.stats[source].errors += 1;
-                } else {
+                } else if !problem.kind.is_note() {
                     self.stats[source].skipped += 1;
                 }
                 self.problems.push((source, problem));

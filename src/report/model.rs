@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::source::At;
+use crate::source::container::integrity::ImageInfo;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -31,7 +32,9 @@ pub struct Report {
 #[serde(rename_all = "camelCase")]
 pub struct Warning {
     /// `targetNotOpened`, `targetEmpty`, `bundleWithoutActiveIoc`,
-    /// `interrupted`.
+    /// `interrupted`, `imageIncomplete` (segments missing),
+    /// `imageUnverified` (`--verify-image` found a mismatch or could not
+    /// hash the media whole).
     pub code: String,
     /// The target or bundle file concerned, when one is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -111,6 +114,10 @@ pub struct SourceReport {
     pub skipped: u64,
     /// The scan was stopped before every entry of this source was started.
     pub interrupted: bool,
+    /// For images: the set's files, media size, hashes and case metadata
+    /// stored at acquisition, and their verification.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub image: Option<ImageInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

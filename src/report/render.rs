@@ -129,12 +129,7 @@ pub fn error(source: &str, p: Problem) -> ErrorReport {
         source: source.to_string(),
         path: p.path.display(),
         kind: p.kind.as_str().into(),
-        class: if p.kind.is_error() {
-            "error"
-        } else {
-            "skipped"
-        }
-        .into(),
+        class: p.kind.class().into(),
         message: p.message,
         path_hex: p.path.raw_hex(),
         at: p.at,

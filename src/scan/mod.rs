@@ -99,6 +99,7 @@ pub fn run(
         matcher,
         max_file_size: opts.max_file_size,
         sparse_limit: opts.sparse_limit,
+        verify_image: opts.source.verify_image,
         progress,
         stop: &opts.source.stop,
     };
@@ -135,10 +136,21 @@ pub fn run(
                             },
                         );
                     }
-                    let _ = tx.send(vec![ScanEvent::SourceDone {
+                    let closing = src.finish();
+                    let mut events: Vec<ScanEvent> = closing
+                        .problems
+                        .into_iter()
+                        .map(|problem| ScanEvent::Problem {
+                            source: idx,
+                            problem,
+                        })
+                        .collect();
+                    events.push(ScanEvent::SourceDone {
                         source: idx,
                         interrupted: ctx.stop.requested().is_some(),
-                    }]);
+                        image: closing.image.map(Box::new),
+                    });
+                    let _ = tx.send(events);
                 }
             });
             drop(tx);

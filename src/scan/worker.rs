@@ -25,6 +25,8 @@ pub(super) struct Ctx<'a> {
     pub matcher: &'a Matcher,
     pub max_file_size: Option<u64>,
     pub sparse_limit: Option<u64>,
+    /// `--verify-image`, for images found inside directories.
+    pub verify_image: bool,
     pub progress: &'a dyn Progress,
     pub stop: &'a Stop,
 }
@@ -383,14 +385,19 @@ fn nested_image(source: usize, entry: &FileEntry, head: &[u8], ctx: &Ctx, emit: 
     };
     let path = host_path(host);
     match crate::source::container::open(&path, format) {
-        Ok(disk) => {
-            let image = ImageSource::nested(format, disk, entry.path.clone()).stopped_by(ctx.stop);
+        Ok(opened) => {
+            let image = ImageSource::nested(format, opened, entry.path.clone())
+                .with_options(ctx.stop, ctx.verify_image);
             super::until_stopped(image.entries(), ctx.stop)
                 .par_bridge()
                 .for_each_init(
                     || ReadBuf::for_scan(ctx.stop),
                     |buf, item| run_item(source, item, ctx, buf, emit),
                 );
+            // Its facts belong to no target's summary; its damage is listed.
+            for problem in image.finish().problems {
+                emit(ScanEvent::Problem { source, problem });
+            }
         }
         Err(e) => emit(problem(
             source,

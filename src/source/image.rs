@@ -8,46 +8,55 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
+use super::container::Opened;
+use super::container::integrity::{self, Health, ImageInfo};
 use super::readat::{ReadAt, Window};
 use super::volume::{self, VolumeInfo};
-use super::{At, EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
+use super::{At, Closing, EvidencePath, FileSource, Problem, ProblemKind, SourceItem, fs};
 use crate::stop::Stop;
 
 pub struct ImageSource {
     format: &'static str,
     disk: Arc<dyn ReadAt>,
+    info: ImageInfo,
+    health: Arc<Health>,
     stop: Stop,
+    /// `--verify-image`: hash the media when the walk is over.
+    verify: bool,
     /// Where the image sits inside a scanned directory, if it was found
     /// there rather than given as a target.
     image: Option<EvidencePath>,
 }
 
 impl ImageSource {
-    pub fn new(format: &'static str, disk: Arc<dyn ReadAt>) -> Self {
+    pub fn new(format: &'static str, opened: Opened) -> Self {
         ImageSource {
             format,
-            disk,
+            disk: opened.disk,
+            info: opened.info,
+            health: opened.health,
             stop: Stop::default(),
+            verify: false,
             image: None,
         }
     }
 
-    /// The walk of this image ends early when `stop` is requested.
-    pub fn stopped_by(self, stop: &Stop) -> Self {
+    /// The walk of this image ends early when `stop` is requested, and
+    /// its media is hashed at the end when `verify` is set.
+    pub fn with_options(self, stop: &Stop, verify: bool) -> Self {
         ImageSource {
             stop: stop.clone(),
+            verify,
             ..self
         }
     }
 
     /// An image found at `path` inside a scanned directory: its volumes
     /// carry the path so locations read `dir › /disk.E01 › p1 (ntfs) › …`.
-    pub fn nested(format: &'static str, disk: Arc<dyn ReadAt>, path: EvidencePath) -> Self {
+    pub fn nested(format: &'static str, opened: Opened, path: EvidencePath) -> Self {
         ImageSource {
-            format,
-            disk,
-            stop: Stop::default(),
             image: Some(path),
+            ..ImageSource::new(format, opened)
         }
     }
 }
@@ -59,6 +68,27 @@ impl FileSource for ImageSource {
 
     fn format(&self) -> Option<&'static str> {
         Some(self.format)
+    }
+
+    /// The set's facts, its media verified if asked, and the damage its
+    /// reads met: chunk checksums, missing segments (once for the image,
+    /// however many reads needed them).
+    fn finish(&self) -> Closing {
+        let mut info = self.info.clone();
+        if self.verify && self.stop.requested().is_none() {
+            integrity::verify_media(&*self.disk, &mut info, &self.stop);
+        }
+        info.corrupt_chunks = self.health.corrupt_chunks();
+        let at = match &self.image {
+            Some(p) => p.clone(),
+            None => EvidencePath::from_bytes(info.segments.first().cloned().unwrap_or_default()),
+        };
+        let mut problems = self.health.problems(&at, &info);
+        problems.extend(integrity::verification_problem(&at, &info));
+        Closing {
+            problems,
+            image: Some(info),
+        }
     }
 
     fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_> {

@@ -42,6 +42,9 @@ pub struct SourceOptions {
     /// entry, reads at their next chunk, long passes (an NTFS index) at
     /// their next batch.
     pub stop: crate::stop::Stop,
+    /// Hash each image's media when its walk is over and compare with the
+    /// hashes stored at acquisition (`--verify-image`).
+    pub verify_image: bool,
 }
 
 impl Default for SourceOptions {
@@ -51,6 +54,7 @@ impl Default for SourceOptions {
             one_file_system: false,
             mmap: true,
             stop: crate::stop::Stop::default(),
+            verify_image: false,
         }
     }
 }
@@ -76,6 +80,20 @@ pub trait FileSource: Send + Sync {
     fn estimate(&self) -> Option<(u64, u64)> {
         None
     }
+
+    /// Called once every entry is done: what the source adds then (an
+    /// image's integrity findings and facts).
+    fn finish(&self) -> Closing {
+        Closing::default()
+    }
+}
+
+/// What a source reports after its walk.
+#[derive(Default)]
+pub struct Closing {
+    pub problems: Vec<Problem>,
+    /// The image set's facts, for image sources.
+    pub image: Option<container::integrity::ImageInfo>,
 }
 
 pub enum SourceItem {
@@ -173,11 +191,15 @@ pub struct At {
     /// tables.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub offset: Option<u64>,
-    /// EVTX chunk number and record number (the record header's).
+    /// EVTX chunk number (an image chunk's, for image sources) and record
+    /// number (the record header's).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub chunk: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub record: Option<u64>,
+    /// Segment number of an image set (1 = `.E01`), for image chunks.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub segment: Option<u64>,
     /// Line and column, in bundle and rule files.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub line: Option<u64>,
@@ -243,6 +265,9 @@ pub enum ProblemKind {
     NestedImage,
     /// A filesystem whose journal holds changes we do not replay.
     JournalNotReplayed,
+    /// A filesystem whose journal was replayed in memory before its walk
+    /// (a note: nothing was left out).
+    JournalReplayed,
     /// A volume with no filesystem we recognise (swap, reserved, encrypted,
     /// unformatted): listed, not scanned.
     UnscannedVolume,
@@ -261,6 +286,12 @@ pub enum ProblemKind {
     /// its zeros not hashed unless `--hash-sparse`.
     #[serde(rename = "sparseNotHashed")]
     Sparse,
+    /// Segments of an image set are missing: the media they held was not
+    /// read (listed once for the image).
+    ImageIncomplete,
+    /// `--verify-image` found the media no longer hashes to what was
+    /// stored at acquisition, or could not hash it whole.
+    ImageUnverified,
 }
 
 impl ProblemKind {
@@ -290,6 +321,25 @@ impl ProblemKind {
             ProblemKind::LargerThanVolume => "largerThanVolume",
             ProblemKind::NotContent => "notFileContent",
             ProblemKind::Sparse => "sparseNotHashed",
+            ProblemKind::ImageIncomplete => "imageIncomplete",
+            ProblemKind::JournalReplayed => "journalReplayed",
+            ProblemKind::ImageUnverified => "imageUnverified",
+        }
+    }
+
+    /// A fact about how the scan read something, not a gap in it.
+    pub fn is_note(self) -> bool {
+        self == ProblemKind::JournalReplayed
+    }
+
+    /// `error`, `skipped` or `note`, as the report's `class`.
+    pub fn class(self) -> &'static str {
+        if self.is_error() {
+            "error"
+        } else if self.is_note() {
+            "note"
+        } else {
+            "skipped"
         }
     }
 
@@ -309,6 +359,8 @@ impl ProblemKind {
                 | ProblemKind::CorruptFilesystem
                 | ProblemKind::JournalNotReplayed
                 | ProblemKind::Interrupted
+                | ProblemKind::ImageIncomplete
+                | ProblemKind::ImageUnverified
         )
     }
 }
@@ -335,9 +387,9 @@ pub fn open(target: &Path, opts: &SourceOptions) -> std::io::Result<Box<dyn File
     };
     match format {
         Some(format) => {
-            let disk = container::open(target, format)?;
+            let opened = container::open(target, format)?;
             Ok(Box::new(
-                ImageSource::new(format, disk).stopped_by(&opts.stop),
+                ImageSource::new(format, opened).with_options(&opts.stop, opts.verify_image),
             ))
         }
         None => Ok(Box::new(DirSource::new(target, false, opts))),

@@ -151,6 +151,66 @@ pub fn run(args: &Args) -> Result<()> {
             println!("| {label} | fiwalk | not installed (apt-get install sleuthkit) | | | |");
         }
     }
+    verify_rows(&exe, &e01, &bundles[1].1, &report, image_bytes, args)
+}
+
+/// `--verify-image` beside ewfverify on the E01: the scan with and without
+/// the media hashed after it, and ewfverify (MD5 and SHA-1) alone. MB/s is
+/// media bytes over wall time.
+fn verify_rows(
+    exe: &Path,
+    e01: &Path,
+    bundle: &Path,
+    report: &Path,
+    media: u64,
+    args: &Args,
+) -> Result<()> {
+    println!("\n| E01 verification | time | MB/s (media) | vs ewfverify |");
+    println!("|---|---:|---:|---:|");
+    let scan = |extra: &str| {
+        format!(
+            "{} scan -q {extra} -b {} -o {} {}",
+            sh_quote(exe),
+            sh_quote(bundle),
+            sh_quote(report),
+            sh_quote(e01)
+        )
+    };
+    let mut rows = vec![
+        ("breachscan scan", time_cmd(&scan(""), args.runs, &[0, 1])?),
+        (
+            "breachscan scan --verify-image",
+            time_cmd(&scan("--verify-image"), args.runs, &[0, 1])?,
+        ),
+    ];
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(report)?)?;
+    ensure!(
+        r["sources"][0]["image"]["verification"] == "match",
+        "the bench E01 did not verify: {}",
+        r["sources"][0]["image"]
+    );
+    if have("ewfverify") {
+        let cmd = format!("ewfverify -q -d sha1 {}", sh_quote(e01));
+        rows.push(("ewfverify -d sha1", time_cmd(&cmd, args.runs, &[0])?));
+    }
+    let mbs = |d: std::time::Duration| media as f64 / 1e6 / d.as_secs_f64();
+    let peer = rows
+        .iter()
+        .find(|r| r.0.starts_with("ewfverify"))
+        .map(|r| r.1);
+    for (tool, took) in &rows {
+        let vs = peer.map_or("—".into(), |p| {
+            format!("{:.2}×", p.as_secs_f64() / took.as_secs_f64())
+        });
+        println!(
+            "| {tool} | {:.2} s | {:.0} | {vs} |",
+            took.as_secs_f64(),
+            mbs(*took)
+        );
+    }
+    if peer.is_none() {
+        println!("| ewfverify | not installed (apt-get install ewf-tools) | | |");
+    }
     Ok(())
 }
 

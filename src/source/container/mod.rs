@@ -11,6 +11,8 @@
 //! a set (segments, parts, extents) only after [`set`] has checked them;
 //! nothing here can write.
 
+mod ewf;
+pub mod integrity;
 pub mod set;
 mod vhd;
 
@@ -20,6 +22,32 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::readat::{Concat, HostFile, Pooled, ReadAt};
+use integrity::{Health, ImageInfo};
+
+/// An opened image: its disk, what the set says about itself, and the
+/// damage its reads meet (listed when the walk is over).
+pub struct Opened {
+    pub disk: Arc<dyn ReadAt>,
+    pub info: ImageInfo,
+    pub health: Arc<Health>,
+}
+
+impl Opened {
+    /// A disk whose files (`segments`) hold all of it, with no integrity
+    /// data of its own.
+    pub fn whole(disk: Arc<dyn ReadAt>, segments: Vec<PathBuf>) -> Opened {
+        Opened {
+            info: ImageInfo {
+                segments: segments.iter().map(|p| p.display().to_string()).collect(),
+                media_size: disk.size(),
+                complete: true,
+                ..ImageInfo::default()
+            },
+            disk,
+            health: Arc::default(),
+        }
+    }
+}
 
 /// Recognises a disk image; `None` means the file is not one.
 pub fn sniff(path: &Path) -> io::Result<Option<&'static str>> {
@@ -135,7 +163,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Opens a container of the given format as the disk it holds. A crate
 /// that panics on a crafted image is caught here and reported as an error.
-pub fn open(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
+pub fn open(path: &Path, format: &'static str) -> io::Result<Opened> {
     let what = |e: String| io::Error::other(format!("cannot open as {format} image: {e}"));
     match catch_unwind(AssertUnwindSafe(|| open_inner(path, format))) {
         Ok(r) => r.map_err(|e| what(e.to_string())),
@@ -143,58 +171,59 @@ pub fn open(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
     }
 }
 
-fn open_inner(path: &Path, format: &'static str) -> io::Result<Arc<dyn ReadAt>> {
+fn open_inner(path: &Path, format: &'static str) -> io::Result<Opened> {
+    let whole = Opened::whole;
     if format == "raw" {
         // A regular file or a block device named as a target: one file.
-        return Ok(Arc::new(HostFile::open(path, true)?));
+        let disk = Arc::new(HostFile::open(path, true)?);
+        return Ok(whole(disk, vec![path.to_path_buf()]));
     }
     let dir = set::SetDir::of(path)?;
     dir.check(path)?;
+    let one = vec![path.to_path_buf()];
     Ok(match format {
-        "split" => Arc::new(split(path, &dir)?),
-        "e01" => Arc::new(Ewf(ewf_open(path, &dir)?)),
-        "vhd" => Arc::new(vhd::Vhd::open(path)?),
-        "vhdx" => pooled(path, |p| {
-            let r = vhdx::VhdxReader::open(p).map_err(io::Error::other)?;
-            let n = r.virtual_disk_size();
-            Ok((r, n))
-        })?,
+        "split" => {
+            let parts = set::split_parts(path)?;
+            whole(Arc::new(split(&parts, &dir)?), parts)
+        }
+        "e01" => {
+            let (image, info) = ewf::EwfImage::open(path, &dir)?;
+            let health = image.health();
+            Opened {
+                disk: Arc::new(image),
+                info,
+                health,
+            }
+        }
+        "vhd" => whole(Arc::new(vhd::Vhd::open(path)?), one),
+        "vhdx" => whole(
+            pooled(path, |p| {
+                let r = vhdx::VhdxReader::open(p).map_err(io::Error::other)?;
+                let n = r.virtual_disk_size();
+                Ok((r, n))
+            })?,
+            one,
+        ),
         // Each reader of the pool re-checks the chain it is about to open.
-        "vmdk" => pooled(path, |p| {
-            set::vmdk_members(p, &set::SetDir::of(p)?)?;
-            let r = vmdk::VmdkChainReader::open(p).map_err(io::Error::other)?;
-            let n = r.virtual_disk_size();
-            Ok((r, n))
-        })?,
-        "qcow2" => pooled(path, |p| {
-            let r = qcow2::Qcow2Reader::open(p).map_err(io::Error::other)?;
-            let n = r.virtual_disk_size();
-            Ok((r, n))
-        })?,
+        "vmdk" => whole(
+            pooled(path, |p| {
+                set::vmdk_members(p, &set::SetDir::of(p)?)?;
+                let r = vmdk::VmdkChainReader::open(p).map_err(io::Error::other)?;
+                let n = r.virtual_disk_size();
+                Ok((r, n))
+            })?,
+            set::vmdk_members(path, &dir).unwrap_or(one),
+        ),
+        "qcow2" => whole(
+            pooled(path, |p| {
+                let r = qcow2::Qcow2Reader::open(p).map_err(io::Error::other)?;
+                let n = r.virtual_disk_size();
+                Ok((r, n))
+            })?,
+            one,
+        ),
         other => return Err(io::Error::other(format!("unknown image format {other}"))),
     })
-}
-
-/// An EWF set from its checked segments: EWF1 segments are opened here
-/// (non-blocking, regular files only) and handed to the crate; EWF2 is
-/// opened by the crate from the checked paths.
-fn ewf_open(first: &Path, dir: &set::SetDir) -> io::Result<ewf::EwfReader> {
-    let segments = set::e01_segments(first)?
-        .iter()
-        .map(|p| dir.check(p))
-        .collect::<io::Result<Vec<PathBuf>>>()?;
-    let mut magic = [0u8; 8];
-    read_full(&mut super::io::open_image_file(first, false)?, &mut magic)?;
-    let r = if magic.starts_with(b"EVF2") || magic.starts_with(b"LEF2") {
-        ewf::EwfReader::open_segments(&segments)
-    } else {
-        let files = segments
-            .iter()
-            .map(|p| super::io::open_image_file(p, false).map(ewf::SegmentSource::File))
-            .collect::<io::Result<Vec<_>>>()?;
-        ewf::EwfReader::open_from_sources(files)
-    };
-    r.map_err(io::Error::other)
 }
 
 /// A `Read + Seek` crate reader made positional (one reader per worker).
@@ -212,27 +241,12 @@ fn pooled<T: Read + Seek + Send + 'static>(
 }
 
 /// `disk.001`, `disk.002` … read as one disk; the parts are found by name.
-fn split(first: &Path, dir: &set::SetDir) -> io::Result<Concat> {
-    let mut parts: Vec<Box<dyn ReadAt>> = Vec::new();
-    for p in set::split_parts(first)? {
-        parts.push(Box::new(HostFile::open(&dir.check(&p)?, false)?));
+fn split(parts: &[PathBuf], dir: &set::SetDir) -> io::Result<Concat> {
+    let mut disks: Vec<Box<dyn ReadAt>> = Vec::new();
+    for p in parts {
+        disks.push(Box::new(HostFile::open(&dir.check(p)?, false)?));
     }
-    Ok(Concat::new(parts))
-}
-
-/// The `ewf` crate's reader already takes `&self` and is thread-safe.
-struct Ewf(ewf::EwfReader);
-
-impl ReadAt for Ewf {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0
-            .read_at(buf, offset)
-            .map_err(|e| io::Error::other(format!("E01 read at {offset}: {e}")))
-    }
-
-    fn size(&self) -> u64 {
-        self.0.total_size()
-    }
+    Ok(Concat::new(disks))
 }
 
 #[cfg(test)]
@@ -264,7 +278,7 @@ mod tests {
         for (i, c) in data.chunks(1000).enumerate() {
             std::fs::write(dir.path().join(format!("d.raw.{:03}", i + 1)), c).unwrap();
         }
-        let disk = open(&dir.path().join("d.raw.001"), "split").unwrap();
+        let disk = open(&dir.path().join("d.raw.001"), "split").unwrap().disk;
         assert_eq!(disk.size(), 2500);
         let mut b = vec![0u8; 2500];
         disk.read_exact_at(&mut b, 0).unwrap();
