@@ -14,6 +14,13 @@
 #   directory (it moves it to a block), so the spill is written with
 #   debugfs: four names are unlinked from the root and their entries are
 #   set as /sub's system.data, as the kernel lays them out.
+# - ext4-journal.raw.gz: a 4 MiB ext4 volume (1 KiB blocks) as a crash
+#   leaves it: needs_recovery set and three transactions in the journal
+#   that the filesystem itself does not hold yet, written with debugfs's
+#   journal_write. 1: the blocks that create only-in-journal.txt, plus
+#   garbage over before.txt's data block; 2: revokes that block (replay
+#   must keep before.txt's bytes); 3: the blocks that create
+#   lost-uncommitted.txt, never committed (replay must drop them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -70,3 +77,50 @@ EOF
 fsck.ext4 -fn "$img" >/dev/null
 gzip -9 -n -c "$img" > "$root/samples/images/ext4-inline.raw.gz"
 echo "samples/images/ext4-inline.raw.gz: $(fls -r -p "$img" 2>/dev/null | wc -l) entries" >&2
+
+# ext4, a journal that still holds committed and uncommitted transactions
+mkdir -p "$work/journal"
+printf 'written before the crash\n' > "$work/journal/before.txt"
+touch -d '2024-01-01 00:00:00 UTC' "$work/journal" "$work/journal"/*
+base=$work/journal-base.raw
+truncate -s 4M "$base"
+mkfs.ext4 -q -b 1024 -J size=1 -L journal-sample -U $uuid $seeds -d "$work/journal" "$base"
+printf 'this file exists only in the journal\n' > "$work/only.txt"
+printf 'this file was never committed\n' > "$work/lost.txt"
+cp "$base" "$work/after1.raw"
+debugfs -w -R "write $work/only.txt only-in-journal.txt" "$work/after1.raw" >/dev/null 2>&1
+cp "$work/after1.raw" "$work/after2.raw"
+debugfs -w -R "write $work/lost.txt lost-uncommitted.txt" "$work/after2.raw" >/dev/null 2>&1
+# Which 1 KiB blocks a change wrote (printed as a list; their new bytes, in
+# order, go to the file named third): those go into the journal.
+changed() {
+  python3 - "$1" "$2" "$3" <<'EOF'
+import sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+n = [i for i in range(len(a) // 1024) if a[i * 1024:(i + 1) * 1024] != b[i * 1024:(i + 1) * 1024]]
+open(sys.argv[3], "wb").write(b"".join(b[i * 1024:(i + 1) * 1024] for i in n))
+print(",".join(map(str, n)))
+EOF
+}
+list1=$(changed "$base" "$work/after1.raw" "$work/t1.bin")
+list2=$(changed "$work/after1.raw" "$work/after2.raw" "$work/t2.bin")
+data=$(debugfs -R "blocks before.txt" "$base" 2>/dev/null | tr -d ' \n')
+head -c 1024 /dev/zero | tr '\0' 'G' >> "$work/t1.bin"
+img=$work/ext4-journal.raw
+cp "$base" "$img"
+debugfs -w -f - "$img" >/dev/null 2>&1 <<EOF
+jo
+jw -b $list1,$data $work/t1.bin
+jw -r $data /dev/null
+jw -b $list2 -c $work/t2.bin
+jc
+EOF
+# A copy replayed by e2fsck shows what the scan is expected to see.
+cp "$img" "$work/replayed.raw"
+e2fsck -fy -E journal_only "$work/replayed.raw" >/dev/null 2>&1 || true
+fls -r -p "$work/replayed.raw" 2>/dev/null | grep -q only-in-journal.txt
+if fls -r -p "$work/replayed.raw" 2>/dev/null | grep -q lost-uncommitted.txt; then
+  echo "ext4-journal: the uncommitted transaction was replayed" >&2; exit 1
+fi
+gzip -9 -n -c "$img" > "$root/samples/images/ext4-journal.raw.gz"
+echo "samples/images/ext4-journal.raw.gz: $(fls -r -p "$work/replayed.raw" 2>/dev/null | wc -l) entries after replay" >&2

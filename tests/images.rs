@@ -426,3 +426,62 @@ fn images_inside_a_directory_are_opened_and_scanned_too() {
         assert_eq!(found, &want, "{image}");
     }
 }
+
+/// An ext4 volume left as a crash leaves it (scripts/make-ext-samples.sh):
+/// the committed transactions of its journal are seen as a mount would see
+/// them (a file that exists only in the journal is scanned, a block revoked
+/// later keeps its bytes, the uncommitted transaction is dropped), said as
+/// a note, and the image is not changed.
+#[test]
+fn an_ext4_journal_is_replayed_in_memory_as_a_mount_would() {
+    let (tmp, dir) = images();
+    let image = dir.join("ext4-journal.raw");
+    let before = sha256_hex(&fs::read(&image).unwrap());
+    let mut perm = fs::metadata(&image).unwrap().permissions();
+    perm.set_readonly(true);
+    fs::set_permissions(&image, perm).unwrap();
+    let bundle = tmp.path().join("every-file.json");
+    fs::write(
+        &bundle,
+        r#"{"alertDefinitions":[{"id":"a","name":"every file","severity":"Low"}],
+            "iocs":[{"id":"i","alertDefinitionId":"a","type":"FilePath","value":"/","detectionFunction":"Contains"}]}"#,
+    )
+    .unwrap();
+    let (run, r) = scan_to(&bundle, &tmp.path().join("r.json"), &image, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let files: BTreeSet<(String, String)> = file_evidence(&r)
+        .map(|e| {
+            (
+                e["location"]["path"].as_str().unwrap().to_string(),
+                e["file"]["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("/before.txt", "written before the crash\n"),
+        (
+            "/only-in-journal.txt",
+            "this file exists only in the journal\n",
+        ),
+    ]
+    .iter()
+    .map(|(p, text)| (p.to_string(), sha256_hex(text.as_bytes())))
+    .collect();
+    assert_eq!(files, expected);
+    let notes: Vec<&Value> = r["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "journalReplayed")
+        .collect();
+    assert_eq!(notes.len(), 1, "{:#}", r["errors"]);
+    assert_eq!(notes[0]["class"], "note");
+    let message = notes[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("2 committed transactions") && message.contains("without its commit"),
+        "{message}"
+    );
+    assert_eq!(r["summary"]["errors"], 0);
+    assert_eq!(r["summary"]["skipped"], 0);
+    assert_eq!(sha256_hex(&fs::read(&image).unwrap()), before);
+}

@@ -33,18 +33,30 @@ pub fn print(report: &Report, elapsed: jiff::SignedDuration, output: Option<&Pat
     if report.alerts.len() > MAX_ALERT_LINES {
         eprintln!("  … and {} more", report.alerts.len() - MAX_ALERT_LINES);
     }
-    if !report.errors.is_empty() {
+    let tally = |notes: bool| {
         let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-        for e in &report.errors {
+        for e in report
+            .errors
+            .iter()
+            .filter(|e| (e.class == "note") == notes)
+        {
             *kinds.entry(e.kind.as_str()).or_default() += 1;
         }
+        let total: usize = kinds.values().sum();
         let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        (total, kinds.join(", "))
+    };
+    let (missed, kinds) = tally(false);
+    if missed > 0 {
         eprintln!(
-            "not scanned: {} entries ({} errors, {} skipped): {} — listed in the report's \"errors\"",
-            report.errors.len(),
-            s.errors,
-            s.skipped,
-            kinds.join(", ")
+            "not scanned: {missed} entries ({} errors, {} skipped): {kinds} — listed in the report's \"errors\"",
+            s.errors, s.skipped,
+        );
+    }
+    let (notes, kinds) = tally(true);
+    if notes > 0 {
+        eprintln!(
+            "notes: {notes} ({kinds}) — listed in the report's \"errors\" with class \"note\""
         );
     }
     for w in &report.warnings {

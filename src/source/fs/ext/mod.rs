@@ -12,6 +12,7 @@
 //! with any deleted file). When the kernel cleared the block map, as ext3
 //! and ext4 usually do, the name is listed as unrecoverable, never dropped.
 
+mod journal;
 mod map;
 mod walk;
 
@@ -35,6 +36,7 @@ const MAX_EXTENT_DEPTH: u32 = 5;
 const MAX_DIR: u64 = 256 << 20;
 const MAX_DEPTH: usize = 256;
 
+#[derive(Clone)]
 pub struct Ext {
     kind: &'static str,
     vol: Arc<dyn ReadAt>,
@@ -45,8 +47,20 @@ pub struct Ext {
     filetype: bool,
     /// The journal holds changes not yet written to their place.
     needs_recovery: bool,
+    /// The journal's inode (0: an external journal device).
+    journal_inum: u64,
+    /// What became of a journal that needed recovery.
+    journal: JournalState,
     /// Inode table block of each group.
     tables: Vec<u64>,
+}
+
+/// A journal that needed recovery: replayed, or why not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum JournalState {
+    Clean,
+    Replayed(journal::Summary),
+    NotReplayed(String),
 }
 
 /// An inode's fields the scanner uses.
@@ -110,7 +124,52 @@ fn inline_tail(raw: &[u8], body: usize) -> Vec<u8> {
 }
 
 impl Ext {
+    /// Opens the filesystem; one that was not cleanly unmounted is read
+    /// with its journal replayed in memory, as a mount would see it.
     pub fn open(kind: &'static str, vol: Arc<dyn ReadAt>) -> Result<Ext, String> {
+        let mut ext = Ext::parse(kind, vol)?;
+        if !ext.needs_recovery {
+            return Ok(ext);
+        }
+        let outcome = ext.replay_journal().and_then(|r| match r {
+            Some((replayed, summary)) => {
+                let mut e = Ext::parse(kind, Arc::new(replayed))
+                    .map_err(|e| format!("the replayed filesystem does not open: {e}"))?;
+                e.journal = JournalState::Replayed(summary);
+                Ok(e)
+            }
+            // The flag is set but the log is empty: nothing to replay.
+            None => Ok(Ext {
+                journal: JournalState::Clean,
+                ..ext.clone()
+            }),
+        });
+        match outcome {
+            Ok(mut e) => {
+                e.needs_recovery = false;
+                Ok(e)
+            }
+            Err(why) => {
+                ext.journal = JournalState::NotReplayed(why);
+                Ok(ext)
+            }
+        }
+    }
+
+    fn replay_journal(&self) -> Result<Option<(journal::Replayed, journal::Summary)>, String> {
+        if self.journal_inum == 0 {
+            return Err("the journal is on another device".into());
+        }
+        let ino = self
+            .inode(self.journal_inum)
+            .map_err(|e| format!("journal inode: {e}"))?;
+        let content = self
+            .content(&ino)
+            .map_err(|e| format!("journal inode {}: {e}", self.journal_inum))?;
+        journal::replay(self.vol.clone(), content, self.block)
+    }
+
+    fn parse(kind: &'static str, vol: Arc<dyn ReadAt>) -> Result<Ext, String> {
         let mut sb = [0u8; 1024];
         vol.read_exact_at(&mut sb, 1024)
             .map_err(|e| format!("superblock: {e}"))?;
@@ -201,6 +260,8 @@ impl Ext {
             inode_count,
             filetype: incompat & INCOMPAT_FILETYPE != 0,
             needs_recovery: incompat & INCOMPAT_RECOVER != 0,
+            journal_inum: u64::from(le32(&sb, 0xE0)),
+            journal: JournalState::Clean,
             tables,
         })
     }

@@ -4,7 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::{Ext, INLINE_DATA_FLAG, MAX_DEPTH, MAX_DIR, ROOT_INODE};
+use super::{Ext, INLINE_DATA_FLAG, JournalState, MAX_DEPTH, MAX_DIR, ROOT_INODE};
 use crate::source::readat::StreamContent;
 use crate::source::volume::{VolumeInfo, le16, le32};
 use crate::source::{EvidencePath, FileEntry, FileMeta, ProblemKind, SourceItem};
@@ -186,18 +186,37 @@ impl Walk {
         }
     }
 
-    /// Said once per volume: a journal that still holds changes.
+    /// Said once per volume: a journal that was replayed, or that still
+    /// holds changes we could not replay.
     fn journal_warning(&mut self) {
-        if self.fs.needs_recovery {
-            self.problem(
-                b"",
-                ProblemKind::JournalNotReplayed,
-                "the filesystem was not cleanly unmounted and its journal holds changes that \
-                 are not replayed: files or versions that exist only in the journal are not \
-                 scanned"
-                    .into(),
-                None,
-            );
+        match &self.fs.journal {
+            JournalState::Clean => {}
+            JournalState::Replayed(s) => {
+                let mut message = format!(
+                    "the filesystem was not cleanly unmounted: the {} committed transactions \
+                     of its journal ({} blocks) were replayed in memory before the walk, as a \
+                     mount would replay them (the image is not changed)",
+                    s.transactions, s.blocks
+                );
+                if s.uncommitted {
+                    message.push_str("; a last transaction without its commit was dropped");
+                }
+                if s.out_of_range > 0 {
+                    message.push_str(&format!(
+                        "; {} logged blocks outside the volume were ignored",
+                        s.out_of_range
+                    ));
+                }
+                self.problem(b"", ProblemKind::JournalReplayed, message, None);
+            }
+            JournalState::NotReplayed(why) => {
+                let message = format!(
+                    "the filesystem was not cleanly unmounted and its journal holds changes \
+                     that were not replayed ({why}): files or versions that exist only in the \
+                     journal are not scanned"
+                );
+                self.problem(b"", ProblemKind::JournalNotReplayed, message, None);
+            }
         }
     }
 
