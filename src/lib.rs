@@ -19,5 +19,6 @@ pub mod hash;
 pub mod matcher;
 pub mod report;
 pub mod scan;
+pub mod sigma;
 pub mod source;
 pub mod stop;

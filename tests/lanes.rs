@@ -35,7 +35,15 @@ fn scan_events(targets: &[PathBuf], bundle: &Path, single_stream: bool) -> Vec<S
         ..ScanOptions::default()
     };
     let mut sink = Collect(Vec::new());
-    scan::run(targets, &matcher, &opts, &NoProgress, &mut sink).expect("scan runs");
+    scan::run(
+        targets,
+        &matcher,
+        &breachscan::sigma::RuleSet::empty(),
+        &opts,
+        &NoProgress,
+        &mut sink,
+    )
+    .expect("scan runs");
     sink.0.sort();
     sink.0
 }

@@ -188,6 +188,18 @@ impl<'de> Visitor<'de> for SystemSeed<'_> {
                 "Channel" => rec.channel = get("Channel"),
                 "Computer" => rec.computer = get("Computer"),
                 "Security" => rec.user = get("@UserID"),
+                "Level" | "Task" | "Opcode" | "Keywords" | "Version" => {
+                    if let Some(v) = get(&key) {
+                        rec.system.push((key.to_string(), v));
+                    }
+                }
+                "Execution" => {
+                    for (k, v) in pairs.iter() {
+                        if let Some(name) = k.strip_prefix('@') {
+                            rec.system.push((name.to_string(), v.clone()));
+                        }
+                    }
+                }
                 // The number Event Viewer shows; the header's number (already
                 // in `record_id`) stays when the block has none.
                 "EventRecordID" => {

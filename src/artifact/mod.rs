@@ -45,6 +45,10 @@ pub struct Record {
     /// EventData / UserData fields flattened by name, in log order. A name
     /// can repeat (unnamed `<Data>` elements are `Data`).
     pub data: Vec<(String, String)>,
+    /// The System block's other values that rules can name (`Level`,
+    /// `Task`, `Opcode`, `Keywords`, `Version`, `ProcessID`, `ThreadID`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub system: Vec<(String, String)>,
     /// Carved from unallocated chunk space rather than read from the live
     /// record list.
     pub recovered: bool,

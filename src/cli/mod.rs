@@ -6,6 +6,7 @@ mod check;
 mod output;
 mod progress;
 mod report_command;
+mod rules_command;
 mod scan_command;
 mod signals;
 mod summary;
@@ -58,6 +59,24 @@ enum Command {
     /// Work with reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Work with Sigma rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load rule files and folders as a scan would and print what they
+    /// hold; every rule, filter or document not loaded is named with its
+    /// file, line and reason (exit 2).
+    Check(RulesCheckArgs),
+}
+
+#[derive(Args)]
+struct RulesCheckArgs {
+    /// Rule files or folders.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -108,8 +127,18 @@ struct ConvertArgs {
 struct ScanArgs {
     /// IOC bundle file; repeat to merge several (e.g. alert definitions and
     /// IOCs exported separately).
-    #[arg(long = "bundle", short = 'b', value_name = "FILE", required = true)]
+    #[arg(
+        long = "bundle",
+        short = 'b',
+        value_name = "FILE",
+        required_unless_present = "rules"
+    )]
     bundles: Vec<PathBuf>,
+    /// Sigma rules evaluated on every event record: a rule file, a
+    /// multi-document file or a folder (searched recursively); repeatable.
+    /// Each rule is an alert definition of its own.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
     /// Write the report here (atomically) instead of stdout.
     #[arg(long, short = 'o', value_name = "REPORT.json")]
     output: Option<PathBuf>,
@@ -187,6 +216,7 @@ pub fn main() -> ExitCode {
         Command::Report(ReportCommand::Merge(args)) => {
             report_command::merge(&args.reports, args.output.as_deref())
         }
+        Command::Rules(RulesCommand::Check(args)) => rules_command::check(&args.paths),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -12,9 +12,11 @@ use super::output::{self, AtomicFile, Destination, Inputs};
 use super::signals::{self, Unfinished};
 use super::{ScanArgs, check, progress, summary};
 use crate::bundle::LoadOptions;
+use crate::evidence::{ReportSink, ScanEvent};
 use crate::matcher::Matcher;
 use crate::report::{self, Report, ReportBuilder, ScanInfo};
 use crate::scan::{self, NoProgress, Progress, ScanOptions};
+use crate::sigma::RuleSet;
 use crate::source::{EvidencePath, SourceOptions};
 use crate::stop::Stop;
 
@@ -30,11 +32,12 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     crate::source::mapguard::install();
 
     distinct_targets(&args.targets)?;
+    let inputs: Vec<PathBuf> = args.bundles.iter().chain(&args.rules).cloned().collect();
     let destination = output::check(
         args.output.as_deref(),
         &Inputs {
             targets: &args.targets,
-            files: &args.bundles,
+            files: &inputs,
         },
     )
     .map_err(anyhow::Error::msg)?;
@@ -56,10 +59,27 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         all_attributes: args.all_attributes,
     };
     let clock = std::time::Instant::now();
-    let Some(bundle) = check::load_or_report(&args.bundles, &opts) else {
-        return Ok(2);
+    let bundle = if args.bundles.is_empty() {
+        crate::bundle::Bundle::default()
+    } else {
+        let Some(bundle) = check::load_or_report(&args.bundles, &opts) else {
+            return Ok(2);
+        };
+        bundle
     };
-    if bundle.active_iocs().next().is_none() {
+    let rules = RuleSet::load(&args.rules).map_err(anyhow::Error::msg)?;
+    if !args.rules.is_empty() && rules.is_empty() {
+        bail!(
+            "nothing to look for: no Sigma rule could be loaded from {} \
+             (`breachscan rules check` lists why)",
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !args.bundles.is_empty() && bundle.active_iocs().next().is_none() && rules.is_empty() {
         bail!(
             "nothing to look for: the bundle(s) hold {} IOC(s), none active ({}) — \
              `bundle check` lists them; --as-of TIME judges expiry at another time, \
@@ -99,8 +119,20 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .collect();
     let mut builder = ReportBuilder::new(target_names);
     let scan_start = clock.elapsed();
-    let outcome = scan::run(&args.targets, &matcher, &opts, progress, &mut builder)
-        .context("cannot start the scan")?;
+    let outcome = scan::run(
+        &args.targets,
+        &matcher,
+        &rules,
+        &opts,
+        progress,
+        &mut builder,
+    )
+    .context("cannot start the scan")?;
+    // Correlations group records of the whole scan, so they run on its
+    // findings once every worker is done.
+    for f in rules.correlate(builder.findings()) {
+        builder.accept(ScanEvent::Finding(Box::new(f)));
+    }
     let scanned = clock.elapsed() - scan_start;
     if let Some(b) = &bar {
         b.finish();
@@ -123,7 +155,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             scan: scanned.as_secs_f64(),
         },
     };
-    let report = builder.finish(&bundle, scan_info);
+    let report = builder.finish(
+        &report::Detections {
+            bundle: &bundle,
+            rules: &rules,
+        },
+        scan_info,
+    );
 
     match pending {
         Some(pending) => {

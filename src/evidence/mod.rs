@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::Record;
 use crate::bundle::IocIdx;
 use crate::hash::Digests;
+use crate::sigma::RuleIdx;
 use crate::source::container::integrity::ImageInfo;
 use crate::source::volume::VolumeInfo;
 use crate::source::{EvidencePath, FileMeta, Problem};
@@ -29,6 +30,11 @@ use crate::source::{EvidencePath, FileMeta, Problem};
 pub enum Detection {
     /// An IOC of the bundle, by its index in [`Bundle::iocs`].
     Ioc { ioc: IocIdx },
+    /// A Sigma rule, by its index in [`RuleSet::rules`]: an alert
+    /// definition of its own.
+    ///
+    /// [`RuleSet::rules`]: crate::sigma::RuleSet::rules
+    Rule { rule: RuleIdx },
 }
 
 /// One detection that fired on one artifact.
@@ -41,6 +47,10 @@ pub struct Finding {
     pub field: String,
     /// The value there that matched.
     pub value: String,
+    /// Every field that made a rule fire, with its value (the first is
+    /// `field`/`value`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<(String, String)>,
     pub artifact: Artifact,
     pub location: Location,
 }
@@ -53,6 +63,29 @@ pub enum Artifact {
     File { file: FileFacts },
     /// An event record inside a log file.
     Record { log: FileFacts, record: Box<Record> },
+    /// Records a correlation rule grouped: what it counted (`kind`,
+    /// `event_count` …), the value that met its condition, its window.
+    Correlation {
+        #[serde(rename = "type")]
+        kind: String,
+        value: f64,
+        timespan_secs: u64,
+        records: Vec<Grouped>,
+    },
+}
+
+/// A record a correlation grouped: the rule that fired on it and where it
+/// is (the record itself is evidence of that rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Grouped {
+    pub rule: RuleIdx,
+    pub location: Location,
+    pub record_id: u64,
+    pub record_number: u64,
+    pub timestamp: Option<jiff::Timestamp>,
+    pub channel: Option<String>,
+    pub event_id: Option<u32>,
 }
 
 impl Artifact {
@@ -61,14 +94,7 @@ impl Artifact {
         match self {
             Artifact::File { .. } => "file",
             Artifact::Record { .. } => "record",
-        }
-    }
-
-    /// The file the artifact is, or lives in.
-    pub fn file(&self) -> &FileFacts {
-        match self {
-            Artifact::File { file } => file,
-            Artifact::Record { log, .. } => log,
+            Artifact::Correlation { .. } => "correlation",
         }
     }
 }

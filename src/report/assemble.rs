@@ -10,6 +10,7 @@ use super::model::{
     Report, ScanInfo, SourceReport, Summary, Tool, Warning,
 };
 use crate::bundle::Severity;
+use crate::sigma::RuleFile;
 
 /// Version of the report's shape (`docs/report.md` lists the changes).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -18,6 +19,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub struct Parts {
     pub scan: ScanInfo,
     pub bundles: Vec<BundleReport>,
+    pub rules: Vec<RuleFile>,
     /// In target order.
     pub sources: Vec<SourceReport>,
     /// Alert definitions with their evidence, each id once (see
@@ -67,6 +69,7 @@ pub fn assemble(parts: Parts) -> Report {
     let Parts {
         mut scan,
         bundles,
+        rules,
         sources,
         alerts,
         mut errors,
@@ -116,7 +119,8 @@ pub fn assemble(parts: Parts) -> Report {
         errors: sources.iter().map(|s| s.errors).sum(),
         skipped: sources.iter().map(|s| s.skipped).sum(),
     };
-    let warnings = warnings(&bundles, &scan, &sources);
+    let mut warnings = warnings(&bundles, &scan, &sources);
+    warnings.extend(rule_warnings(&rules));
     Report {
         schema_version: SCHEMA_VERSION,
         tool: Tool {
@@ -125,6 +129,7 @@ pub fn assemble(parts: Parts) -> Report {
         },
         scan,
         bundles,
+        rules,
         sources,
         summary,
         alerts: alerts.into_iter().map(|(_, a)| a).collect(),
@@ -144,6 +149,23 @@ fn sort_key(e: &EvidenceReport) -> (&str, &Option<String>, &str, &str, &str, Opt
         &e.matched_value,
         e.location.record_number,
     )
+}
+
+/// A rule file of which something was not loaded: each problem is in
+/// `rules[].problems` with its line.
+fn rule_warnings(rules: &[RuleFile]) -> impl Iterator<Item = Warning> + '_ {
+    rules
+        .iter()
+        .filter(|f| !f.problems.is_empty())
+        .map(|f| Warning {
+            code: "rulesNotLoaded".into(),
+            path: Some(f.path.clone()),
+            message: format!(
+                "{} problem(s) in this rule file (listed under \"rules\" with their lines): \
+             what they name was not evaluated as written",
+                f.problems.len()
+            ),
+        })
 }
 
 /// The ways a scan checked less than it was asked to (see [`Warning`]).

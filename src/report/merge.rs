@@ -27,6 +27,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         return err("no report to merge".into());
     };
     let bundles = first.bundles.clone();
+    let rules = first.rules.clone();
     let as_of = first.scan.as_of.clone();
     for (name, r) in &reports {
         if r.schema_version != SCHEMA_VERSION {
@@ -41,6 +42,19 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
                  and counts): only scans of the same bundles merge"
             ));
         }
+        let digests = |r: &Report| r.rules.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>();
+        if digests(r) != rules.iter().map(|f| f.sha256.clone()).collect::<Vec<_>>() {
+            return err(format!(
+                "{name} and {first_name} are reports of different rule files (by SHA-256): \
+                 only scans with the same rules merge"
+            ));
+        }
+    }
+    if reports.len() > 1 && rules.iter().any(|f| f.correlations > 0) {
+        return err(format!(
+            "{first_name} was scanned with correlation rules: they group records across the \
+             whole scan, which shard reports cannot rebuild; scan the targets in one run"
+        ));
     }
     let mut seen = std::collections::HashMap::new();
     for (name, r) in &reports {
@@ -89,6 +103,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             timings,
         },
         bundles,
+        rules,
         sources,
         alerts,
         errors,

@@ -15,12 +15,11 @@ mod render;
 use std::io::Write;
 
 pub use assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
-pub use catalog::{Catalog, Described};
+pub use catalog::{Catalog, Described, Detections};
 pub use merge::{MergeError, merge};
 pub use model::*;
 pub use render::format_time;
 
-use crate::bundle::Bundle;
 use crate::evidence::{Finding, ReportSink, ScanEvent};
 use crate::source::Problem;
 use crate::source::container::integrity::ImageInfo;
@@ -63,8 +62,13 @@ impl ReportBuilder {
         self.findings.len()
     }
 
+    /// The findings so far (correlations run over them at the end).
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
     /// Renders and assembles. `scan` carries the times and arguments.
-    pub fn finish(self, bundle: &Bundle, scan: ScanInfo) -> Report {
+    pub fn finish(self, catalog: &Detections, scan: ScanInfo) -> Report {
         let ReportBuilder {
             targets,
             stats,
@@ -77,11 +81,16 @@ impl ReportBuilder {
             .collect();
         let mut alerts: Vec<(AlertDefinitionReport, Vec<EvidenceReport>)> = Vec::new();
         let mut slot: std::collections::HashMap<String, usize> = Default::default();
+        let places = render::Places {
+            targets: &targets,
+            single_file: stats
+                .iter()
+                .map(|s| s.kind.as_deref() == Some("file"))
+                .collect(),
+        };
         for f in findings {
-            let (_, def) = bundle.alert(&f.detection);
-            let source = f.location.source;
-            let single_file = stats[source].kind.as_deref() == Some("file");
-            let item = render::evidence(bundle, &targets[source], single_file, f);
+            let (_, def) = catalog.alert(&f.detection);
+            let item = render::evidence(catalog, &places, f);
             let i = *slot.entry(def.id.clone()).or_insert_with(|| {
                 alerts.push((def, Vec::new()));
                 alerts.len() - 1
@@ -104,7 +113,8 @@ impl ReportBuilder {
                 image: s.image,
             })
             .collect();
-        let bundles = bundle
+        let bundles = catalog
+            .bundle
             .files
             .iter()
             .map(|f| BundleReport {
@@ -120,6 +130,7 @@ impl ReportBuilder {
         assemble(Parts {
             scan,
             bundles,
+            rules: catalog.rules.files.clone(),
             sources,
             alerts,
             errors,

@@ -16,6 +16,9 @@ pub struct Report {
     pub tool: Tool,
     pub scan: ScanInfo,
     pub bundles: Vec<BundleReport>,
+    /// Sigma rule files, with what of them was not loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<crate::sigma::RuleFile>,
     pub sources: Vec<SourceReport>,
     pub summary: Summary,
     pub alerts: Vec<AlertReport>,
@@ -163,6 +166,28 @@ pub struct AlertDefinitionReport {
     pub description: Option<String>,
     pub recommended_action: Option<String>,
     pub mitre_techniques: Vec<String>,
+    /// For a Sigma rule: what the rule says of itself.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rule: Option<RuleDefinitionReport>,
+}
+
+/// A Sigma rule's own metadata, beside the alert definition it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleDefinitionReport {
+    /// `informational`, `low`, `medium`, `high` or `critical`.
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub author: Option<String>,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub false_positives: Vec<String>,
+    /// The rule file and the line its document starts on.
+    pub file: String,
+    pub line: u64,
+    /// For a correlation rule: what it aggregates.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub correlation: Option<crate::sigma::CorrelationInfo>,
 }
 
 /// One finding: a detection that fired on an artifact at a location.
@@ -176,19 +201,63 @@ pub struct EvidenceReport {
     /// The IOC, for IOC detections.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ioc: Option<IocReport>,
-    /// Where in the artifact the match was made.
+    /// Where in the artifact the match was made (for a rule, the first
+    /// field of `matchedFields`).
     pub field: String,
     pub matched_value: String,
+    /// For a rule: every field whose value made it fire.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub matched_fields: Vec<MatchedField>,
     pub location: LocationReport,
     /// The file itself, or for record evidence the log that holds the record.
     pub file: Option<FileReport>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub record: Option<RecordReport>,
+    /// For a correlation: what it counted and the records it grouped.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub correlation: Option<CorrelationReport>,
+}
+
+/// What a correlation rule grouped to fire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CorrelationReport {
+    /// `event_count`, `value_count`, `temporal`, `temporal_ordered`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The group's values of the rule's `group-by` fields.
+    pub group_by: Vec<MatchedField>,
+    /// The count (or aggregate) that met the condition.
+    pub value: f64,
+    pub timespan_seconds: u64,
+    /// Times of the first and last record grouped.
+    pub first: Option<String>,
+    pub last: Option<String>,
+    /// The records, in time order (at most 10,000 per window).
+    pub records: Vec<GroupedReport>,
+}
+
+/// One record a correlation grouped; it is also evidence of `rule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupedReport {
+    /// The id of the rule that fired on it.
+    pub rule: String,
+    pub location: LocationReport,
+    pub timestamp: Option<String>,
+    pub channel: Option<String>,
+    pub event_id: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchedField {
+    pub field: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetectionRef {
-    /// `ioc`.
+    /// `ioc` or `rule`.
     pub kind: String,
     pub id: String,
 }

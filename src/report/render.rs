@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use super::catalog::Catalog;
 use super::model::{
-    ErrorReport, EvidenceReport, FileReport, LocationReport, RecordReport, VolumeReport,
+    CorrelationReport, ErrorReport, EvidenceReport, FileReport, GroupedReport, LocationReport,
+    MatchedField, RecordReport, VolumeReport,
 };
 use crate::artifact::Record;
-use crate::evidence::{Artifact, FileFacts, Finding};
+use crate::evidence::{Artifact, Detection, FileFacts, Finding, Grouped, Location};
 use crate::source::volume::VolumeInfo;
 use crate::source::{EvidencePath, Problem};
 
@@ -17,48 +18,113 @@ pub fn format_time(t: jiff::Timestamp) -> String {
     t.to_string()
 }
 
-/// `source` is the finding's target as given; `single_file` says the target
-/// is one file (its own location, no chain to show).
-pub fn evidence(
-    catalog: &dyn Catalog,
-    source: &str,
-    single_file: bool,
-    f: Finding,
-) -> EvidenceReport {
-    let described = catalog.describe(&f.detection);
-    let path = f.location.path.display();
-    let volume = f.location.volume.as_deref();
-    let mut display = match volume {
-        _ if single_file => source.to_string(),
-        Some(v) => format!("{source} › {} › {path}", v.label()),
-        None => format!("{source} › {path}"),
-    };
-    let kind = f.artifact.kind().to_string();
-    let (file, record) = match f.artifact {
-        Artifact::File { file } => (file, None),
-        Artifact::Record { log, record } => (log, Some(*record)),
-    };
-    if let Some(r) = &record {
-        display.push_str(&format!(" › record {}", r.record_id));
+/// How the report names the targets: as given, and whether each is one
+/// file (its own location, no chain to show).
+pub struct Places<'a> {
+    pub targets: &'a [String],
+    pub single_file: Vec<bool>,
+}
+
+impl Places<'_> {
+    /// Where `loc` is, and for a record its ids (shown after the chain).
+    fn location(&self, loc: &Location, record: Option<(u64, u64)>) -> LocationReport {
+        let source = &self.targets[loc.source];
+        let path = loc.path.display();
+        let volume = loc.volume.as_deref();
+        let mut display = match volume {
+            _ if self.single_file[loc.source] => source.to_string(),
+            Some(v) => format!("{source} › {} › {path}", v.label()),
+            None => format!("{source} › {path}"),
+        };
+        if let Some((id, _)) = record {
+            display.push_str(&format!(" › record {id}"));
+        }
+        LocationReport {
+            source: source.to_string(),
+            path,
+            display,
+            host_path: loc.host_path.as_ref().map(EvidencePath::display),
+            path_hex: loc.path.raw_hex(),
+            record_id: record.map(|r| r.0),
+            record_number: record.map(|r| r.1),
+            volume: volume.map(volume_report),
+        }
     }
+}
+
+pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceReport {
+    let described = catalog.describe(&f.detection);
+    let kind = f.artifact.kind().to_string();
+    let (file, record, correlation) = match f.artifact {
+        Artifact::File { file } => (Some(file), None, None),
+        Artifact::Record { log, record } => (Some(log), Some(*record), None),
+        Artifact::Correlation {
+            kind,
+            value,
+            timespan_secs,
+            records,
+        } => {
+            let when = |g: Option<&Grouped>| g.and_then(|g| g.timestamp).map(format_time);
+            let report = CorrelationReport {
+                kind,
+                group_by: f
+                    .matched
+                    .iter()
+                    .map(|(field, value)| MatchedField {
+                        field: field.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                value,
+                timespan_seconds: timespan_secs,
+                first: when(records.first()),
+                last: when(records.last()),
+                records: records
+                    .iter()
+                    .map(|g| GroupedReport {
+                        rule: catalog
+                            .describe(&Detection::Rule { rule: g.rule })
+                            .detection
+                            .id,
+                        location: places
+                            .location(&g.location, Some((g.record_id, g.record_number))),
+                        timestamp: g.timestamp.map(format_time),
+                        channel: g.channel.clone(),
+                        event_id: g.event_id,
+                    })
+                    .collect(),
+            };
+            (None, None, Some(report))
+        }
+    };
+    let first = correlation
+        .as_ref()
+        .and_then(|c| c.records.first())
+        .and_then(|g| Some((g.location.record_id?, g.location.record_number?)));
+    let ids = record
+        .as_ref()
+        .map(|r| (r.record_id, r.record_number))
+        .or(first);
+    let location = places.location(&f.location, ids);
+    let matched_fields = if correlation.is_some() {
+        Vec::new()
+    } else {
+        f.matched
+            .into_iter()
+            .map(|(field, value)| MatchedField { field, value })
+            .collect()
+    };
     EvidenceReport {
         kind,
         detection: described.detection,
         ioc: described.ioc,
         field: f.field,
         matched_value: f.value,
-        location: LocationReport {
-            source: source.to_string(),
-            path: path.clone(),
-            display,
-            host_path: f.location.host_path.as_ref().map(EvidencePath::display),
-            path_hex: f.location.path.raw_hex(),
-            record_id: record.as_ref().map(|r| r.record_id),
-            record_number: record.as_ref().map(|r| r.record_number),
-            volume: volume.map(volume_report),
-        },
-        file: Some(file_report(path, &file)),
+        matched_fields,
+        file: file.map(|file| file_report(location.path.clone(), &file)),
+        location,
         record: record.map(record_report),
+        correlation,
     }
 }
 

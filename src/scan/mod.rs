@@ -16,6 +16,7 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 
 use crate::evidence::{ReportSink, ScanEvent};
 use crate::matcher::Matcher;
+use crate::sigma::RuleSet;
 use crate::source::{
     self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceItem, SourceOptions,
 };
@@ -64,6 +65,7 @@ pub struct ScanOutcome {
 pub fn run(
     targets: &[PathBuf],
     matcher: &Matcher,
+    rules: &RuleSet,
     opts: &ScanOptions,
     progress: &dyn Progress,
     sink: &mut dyn ReportSink,
@@ -97,6 +99,7 @@ pub fn run(
     }
     let ctx = worker::Ctx {
         matcher,
+        rules,
         max_file_size: opts.max_file_size,
         sparse_limit: opts.sparse_limit,
         verify_image: opts.source.verify_image,

@@ -8,10 +8,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::artifact::{self, DamageKind, LogStream, Record, RecordItem, RecordParser};
+use crate::artifact::{
+    self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen, ValueKind,
+};
 use crate::evidence::{Artifact, Detection, FileFacts, Finding, Location, ScanEvent};
 use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::matcher::{Hit, Matcher};
+use crate::sigma::{RuleHit, RuleSet};
 use crate::source::{
     At, Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
     SourceItem,
@@ -23,12 +26,33 @@ use super::Progress;
 
 pub(super) struct Ctx<'a> {
     pub matcher: &'a Matcher,
+    /// Sigma rules evaluated on every record (none: IOCs only).
+    pub rules: &'a RuleSet,
     pub max_file_size: Option<u64>,
     pub sparse_limit: Option<u64>,
     /// `--verify-image`, for images found inside directories.
     pub verify_image: bool,
     pub progress: &'a dyn Progress,
     pub stop: &'a Stop,
+}
+
+/// The records a log parser must turn into fields: those the IOC
+/// prefilter lets through, and every record when rules are loaded (rules
+/// have no literal prefilter yet).
+impl RecordFilter for Ctx<'_> {
+    fn screen(&self) -> Screen {
+        if self.rules.is_empty() {
+            self.matcher.screen()
+        } else {
+            Screen::Everything
+        }
+    }
+    fn may_match(&self, text: &[u8]) -> bool {
+        !self.rules.is_empty() || self.matcher.may_match(text)
+    }
+    fn may_match_kind(&self, kind: ValueKind) -> bool {
+        !self.rules.is_empty() || self.matcher.may_match_kind(kind)
+    }
 }
 
 /// Sends an event to the report thread; callable from any thread.
@@ -213,7 +237,13 @@ fn name_only(
         emit(ScanEvent::FileScanned { source, bytes: 0 });
     }
     for hit in hits {
-        emit(evidence(source, entry, hit, &Digests::default(), None));
+        emit(evidence(
+            source,
+            entry,
+            hit.into(),
+            &Digests::default(),
+            None,
+        ));
     }
 }
 
@@ -240,7 +270,7 @@ pub(super) fn conclude(
     entry: &FileEntry,
     plan: Plan,
     read: std::io::Result<Read1>,
-    found: Vec<(Hit, Box<Record>)>,
+    found: Vec<(Fired, Box<Record>)>,
     ctx: &Ctx,
     buf: &mut ReadBuf,
     emit: Emit,
@@ -286,7 +316,7 @@ pub(super) fn conclude(
 
     emit(ScanEvent::FileScanned { source, bytes });
     for hit in hits {
-        emit(evidence(source, entry, hit, &digests, None));
+        emit(evidence(source, entry, hit.into(), &digests, None));
     }
     for (hit, record) in found {
         emit(evidence(source, entry, hit, &digests, Some(record)));
@@ -467,7 +497,7 @@ struct LogScan<'a> {
     /// Whether the file turned out to be a log (its parse started).
     started: AtomicBool,
     records: AtomicU64,
-    found: Mutex<Vec<(Hit, Box<Record>)>>,
+    found: Mutex<Vec<(Fired, Box<Record>)>>,
 }
 
 impl<'a> LogScan<'a> {
@@ -490,9 +520,17 @@ impl<'a> LogScan<'a> {
                 self.records.fetch_add(1, Ordering::Relaxed);
                 let mut hits = Vec::new();
                 self.ctx.matcher.match_record(&rec, &mut hits);
-                if !hits.is_empty() {
+                let mut fired: Vec<Fired> = hits.into_iter().map(Fired::from).collect();
+                fired.extend(
+                    self.ctx
+                        .rules
+                        .match_record(&rec)
+                        .into_iter()
+                        .map(Fired::from),
+                );
+                if !fired.is_empty() {
                     let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
-                    found.extend(hits.into_iter().map(|hit| (hit, rec.clone())));
+                    found.extend(fired.into_iter().map(|f| (f, rec.clone())));
                 }
             }
             RecordItem::Filtered => {
@@ -542,14 +580,14 @@ impl<'a> LogScan<'a> {
         sink: artifact::RecordSink<'s>,
     ) -> Box<dyn LogStream + 's> {
         self.started.store(true, Ordering::Relaxed);
-        parser.start(self.ctx.matcher, sink)
+        parser.start(self.ctx, sink)
     }
 
     /// Reports the records counted (when the file was a log, even if its
     /// read failed part way) and hands over the record hits, a carved copy
     /// identical to another record of the log counted on it rather than
     /// listed again.
-    fn finish(self) -> Vec<(Hit, Box<Record>)> {
+    fn finish(self) -> Vec<(Fired, Box<Record>)> {
         if self.started.into_inner() {
             (self.emit)(ScanEvent::RecordsScanned {
                 source: self.source,
@@ -564,11 +602,11 @@ impl<'a> LogScan<'a> {
 /// copies (or the first carved copy when none is live), counting the
 /// others in `carved_copies`. Identical means the same content; where a
 /// copy sits (chunk, header number) and whether it was carved do not count.
-fn fold_carved_copies(mut found: Vec<(Hit, Box<Record>)>) -> Vec<(Hit, Box<Record>)> {
+fn fold_carved_copies(mut found: Vec<(Fired, Box<Record>)>) -> Vec<(Fired, Box<Record>)> {
     if found.len() < 2 || !found.iter().any(|(_, r)| r.recovered) {
         return found;
     }
-    let same = |a: &(Hit, Box<Record>), b: &(Hit, Box<Record>)| {
+    let same = |a: &(Fired, Box<Record>), b: &(Fired, Box<Record>)| {
         let (x, y) = (&a.1, &b.1);
         a.0 == b.0
             && x.record_id == y.record_id
@@ -598,7 +636,7 @@ fn fold_carved_copies(mut found: Vec<(Hit, Box<Record>)>) -> Vec<(Hit, Box<Recor
                 b.1.record_number,
             ))
     });
-    let mut out: Vec<(Hit, Box<Record>)> = Vec::with_capacity(found.len());
+    let mut out: Vec<(Fired, Box<Record>)> = Vec::with_capacity(found.len());
     for item in found {
         match out
             .iter_mut()
@@ -613,12 +651,46 @@ fn fold_carved_copies(mut found: Vec<(Hit, Box<Record>)>) -> Vec<(Hit, Box<Recor
     out
 }
 
-/// A finding of an IOC hit in the file `entry` or, with `record`, in one
+/// What fired, whatever the detection kind: an IOC hit or a rule's match.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Fired {
+    detection: Detection,
+    field: String,
+    value: String,
+    /// A rule's matched fields (the first is `field`/`value`).
+    matched: Vec<(String, String)>,
+}
+
+impl From<Hit> for Fired {
+    fn from(hit: Hit) -> Fired {
+        Fired {
+            detection: Detection::Ioc { ioc: hit.ioc },
+            field: hit.field,
+            value: hit.value,
+            matched: Vec::new(),
+        }
+    }
+}
+
+impl From<RuleHit> for Fired {
+    /// A rule that fired on a keyword alone names no field.
+    fn from(hit: RuleHit) -> Fired {
+        let (field, value) = hit.fields.first().cloned().unwrap_or_default();
+        Fired {
+            detection: Detection::Rule { rule: hit.rule },
+            field,
+            value,
+            matched: hit.fields,
+        }
+    }
+}
+
+/// A finding of what fired on the file `entry` or, with `record`, on one
 /// of its records.
 fn evidence(
     source: usize,
     entry: &FileEntry,
-    hit: Hit,
+    hit: Fired,
     digests: &Digests,
     record: Option<Box<Record>>,
 ) -> ScanEvent {
@@ -627,9 +699,10 @@ fn evidence(
         digests: digests.clone(),
     };
     ScanEvent::Finding(Box::new(Finding {
-        detection: Detection::Ioc { ioc: hit.ioc },
+        detection: hit.detection,
         field: hit.field,
         value: hit.value,
+        matched: hit.matched,
         artifact: match record {
             Some(record) => Artifact::Record { log: file, record },
             None => Artifact::File { file },

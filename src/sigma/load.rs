@@ -1,0 +1,234 @@
+//! Reading rule files: a Sigma YAML file, a multi-document file, or a
+//! folder searched recursively (`.yml`, `.yaml`). Each document is parsed
+//! on its own so that what fails is named by file and line and the rest
+//! still loads; a file using collection actions (`action: global`) is
+//! parsed whole, as the actions span its documents.
+
+use std::path::{Path, PathBuf};
+
+use rsigma_parser::{SigmaCollection, parse_sigma_yaml};
+use serde::{Deserialize, Serialize};
+
+/// Something in a rule file that was not loaded as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleProblem {
+    /// 1-based line in the file, where it is known.
+    pub line: Option<u64>,
+    /// The rule's title, when the document got that far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub message: String,
+}
+
+/// One parsed document and where it starts.
+pub struct Document {
+    pub line: u64,
+    pub text_start: usize,
+    pub text_end: usize,
+    pub collection: SigmaCollection,
+}
+
+/// The rule files under `path`, sorted; a folder is searched recursively
+/// without following symbolic links. Fails when `path` cannot be read.
+pub fn rule_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+        let yaml = entry
+            .path()
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("yml") || x.eq_ignore_ascii_case("yaml"));
+        if entry.file_type().is_file() && yaml {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+/// Parses the documents of one file's text; what could not be parsed is
+/// in each document's `collection.errors`, placed by [`locate`].
+pub fn documents(text: &str) -> Vec<Document> {
+    let whole = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("action:") && !l.starts_with(' '));
+    let mut spans: Vec<(u64, usize, usize)> = Vec::new();
+    if whole {
+        spans.push((1, 0, text.len()));
+    } else {
+        let (mut start, mut start_line, mut pos) = (0usize, 1u64, 0usize);
+        for (n, line) in text.split_inclusive('\n').enumerate() {
+            if is_separator(line) {
+                spans.push((start_line, start, pos));
+                start = pos + line.len();
+                start_line = n as u64 + 2;
+            }
+            pos += line.len();
+        }
+        spans.push((start_line, start, text.len()));
+    }
+    spans
+        .into_iter()
+        .filter(|(_, a, b)| has_content(&text[*a..*b]))
+        .map(|(line, a, b)| Document {
+            line,
+            text_start: a,
+            text_end: b,
+            collection: parse_sigma_yaml(&text[a..b]).unwrap_or_else(|e| {
+                let mut c = SigmaCollection::new();
+                c.errors.push(e.to_string());
+                c
+            }),
+        })
+        .collect()
+}
+
+fn is_separator(line: &str) -> bool {
+    let l = line.trim_end();
+    l == "---" || l.starts_with("--- #")
+}
+
+/// Whether a document holds more than comments and blank lines.
+fn has_content(doc: &str) -> bool {
+    doc.lines().any(|l| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && t != "..."
+    })
+}
+
+/// The line of `text` (a document starting at `first_line` of its file)
+/// that a parser's message is about: the YAML parser's own `line N`, the
+/// `condition:` line for a condition error, else the first line holding a
+/// name the message quotes, else the document's first line. Returns the
+/// line and the message on one line, YAML line numbers made file-relative.
+pub fn locate(text: &str, first_line: u64, message: &str) -> (u64, String) {
+    let message = &one_line(message);
+    if message.starts_with("Condition parse error")
+        && let Some(i) = text
+            .lines()
+            .position(|l| l.trim_start().starts_with("condition:"))
+    {
+        return (first_line + i as u64, message.clone());
+    }
+    static YAML_LINE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = YAML_LINE.get_or_init(|| regex::Regex::new(r"line (\d+)").expect("valid regex"));
+    if let Some(c) = re.captures(message) {
+        let n: u64 = c[1].parse().unwrap_or(1);
+        let fixed = re.replace_all(message, |c: &regex::Captures| {
+            let n: u64 = c[1].parse().unwrap_or(1);
+            format!("line {}", n.saturating_add(first_line - 1))
+        });
+        return (n.saturating_add(first_line - 1), fixed.into_owned());
+    }
+    for token in quoted(message) {
+        if let Some(i) = text.lines().position(|l| l.contains(token)) {
+            return (first_line + i as u64, message.to_string());
+        }
+    }
+    (first_line, message.to_string())
+}
+
+/// A parser message with its source excerpt (pest's `-->`, `|` and caret
+/// lines) folded away: `Condition parse error at 1:9: expected ident`.
+fn one_line(message: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for l in message.lines() {
+        let t = l.trim();
+        let excerpt = t.is_empty()
+            || t.starts_with("-->")
+            || t.starts_with('|')
+            || t.split_once('|')
+                .is_some_and(|(n, _)| n.trim().chars().all(|c| c.is_ascii_digit()));
+        if !excerpt {
+            parts.push(t.strip_prefix("= ").unwrap_or(t));
+        }
+    }
+    parts.join(" ")
+}
+
+/// The `title:` a document's text gives, for naming a rule that did not
+/// parse.
+pub fn title_in(text: &str) -> Option<String> {
+    text.lines()
+        .take_while(|l| !is_separator(l))
+        .find_map(|l| l.strip_prefix("title:"))
+        .map(|t| t.trim().trim_matches(['\'', '"']).to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// Names a message quotes ('x', "x", `x`) or ends with (`…: x`), longest
+/// first so that a field beats a fragment of it.
+fn quoted(message: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for q in ['\'', '"', '`'] {
+        let mut parts = message.split(q);
+        parts.next();
+        while let (Some(inside), Some(_)) = (parts.next(), parts.next()) {
+            out.push(inside);
+        }
+        // An odd split leaves the last quoted part without its tail.
+    }
+    if let Some((_, tail)) = message.rsplit_once(": ") {
+        out.push(tail.trim());
+    }
+    out.retain(|t| t.len() >= 2);
+    out.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    out
+}
+
+/// Whether the correlation document `text` writes a `condition` (the
+/// parser gives a temporal correlation without one `gte: 1`, where Sigma
+/// means every rule it names).
+pub fn has_correlation_condition(text: &str) -> bool {
+    yaml_serde::from_str::<yaml_serde::Value>(text)
+        .ok()
+        .and_then(|v| v.get("correlation")?.get("condition").map(|_| ()))
+        .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_parsed_apart_and_errors_placed_by_line() {
+        let text = "title: a\nlogsource: {product: windows}\ndetection:\n  s: {x: 1}\n  condition: s\n---\n# only a comment\n---\ntitle: b\nlogsource: {product: windows}\ndetection:\n  s:\n    x|nosuchmod: 1\n  condition: s\n";
+        let docs = documents(text);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].collection.rules.len(), 1);
+        assert_eq!(docs[1].line, 9);
+        assert!(docs[1].collection.rules.is_empty());
+        let msg = &docs[1].collection.errors[0];
+        let body = &text[docs[1].text_start..];
+        let (line, _) = locate(body, docs[1].line, msg);
+        assert_eq!(line, 13, "{msg}");
+        assert_eq!(title_in(body).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn condition_errors_point_at_the_condition_in_one_line() {
+        let text = "title: c\nlogsource: {product: windows}\ndetection:\n  s: {x: 1}\n  condition: s and and\n";
+        let docs = documents(text);
+        let msg = &docs[0].collection.errors[0];
+        let (line, fixed) = locate(text, 1, msg);
+        assert_eq!(line, 5, "{msg}");
+        assert!(
+            !fixed.contains('\n') && fixed.contains("expected"),
+            "{fixed}"
+        );
+    }
+
+    #[test]
+    fn yaml_errors_keep_their_line_in_the_file() {
+        let text = "title: a\n---\ntitle: b\n  bad: [\n";
+        let docs = documents(text);
+        let msg = &docs[1].collection.errors[0];
+        let (line, fixed) = locate(&text[docs[1].text_start..], docs[1].line, msg);
+        assert!((3..=5).contains(&line), "{line} {fixed}");
+    }
+}

@@ -1,0 +1,509 @@
+//! Custom detections: Sigma rules over every event record the scan reads.
+//!
+//! Rules are parsed and evaluated by `rsigma-parser`/`rsigma-eval` (see the
+//! README for why); this module loads rule files with their problems named
+//! by line, maps records onto Sigma log sources (`logsource`) and fields
+//! (`event`), and turns matches into findings of [`Detection::Rule`]. Each
+//! rule is an alert definition of its own in the report.
+//!
+//! [`Detection::Rule`]: crate::evidence::Detection::Rule
+
+mod correlate;
+mod event;
+mod load;
+mod logsource;
+
+pub use load::RuleProblem;
+
+use std::path::{Path, PathBuf};
+
+use rsigma_eval::{Engine, MatchDetailLevel};
+use rsigma_parser::{
+    ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType, FilterRuleTarget,
+    Level, LogSource, SigmaRule,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::artifact::Record;
+use crate::evidence::Finding;
+
+/// The index of a rule in [`RuleSet::rules`].
+pub type RuleIdx = u32;
+
+/// Custom attribute carrying our index through the engine's results.
+const INDEX_ATTR: &str = "breachscan_rule_index";
+
+/// A rule as the report describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleInfo {
+    /// The rule's `id`, or `file:line` when it has none.
+    pub id: String,
+    pub title: String,
+    /// `informational` … `critical`.
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub falsepositives: Vec<String>,
+    /// The file and line it was read from.
+    pub file: String,
+    pub line: u64,
+    /// For a correlation rule: what it counts, over which rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<CorrelationInfo>,
+}
+
+/// What a correlation rule aggregates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CorrelationInfo {
+    /// `event_count`, `value_count`, `temporal`, `temporal_ordered`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The rules it groups, by id or name as written.
+    pub rules: Vec<String>,
+    pub group_by: Vec<String>,
+    /// The window, as written (`1h`) and in seconds.
+    pub timespan: String,
+    pub timespan_seconds: u64,
+}
+
+impl RuleInfo {
+    /// `attack.t1059.001` → `T1059.001`.
+    pub fn mitre_techniques(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter_map(|t| t.strip_prefix("attack.t"))
+            .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+            .map(|t| format!("T{}", t.to_ascii_uppercase()))
+            .collect()
+    }
+}
+
+/// One rule file as loaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleFile {
+    pub path: String,
+    pub sha256: String,
+    /// Detection rules loaded from it.
+    pub rules: usize,
+    /// Filters applied from it.
+    pub filters: usize,
+    /// Correlation rules loaded from it.
+    #[serde(default)]
+    pub correlations: usize,
+    /// What was not loaded, or not as written.
+    pub problems: Vec<RuleProblem>,
+}
+
+/// A rule that fired on a record, and the fields that made it fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleHit {
+    pub rule: RuleIdx,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Every rule of a scan, compiled once and shared by the workers.
+pub struct RuleSet {
+    pub files: Vec<RuleFile>,
+    /// Detection and correlation rules, indexed by [`RuleIdx`].
+    pub rules: Vec<RuleInfo>,
+    engine: Engine,
+    /// Correlation rules, run over the scan's findings at its end.
+    correlations: Vec<CorrelationRule>,
+    /// The detection rules correlations name, as parsed.
+    named: Vec<(RuleIdx, SigmaRule)>,
+}
+
+impl RuleSet {
+    /// No rules: records are matched by IOCs only.
+    pub fn empty() -> RuleSet {
+        let mut engine = Engine::new();
+        // Keyword matches are named only above `Off`; the detail is
+        // built only for rules that fire.
+        engine.set_match_detail(MatchDetailLevel::Summary);
+        RuleSet {
+            files: Vec::new(),
+            rules: Vec::new(),
+            engine,
+            correlations: Vec::new(),
+            named: Vec::new(),
+        }
+    }
+
+    /// Loads every rule under `paths`. Fails only when a path cannot be
+    /// read at all; a document or rule that cannot be used is a problem of
+    /// its file, and the others load.
+    pub fn load(paths: &[PathBuf]) -> Result<RuleSet, String> {
+        let mut set = RuleSet::empty();
+        let mut rules: Vec<(RuleIdx, SigmaRule)> = Vec::new();
+        let mut filters = Vec::new();
+        for path in paths {
+            for file in load::rule_files(path)? {
+                set.load_file(&file, &mut rules, &mut filters);
+            }
+        }
+        for (idx, rule) in &rules {
+            if let Err(e) = set.engine.add_rule(rule) {
+                let info = &set.rules[*idx as usize];
+                let f = set.files.iter_mut().find(|f| f.path == info.file);
+                if let Some(f) = f {
+                    f.rules -= 1;
+                    f.problems.push(RuleProblem {
+                        line: Some(info.line),
+                        rule: Some(info.title.clone()),
+                        message: format!("not loaded: {e}"),
+                    });
+                }
+            }
+        }
+        for (file, line, filter) in filters {
+            if let FilterRuleTarget::Specific(refs) = &filter.rules
+                && !rules.iter().any(|(_, r)| {
+                    refs.iter()
+                        .any(|x| r.id.as_deref() == Some(x.as_str()) || r.title == *x)
+                })
+            {
+                set.files[file].problems.push(RuleProblem {
+                    line: Some(line),
+                    rule: Some(filter.title.clone()),
+                    message: format!("filter names no loaded rule: {}", refs.join(", ")),
+                });
+            }
+            if let Err(e) = set.engine.apply_filter(&filter) {
+                let f = &mut set.files[file];
+                f.filters -= 1;
+                f.problems.push(RuleProblem {
+                    line: Some(line),
+                    rule: Some(filter.title.clone()),
+                    message: format!("filter not applied: {e}"),
+                });
+            }
+        }
+        set.check_correlations(rules);
+        Ok(set)
+    }
+
+    /// Drops (as problems of their files) correlations that name no loaded
+    /// rule or do not compile, and keeps the rules the others name.
+    fn check_correlations(&mut self, rules: Vec<(RuleIdx, SigmaRule)>) {
+        let loaded: std::collections::HashSet<&str> = rules
+            .iter()
+            .flat_map(|(_, r)| [r.id.as_deref(), r.name.as_deref()])
+            .chain(
+                self.correlations
+                    .iter()
+                    .flat_map(|c| [c.id.as_deref(), c.name.as_deref()]),
+            )
+            .flatten()
+            .collect();
+        let mut dropped: Vec<(usize, String)> = Vec::new();
+        for (i, c) in self.correlations.iter().enumerate() {
+            let missing: Vec<&str> = c
+                .rules
+                .iter()
+                .map(String::as_str)
+                .filter(|r| !loaded.contains(r))
+                .collect();
+            if !missing.is_empty() {
+                dropped.push((
+                    i,
+                    format!("names rules that are not loaded: {}", missing.join(", ")),
+                ));
+            }
+        }
+        // rsigma-eval 0.15 keys temporal windows by a rule's id when it has
+        // one but checks them by the reference as written: a rule named by
+        // its `name:` is referred to by its id instead (the report keeps
+        // the references as written).
+        let ids: std::collections::HashMap<String, String> = rules
+            .iter()
+            .map(|(_, r)| (r.name.clone(), r.id.clone()))
+            .chain(
+                self.correlations
+                    .iter()
+                    .map(|c| (c.name.clone(), c.id.clone())),
+            )
+            .filter_map(|(name, id)| Some((name?, id?)))
+            .collect();
+        for c in &mut self.correlations {
+            for r in &mut c.rules {
+                if let Some(id) = ids.get(r.as_str()) {
+                    *r = id.clone();
+                }
+            }
+        }
+        let keep = |dropped: &[(usize, String)], i: usize| !dropped.iter().any(|(d, _)| *d == i);
+        let named = correlate::referenced(&rules, &self.correlations);
+        let parsed: Vec<&SigmaRule> = rules
+            .iter()
+            .filter(|(i, _)| named.contains(i))
+            .map(|(_, r)| r)
+            .collect();
+        for (i, c) in self.correlations.iter().enumerate() {
+            if keep(&dropped, i)
+                && let Err(e) = correlate::engine(&parsed, &[c])
+            {
+                dropped.push((i, format!("not loaded: {e}")));
+            }
+        }
+        for (i, message) in &dropped {
+            let c = &self.correlations[*i];
+            let idx = correlate::index_of_rule(c);
+            if let Some(info) = idx.and_then(|x| self.rules.get(x as usize))
+                && let Some(f) = self.files.iter_mut().find(|f| f.path == info.file)
+            {
+                f.correlations -= 1;
+                f.problems.push(RuleProblem {
+                    line: Some(info.line),
+                    rule: Some(c.title.clone()),
+                    message: message.clone(),
+                });
+            }
+        }
+        let mut i = 0;
+        self.correlations.retain(|_| {
+            i += 1;
+            keep(&dropped, i - 1)
+        });
+        self.named = rules
+            .into_iter()
+            .filter(|(i, _)| named.contains(i))
+            .collect();
+    }
+
+    /// The correlation findings over a finished scan's `findings` (see
+    /// `correlate`).
+    pub fn correlate(&self, findings: &[Finding]) -> Vec<Finding> {
+        correlate::run(self, findings)
+    }
+
+    fn load_file(
+        &mut self,
+        path: &Path,
+        rules: &mut Vec<(RuleIdx, SigmaRule)>,
+        filters: &mut Vec<(usize, u64, rsigma_parser::FilterRule)>,
+    ) {
+        let shown = path.display().to_string();
+        let mut file = RuleFile {
+            path: shown.clone(),
+            sha256: String::new(),
+            rules: 0,
+            filters: 0,
+            correlations: 0,
+            problems: Vec::new(),
+        };
+        let text = match std::fs::read(path) {
+            Ok(bytes) => {
+                file.sha256 = hex::encode(Sha256::digest(&bytes));
+                String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+            }
+            Err(e) => Err(format!("cannot read: {e}")),
+        };
+        let text = match text {
+            Ok(t) => t,
+            Err(message) => {
+                file.problems.push(RuleProblem {
+                    line: None,
+                    rule: None,
+                    message,
+                });
+                self.files.push(file);
+                return;
+            }
+        };
+        let file_idx = self.files.len();
+        for doc in load::documents(&text) {
+            let body = &text[doc.text_start..];
+            let title = doc
+                .collection
+                .rules
+                .first()
+                .map(|r| r.title.clone())
+                .or_else(|| load::title_in(body));
+            for message in &doc.collection.errors {
+                let (line, message) = load::locate(body, doc.line, message);
+                file.problems.push(RuleProblem {
+                    line: Some(line),
+                    rule: title.clone(),
+                    message,
+                });
+            }
+            for mut c in doc.collection.correlations {
+                let temporal = matches!(
+                    c.correlation_type,
+                    CorrelationType::Temporal | CorrelationType::TemporalOrdered
+                );
+                if temporal && !load::has_correlation_condition(&text[doc.text_start..doc.text_end])
+                {
+                    c.condition = CorrelationCondition::Threshold {
+                        predicates: vec![(ConditionOperator::Gte, c.rules.len() as u64)],
+                        field: None,
+                        percentile: None,
+                    };
+                }
+                let idx = self.rules.len() as RuleIdx;
+                c.custom_attributes
+                    .insert(INDEX_ATTR.into(), yaml_serde::Value::from(idx as u64));
+                self.rules.push(correlation_info(&c, &shown, doc.line));
+                self.correlations.push(c);
+                file.correlations += 1;
+            }
+            for mut rule in doc.collection.rules {
+                let idx = self.rules.len();
+                let mut info = info(&rule, &shown, doc.line);
+                if let Some(first) = self.rules.iter().find(|r| r.id == info.id) {
+                    file.problems.push(RuleProblem {
+                        line: Some(doc.line),
+                        rule: Some(rule.title.clone()),
+                        message: format!(
+                            "id {} is also the id of \"{}\" ({}:{}); reported as {}@{}:{}",
+                            info.id, first.title, first.file, first.line, info.id, shown, doc.line
+                        ),
+                    });
+                    info.id = format!("{}@{}:{}", info.id, shown, doc.line);
+                }
+                let idx = idx as RuleIdx;
+                rule.custom_attributes
+                    .insert(INDEX_ATTR.into(), yaml_serde::Value::from(idx as u64));
+                self.rules.push(info);
+                rules.push((idx, rule));
+                file.rules += 1;
+            }
+            for filter in doc.collection.filters {
+                filters.push((file_idx, doc.line, filter));
+                file.filters += 1;
+            }
+        }
+        self.files.push(file);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.engine.rule_count() == 0
+    }
+
+    /// Whether the set holds correlation rules (whose findings span the
+    /// whole scan, so shard reports cannot merge into them).
+    pub fn has_correlations(&self) -> bool {
+        !self.correlations.is_empty()
+    }
+
+    /// The rules that fire on `rec`, each once, evaluated under every log
+    /// source the record belongs to.
+    pub fn match_record(&self, rec: &Record) -> Vec<RuleHit> {
+        let mut hits: Vec<RuleHit> = Vec::new();
+        if self.is_empty() {
+            return hits;
+        }
+        let system = event::system_fields(rec);
+        for src in logsource::sources(rec.channel.as_deref(), rec.event_id) {
+            let ev = event::RecordEvent::new(rec, &system, src.renames);
+            for m in self
+                .engine
+                .evaluate_with_logsource(&ev, &logsource_of(&src))
+            {
+                let Some(rule) = m
+                    .header
+                    .custom_attributes
+                    .get(INDEX_ATTR)
+                    .and_then(|v| v.as_u64())
+                else {
+                    continue;
+                };
+                let rule = rule as RuleIdx;
+                if hits.iter().any(|h| h.rule == rule) {
+                    continue;
+                }
+                let fields = m
+                    .as_detection()
+                    .map(|d| {
+                        d.matched_fields
+                            .iter()
+                            .map(|f| (f.field.clone(), json_text(&f.value)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                hits.push(RuleHit { rule, fields });
+            }
+        }
+        hits
+    }
+}
+
+/// Sigma's log source for one of a record's [`logsource::Source`]s.
+fn logsource_of(src: &logsource::Source) -> LogSource {
+    LogSource {
+        product: Some("windows".into()),
+        service: src.service.map(Into::into),
+        category: src.category.map(Into::into),
+        ..LogSource::default()
+    }
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        // An absence match (`Field: null`) has no value to show.
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn info(rule: &SigmaRule, file: &str, line: u64) -> RuleInfo {
+    RuleInfo {
+        id: rule.id.clone().unwrap_or_else(|| format!("{file}:{line}")),
+        title: rule.title.clone(),
+        level: rule.level.map(|l| level_name(l).to_string()),
+        status: rule.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
+        description: rule.description.clone(),
+        author: rule.author.clone(),
+        tags: rule.tags.clone(),
+        references: rule.references.clone(),
+        falsepositives: rule.falsepositives.clone(),
+        file: file.to_string(),
+        line,
+        correlation: None,
+    }
+}
+
+fn correlation_info(c: &CorrelationRule, file: &str, line: u64) -> RuleInfo {
+    RuleInfo {
+        id: c
+            .id
+            .clone()
+            .or_else(|| c.name.clone())
+            .unwrap_or_else(|| format!("{file}:{line}")),
+        title: c.title.clone(),
+        level: c.level.map(|l| level_name(l).to_string()),
+        status: c.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
+        description: c.description.clone(),
+        author: c.author.clone(),
+        tags: c.tags.clone(),
+        references: c.references.clone(),
+        falsepositives: c.falsepositives.clone(),
+        file: file.to_string(),
+        line,
+        correlation: Some(CorrelationInfo {
+            kind: c.correlation_type.as_str().to_string(),
+            rules: c.rules.clone(),
+            group_by: c.group_by.clone(),
+            timespan: c.timespan.original.clone(),
+            timespan_seconds: c.timespan.seconds,
+        }),
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Informational => "informational",
+        Level::Low => "low",
+        Level::Medium => "medium",
+        Level::High => "high",
+        Level::Critical => "critical",
+    }
+}

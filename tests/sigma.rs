@@ -1,0 +1,930 @@
+//! Sigma rules through the real binary: the Sigma project's own regression
+//! suite (every case under `rules/windows` fires on the records its JSON
+//! names), rules over logs this test writes (modifiers, keywords, filters,
+//! Security 4688 as process_creation, System fields), rules beside an IOC
+//! bundle in one report, logs inside a disk image, and broken rules named by
+//! file and line in the report and by `rules check`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use support::evtx::{Event, write_evtx};
+use support::*;
+
+const SYSMON: &str = "Microsoft-Windows-Sysmon";
+const SYSMON_CH: &str = "Microsoft-Windows-Sysmon/Operational";
+const SECURITY: &str = "Microsoft-Windows-Security-Auditing";
+
+/// `(rule id, log path, record id)` of every record evidence item.
+fn rule_hits(report: &Value) -> BTreeSet<(String, String, u64)> {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .filter(|e| e["detection"]["kind"] == "rule" && e["kind"] == "record")
+        .map(|e| {
+            (
+                e["detection"]["id"].as_str().unwrap().to_string(),
+                e["location"]["path"].as_str().unwrap().to_string(),
+                e["record"]["recordId"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every case of the regression suite whose rule lives under
+/// `rules/windows`: the rule fires on its sample, on each record the case's
+/// JSON names, and (where the case says) exactly `match_count` times.
+#[test]
+fn the_sigma_regression_suite_passes() {
+    let Some(sigma) = corpus("sigma") else { return };
+    let data = sigma.join("regression_data/rules/windows");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.json");
+    let rules = sigma.join("rules/windows");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "alerts raised: {}", run.stderr);
+    let report = read_report(&out);
+    let problems: usize = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["problems"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(problems, 0, "every SigmaHQ Windows rule loads");
+    let mut fired: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    for (rule, path, record) in rule_hits(&report) {
+        fired.entry((rule, path)).or_default().push(record);
+    }
+
+    let mut cases = 0;
+    let mut failures = Vec::new();
+    for info in walk(&data, "info.yml") {
+        let meta: yaml_serde::Value =
+            yaml_serde::from_str(&fs::read_to_string(&info).unwrap()).expect("info.yml is YAML");
+        let rule = meta["rule_metadata"][0]["id"].as_str().unwrap().to_string();
+        let test = &meta["regression_tests_info"][0];
+        let evtx = test["path"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("regression_data/rules/windows")
+            .expect("case path under the windows data")
+            .to_string();
+        cases += 1;
+        let got = fired
+            .get(&(rule.clone(), evtx.clone()))
+            .cloned()
+            .unwrap_or_default();
+        // The JSON beside the sample is the sample's records: every
+        // record the rule fires on is one of them.
+        let named = named_records(&data.join(evtx.trim_start_matches('/')));
+        let stray: Vec<u64> = got.iter().filter(|r| !named.contains(r)).copied().collect();
+        let count = test["match_count"].as_u64();
+        let more_than_counted = MORE_THAN_COUNTED.iter().any(|(id, _)| *id == rule);
+        if got.is_empty() {
+            failures.push(format!("{rule} on {evtx}: did not fire"));
+        } else if !named.is_empty() && !stray.is_empty() {
+            failures.push(format!(
+                "{rule} on {evtx}: fired on {stray:?}, not in the case's JSON"
+            ));
+        } else if let Some(n) = count
+            && n != got.len() as u64
+            && !(more_than_counted && got.len() as u64 > n)
+        {
+            failures.push(format!(
+                "{rule} on {evtx}: {} matches, the case says {n}",
+                got.len()
+            ));
+        }
+    }
+    eprintln!(
+        "sigma regression suite: {} of {cases} cases pass",
+        cases - failures.len()
+    );
+    assert!(cases >= 190, "the suite has its cases ({cases})");
+    assert!(
+        failures.is_empty(),
+        "failing cases:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Cases whose `match_count` is lower than the records that match, each
+/// record checked by hand against the rule: the count is then a floor.
+const MORE_THAN_COUNTED: [(&str, &str); 4] = [
+    (
+        "0b9ad457-2554-44c1-82c2-d56a99c42377",
+        "three records write AnyDesk\\user.conf(.new, ~RF….TMP); the rule's contains matches each",
+    ),
+    (
+        "8fbf3271-1ef6-4e94-8210-03c2317947f6",
+        "procdump64.exe, procdump64a.exe and procdump.exe are each created (their Zone.Identifier streams do not match)",
+    ),
+    (
+        "45e112d0-7759-4c2a-aa36-9f8fb79d3393",
+        "three ZoneMap\\Domains values (http, https, *) are each set to 2",
+    ),
+    (
+        "c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e",
+        "AutoShareServer and AutoShareWks are both set to 0",
+    ),
+];
+
+/// The record ids a case's JSON (one or more concatenated events beside the
+/// EVTX) names.
+fn named_records(evtx: &Path) -> Vec<u64> {
+    let Ok(text) = fs::read_to_string(evtx.with_extension("json")) else {
+        return Vec::new();
+    };
+    serde_json::Deserializer::from_str(&text)
+        .into_iter::<Value>()
+        .map(|v| {
+            let id = &v.expect("case JSON")["Event"]["System"]["EventRecordID"];
+            id.as_u64()
+                .or_else(|| id.as_str().and_then(|s| s.parse().ok()))
+                .expect("EventRecordID")
+        })
+        .collect()
+}
+
+fn walk(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p, name));
+        } else if p.file_name().is_some_and(|n| n == name) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+const ENCODED: &str =
+    "SUVYIChOZXctT2JqZWN0IE5ldC5XZWJDbGllbnQpOyBJbnZva2UtTWltaWthdHogLUR1bXBDcmVkcw==";
+
+/// Process and network events, each planted for one rule (and one near
+/// miss beside most of them).
+fn events() -> Vec<Event> {
+    let proc = |id, image: &str, cmd: &str, user: &str| {
+        Event::new(
+            id,
+            SYSMON,
+            1,
+            SYSMON_CH,
+            &[
+                ("Image", image),
+                ("CommandLine", cmd),
+                ("User", user),
+                ("ParentImage", r"C:\Windows\explorer.exe"),
+                ("OriginalFileName", "Cmd.Exe"),
+            ],
+        )
+    };
+    let cmd = r"C:\Windows\System32\cmd.exe";
+    let mut v = vec![
+        proc(1, cmd, "cmd.exe /c whoami /all", r"CORP\bob"),
+        // Filtered out by the admin filter.
+        proc(2, cmd, "cmd.exe /c whoami /all", r"CORP\admin"),
+        // Only one of the two `all` values.
+        proc(3, cmd, "cmd.exe /c whoami", r"CORP\bob"),
+        proc(
+            4,
+            r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+            &format!("powershell -nop -enc {ENCODED}"),
+            r"CORP\bob",
+        ),
+        // windash: `/decode` written for `-decode`.
+        proc(
+            5,
+            r"C:\Windows\System32\certutil.exe",
+            r"certutil /decode a.b64 C:\ProgramData\a.exe",
+            r"CORP\bob",
+        ),
+        // re|i over a case the rule does not write.
+        proc(6, cmd, "cmd /c NET   user eve P@ss /add", r"CORP\bob"),
+        // Near miss for the regex: no whitespace between.
+        proc(7, cmd, "cmd /c netuser", r"CORP\bob"),
+    ];
+    // fieldref: the parent is the image itself.
+    v.push(Event::new(
+        8,
+        SYSMON,
+        1,
+        SYSMON_CH,
+        &[
+            ("Image", r"C:\Users\bob\evil.exe"),
+            ("ParentImage", r"C:\Users\bob\evil.exe"),
+            ("CommandLine", "evil.exe"),
+        ],
+    ));
+    // Network: in 10.0.0.0/8 on a high port; one outside, one low port.
+    for (id, ip, port) in [
+        (9, "10.1.2.3", "4444"),
+        (10, "11.1.2.3", "4444"),
+        (11, "10.9.9.9", "80"),
+    ] {
+        v.push(Event::new(
+            id,
+            SYSMON,
+            3,
+            SYSMON_CH,
+            &[
+                ("Image", r"C:\Users\bob\evil.exe"),
+                ("DestinationIp", ip),
+                ("DestinationPort", port),
+            ],
+        ));
+    }
+    // Security 4688: process_creation under its own field names.
+    v.push(Event::new(
+        12,
+        SECURITY,
+        4688,
+        "Security",
+        &[
+            ("NewProcessName", r"C:\Tools\PsExec64.exe"),
+            ("CommandLine", r"psexec64 \\dc01 cmd"),
+            ("ParentProcessName", r"C:\Windows\explorer.exe"),
+        ],
+    ));
+    // A keyword anywhere in the record.
+    v.push(Event::new(
+        13,
+        "Application Error",
+        1000,
+        "Application",
+        &[("Data", "faulting module mimikatz.dll")],
+    ));
+    v
+}
+
+const RULES: &str = r#"
+title: Whoami All
+id: 11111111-0000-0000-0000-000000000001
+status: test
+description: whoami listing everything
+author: breachscan tests
+tags: [attack.discovery, attack.t1033]
+references: [https://example.org/whoami]
+falsepositives: [Admins]
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: '\cmd.exe'
+        CommandLine|contains|all: [whoami, /all]
+    condition: selection
+level: medium
+---
+title: Encoded Mimikatz
+id: 11111111-0000-0000-0000-000000000002
+logsource: {product: windows, category: process_creation}
+detection:
+    enc:
+        CommandLine|base64offset|contains: 'Invoke-Mimikatz'
+    condition: enc
+level: critical
+---
+title: Certutil Decode
+id: 11111111-0000-0000-0000-000000000003
+logsource: {product: windows, category: process_creation}
+detection:
+    sel_img:
+        Image|endswith: '\certutil.exe'
+    sel_cli:
+        CommandLine|windash|contains: ' -decode '
+    condition: all of sel_*
+level: high
+---
+title: Net User Add
+id: 11111111-0000-0000-0000-000000000004
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        CommandLine|re|i: 'net\s+user\s'
+    condition: selection
+level: high
+---
+title: Own Parent
+id: 11111111-0000-0000-0000-000000000005
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        ParentImage|fieldref: Image
+    filter_none:
+        OriginalFileName|exists: true
+    condition: selection and not filter_none
+level: medium
+---
+title: High Port In Ten Net
+id: 11111111-0000-0000-0000-000000000006
+logsource: {product: windows, category: network_connection}
+detection:
+    selection:
+        DestinationIp|cidr: 10.0.0.0/8
+        DestinationPort|gt: 1024
+    condition: selection
+level: low
+---
+title: PsExec From Security Log
+id: 11111111-0000-0000-0000-000000000007
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: ['\psexec.exe', '\psexec64.exe']
+        ParentImage|endswith: '\explorer.exe'
+    condition: selection
+level: high
+---
+title: Mimikatz Keyword
+id: 11111111-0000-0000-0000-000000000008
+logsource: {product: windows, service: application}
+detection:
+    keywords:
+        - '*mimikatz*'
+    condition: keywords
+level: high
+---
+title: Security Provider By System Fields
+id: 11111111-0000-0000-0000-000000000009
+logsource: {product: windows, service: security}
+detection:
+    selection:
+        Provider_Name: Microsoft-Windows-Security-Auditing
+        Computer: ws01.corp.example
+        EventID: 4688
+    condition: selection
+level: informational
+"#;
+
+const FILTER: &str = r#"
+title: Admins Are Expected
+logsource: {product: windows, category: process_creation}
+filter:
+    rules: [11111111-0000-0000-0000-000000000001]
+    selection:
+        User: 'CORP\admin'
+    condition: not selection
+"#;
+
+fn write_case(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let logs = dir.join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join("planted.evtx"), write_evtx(&events())).unwrap();
+    let rules = dir.join("rules");
+    fs::create_dir_all(rules.join("filters")).unwrap();
+    fs::write(rules.join("planted.yml"), RULES).unwrap();
+    fs::write(rules.join("filters/admins.yaml"), FILTER).unwrap();
+    (logs, rules)
+}
+
+fn expected() -> BTreeSet<(String, String, u64)> {
+    [
+        (1, 1),
+        (2, 4),
+        (3, 5),
+        (4, 6),
+        (5, 8),
+        (6, 9),
+        (7, 12),
+        (8, 13),
+        (9, 12),
+    ]
+    .into_iter()
+    .map(|(rule, rec)| {
+        (
+            format!("11111111-0000-0000-0000-00000000000{rule}"),
+            "/planted.evtx".to_string(),
+            rec,
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn rules_fire_on_exactly_the_planted_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, rules) = write_case(dir.path());
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = read_report(&out);
+    assert_eq!(rule_hits(&report), expected());
+
+    // The rule is the alert definition, with its metadata.
+    let whoami = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["alertDefinition"]["title"] == "Whoami All")
+        .unwrap();
+    let def = &whoami["alertDefinition"];
+    assert_eq!(def["severity"], "Medium");
+    assert_eq!(def["mitreTechniques"], json!(["T1033"]));
+    assert_eq!(def["rule"]["status"], "test");
+    assert_eq!(def["rule"]["author"], "breachscan tests");
+    assert_eq!(def["rule"]["falsePositives"], json!(["Admins"]));
+    assert_eq!(
+        def["rule"]["references"],
+        json!(["https://example.org/whoami"])
+    );
+    assert_eq!(def["description"], "whoami listing everything");
+    let ev = &whoami["evidence"][0];
+    let fields: BTreeSet<&str> = ev["matchedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, BTreeSet::from(["Image", "CommandLine"]));
+    assert_eq!(ev["record"]["data"]["User"], r"CORP\bob");
+
+    // Critical is the report's High; the files are listed with their counts.
+    let enc = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["alertDefinition"]["title"] == "Encoded Mimikatz")
+        .unwrap();
+    assert_eq!(enc["alertDefinition"]["severity"], "High");
+    assert_eq!(enc["alertDefinition"]["rule"]["level"], "critical");
+    let files: BTreeMap<String, (u64, u64)> = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let name = Path::new(f["path"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (
+                name,
+                (f["rules"].as_u64().unwrap(), f["filters"].as_u64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        BTreeMap::from([
+            ("planted.yml".to_string(), (9, 0)),
+            ("admins.yaml".to_string(), (0, 1))
+        ])
+    );
+}
+
+/// One scan, one report: an IOC bundle and rules over the same logs, here
+/// inside a disk image; the rule and the IOC agree on which records hold
+/// the tool.
+#[test]
+fn rules_and_a_bundle_share_one_scan_of_a_disk_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("disk.raw");
+    fs::write(&image, gunzip(&samples().join("images/disk.raw.gz"))).unwrap();
+    let rules = dir.path().join("tool.yml");
+    fs::write(
+        &rules,
+        r#"
+title: Temp Tool
+id: 22222222-0000-0000-0000-000000000001
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: '\Temp\tool.exe'
+    condition: selection
+level: high
+"#,
+    )
+    .unwrap();
+    let bundle = dir.path().join("b.json");
+    let b = json!({
+        "alertDefinitions": [{"id": "ad", "name": "Tool", "severity": "Low"}],
+        "iocs": [{"id": "tool", "alertDefinitionId": "ad", "type": "FileName",
+                  "value": "tool.exe", "detectionFunction": "Equals"}]
+    });
+    fs::write(&bundle, b.to_string()).unwrap();
+    let out = dir.path().join("r.json");
+    let (run, report) = scan_to(&bundle, &out, &image, &["--rules", rules.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let by_rule: BTreeSet<(String, u64)> = rule_hits(&report)
+        .into_iter()
+        .map(|(_, path, rec)| (path, rec))
+        .collect();
+    let by_ioc: BTreeSet<(String, u64)> = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .filter(|e| {
+            e["kind"] == "record"
+                && e["detection"]["kind"] != "rule"
+                && e["field"] == "Image"
+                && e["record"]["eventId"] == 1
+        })
+        .map(|e| {
+            (
+                e["location"]["path"].as_str().unwrap().to_string(),
+                e["record"]["recordId"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let logs: BTreeSet<&str> = by_rule.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        logs.len(),
+        3,
+        "the three copies of the log in the image: {logs:?}"
+    );
+    assert_eq!(by_rule, by_ioc);
+    assert_eq!(report["bundles"].as_array().unwrap().len(), 1);
+    assert_eq!(report["rules"].as_array().unwrap().len(), 1);
+}
+
+/// Rules that cannot be used are named by file, line and reason, in the
+/// report and by `rules check`; the others still fire.
+#[test]
+fn broken_rules_are_named_and_the_rest_fire() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, rules) = write_case(dir.path());
+    fs::write(
+        rules.join("broken.yml"),
+        "title: Fine\nid: 33333333-0000-0000-0000-000000000001\nlogsource: {product: windows, service: application}\n\
+         detection:\n    k:\n        - mimikatz\n    condition: k\n\
+         ---\n\
+         title: Bad Condition\nid: 33333333-0000-0000-0000-000000000002\nlogsource: {product: windows}\n\
+         detection:\n    sel:\n        EventID: 1\n    condition: sel and and\n\
+         ---\n\
+         title: Unknown Modifier\nid: 33333333-0000-0000-0000-000000000003\nlogsource: {product: windows}\n\
+         detection:\n    sel:\n        Image|sideways: x\n    condition: sel\n",
+    )
+    .unwrap();
+    fs::write(rules.join("not-yaml.yml"), "title: [unclosed\n  id: x\n").unwrap();
+    // The id of another rule, and a filter for a rule that is not there.
+    fs::write(
+        rules.join("zz-copy.yml"),
+        "title: Whoami Copy\nid: 11111111-0000-0000-0000-000000000001\n\
+         logsource: {product: windows, category: process_creation}\n\
+         detection:\n    sel:\n        CommandLine: never\n    condition: sel\n",
+    )
+    .unwrap();
+    fs::write(
+        rules.join("filters/ghost.yml"),
+        "title: Ghost Filter\nlogsource: {product: windows}\n\
+         filter:\n    rules: [no-such-rule]\n    selection:\n        User: x\n    condition: not selection\n",
+    )
+    .unwrap();
+
+    let check = breachscan(&["rules", "check", rules.to_str().unwrap()]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    let broken = rules.join("broken.yml").display().to_string();
+    assert!(
+        check
+            .stdout
+            .contains(&format!("{broken}:15 (Bad Condition)")),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains(&format!("{broken}:22 (Unknown Modifier)")),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("not-yaml.yml:2 (["),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(
+            "zz-copy.yml:1 (Whoami Copy): id 11111111-0000-0000-0000-000000000001 is also"
+        ),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("ghost.yml:1 (Ghost Filter): filter names no loaded rule: no-such-rule"),
+        "{}",
+        check.stdout
+    );
+
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = read_report(&out);
+    let mut want = expected();
+    want.insert((
+        "33333333-0000-0000-0000-000000000001".into(),
+        "/planted.evtx".into(),
+        13,
+    ));
+    assert_eq!(rule_hits(&report), want);
+    let problems: Vec<(String, Option<u64>)> = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            f["problems"].as_array().unwrap().iter().map(|p| {
+                (
+                    Path::new(f["path"].as_str().unwrap())
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                    p["line"].as_u64(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(problems.len(), 5, "{problems:?}");
+    assert!(
+        problems.contains(&("broken.yml".into(), Some(15))),
+        "{problems:?}"
+    );
+    assert!(
+        problems.contains(&("broken.yml".into(), Some(22))),
+        "{problems:?}"
+    );
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "rulesNotLoaded")
+    );
+
+    // Not one rule usable: the scan refuses rather than run without them.
+    let only_bad = dir.path().join("only-bad.yml");
+    fs::write(&only_bad, "title: [unclosed\n").unwrap();
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        only_bad.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+/// Logons for the correlation rules: failures for alice (three within
+/// five minutes, then a success), bob (a success before a failure, and a
+/// failure long after), carol and dave (from alice's address).
+fn logons() -> Vec<Event> {
+    let logon = |id: u64, t: i64, event_id: u16, user: &str, ip: &str| {
+        let mut e = Event::new(
+            id,
+            SECURITY,
+            event_id,
+            "Security",
+            &[
+                ("TargetUserName", user),
+                ("IpAddress", ip),
+                ("LogonType", "3"),
+            ],
+        );
+        e.unix_time = 1_700_000_000 + t;
+        e
+    };
+    vec![
+        logon(101, 0, 4625, "alice", "10.0.0.5"),
+        logon(102, 5, 4624, "bob", "10.0.0.9"),
+        logon(103, 10, 4625, "bob", "10.0.0.9"),
+        logon(104, 20, 4625, "carol", "10.0.0.5"),
+        logon(105, 30, 4625, "dave", "10.0.0.5"),
+        logon(106, 60, 4625, "alice", "10.0.0.5"),
+        logon(107, 120, 4625, "alice", "10.0.0.5"),
+        logon(108, 200, 4624, "alice", "10.0.0.5"),
+        logon(109, 1000, 4625, "bob", "10.0.0.9"),
+    ]
+}
+
+const CORRELATIONS: &str = r#"
+title: Failed Logon
+id: 44444444-0000-0000-0000-000000000001
+name: failed_logon
+logsource: {product: windows, service: security}
+detection:
+    selection:
+        EventID: 4625
+    condition: selection
+level: low
+---
+title: Successful Logon
+id: 44444444-0000-0000-0000-000000000002
+name: successful_logon
+logsource: {product: windows, service: security}
+detection:
+    selection:
+        EventID: 4624
+    condition: selection
+level: informational
+---
+title: Brute Force
+id: 44444444-0000-0000-0000-000000000003
+correlation:
+    type: event_count
+    rules: [failed_logon]
+    group-by: [TargetUserName]
+    timespan: 5m
+    condition:
+        gte: 3
+level: high
+---
+title: Password Spray
+id: 44444444-0000-0000-0000-000000000004
+correlation:
+    type: value_count
+    rules: [44444444-0000-0000-0000-000000000001]
+    group-by: [IpAddress]
+    timespan: 10m
+    condition:
+        field: TargetUserName
+        gte: 3
+level: high
+---
+title: Failures Then Success
+id: 44444444-0000-0000-0000-000000000005
+correlation:
+    type: temporal_ordered
+    rules: [failed_logon, successful_logon]
+    group-by: [TargetUserName]
+    timespan: 10m
+level: critical
+---
+title: Failure And Success
+id: 44444444-0000-0000-0000-000000000006
+correlation:
+    type: temporal
+    rules: [failed_logon, successful_logon]
+    group-by: [TargetUserName]
+    timespan: 10m
+level: medium
+---
+title: Names A Missing Rule
+id: 44444444-0000-0000-0000-000000000007
+correlation:
+    type: event_count
+    rules: [no_such_rule]
+    group-by: [TargetUserName]
+    timespan: 10m
+    condition:
+        gte: 1
+"#;
+
+/// `(correlation id, group, value, record ids)` of every correlation
+/// evidence item.
+fn correlation_hits(report: &Value) -> BTreeSet<(String, String, String, Vec<u64>)> {
+    report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+        .filter(|e| e["kind"] == "correlation")
+        .map(|e| {
+            let c = &e["correlation"];
+            (
+                e["detection"]["id"].as_str().unwrap().to_string(),
+                e["field"].as_str().unwrap().to_string(),
+                e["matchedValue"].as_str().unwrap().to_string(),
+                c["records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["location"]["recordId"].as_u64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// event_count, value_count, temporal and temporal_ordered over a log,
+/// grouped and windowed, each firing listing the records it grouped; a
+/// correlation naming no loaded rule is a problem of its file.
+#[test]
+fn correlations_group_the_records_of_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    // Split over two logs: correlations span the whole scan.
+    let (a, b) = logons()
+        .into_iter()
+        .partition::<Vec<_>, _>(|e| e.record_id % 2 == 0);
+    fs::write(logs.join("a.evtx"), write_evtx(&a)).unwrap();
+    fs::write(logs.join("b.evtx"), write_evtx(&b)).unwrap();
+    let rules = dir.path().join("logons.yml");
+    fs::write(&rules, CORRELATIONS).unwrap();
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = read_report(&out);
+    let id = |n: u32| format!("44444444-0000-0000-0000-00000000000{n}");
+    let want: BTreeSet<(String, String, String, Vec<u64>)> = [
+        (id(3), "TargetUserName=alice", "3", vec![101, 106, 107]),
+        (
+            id(4),
+            "IpAddress=10.0.0.5",
+            "3",
+            vec![101, 104, 105, 106, 107],
+        ),
+        (id(5), "TargetUserName=alice", "2", vec![101, 106, 107, 108]),
+        (id(6), "TargetUserName=alice", "2", vec![101, 106, 107, 108]),
+        (id(6), "TargetUserName=bob", "2", vec![102, 103]),
+    ]
+    .into_iter()
+    .map(|(i, g, v, r)| (i, g.to_string(), v.to_string(), r))
+    .collect();
+    assert_eq!(correlation_hits(&report), want);
+
+    // The base rules are evidence of their own; the correlation is an
+    // alert definition saying what it counts.
+    assert_eq!(
+        rule_hits(&report)
+            .iter()
+            .filter(|(r, _, _)| *r == id(1))
+            .count(),
+        7
+    );
+    let brute = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["alertDefinition"]["id"] == id(3))
+        .unwrap();
+    let c = &brute["alertDefinition"]["rule"]["correlation"];
+    assert_eq!(c["type"], "event_count");
+    assert_eq!(c["groupBy"], json!(["TargetUserName"]));
+    assert_eq!(c["timespanSeconds"], 300);
+    let ev = &brute["evidence"][0];
+    assert_eq!(ev["correlation"]["first"], "2023-11-14T22:13:20Z");
+    assert_eq!(ev["correlation"]["last"], "2023-11-14T22:15:20Z");
+    assert_eq!(ev["correlation"]["records"][0]["rule"], id(1));
+    assert_eq!(ev["location"]["path"], "/b.evtx");
+
+    let problems: Vec<&Value> = report["rules"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["rule"], "Names A Missing Rule");
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_rule")
+    );
+    assert_eq!(report["rules"][0]["correlations"], 4);
+
+    // Shard reports cannot rebuild correlations: merging them is refused.
+    let merged = dir.path().join("m.json");
+    let refused = breachscan(&[
+        "report",
+        "merge",
+        "-o",
+        merged.to_str().unwrap(),
+        out.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("correlation"), "{}", refused.stderr);
+}
