@@ -270,6 +270,15 @@ fn events() -> Vec<Event> {
         "Application",
         &[("Data", "faulting module mimikatz.dll")],
     ));
+    // A KELVIN SIGN, which case-insensitive matching folds to `k`: the
+    // prefilter must not screen the record out for lacking the letter.
+    v.push(Event::new(
+        14,
+        SYSMON,
+        1,
+        SYSMON_CH,
+        &[("Image", "C:\\Tools\\\u{212A}iwi.exe")],
+    ));
     v
 }
 
@@ -369,6 +378,15 @@ detection:
         EventID: 4688
     condition: selection
 level: informational
+---
+title: Kiwi Under Any Spelling
+id: 11111111-0000-0000-0000-000000000010
+logsource: {product: windows, category: process_creation}
+detection:
+    selection:
+        Image|endswith: '\kiwi.exe'
+    condition: selection
+level: high
 "#;
 
 const FILTER: &str = r#"
@@ -403,11 +421,12 @@ fn expected() -> BTreeSet<(String, String, u64)> {
         (7, 12),
         (8, 13),
         (9, 12),
+        (10, 14),
     ]
     .into_iter()
     .map(|(rule, rec)| {
         (
-            format!("11111111-0000-0000-0000-00000000000{rule}"),
+            format!("11111111-0000-0000-0000-{rule:012}"),
             "/planted.evtx".to_string(),
             rec,
         )
@@ -432,6 +451,36 @@ fn rules_fire_on_exactly_the_planted_records() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = read_report(&out);
     assert_eq!(rule_hits(&report), expected());
+
+    // Each rule alone: no other rule's literal gets its record rendered,
+    // so the prefilter alone decides (rules on System fields, literals
+    // folded from other scripts).
+    for (i, doc) in RULES.split("\n---\n").enumerate() {
+        let alone = dir.path().join(format!("alone{i}.yml"));
+        fs::write(&alone, doc).unwrap();
+        let out = dir.path().join(format!("alone{i}.json"));
+        let run = breachscan(&[
+            "scan",
+            "-q",
+            "--rules",
+            alone.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            logs.to_str().unwrap(),
+        ]);
+        assert!(run.code <= 1, "{}", run.stderr);
+        let hits = rule_hits(&read_report(&out));
+        let want: BTreeSet<_> = expected()
+            .into_iter()
+            .filter(|(id, _, _)| doc.contains(id.as_str()))
+            .collect();
+        // The filter is not loaded here: rule 1 also fires on admin's record.
+        if doc.contains("Whoami All") {
+            assert!(hits.is_superset(&want), "{doc}");
+        } else {
+            assert_eq!(hits, want, "{doc}");
+        }
+    }
 
     // The rule is the alert definition, with its metadata.
     let whoami = report["alerts"]
@@ -489,7 +538,7 @@ fn rules_fire_on_exactly_the_planted_records() {
     assert_eq!(
         files,
         BTreeMap::from([
-            ("planted.yml".to_string(), (9, 0)),
+            ("planted.yml".to_string(), (10, 0)),
             ("admins.yaml".to_string(), (0, 1))
         ])
     );
@@ -927,4 +976,70 @@ fn correlations_group_the_records_of_the_scan() {
     ]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("correlation"), "{}", refused.stderr);
+}
+
+/// Records as Windows writes them (templates, typed values), screened by
+/// the prefilter before rendering: a rule reading only System fields, and
+/// a value spelt with a letter from outside ASCII that case-insensitive
+/// matching folds, must still get their records rendered. Each rule runs
+/// alone, so no other rule's literal lets the record through.
+#[test]
+fn screened_records_reach_rules_on_system_fields_and_folded_letters() {
+    use support::evtx_templates::{Data, Record, Value as V, write_templated_evtx};
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let image = |s: &str| [("Image", Data::Sub(V::Str(s.into())))];
+    let records = [
+        Record::new(1, 4242, &image("C:\\Tools\\\u{212A}iwi.exe")),
+        Record::new(2, 4243, &image("C:\\Tools\\x.exe")),
+        Record::new(3, 4244, &image("C:\\Tools\\y.exe")),
+    ];
+    fs::write(logs.join("t.evtx"), write_templated_evtx(&records)).unwrap();
+    let rule = |id: &str, detection: &str| {
+        format!(
+            "title: r{id}\nid: {id}\nlogsource: {{product: windows}}\ndetection:\n{detection}\n    \
+             condition: sel\nlevel: low\n"
+        )
+    };
+    let cases = [
+        (
+            rule("folded", "    sel:\n        Image|endswith: '\\kiwi.exe'"),
+            vec![1],
+        ),
+        (
+            rule(
+                "computer",
+                "    sel:\n        Computer|contains: ws01.corp\n        EventID: 4243",
+            ),
+            vec![2],
+        ),
+        (
+            rule(
+                "provider",
+                "    sel:\n        Provider_Name: Microsoft-Windows-Test",
+            ),
+            vec![1, 2, 3],
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("r{i}.yml"));
+        fs::write(&file, text).unwrap();
+        let out = dir.path().join(format!("r{i}.json"));
+        let run = breachscan(&[
+            "scan",
+            "-q",
+            "--rules",
+            file.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            logs.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 1, "{text}\n{}", run.stderr);
+        let got: Vec<u64> = rule_hits(&read_report(&out))
+            .into_iter()
+            .map(|(_, _, rec)| rec)
+            .collect();
+        assert_eq!(&got, want, "{text}");
+    }
 }

@@ -93,6 +93,12 @@ pub trait RecordFilter: Sync {
     /// Whether some hit could lie in the text of a value of this kind; when
     /// not, a parser gathering a record's text may leave such values out.
     fn may_match_kind(&self, kind: ValueKind) -> bool;
+    /// Whether the System block's values (channel, provider, event id,
+    /// computer, levels, keywords, process ids, user SID) must be in the
+    /// text too: rules read them; IOCs do not.
+    fn screens_system(&self) -> bool {
+        false
+    }
 }
 
 /// What a [`RecordFilter`] can decide.

@@ -52,6 +52,14 @@ pub fn check(paths: &[PathBuf]) -> Result<u8> {
          loaded, {problems} problem(s)",
         set.files.len()
     );
+    let c = set.coverage();
+    let _ = writeln!(
+        out,
+        "prefilter: {} rule(s) screened by their literals, {} by the event ids they \
+         require, {} by their log source's channel only, {} asked on every record (every \
+         record is rendered), {} of no log source breachscan maps (never asked)",
+        c.literals, c.event_ids, c.channels, c.every_record, c.unmapped
+    );
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(if problems == 0 { 0 } else { 2 })
 }

@@ -6,6 +6,8 @@
 //! names and paths.
 
 mod prefilter;
+// The literal helpers the Sigma rules' prefilter shares.
+pub(crate) use prefilter::{fits_kind, longest_plain_run, narrow};
 mod record;
 pub mod text;
 

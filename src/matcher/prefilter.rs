@@ -144,7 +144,7 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter
 /// zeros, `.exe`) would let more records through. A piece with a letter
 /// wins over one of digits only, which could be a number and would make
 /// parsers write out every integer value.
-fn narrow(lit: &str, max: usize) -> &str {
+pub(crate) fn narrow(lit: &str, max: usize) -> &str {
     if lit.len() <= max {
         return lit;
     }
@@ -166,7 +166,7 @@ fn narrow(lit: &str, max: usize) -> &str {
 
 /// Whether the (lower-case) literal could be part of the text of some value
 /// of `kind`, as the evtx crate writes it.
-fn fits_kind(lit: &str, kind: ValueKind) -> bool {
+pub(crate) fn fits_kind(lit: &str, kind: ValueKind) -> bool {
     let only = |set: &str| lit.chars().all(|c| set.contains(c));
     match kind {
         ValueKind::Integer => lit.len() <= 20 && only("0123456789-"),
@@ -296,7 +296,7 @@ fn is_plain(c: char) -> bool {
         )
 }
 
-fn longest_plain_run(s: &str) -> Option<String> {
+pub(crate) fn longest_plain_run(s: &str) -> Option<String> {
     s.split(|c: char| !is_plain(c))
         .max_by_key(|r| r.len())
         .filter(|r| !r.is_empty())

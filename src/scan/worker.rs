@@ -37,21 +37,25 @@ pub(super) struct Ctx<'a> {
 }
 
 /// The records a log parser must turn into fields: those the IOC
-/// prefilter lets through, and every record when rules are loaded (rules
-/// have no literal prefilter yet).
+/// prefilter or the rules' prefilter lets through.
 impl RecordFilter for Ctx<'_> {
     fn screen(&self) -> Screen {
-        if self.rules.is_empty() {
-            self.matcher.screen()
-        } else {
-            Screen::Everything
+        match (self.matcher.screen(), self.rules.screen()) {
+            (Screen::Everything, _) | (_, Screen::Everything) => Screen::Everything,
+            (Screen::Nothing, Screen::Nothing) => Screen::Nothing,
+            _ => Screen::Text,
         }
     }
     fn may_match(&self, text: &[u8]) -> bool {
-        !self.rules.is_empty() || self.matcher.may_match(text)
+        self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
+            || self.rules.may_match(text)
     }
     fn may_match_kind(&self, kind: ValueKind) -> bool {
-        !self.rules.is_empty() || self.matcher.may_match_kind(kind)
+        self.matcher.screen() != Screen::Nothing && self.matcher.may_match_kind(kind)
+            || self.rules.may_match_kind(kind)
+    }
+    fn screens_system(&self) -> bool {
+        !self.rules.is_empty()
     }
 }
 

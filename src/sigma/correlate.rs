@@ -129,16 +129,13 @@ pub fn run(set: &RuleSet, findings: &[Finding]) -> Vec<Finding> {
         for src in logsource::sources(record.channel.as_deref(), record.event_id) {
             let ev = event::RecordEvent::new(record, &system, src.renames);
             let dets: Vec<_> = set
-                .engine
-                .evaluate_with_logsource(&ev, &super::logsource_of(&src))
+                .evaluate(&ev, &src, |rule| referenced.contains(&rule))
                 .into_iter()
                 .filter(|d| {
                     d.header
                         .rule_id
                         .as_ref()
                         .is_none_or(|id| fed.insert(id.clone()))
-                        && index_of(&d.header.custom_attributes)
-                            .is_some_and(|i| referenced.contains(&i))
                 })
                 .collect();
             if dets.is_empty() {

@@ -50,6 +50,23 @@ pub fn system_fields(rec: &Record) -> Vec<(&'static str, Cow<'_, str>)> {
     out
 }
 
+/// Every value a rule can read from `rec` (the data fields, renamed or
+/// not, and the System fields), in ASCII lower case, NUL-separated: the
+/// text the prefilter's second pass searches.
+pub fn lower_text(rec: &Record, system: &[(&'static str, Cow<'_, str>)]) -> Vec<u8> {
+    let values = rec
+        .data
+        .iter()
+        .map(|(_, v)| v.as_str())
+        .chain(system.iter().map(|(_, v)| v.as_ref()));
+    let mut out = Vec::with_capacity(1024);
+    for v in values {
+        super::literals::fold_lower(v, &mut out);
+        out.push(0);
+    }
+    out
+}
+
 /// The other System values a record keeps (see `Record::system`).
 const SYSTEM_NAMES: &[&str] = &[
     "Level",

@@ -221,6 +221,72 @@ pub fn sources(channel: Option<&str>, event_id: Option<u32>) -> Vec<Source> {
     out
 }
 
+/// Every mapped channel with each event id the tables name for it, and
+/// with no id; a channel in both tables comes more than once.
+fn channel_ids() -> impl Iterator<Item = (&'static str, Option<u32>)> {
+    let channels = SERVICES
+        .iter()
+        .map(|(c, _)| *c)
+        .chain(CATEGORIES.iter().map(|(c, _, _)| *c));
+    channels.flat_map(|c| {
+        let ids = CATEGORIES
+            .iter()
+            .filter(move |(ch, _, _)| *ch == c)
+            .flat_map(|(_, ids, _)| ids.iter().copied().map(Some));
+        std::iter::once(None).chain(ids).map(move |id| (c, id))
+    })
+}
+
+/// Every log source [`sources`] can return.
+pub fn all_sources() -> Vec<Source> {
+    let mut out: Vec<Source> = sources(Some(""), None);
+    for (c, id) in channel_ids() {
+        for s in sources(Some(c), id) {
+            if !out
+                .iter()
+                .any(|o| (o.service, o.category) == (s.service, s.category))
+            {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a rule of log source `rule` is asked on records of `src`: what
+/// the rule names (product, service, category) the source has, compared
+/// ignoring case (Sigma's and rsigma's semantics).
+pub fn compatible(rule: &rsigma_parser::LogSource, src: &Source) -> bool {
+    let fits = |want: &Option<String>, have: Option<&str>| {
+        want.as_deref()
+            .is_none_or(|w| have.is_some_and(|h| h.eq_ignore_ascii_case(w)))
+    };
+    fits(&rule.product, Some("windows"))
+        && fits(&rule.service, src.service)
+        && fits(&rule.category, src.category)
+}
+
+/// The channels whose records a rule of log source `rule` can be asked
+/// on, or `None` when records of any channel can (a rule naming only the
+/// product). Derived from the tables above, so it cannot disagree with
+/// [`sources`].
+pub fn channels(rule: &rsigma_parser::LogSource) -> Option<Vec<&'static str>> {
+    if sources(Some(""), None).iter().any(|s| compatible(rule, s)) {
+        return None;
+    }
+    let mut out: Vec<&'static str> = Vec::new();
+    for (channel, id) in channel_ids() {
+        if !out.contains(&channel)
+            && sources(Some(channel), id)
+                .iter()
+                .any(|s| compatible(rule, s))
+        {
+            out.push(channel);
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +303,30 @@ mod tests {
         let s = sources(Some("Some/Other"), None);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].service, None);
+    }
+
+    #[test]
+    fn rules_reach_the_channels_of_their_sources() {
+        let ls = |service: Option<&str>, category: Option<&str>| rsigma_parser::LogSource {
+            product: Some("windows".into()),
+            service: service.map(Into::into),
+            category: category.map(Into::into),
+            ..Default::default()
+        };
+        assert_eq!(
+            channels(&ls(None, Some("process_creation"))),
+            Some(vec!["Security", SYSMON])
+        );
+        assert_eq!(
+            channels(&ls(Some("powershell"), None)),
+            Some(vec![PS, PS_CORE])
+        );
+        assert_eq!(channels(&ls(None, None)), None);
+        assert_eq!(channels(&ls(None, Some("no_such_category"))), Some(vec![]));
+        let linux = rsigma_parser::LogSource {
+            product: Some("linux".into()),
+            ..Default::default()
+        };
+        assert_eq!(channels(&linux), Some(vec![]));
     }
 }

@@ -10,14 +10,18 @@
 
 mod correlate;
 mod event;
+mod literals;
 mod load;
 mod logsource;
+mod prefilter;
 
 pub use load::RuleProblem;
+pub use prefilter::Coverage;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rsigma_eval::{Engine, MatchDetailLevel};
+use rsigma_eval::{CompiledRule, Engine, MatchDetailLevel};
 use rsigma_parser::{
     ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType, FilterRuleTarget,
     Level, LogSource, SigmaRule,
@@ -25,7 +29,7 @@ use rsigma_parser::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::artifact::Record;
+use crate::artifact::{Record, Screen, ValueKind};
 use crate::evidence::Finding;
 
 /// The index of a rule in [`RuleSet::rules`].
@@ -108,12 +112,30 @@ pub struct RuleHit {
     pub fields: Vec<(String, String)>,
 }
 
+/// One compiled detection rule (filters applied) in an engine of its own,
+/// so that a record is evaluated only against its candidate rules.
+struct Slot {
+    engine: Engine,
+    rule: RuleIdx,
+    logsource: LogSource,
+}
+
+type SourceKey = (Option<&'static str>, Option<&'static str>);
+
 /// Every rule of a scan, compiled once and shared by the workers.
 pub struct RuleSet {
     pub files: Vec<RuleFile>,
     /// Detection and correlation rules, indexed by [`RuleIdx`].
     pub rules: Vec<RuleInfo>,
-    engine: Engine,
+    slots: Vec<Slot>,
+    prefilter: prefilter::Prefilter,
+    /// Per log source a record can belong to (service, category): the
+    /// slots whose rules are asked on it.
+    by_source: HashMap<SourceKey, prefilter::RuleBits>,
+    /// Per event id: the slots whose rules require it; `any_event_id`,
+    /// those that require none.
+    by_event_id: HashMap<u32, prefilter::RuleBits>,
+    any_event_id: prefilter::RuleBits,
     /// Correlation rules, run over the scan's findings at its end.
     correlations: Vec<CorrelationRule>,
     /// The detection rules correlations name, as parsed.
@@ -123,14 +145,14 @@ pub struct RuleSet {
 impl RuleSet {
     /// No rules: records are matched by IOCs only.
     pub fn empty() -> RuleSet {
-        let mut engine = Engine::new();
-        // Keyword matches are named only above `Off`; the detail is
-        // built only for rules that fire.
-        engine.set_match_detail(MatchDetailLevel::Summary);
         RuleSet {
             files: Vec::new(),
             rules: Vec::new(),
-            engine,
+            slots: Vec::new(),
+            prefilter: prefilter::Prefilter::build(&[]),
+            by_source: HashMap::new(),
+            by_event_id: HashMap::new(),
+            any_event_id: Vec::new(),
             correlations: Vec::new(),
             named: Vec::new(),
         }
@@ -140,28 +162,62 @@ impl RuleSet {
     /// read at all; a document or rule that cannot be used is a problem of
     /// its file, and the others load.
     pub fn load(paths: &[PathBuf]) -> Result<RuleSet, String> {
+        use rayon::prelude::*;
         let mut set = RuleSet::empty();
         let mut rules: Vec<(RuleIdx, SigmaRule)> = Vec::new();
         let mut filters = Vec::new();
+        let mut files = Vec::new();
         for path in paths {
-            for file in load::rule_files(path)? {
-                set.load_file(&file, &mut rules, &mut filters);
-            }
+            files.extend(load::rule_files(path)?);
         }
-        for (idx, rule) in &rules {
-            if let Err(e) = set.engine.add_rule(rule) {
-                let info = &set.rules[*idx as usize];
-                let f = set.files.iter_mut().find(|f| f.path == info.file);
-                if let Some(f) = f {
-                    f.rules -= 1;
-                    f.problems.push(RuleProblem {
-                        line: Some(info.line),
-                        rule: Some(info.title.clone()),
-                        message: format!("not loaded: {e}"),
-                    });
+        // Reading and parsing thousands of files is most of the loading:
+        // in parallel; registering them (ids, indices) in file order.
+        let read: Vec<ReadFile> = files.par_iter().map(|f| read_file(f)).collect();
+        for r in read {
+            set.register(r, &mut rules, &mut filters);
+        }
+        let compiled: Vec<_> = rules
+            .par_iter()
+            .map(|(_, r)| rsigma_eval::compile_rule(r))
+            .collect();
+        let mut ok = Vec::new();
+        for ((idx, _), c) in rules.iter().zip(compiled) {
+            match c {
+                Ok(c) => ok.push(c),
+                Err(e) => {
+                    let info = &set.rules[*idx as usize];
+                    if let Some(f) = set.files.iter_mut().find(|f| f.path == info.file) {
+                        f.rules -= 1;
+                        f.problems.push(RuleProblem {
+                            line: Some(info.line),
+                            rule: Some(info.title.clone()),
+                            message: format!("not loaded: {e}"),
+                        });
+                    }
                 }
             }
         }
+        let compiled = if filters.is_empty() {
+            ok
+        } else {
+            set.apply_filters(ok, filters, &rules)
+        };
+        set.check_correlations(rules);
+        set.compile(compiled);
+        Ok(set)
+    }
+
+    /// The rules with the filters applied (rsigma applies them to an
+    /// engine's rules), filters that cannot be applied or name no loaded
+    /// rule being problems of their files.
+    fn apply_filters(
+        &mut self,
+        compiled: Vec<CompiledRule>,
+        filters: Vec<(usize, u64, rsigma_parser::FilterRule)>,
+        rules: &[(RuleIdx, SigmaRule)],
+    ) -> Vec<CompiledRule> {
+        let mut engine = Engine::new();
+        engine.extend_compiled_rules(compiled);
         for (file, line, filter) in filters {
             if let FilterRuleTarget::Specific(refs) = &filter.rules
                 && !rules.iter().any(|(_, r)| {
@@ -169,14 +225,14 @@ impl RuleSet {
                         .any(|x| r.id.as_deref() == Some(x.as_str()) || r.title == *x)
                 })
             {
-                set.files[file].problems.push(RuleProblem {
+                self.files[file].problems.push(RuleProblem {
                     line: Some(line),
                     rule: Some(filter.title.clone()),
                     message: format!("filter names no loaded rule: {}", refs.join(", ")),
                 });
             }
-            if let Err(e) = set.engine.apply_filter(&filter) {
-                let f = &mut set.files[file];
+            if let Err(e) = engine.apply_filter(&filter) {
+                let f = &mut self.files[file];
                 f.filters -= 1;
                 f.problems.push(RuleProblem {
                     line: Some(line),
@@ -185,8 +241,76 @@ impl RuleSet {
                 });
             }
         }
-        set.check_correlations(rules);
-        Ok(set)
+        engine.rules().to_vec()
+    }
+
+    /// One engine per compiled rule, and the prefilter over their literals.
+    fn compile(&mut self, compiled: Vec<CompiledRule>) {
+        use rayon::prelude::*;
+        let needs: Vec<_> = compiled
+            .par_iter()
+            .map(|c| (literals::rule_literals(c), literals::rule_event_ids(c)))
+            .collect();
+        let mut channels = HashMap::new();
+        let mut rule_needs = Vec::new();
+        for (compiled, (literals, event_ids)) in compiled.into_iter().zip(needs) {
+            let Some(rule) = compiled
+                .custom_attributes
+                .get(INDEX_ATTR)
+                .and_then(|v| v.as_u64())
+            else {
+                continue;
+            };
+            let ls = &compiled.logsource;
+            let key = (ls.product.clone(), ls.service.clone(), ls.category.clone());
+            let slot = self.slots.len();
+            match &event_ids {
+                Some(ids) => {
+                    for &id in ids {
+                        let bits = self
+                            .by_event_id
+                            .entry(id)
+                            .or_insert_with(|| prefilter::bits(0));
+                        prefilter::set_growing(bits, slot);
+                    }
+                }
+                None => prefilter::set_growing(&mut self.any_event_id, slot),
+            }
+            rule_needs.push(prefilter::RuleNeed {
+                literals,
+                event_ids,
+                channels: channels
+                    .entry(key)
+                    .or_insert_with(|| logsource::channels(ls))
+                    .clone(),
+            });
+            let mut one = Engine::new();
+            // Keyword matches are named only above `Off`; the detail is
+            // built only for rules that fire.
+            one.set_match_detail(MatchDetailLevel::Summary);
+            let logsource = compiled.logsource.clone();
+            one.add_compiled_rule(compiled);
+            self.slots.push(Slot {
+                engine: one,
+                rule: rule as RuleIdx,
+                logsource,
+            });
+        }
+        self.prefilter = prefilter::Prefilter::build(&rule_needs);
+        for src in logsource::all_sources() {
+            let mut fits = prefilter::bits(self.slots.len());
+            for (i, slot) in self.slots.iter().enumerate() {
+                if logsource::compatible(&slot.logsource, &src) {
+                    prefilter::set(&mut fits, i);
+                }
+            }
+            self.by_source.insert((src.service, src.category), fits);
+        }
+    }
+
+    /// How the prefilter screens the rules (see `rules check`).
+    pub fn coverage(&self) -> prefilter::Coverage {
+        self.prefilter.coverage
     }
 
     /// Drops (as problems of their files) correlations that name no loaded
@@ -283,28 +407,20 @@ impl RuleSet {
         correlate::run(self, findings)
     }
 
-    fn load_file(
+    /// Adds a read file's rules, correlations and filters, and its
+    /// problems.
+    fn register(
         &mut self,
-        path: &Path,
+        read: ReadFile,
         rules: &mut Vec<(RuleIdx, SigmaRule)>,
         filters: &mut Vec<(usize, u64, rsigma_parser::FilterRule)>,
     ) {
-        let shown = path.display().to_string();
-        let mut file = RuleFile {
-            path: shown.clone(),
-            sha256: String::new(),
-            rules: 0,
-            filters: 0,
-            correlations: 0,
-            problems: Vec::new(),
-        };
-        let text = match std::fs::read(path) {
-            Ok(bytes) => {
-                file.sha256 = hex::encode(Sha256::digest(&bytes));
-                String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
-            }
-            Err(e) => Err(format!("cannot read: {e}")),
-        };
+        let ReadFile {
+            mut file,
+            text,
+            docs,
+        } = read;
+        let shown = file.path.clone();
         let text = match text {
             Ok(t) => t,
             Err(message) => {
@@ -318,7 +434,7 @@ impl RuleSet {
             }
         };
         let file_idx = self.files.len();
-        for doc in load::documents(&text) {
+        for doc in docs {
             let body = &text[doc.text_start..];
             let title = doc
                 .collection
@@ -384,7 +500,22 @@ impl RuleSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.engine.rule_count() == 0
+        self.slots.is_empty()
+    }
+
+    /// What record parsers may leave unrendered for the rules' sake.
+    pub fn screen(&self) -> Screen {
+        self.prefilter.screen()
+    }
+
+    /// Whether a record whose screened text is `text` could fire a rule.
+    pub fn may_match(&self, text: &[u8]) -> bool {
+        self.prefilter.may_match(text)
+    }
+
+    /// Whether some rule's literal could be in a value of `kind`.
+    pub fn may_match_kind(&self, kind: ValueKind) -> bool {
+        self.prefilter.may_match_kind(kind)
     }
 
     /// Whether the set holds correlation rules (whose findings span the
@@ -394,55 +525,105 @@ impl RuleSet {
     }
 
     /// The rules that fire on `rec`, each once, evaluated under every log
-    /// source the record belongs to.
+    /// source the record belongs to. Only the candidates the prefilter
+    /// names from the record's text are evaluated.
     pub fn match_record(&self, rec: &Record) -> Vec<RuleHit> {
         let mut hits: Vec<RuleHit> = Vec::new();
         if self.is_empty() {
             return hits;
         }
         let system = event::system_fields(rec);
+        let candidates = self.prefilter.candidates(&event::lower_text(rec, &system));
+        if candidates.iter().all(|&w| w == 0) {
+            return hits;
+        }
         for src in logsource::sources(rec.channel.as_deref(), rec.event_id) {
             let ev = event::RecordEvent::new(rec, &system, src.renames);
-            for m in self
-                .engine
-                .evaluate_with_logsource(&ev, &logsource_of(&src))
-            {
-                let Some(rule) = m
-                    .header
-                    .custom_attributes
-                    .get(INDEX_ATTR)
-                    .and_then(|v| v.as_u64())
-                else {
-                    continue;
-                };
-                let rule = rule as RuleIdx;
-                if hits.iter().any(|h| h.rule == rule) {
-                    continue;
+            let fits = self.by_source.get(&(src.service, src.category));
+            for (w, &word) in candidates.iter().enumerate() {
+                let mut word = word & fits.map_or(u64::MAX, |f| f[w]) & self.id_fits(rec, w);
+                while word != 0 {
+                    let c = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    let slot = &self.slots[c];
+                    if fits.is_none() && !logsource::compatible(&slot.logsource, &src)
+                        || hits.iter().any(|h| h.rule == slot.rule)
+                    {
+                        continue;
+                    }
+                    for m in slot.engine.evaluate(&ev) {
+                        let fields = m
+                            .as_detection()
+                            .map(|d| {
+                                d.matched_fields
+                                    .iter()
+                                    .map(|f| (f.field.clone(), json_text(&f.value)))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        hits.push(RuleHit {
+                            rule: slot.rule,
+                            fields,
+                        });
+                    }
                 }
-                let fields = m
-                    .as_detection()
-                    .map(|d| {
-                        d.matched_fields
-                            .iter()
-                            .map(|f| (f.field.clone(), json_text(&f.value)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                hits.push(RuleHit { rule, fields });
             }
         }
         hits
     }
+
+    /// Word `w` of the slots whose required event ids `rec` has (all when
+    /// it has no id: the rules' `EventID` then reads its data).
+    fn id_fits(&self, rec: &Record, w: usize) -> u64 {
+        let word = |b: &prefilter::RuleBits| b.get(w).copied().unwrap_or(0);
+        match rec.event_id {
+            Some(id) => word(&self.any_event_id) | self.by_event_id.get(&id).map_or(0, word),
+            None => u64::MAX,
+        }
+    }
+
+    /// The results on `ev` (a record under log source `src`) of the rules
+    /// `wanted` selects, without prefilter: for the correlation replay,
+    /// whose records are few.
+    fn evaluate(
+        &self,
+        ev: &event::RecordEvent,
+        src: &logsource::Source,
+        wanted: impl Fn(RuleIdx) -> bool,
+    ) -> Vec<rsigma_eval::EvaluationResult> {
+        self.slots
+            .iter()
+            .filter(|s| wanted(s.rule) && logsource::compatible(&s.logsource, src))
+            .flat_map(|s| s.engine.evaluate(ev))
+            .collect()
+    }
 }
 
-/// Sigma's log source for one of a record's [`logsource::Source`]s.
-fn logsource_of(src: &logsource::Source) -> LogSource {
-    LogSource {
-        product: Some("windows".into()),
-        service: src.service.map(Into::into),
-        category: src.category.map(Into::into),
-        ..LogSource::default()
-    }
+/// A rule file read and parsed, not yet registered.
+struct ReadFile {
+    file: RuleFile,
+    text: Result<String, String>,
+    docs: Vec<load::Document>,
+}
+
+fn read_file(path: &Path) -> ReadFile {
+    let mut file = RuleFile {
+        path: path.display().to_string(),
+        sha256: String::new(),
+        rules: 0,
+        filters: 0,
+        correlations: 0,
+        problems: Vec::new(),
+    };
+    let text = match std::fs::read(path) {
+        Ok(bytes) => {
+            file.sha256 = hex::encode(Sha256::digest(&bytes));
+            String::from_utf8(bytes).map_err(|e| format!("not UTF-8 text: {e}"))
+        }
+        Err(e) => Err(format!("cannot read: {e}")),
+    };
+    let docs = text.as_deref().map(load::documents).unwrap_or_default();
+    ReadFile { file, text, docs }
 }
 
 fn json_text(v: &serde_json::Value) -> String {

@@ -57,6 +57,8 @@ pub(super) struct Screener<'f> {
     /// The record cannot be read by the crate either (set where that is
     /// certain).
     refused: bool,
+    /// Gather the System block's text too (see [`RecordFilter::screens_system`]).
+    system: bool,
     text: Vec<u8>,
 }
 
@@ -77,6 +79,7 @@ impl<'f> Screener<'f> {
             clean: IdMap::default(),
             pending: Vec::new(),
             refused: false,
+            system: filter.screens_system(),
             text: Vec::with_capacity(4096),
         }
     }
@@ -211,6 +214,10 @@ enum Scope {
     Event,
     /// Inside `EventData` or `UserData`: element text becomes data.
     Data,
+    /// Inside `System`, when the filter screens it: element text and
+    /// attribute values are gathered (but no time or GUID value: nothing
+    /// reads those as text).
+    System,
     /// Anywhere else (`System`, `RenderingInfo`, a root not named `Event`):
     /// never data.
     Other,
@@ -218,15 +225,24 @@ enum Scope {
 
 impl Scope {
     /// The scope of the content of an element named `name` opened here.
-    fn child(self, c: &[u8], name: usize) -> Option<Scope> {
+    fn child(self, c: &[u8], name: usize, system: bool) -> Option<Scope> {
         Some(match self {
             Scope::Root if name_is(c, name, "Event")? => Scope::Event,
             Scope::Event if name_is(c, name, "EventData")? || name_is(c, name, "UserData")? => {
                 Scope::Data
             }
+            Scope::Event if system && name_is(c, name, "System")? => Scope::System,
+            Scope::System => Scope::System,
             Scope::Root | Scope::Event | Scope::Other => Scope::Other,
             Scope::Data => Scope::Data,
         })
+    }
+}
+
+impl Scope {
+    /// Whether text here is gathered.
+    fn gathered(self) -> bool {
+        matches!(self, Scope::Data | Scope::System)
     }
 }
 
@@ -261,6 +277,8 @@ struct Shape {
     elements: u128,
     /// In data text.
     data: u128,
+    /// In the System block's text (when screened).
+    system: u128,
     /// Children of `Event` (a nested EventData or UserData).
     event: u128,
 }
@@ -270,6 +288,8 @@ impl Shape {
         let bit = |m: u128| i < 128 && m & (1 << i) != 0;
         if bit(self.data) {
             Scope::Data
+        } else if bit(self.system) {
+            Scope::System
         } else if bit(self.event) {
             Scope::Event
         } else {
@@ -313,7 +333,7 @@ impl Run {
     /// not show.
     fn check(self) -> Option<()> {
         let mixed = (self.substitution && self.items > 1) || (self.items > 0 && self.children);
-        (self.scope != Scope::Data || !mixed).then_some(())
+        (!self.scope.gathered() || !mixed).then_some(())
     }
 }
 
@@ -328,6 +348,13 @@ struct Runs {
     /// The scope of the element whose start tag is being read.
     start_tag: Option<Scope>,
     attribute: bool,
+    /// Pieces of the current attribute value, and whether one is a
+    /// substitution: gathered System attributes must be one piece (two
+    /// would be joined by the renderer into text no gathered piece holds).
+    attribute_items: usize,
+    attribute_substitution: bool,
+    /// A gathered attribute value was made of several pieces.
+    mixed_attribute: bool,
 }
 
 impl Runs {
@@ -337,7 +364,38 @@ impl Runs {
             open: 0,
             start_tag: None,
             attribute: false,
+            attribute_items: 0,
+            attribute_substitution: false,
+            mixed_attribute: false,
         }
+    }
+
+    /// Whether the attribute being read is gathered.
+    fn gathered_attribute(&self) -> bool {
+        self.attribute && self.start_tag == Some(Scope::System)
+    }
+
+    /// Notes an attribute value's piece; checked when the value ends.
+    fn attribute_piece(&mut self, substitution: bool) {
+        self.attribute_items += 1;
+        self.attribute_substitution |= substitution;
+    }
+
+    fn end_attribute(&mut self) {
+        if self.gathered_attribute() && self.attribute_substitution && self.attribute_items > 1 {
+            self.mixed_attribute = true;
+        }
+        self.attribute_items = 0;
+        self.attribute_substitution = false;
+    }
+
+    /// Where a value met now goes: an attribute's value goes where its
+    /// element's content does when System attributes are gathered.
+    fn value_scope(&self) -> Option<Scope> {
+        if self.gathered_attribute() {
+            return Some(Scope::System);
+        }
+        self.scope()
     }
 
     fn current(&mut self) -> &mut Run {
@@ -369,12 +427,15 @@ impl Runs {
 
     fn attribute(&mut self) -> Option<()> {
         self.start_tag?;
+        self.end_attribute();
         self.attribute = true;
         Some(())
     }
 
     /// The start tag ends; the element's content follows.
     fn close_start(&mut self) -> Option<()> {
+        self.start_tag?;
+        self.end_attribute();
         let scope = self.start_tag.take()?;
         self.attribute = false;
         self.current().children = true;
@@ -385,6 +446,8 @@ impl Runs {
 
     /// The start tag ends the element (`<x/>`).
     fn close_empty(&mut self) -> Option<()> {
+        self.start_tag?;
+        self.end_attribute();
         self.start_tag.take()?;
         self.attribute = false;
         self.current().children = true;
@@ -403,19 +466,21 @@ impl Runs {
     /// to gather it; `None` where the crate has no element to put it in.
     fn text(&mut self) -> Option<bool> {
         if self.start_tag.is_some() {
-            return self.attribute.then_some(false);
+            self.attribute_piece(false);
+            return self.attribute.then_some(self.gathered_attribute());
         }
         if self.open == 0 {
             return None;
         }
         let r = self.current();
         r.items += 1;
-        Some(r.scope == Scope::Data)
+        Some(r.scope.gathered())
     }
 
     /// A substitution that is not a nested fragment: placed like text.
     fn substitution(&mut self) -> Option<()> {
         if self.start_tag.is_some() {
+            self.attribute_piece(true);
             return self.attribute.then_some(());
         }
         if self.open == 0 {
@@ -428,7 +493,7 @@ impl Runs {
     }
 
     fn finish(self) -> Option<()> {
-        (self.open == 0 && self.start_tag.is_none()).then_some(())?;
+        (self.open == 0 && self.start_tag.is_none() && !self.mixed_attribute).then_some(())?;
         self.elements[0].check()
     }
 }
@@ -462,7 +527,8 @@ impl Walk<'_> {
                         pos += 2;
                     }
                     let name = u32_at(c, pos + 4)? as usize;
-                    let inner = refused(s, runs.scope().and_then(|sc| sc.child(c, name)))?;
+                    let system = s.system;
+                    let inner = refused(s, runs.scope().and_then(|sc| sc.child(c, name, system)))?;
                     refused(s, runs.open(inner))?;
                     sep(out);
                     pos = refused(s, name_ref(c, pos + 4))?;
@@ -534,6 +600,7 @@ impl Walk<'_> {
                         return None;
                     }
                     let here = runs.scope();
+                    let value_here = runs.value_scope();
                     // A nested fragment renders as elements: a child.
                     if ty == 0x21 {
                         let here = here?;
@@ -547,6 +614,9 @@ impl Walk<'_> {
                     }
                     if here == Some(Scope::Data) {
                         shape.data |= bit(id)?;
+                    }
+                    if value_here == Some(Scope::System) {
+                        shape.system |= bit(id)?;
                     }
                 }
                 // A token the crate does not know (or not here: an instance
@@ -631,7 +701,12 @@ impl Walk<'_> {
             sep(out);
             return Some(());
         }
-        if scope != Scope::Data {
+        if !scope.gathered() {
+            return Some(());
+        }
+        // No rule reads the System block's times (the record's time is
+        // matched as we format it) or GUIDs as text.
+        if scope == Scope::System && matches!(ty, 0x0f | 0x11 | 0x12) {
             return Some(());
         }
         let wants = |kind: ValueKind| s.kinds[kind as usize];

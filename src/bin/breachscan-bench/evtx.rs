@@ -29,6 +29,9 @@ pub struct Args {
     /// Where the replicated logs and the bundle go.
     #[arg(long, default_value = "target/bench-data/evtx")]
     dir: PathBuf,
+    /// Sigma rules scanned over the same logs (the SigmaHQ Windows set).
+    #[arg(long, default_value = "../shared/corpus/sigma/rules/windows")]
+    rules: PathBuf,
     /// Timed rounds (the median of each measurement is shown).
     #[arg(long, default_value_t = 5)]
     runs: usize,
@@ -106,10 +109,24 @@ pub fn run(args: &Args) -> Result<()> {
     let reports: Vec<PathBuf> = (0..scans.len())
         .map(|i| args.dir.join(format!("report-{i}.json")))
         .collect();
+    let rules_report = args.dir.join("report-rules.json");
+    let rules_cmd = args.rules.is_dir().then(|| {
+        format!(
+            "{} scan -q --rules {} -o {} {}",
+            sh_quote(&exe),
+            sh_quote(&args.rules),
+            sh_quote(&rules_report),
+            sh_quote(&data)
+        )
+    });
     let bare_records = bare();
     for ((_, bundle), report) in scans.iter().zip(&reports) {
         time_once(&cmd(bundle, report), &[0, 1])?;
     }
+    if let Some(c) = &rules_cmd {
+        time_once(c, &[0, 1])?;
+    }
+    let mut rules_times = Vec::new();
     let mut bare_times = Vec::new();
     let mut scan_times = vec![Vec::new(); scans.len()];
     for _ in 0..args.runs.max(1) {
@@ -118,6 +135,9 @@ pub fn run(args: &Args) -> Result<()> {
         bare_times.push(start.elapsed());
         for (i, (_, bundle)) in scans.iter().enumerate() {
             scan_times[i].push(time_once(&cmd(bundle, &reports[i]), &[0, 1])?);
+        }
+        if let Some(c) = &rules_cmd {
+            rules_times.push(time_once(c, &[0, 1])?);
         }
     }
     let median = |mut v: Vec<Duration>| {
@@ -154,7 +174,41 @@ pub fn run(args: &Args) -> Result<()> {
             ours / bare_rate
         );
     }
+    if rules_cmd.is_some() {
+        let t = median(rules_times);
+        let r: serde_json::Value = serde_json::from_slice(&fs::read(&rules_report)?)?;
+        let scanned = r["summary"]["recordsScanned"].as_u64().unwrap_or(0);
+        let evidence = r["summary"]["evidence"].as_u64().unwrap_or(0);
+        let rules: u64 = r["rules"]
+            .as_array()
+            .map_or(0, |f| f.iter().filter_map(|f| f["rules"].as_u64()).sum());
+        let ours = rate(scanned, t);
+        println!(
+            "| breachscan, {rules} Sigma rules ({evidence} evidence) | {scanned} | {:.2} s | {ours:.0} | {:.2}× |",
+            t.as_secs_f64(),
+            ours / bare_rate
+        );
+    } else {
+        println!(
+            "(no Sigma rules at {}: rules row skipped)",
+            args.rules.display()
+        );
+    }
+    for peer in ["chainsaw", "hayabusa"] {
+        if which(peer).is_none() {
+            println!("({peer} is not installed here: its row is skipped)");
+        }
+    }
     big_log(args, &exe, &logs, &quiet_bundle)
+}
+
+/// `name` on the PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// One big log (the corpus logs' chunks repeated to ~600 MB): records/s of
