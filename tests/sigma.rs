@@ -501,13 +501,15 @@ fn rules_fire_on_exactly_the_planted_records() {
     );
     assert_eq!(def["description"], "whoami listing everything");
     let ev = &whoami["evidence"][0];
-    let fields: BTreeSet<&str> = ev["matchedFields"]
+    let fields: Vec<&str> = ev["matchedFields"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, BTreeSet::from(["Image", "CommandLine"]));
+    // In one order whatever the engine's hash maps do, the same every run.
+    assert_eq!(fields, ["CommandLine", "Image"]);
+    assert_eq!(ev["field"], "CommandLine");
     assert_eq!(ev["record"]["data"]["User"], r"CORP\bob");
 
     // Critical is the report's High; the files are listed with their counts.
@@ -984,7 +986,7 @@ fn correlations_group_the_records_of_the_scan() {
 /// matching folds, must still get their records rendered. Each rule runs
 /// alone, so no other rule's literal lets the record through.
 #[test]
-fn screened_records_reach_rules_on_system_fields_and_folded_letters() {
+fn screened_records_reach_rules_on_system_fields_template_text_and_folded_letters() {
     use support::evtx_templates::{Data, Record, Value as V, write_templated_evtx};
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
@@ -994,6 +996,13 @@ fn screened_records_reach_rules_on_system_fields_and_folded_letters() {
         Record::new(1, 4242, &image("C:\\Tools\\\u{212A}iwi.exe")),
         Record::new(2, 4243, &image("C:\\Tools\\x.exe")),
         Record::new(3, 4244, &image("C:\\Tools\\y.exe")),
+        // The literal is the template's own text, not a value: screening
+        // must join it to the record's channel and event id.
+        Record::new(
+            4,
+            4245,
+            &[("Image", Data::Static("C:\\Tools\\static.exe".into()))],
+        ),
     ];
     fs::write(logs.join("t.evtx"), write_templated_evtx(&records)).unwrap();
     let rule = |id: &str, detection: &str| {
@@ -1019,7 +1028,14 @@ fn screened_records_reach_rules_on_system_fields_and_folded_letters() {
                 "provider",
                 "    sel:\n        Provider_Name: Microsoft-Windows-Test",
             ),
-            vec![1, 2, 3],
+            vec![1, 2, 3, 4],
+        ),
+        (
+            rule(
+                "static",
+                "    sel:\n        Image|endswith: '\\static.exe'\n        EventID: 4245",
+            ),
+            vec![4],
         ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {

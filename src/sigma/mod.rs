@@ -552,7 +552,7 @@ impl RuleSet {
                         continue;
                     }
                     for m in slot.engine.evaluate(&ev) {
-                        let fields = m
+                        let mut fields: Vec<_> = m
                             .as_detection()
                             .map(|d| {
                                 d.matched_fields
@@ -561,6 +561,10 @@ impl RuleSet {
                                     .collect()
                             })
                             .unwrap_or_default();
+                        // The engine lists them in hash-map order, which
+                        // changes from run to run; a report must not.
+                        fields.sort_unstable();
+                        fields.dedup();
                         hits.push(RuleHit {
                             rule: slot.rule,
                             fields,

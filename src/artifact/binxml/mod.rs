@@ -746,6 +746,16 @@ impl Walk<'_> {
                 }
             }
             0x0e => push_hex(out, v),
+            0x0f => {
+                if wants(ValueKind::Guid) {
+                    push_guid(out, v.get(..16)?.try_into().ok()?);
+                }
+            }
+            0x13 => {
+                if wants(ValueKind::Sid) {
+                    push_sid(out, v);
+                }
+            }
             // String arrays: NUL-terminated items, which the crate renders
             // joined by commas.
             0x81 => push_utf16_list(out, v),

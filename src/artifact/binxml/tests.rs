@@ -204,3 +204,70 @@ fn a_long_string_seen_clean_is_asked_about_once_but_never_hides_a_hit() {
     assert_eq!(rendered(&recs, "needle"), vec![1, 2, 5, 6]);
     assert_eq!(rendered(&recs, "agent"), vec![3, 4, 5]);
 }
+
+/// A filter with one literal, wanting every kind of value.
+struct AnyKind(&'static str);
+
+impl RecordFilter for AnyKind {
+    fn screen(&self) -> Screen {
+        Screen::Text
+    }
+    fn may_match(&self, text: &[u8]) -> bool {
+        One(self.0).may_match(text)
+    }
+    fn may_match_kind(&self, _: ValueKind) -> bool {
+        true
+    }
+}
+
+#[test]
+fn sids_and_guids_are_written_as_the_crate_writes_them() {
+    let guid = [
+        0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
+        0xef,
+    ];
+    let sid = V::Sid(0x0102_0304_0506, vec![21, 1_004_336_348, 4_294_967_295]);
+    let recs = vec![
+        Record::new(1, 1, &[("Sid", Data::Sub(sid.clone()))]),
+        Record::new(2, 1, &[("Guid", Data::Sub(V::Guid(guid)))]),
+        Record::new(3, 1, &[("Other", Data::Sub(V::U32(7)))]),
+    ];
+    // The crate's own rendering holds exactly what the screener writes.
+    let log = write_templated_evtx(&recs);
+    let mut parser = evtx::EvtxParser::from_buffer(log).unwrap();
+    let json: String = parser
+        .records_json()
+        .map(|r| r.unwrap().data.to_ascii_lowercase())
+        .collect();
+    let sid_text = "s-1-1108152157446-21-1004336348-4294967295";
+    let guid_text = "{12345678-9abc-def0-0123-456789abcdef}";
+    assert!(json.contains(sid_text), "{json}");
+    assert!(json.contains(guid_text), "{json}");
+    let mut text = Vec::new();
+    let encoded = match sid {
+        V::Sid(a, subs) => {
+            let mut b = vec![1, subs.len() as u8];
+            b.extend_from_slice(&a.to_be_bytes()[2..]);
+            subs.iter()
+                .for_each(|s| b.extend_from_slice(&s.to_le_bytes()));
+            b
+        }
+        _ => unreachable!(),
+    };
+    push_sid(&mut text, &encoded);
+    assert_eq!(text, sid_text.as_bytes());
+    text.clear();
+    push_guid(&mut text, &guid);
+    assert_eq!(text, guid_text.as_bytes());
+    // Records holding them are screened, not rendered whatever they hold.
+    let rendered = |lit| {
+        screen(&recs, &AnyKind(lit))
+            .into_iter()
+            .filter(|&(_, r)| r)
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rendered("1004336348-4294967295"), [1]);
+    assert_eq!(rendered("-def0-0123-"), [2]);
+    assert_eq!(rendered("4688"), Vec::<u64>::new());
+}

@@ -2,7 +2,8 @@
 //! the evtx crate renders them (where it matters for a literal), in lower
 //! case (the prefilter's literals are lower case; matching is
 //! case-insensitive): strings with every non-ASCII unit a break, binary in
-//! hex, numbers in decimal, hex integers `0x…`.
+//! hex, numbers in decimal, hex integers `0x…`, SIDs `s-1-5-…` and GUIDs
+//! `{…}` as the crate writes them.
 
 /// Separates two values in the gathered text: no literal holds a NUL.
 pub(super) const SEP: u8 = 0;
@@ -141,4 +142,38 @@ pub(super) fn u32_at(c: &[u8], pos: usize) -> Option<u32> {
 
 pub(super) fn u64_at(c: &[u8], pos: usize) -> Option<u64> {
     Some(u64::from_le_bytes(c.get(pos..pos + 8)?.try_into().ok()?))
+}
+
+/// A SID (`v` at least as long as its sub-authority count says, checked by
+/// the caller) as the crate writes it: `S-<revision>-<48-bit authority>`
+/// and each sub-authority, with a lower-case `s`.
+pub(super) fn push_sid(out: &mut Vec<u8>, v: &[u8]) {
+    let &[revision, count, a0, a1, a2, a3, a4, a5, ref subs @ ..] = v else {
+        return;
+    };
+    out.extend_from_slice(b"s-");
+    push_digits(out, u64::from(revision), 10);
+    out.push(b'-');
+    push_digits(out, u64::from_be_bytes([0, 0, a0, a1, a2, a3, a4, a5]), 10);
+    for sub in subs.chunks_exact(4).take(usize::from(count)) {
+        out.push(b'-');
+        let n = u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]]);
+        push_digits(out, u64::from(n), 10);
+    }
+}
+
+/// A GUID (16 bytes) as the crate writes it, `{8-4-4-4-12}` in lower-case
+/// hex, the first three groups little-endian.
+pub(super) fn push_guid(out: &mut Vec<u8>, v: &[u8; 16]) {
+    const ORDER: [usize; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'{');
+    for (i, &at) in ORDER.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(DIGITS[usize::from(v[at] >> 4)]);
+        out.push(DIGITS[usize::from(v[at] & 0x0f)]);
+    }
+    out.push(b'}');
 }

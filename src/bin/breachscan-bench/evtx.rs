@@ -35,6 +35,14 @@ pub struct Args {
     /// Timed rounds (the median of each measurement is shown).
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Hayabusa's rules config folder (`rules/config` of hayabusa-rules),
+    /// which it cannot run without; its row needs `hayabusa` on the PATH.
+    #[arg(long)]
+    hayabusa_config: Option<PathBuf>,
+    /// Chainsaw's Sigma mapping (`mappings/sigma-event-logs-all.yml` of its
+    /// source); its row needs `chainsaw` on the PATH.
+    #[arg(long)]
+    chainsaw_mapping: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -194,12 +202,97 @@ pub fn run(args: &Args) -> Result<()> {
             args.rules.display()
         );
     }
-    for peer in ["chainsaw", "hayabusa"] {
-        if which(peer).is_none() {
-            println!("({peer} is not installed here: its row is skipped)");
-        }
-    }
+    peers(args, &data.join("copy00"), bare_rate)?;
     big_log(args, &exe, &logs, &quiet_bundle)
+}
+
+/// Chainsaw and Hayabusa with the same rules on one copy of the logs (they
+/// take minutes where breachscan takes seconds: one run each, after a
+/// warm-up of the page cache by the rounds above). Their rate is the
+/// records of those logs (as the bare parse counts them) over their time.
+fn peers(args: &Args, logs: &Path, bare_rate: f64) -> Result<()> {
+    if !args.rules.is_dir() {
+        return Ok(());
+    }
+    let records = count_records(&find_logs(logs)?);
+    let out = args.dir.join("peer-out");
+    let rules = sh_quote(&args.rules);
+    let runs: [(&str, Option<&PathBuf>, &str, String); 2] = [
+        (
+            "chainsaw",
+            args.chainsaw_mapping.as_ref(),
+            "--chainsaw-mapping",
+            format!(
+                "hunt {} -s {rules} --mapping {{cfg}} --jsonl -q --skip-errors -o {}",
+                sh_quote(logs),
+                sh_quote(&out)
+            ),
+        ),
+        (
+            "hayabusa",
+            args.hayabusa_config.as_ref(),
+            "--hayabusa-config",
+            // -A -a: the rules are plain Sigma (no Channel condition of
+            // hayabusa's converted set), so its channel filter would drop
+            // all but a few; every rule is asked on every record instead.
+            format!(
+                "dfir-timeline -d {} -r {rules} -c {{cfg}} -A -a -w -q -Q -N -K -C -t jsonl -o {}",
+                sh_quote(logs),
+                sh_quote(&out)
+            ),
+        ),
+    ];
+    for (name, cfg, flag, cmd) in runs {
+        let (Some(exe), Some(cfg)) = (which(name), cfg) else {
+            println!("({name} is not on the PATH or {flag} is not given: its row is skipped)");
+            continue;
+        };
+        let _ = fs::remove_file(&out);
+        let cmd = format!(
+            "{} {}",
+            sh_quote(&exe),
+            cmd.replace("{cfg}", &sh_quote(cfg))
+        );
+        let t = time_once(&cmd, &[0])?;
+        let rate = records as f64 / t.as_secs_f64();
+        println!(
+            "| {name} ({}), same rules, 1 copy, one run | {records} | {:.2} s | {rate:.0} | {:.3}× |",
+            peer_version(&exe),
+            t.as_secs_f64(),
+            rate / bare_rate
+        );
+    }
+    Ok(())
+}
+
+/// Records in `files`, as the bare parse counts them.
+fn count_records(files: &[PathBuf]) -> u64 {
+    files
+        .par_iter()
+        .map(|f| {
+            EvtxParser::from_path(f).map_or(0, |p| {
+                p.with_configuration(ParserSettings::new().num_threads(1))
+                    .records_json_bytes()
+                    .filter(Result::is_ok)
+                    .count() as u64
+            })
+        })
+        .sum()
+}
+
+/// The first line `--version` (or, for tools without it, `help`) prints,
+/// up to a ` - `, for the table.
+fn peer_version(exe: &Path) -> String {
+    ["--version", "help"]
+        .iter()
+        .find_map(|arg| {
+            let o = std::process::Command::new(exe).arg(arg).output().ok()?;
+            o.status.success().then_some(())?;
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            let line = text.lines().find(|l| !l.trim().is_empty())?;
+            Some(line.split(" - ").next()?.trim().to_string())
+        })
+        .unwrap_or_else(|| "version unknown".into())
 }
 
 /// `name` on the PATH.
