@@ -12,7 +12,9 @@ out=$root/fuzz/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-mkdir -p "$out"/{bundle,evtx,volume,filesystem,container}
+mkdir -p "$out"/{bundle,evtx,volume,filesystem,container,hive}
+# ---- hives: the real sample hives.
+for h in SAM NTUSER.DAT; do gzip -dc "$root/samples/hives/$h.gz" > "$out/hive/$h"; done
 
 # ---- bundles: the samples, one of each text format, a STIX and an OpenIOC.
 cp "$root"/samples/bundles/demo.json "$out/bundle/native.json"

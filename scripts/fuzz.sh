@@ -5,7 +5,8 @@
 # Targets: bundle (every bundle format, STIX/OpenIOC expressions, matcher),
 # evtx (chunk/record walkers, BinXML screener), volume (MBR/GPT),
 # filesystem (NTFS, FAT/exFAT, ext2/3/4 walkers and file reads), container
-# (VHD/E01/VHDX/VMDK/QCOW2 headers and tables).
+# (VHD/E01/VHDX/VMDK/QCOW2 headers and tables), hive (registry hive
+# parser and registry matching).
 #
 # Seeds: fuzz/seeds.tar.gz (committed, made by fuzz/make-seeds.sh from the
 # samples), plus ../shared/corpus when present (prepared into fuzz/extra/,
@@ -17,7 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container)
+[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive)
 cd "$root/fuzz"
 [ -d corpus ] || tar xzf seeds.tar.gz
 corpus=$root/../shared/corpus
@@ -45,7 +46,13 @@ if [ -d "$corpus" ] && [ ! -d extra ]; then
     [ "$(stat -c %s "$e")" -lt 3000000 ] && { printf '\x00'; cat "$e"; } > "extra/container/$(basename "$e")"
   done
 fi
-declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000)
+# Hive seeds are the real sample hives (also in seeds.tar.gz when it was
+# made after the target was added).
+mkdir -p corpus/hive
+for h in "$root"/samples/hives/SAM.gz "$root"/samples/hives/NTUSER.DAT.gz; do
+  [ -e "corpus/hive/$(basename "$h" .gz)" ] || gzip -dc "$h" > "corpus/hive/$(basename "$h" .gz)"
+done
+declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000)
 for t in "${targets[@]}"; do
   mkdir -p "work/$t" "artifacts/$t"
   dirs=("work/$t" "corpus/$t")

@@ -50,6 +50,29 @@ fn record_matcher() -> &'static Matcher {
 
 /// An event log fed as the scan feeds it: in uneven pieces, screened by a
 /// real matcher's prefilter, every record matched.
+/// A registry hive: every key and value read and matched, as a scan does
+/// with a hive it finds (the `regf` signature is put in front when
+/// missing, so that every input reaches the parser).
+pub fn hive(data: &[u8]) {
+    let mut bytes;
+    let data = if artifact::registry::is_hive(data) {
+        data
+    } else {
+        bytes = b"regf".to_vec();
+        bytes.extend_from_slice(data);
+        &bytes
+    };
+    // The input as its own transaction log too (its entries, if any).
+    let mut replayed = data.to_vec();
+    let _ = artifact::registry::log::recover(&mut replayed, &[("F.LOG1".into(), data)], 1 << 26);
+    let matcher = record_matcher();
+    let mut hits = Vec::new();
+    let _ = artifact::registry::scan(&replayed, "SYSTEM", |item| {
+        matcher.match_registry(item, &mut hits);
+        hits.clear();
+    });
+}
+
 pub fn evtx(data: &[u8]) {
     let Some(parser) = artifact::parser_for(&data[..data.len().min(artifact::HEAD_LEN)]) else {
         return;

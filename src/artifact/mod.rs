@@ -8,6 +8,7 @@
 mod binxml;
 mod evtx;
 mod evtx_json;
+pub mod registry;
 
 use std::io::{Read, Seek};
 

@@ -3,6 +3,7 @@
 //! or typed errors.
 
 mod check;
+mod hive_command;
 mod output;
 mod progress;
 mod report_command;
@@ -62,6 +63,23 @@ enum Command {
     /// Work with Sigma rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Read registry hive files.
+    #[command(subcommand)]
+    Hive(HiveCommand),
+}
+
+#[derive(Subcommand)]
+enum HiveCommand {
+    /// Print every key and value of a hive as JSON lines, with paths as a
+    /// scan matches them (`HKLM\SOFTWARE\…`); damage goes to stderr (exit 1).
+    Dump {
+        /// A hive file (SYSTEM, SOFTWARE, NTUSER.DAT, Amcache.hve …).
+        path: PathBuf,
+        /// Do not apply the transaction logs (`.LOG1`, `.LOG2`) found
+        /// beside a dirty hive.
+        #[arg(long)]
+        no_logs: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +235,7 @@ pub fn main() -> ExitCode {
             report_command::merge(&args.reports, args.output.as_deref())
         }
         Command::Rules(RulesCommand::Check(args)) => rules_command::check(&args.paths),
+        Command::Hive(HiveCommand::Dump { path, no_logs }) => hive_command::dump(&path, !no_logs),
     };
     match result {
         Ok(code) => ExitCode::from(code),

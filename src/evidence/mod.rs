@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::artifact::Record;
+use crate::artifact::registry::RegistryItem;
 use crate::bundle::IocIdx;
 use crate::hash::Digests;
 use crate::sigma::RuleIdx;
@@ -63,6 +64,11 @@ pub enum Artifact {
     File { file: FileFacts },
     /// An event record inside a log file.
     Record { log: FileFacts, record: Box<Record> },
+    /// A key or value of a registry hive file.
+    Registry {
+        hive: FileFacts,
+        item: Box<RegistryItem>,
+    },
     /// Records a correlation rule grouped: what it counted (`kind`,
     /// `event_count` …), the value that met its condition, its window.
     Correlation {
@@ -94,6 +100,7 @@ impl Artifact {
         match self {
             Artifact::File { .. } => "file",
             Artifact::Record { .. } => "record",
+            Artifact::Registry { .. } => "registry",
             Artifact::Correlation { .. } => "correlation",
         }
     }

@@ -156,6 +156,12 @@ impl Matcher {
     }
 
     /// The digests a file must have computed for hash IOCs to be checked.
+    /// Whether registry hives are worth reading: some IOC could hit a key,
+    /// a value or its data.
+    pub fn wants_registry(&self) -> bool {
+        self.has_record_iocs
+    }
+
     pub fn digests_needed(&self) -> DigestSet {
         self.digests
     }

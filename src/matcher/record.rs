@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::artifact::Record;
+use crate::artifact::registry::RegistryItem;
 use crate::bundle::value::{Cidr, normalize_domain};
 use crate::bundle::{DetectionFunction, Ioc, IocIdx, IocType};
 
@@ -403,12 +404,7 @@ impl Matcher {
             }
             if value.contains("://") {
                 for url in find_urls(value) {
-                    self.record
-                        .urls
-                        .find(&normalize_url(url), &[url], &mut iocs);
-                    if let Some(host) = url_host(url) {
-                        self.match_domain(host, &mut iocs);
-                    }
+                    self.match_url(url, &mut iocs);
                     push(&mut iocs, url);
                 }
             }
@@ -425,13 +421,26 @@ impl Matcher {
                 push(&mut iocs, value);
             }
         }
+        self.finish_hits(out, start);
+    }
+
+    /// The hits from `start` on without excluded ones, one per IOC and
+    /// field: a value can be reached by two routes (a URL in a command
+    /// line, a path token in a path field).
+    fn finish_hits(&self, out: &mut Vec<Hit>, start: usize) {
         self.drop_excluded(out, start);
-        // One hit per IOC and field: a value can be reached by two routes
-        // (a URL in a command line, a path token in a path field).
         let mut tail = out.split_off(start);
         tail.sort();
         tail.dedup_by(|a, b| a.ioc == b.ioc && a.field == b.field);
         out.extend(tail);
+    }
+
+    /// A URL against Url IOCs, and its host against DomainName IOCs.
+    fn match_url(&self, url: &str, iocs: &mut Vec<IocIdx>) {
+        self.record.urls.find(&normalize_url(url), &[url], iocs);
+        if let Some(host) = url_host(url) {
+            self.match_domain(host, iocs);
+        }
     }
 
     fn match_hash_field(
@@ -469,6 +478,75 @@ impl Matcher {
                 }
             }
         }
+    }
+
+    /// Every IOC hit in one registry key or value: `RegistryKey` IOCs on
+    /// its path (a value's as `key\name`, the stored control set's too),
+    /// and the string data of a value as a record's command line is
+    /// matched (the whole and its tokens as paths and names, digests,
+    /// addresses, URLs, host names; `Contains`/`Regex` IOCs in the text). A
+    /// Run key's `C:\ProgramData\x\beacon.exe` is FilePath evidence.
+    pub fn match_registry(&self, item: &RegistryItem, out: &mut Vec<Hit>) {
+        if !self.has_record_iocs {
+            return;
+        }
+        let start = out.len();
+        let mut iocs = Vec::new();
+        let mut push = |iocs: &mut Vec<IocIdx>, field: &str, matched: &str| {
+            for ioc in iocs.drain(..) {
+                out.push(Hit {
+                    ioc,
+                    field: field.to_string(),
+                    value: matched.to_string(),
+                });
+            }
+        };
+        if !self.record.registry.is_empty() {
+            let path = item.path();
+            let field = if item.value.is_some() { "value" } else { "key" };
+            self.record
+                .registry
+                .find(&normalize_registry(&path), &[&path], &mut iocs);
+            if let Some(stored) = item.stored_path() {
+                self.record
+                    .registry
+                    .find(&normalize_registry(&stored), &[&stored], &mut iocs);
+            }
+            push(&mut iocs, field, &path);
+        }
+        // Amcache keeps a program's SHA-1 as `0000` + 40 hex digits, in
+        // `FileId` (InventoryApplicationFile) or `101` (the older `File`).
+        let amcache_id = item
+            .value
+            .as_ref()
+            .is_some_and(|v| matches!(v.name.as_str(), "FileId" | "101"));
+        for s in item.strings() {
+            let s = match s.trim().strip_prefix("0000") {
+                Some(sha1) if amcache_id && sha1.len() == 40 => sha1,
+                _ => s,
+            };
+            self.match_hash_field(s, &mut iocs, &mut |iocs, m| push(iocs, "data", m));
+            let s = s.trim();
+            if let Some(ip) = parse_ip(s) {
+                self.record.ips.find(ip, &mut iocs);
+                self.record.ip_text.find(&s.to_lowercase(), &[s], &mut iocs);
+            }
+            self.match_path_value(s, &mut iocs);
+            for token in command_tokens(s) {
+                self.match_path_value(token, &mut iocs);
+            }
+            let lower = s.to_lowercase();
+            self.record.command_text.find(&lower, &[s], &mut iocs);
+            for url in find_urls(s) {
+                self.match_url(url, &mut iocs);
+            }
+            // A value that is a host name (a proxy, a C2 setting).
+            if s.contains('.') && !s.contains(['\\', '/', ' ', ':']) {
+                self.match_domain(s, &mut iocs);
+            }
+            push(&mut iocs, "data", s);
+        }
+        self.finish_hits(out, start);
     }
 
     /// A path value against FilePath and its last component against FileName.

@@ -139,8 +139,19 @@ pub fn assemble(parts: Parts) -> Report {
 }
 
 /// Evidence order inside an alert: by location, then what matched. The
-/// record's header number settles two records that share an id.
-fn sort_key(e: &EvidenceReport) -> (&str, &Option<String>, &str, &str, &str, Option<u64>) {
+/// record's header number settles two records that share an id, the cell
+/// two registry items of one path (deleted ones of unknown keys).
+type SortKey<'a> = (
+    &'a str,
+    &'a Option<String>,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<u64>,
+    Option<u32>,
+);
+
+fn sort_key(e: &EvidenceReport) -> SortKey<'_> {
     (
         &e.location.display,
         &e.location.path_hex,
@@ -148,6 +159,7 @@ fn sort_key(e: &EvidenceReport) -> (&str, &Option<String>, &str, &str, &str, Opt
         &e.detection.id,
         &e.matched_value,
         e.location.record_number,
+        e.registry.as_ref().map(|r| r.cell),
     )
 }
 

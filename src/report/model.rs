@@ -194,7 +194,7 @@ pub struct RuleDefinitionReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceReport {
-    /// The artifact: `file` or `record`.
+    /// The artifact: `file`, `record`, `registry` or `correlation`.
     pub kind: String,
     /// What fired: its kind and id; the kind's own object follows.
     pub detection: DetectionRef,
@@ -216,6 +216,10 @@ pub struct EvidenceReport {
     /// For a correlation: what it counted and the records it grouped.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub correlation: Option<CorrelationReport>,
+    /// For registry evidence: the key (and value) in the hive file that
+    /// `file` describes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub registry: Option<crate::artifact::registry::RegistryItem>,
 }
 
 /// What a correlation rule grouped to fire.

@@ -55,9 +55,14 @@ impl Places<'_> {
 pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceReport {
     let described = catalog.describe(&f.detection);
     let kind = f.artifact.kind().to_string();
+    let mut registry = None;
     let (file, record, correlation) = match f.artifact {
         Artifact::File { file } => (Some(file), None, None),
         Artifact::Record { log, record } => (Some(log), Some(*record), None),
+        Artifact::Registry { hive, item } => {
+            registry = Some(*item);
+            (Some(hive), None, None)
+        }
         Artifact::Correlation {
             kind,
             value,
@@ -105,7 +110,10 @@ pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceR
         .as_ref()
         .map(|r| (r.record_id, r.record_number))
         .or(first);
-    let location = places.location(&f.location, ids);
+    let mut location = places.location(&f.location, ids);
+    if let Some(item) = &registry {
+        location.display.push_str(&format!(" › {}", item.path()));
+    }
     let matched_fields = if correlation.is_some() {
         Vec::new()
     } else {
@@ -125,6 +133,7 @@ pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceR
         location,
         record: record.map(record_report),
         correlation,
+        registry,
     }
 }
 

@@ -76,7 +76,9 @@ impl Lane {
             let n = worker::read_full(&mut *self.reader, &mut self.buf[..artifact::HEAD_LEN])?;
             self.head_len = n;
             self.head[..n].copy_from_slice(&self.buf[..n]);
-            if artifact::parser_for(&self.head[..n]).is_some() {
+            let parsed = artifact::parser_for(&self.head[..n]).is_some()
+                || artifact::registry::is_hive(&self.head[..n]);
+            if parsed {
                 return Ok(None);
             }
             if n < artifact::HEAD_LEN {
@@ -293,6 +295,7 @@ impl<'a> Worker<'a> {
                     bytes,
                     head,
                     head_len,
+                    hive: None,
                 }),
             };
             worker::conclude(source, &entry, plan, read, Vec::new(), ctx, wbuf, emit);

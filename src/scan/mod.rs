@@ -6,6 +6,7 @@
 //! This is the only place with parallelism; workers own their read buffers
 //! and share nothing mutable.
 
+mod hive;
 mod lanes;
 mod worker;
 

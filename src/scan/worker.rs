@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::artifact::registry::RegistryItem;
 use crate::artifact::{
     self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen, ValueKind,
 };
@@ -15,6 +16,8 @@ use crate::evidence::{Artifact, Detection, FileFacts, Finding, Location, ScanEve
 use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::matcher::{Hit, Matcher};
 use crate::sigma::{RuleHit, RuleSet};
+
+use super::hive::HiveBytes;
 use crate::source::{
     At, Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
     SourceItem,
@@ -121,7 +124,7 @@ fn problem(source: usize, entry: &FileEntry, kind: ProblemKind, message: String)
 }
 
 /// A problem with an entry, at its volume and inode and at `at` inside it.
-fn problem_at(
+pub(super) fn problem_at(
     source: usize,
     entry: &FileEntry,
     kind: ProblemKind,
@@ -281,9 +284,13 @@ pub(super) fn conclude(
 ) {
     let Plan { mut hits, want } = plan;
     let size = entry.meta.size;
+    let mut registry = Vec::new();
     let (digests, bytes) = match read {
         Ok(r) => {
             nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
+            if let Some(h) = r.hive {
+                registry = super::hive::scan(source, entry, h, ctx, emit);
+            }
             (r.digests, r.bytes)
         }
         Err(e) => {
@@ -314,7 +321,7 @@ pub(super) fn conclude(
     let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
-    if hits.len() > path_hits || !found.is_empty() {
+    if hits.len() > path_hits || !found.is_empty() || !registry.is_empty() {
         fill_digests(source, entry, &mut digests, buf, emit);
     }
 
@@ -323,8 +330,29 @@ pub(super) fn conclude(
         emit(evidence(source, entry, hit.into(), &digests, None));
     }
     for (hit, record) in found {
-        emit(evidence(source, entry, hit, &digests, Some(record)));
+        emit(evidence(
+            source,
+            entry,
+            hit,
+            &digests,
+            Some(Inner::Record(record)),
+        ));
     }
+    for (hit, item) in registry {
+        emit(evidence(
+            source,
+            entry,
+            hit,
+            &digests,
+            Some(Inner::Registry(item)),
+        ));
+    }
+}
+
+/// What inside a file a finding was made in.
+enum Inner {
+    Record(Box<Record>),
+    Registry(Box<RegistryItem>),
 }
 
 /// Reads the content once: computes `want`, and when the first bytes say
@@ -338,14 +366,17 @@ fn read_and_hash(
     log: &LogScan,
 ) -> std::io::Result<Read1> {
     let mut head = [0u8; artifact::HEAD_LEN];
+    let size = log.entry.meta.size;
     if want.is_empty() {
         let n = read_full(&mut content.open()?, &mut head)?;
-        if artifact::parser_for(&head[..n]).is_none() {
+        let hive = HiveBytes::start(&head[..n], size, log.ctx).is_some();
+        if artifact::parser_for(&head[..n]).is_none() && !hive {
             return Ok(Read1 {
                 digests: Digests::default(),
                 bytes: 0,
                 head,
                 head_len: n,
+                hive: None,
             });
         }
     }
@@ -353,16 +384,21 @@ fn read_and_hash(
     let mut hasher: Option<MultiHasher> = None;
     let sink = |item| log.on_item(item);
     let mut stream: Option<Box<dyn LogStream + '_>> = None;
+    let mut hive: Option<HiveBytes> = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
             head_len = chunk.len().min(artifact::HEAD_LEN);
             head[..head_len].copy_from_slice(&chunk[..head_len]);
             stream = artifact::parser_for(&head[..head_len]).map(|p| log.start(p, &sink));
+            hive = HiveBytes::start(&head[..head_len], size, log.ctx);
             MultiHasher::new(want)
         });
         h.update(chunk);
         if let Some(s) = &mut stream {
             s.feed(chunk);
+        }
+        if let Some(hv) = &mut hive {
+            hv.feed(chunk);
         }
     })?;
     if let Some(Err(e)) = stream.map(|s| s.finish()) {
@@ -380,6 +416,7 @@ fn read_and_hash(
         bytes: if want.is_empty() { 0 } else { n },
         head,
         head_len,
+        hive,
     })
 }
 
@@ -390,6 +427,8 @@ pub(super) struct Read1 {
     /// The first bytes, for recognising what the file is.
     pub head: [u8; artifact::HEAD_LEN],
     pub head_len: usize,
+    /// A registry hive's bytes, kept for its keys to be matched.
+    pub hive: Option<HiveBytes>,
 }
 
 /// A file met in the walk that is itself a disk image (an E01 in a case
@@ -443,13 +482,13 @@ fn nested_image(source: usize, entry: &FileEntry, head: &[u8], ctx: &Ctx, emit: 
 }
 
 #[cfg(unix)]
-fn host_path(p: &EvidencePath) -> std::path::PathBuf {
+pub(super) fn host_path(p: &EvidencePath) -> std::path::PathBuf {
     use std::os::unix::ffi::OsStrExt;
     std::path::PathBuf::from(std::ffi::OsStr::from_bytes(p.as_bytes()))
 }
 
 #[cfg(not(unix))]
-fn host_path(p: &EvidencePath) -> std::path::PathBuf {
+pub(super) fn host_path(p: &EvidencePath) -> std::path::PathBuf {
     std::path::PathBuf::from(p.display())
 }
 
@@ -689,14 +728,14 @@ impl From<RuleHit> for Fired {
     }
 }
 
-/// A finding of what fired on the file `entry` or, with `record`, on one
-/// of its records.
+/// A finding of what fired on the file `entry` or, with `inner`, on one
+/// of its records or registry keys.
 fn evidence(
     source: usize,
     entry: &FileEntry,
     hit: Fired,
     digests: &Digests,
-    record: Option<Box<Record>>,
+    inner: Option<Inner>,
 ) -> ScanEvent {
     let file = FileFacts {
         meta: entry.meta.clone(),
@@ -707,8 +746,9 @@ fn evidence(
         field: hit.field,
         value: hit.value,
         matched: hit.matched,
-        artifact: match record {
-            Some(record) => Artifact::Record { log: file, record },
+        artifact: match inner {
+            Some(Inner::Record(record)) => Artifact::Record { log: file, record },
+            Some(Inner::Registry(item)) => Artifact::Registry { hive: file, item },
             None => Artifact::File { file },
         },
         location: Location {

@@ -292,6 +292,14 @@ pub enum ProblemKind {
     /// `--verify-image` found the media no longer hashes to what was
     /// stored at acquisition, or could not hash it whole.
     ImageUnverified,
+    /// A registry hive, or a cell of one (key, value, list), that could not
+    /// be read; the hive's other keys were.
+    CorruptHive,
+    /// A dirty registry hive whose transaction logs were not applied.
+    HiveLogsNotApplied,
+    /// A dirty registry hive whose transaction logs were applied in memory
+    /// before its keys were read (a note).
+    HiveLogsApplied,
 }
 
 impl ProblemKind {
@@ -324,12 +332,18 @@ impl ProblemKind {
             ProblemKind::ImageIncomplete => "imageIncomplete",
             ProblemKind::JournalReplayed => "journalReplayed",
             ProblemKind::ImageUnverified => "imageUnverified",
+            ProblemKind::CorruptHive => "corruptHive",
+            ProblemKind::HiveLogsNotApplied => "hiveLogsNotApplied",
+            ProblemKind::HiveLogsApplied => "hiveLogsApplied",
         }
     }
 
     /// A fact about how the scan read something, not a gap in it.
     pub fn is_note(self) -> bool {
-        self == ProblemKind::JournalReplayed
+        matches!(
+            self,
+            ProblemKind::JournalReplayed | ProblemKind::HiveLogsApplied
+        )
     }
 
     /// `error`, `skipped` or `note`, as the report's `class`.
@@ -361,6 +375,8 @@ impl ProblemKind {
                 | ProblemKind::Interrupted
                 | ProblemKind::ImageIncomplete
                 | ProblemKind::ImageUnverified
+                | ProblemKind::CorruptHive
+                | ProblemKind::HiveLogsNotApplied
         )
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod evtx_templates;
+pub mod hive;
 // The plain writer lives inside the template writer (which shares its
 // framing, and is also compiled into the crate's unit tests).
 #[allow(unused_imports)]

@@ -9,6 +9,7 @@
 mod bundle;
 mod evtx;
 mod files;
+mod hive;
 mod image;
 mod merge;
 
@@ -44,6 +45,8 @@ enum Bench {
     Bundle(bundle::Args),
     /// Report merge: 1,000 shard reports of 1,000 evidence items merged.
     Merge(merge::Args),
+    /// Registry hives: keys and values per second beside regipy.
+    Hive(hive::Args),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Bench::Image(args) => image::run(&args),
         Bench::Bundle(args) => bundle::run(&args),
         Bench::Merge(args) => merge::run(&args),
+        Bench::Hive(args) => hive::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,184 @@
+//! Registry hives met in the walk (by their `regf` signature, whatever
+//! their name, on host folders and inside images): their bytes are kept
+//! during the file's one read, then every key and value is matched, and
+//! what could not be read is listed with its cell offset.
+
+use crate::artifact::registry::{self, RegistryItem};
+use crate::source::{At, FileEntry, ProblemKind};
+
+use super::worker::{Ctx, Emit, Fired, problem_at};
+
+/// Hives larger than this are hashed and matched as files, their keys not
+/// read (listed): a hive is parsed in memory, and Windows' own hives stay
+/// far below (a large SOFTWARE is a few hundred MB).
+pub(super) const MAX_HIVE: u64 = 1 << 30;
+
+/// A hive's bytes, kept as the read goes.
+pub(super) struct HiveBytes {
+    bytes: Vec<u8>,
+    /// More than [`MAX_HIVE`] bytes came: the rest was not kept.
+    over: bool,
+}
+
+impl HiveBytes {
+    /// Starts keeping a file whose first bytes are `head`, if it is a hive
+    /// and the bundle has IOCs a hive can hold.
+    pub fn start(head: &[u8], size: u64, ctx: &Ctx) -> Option<HiveBytes> {
+        (registry::is_hive(head) && ctx.matcher.wants_registry()).then(|| HiveBytes {
+            // The size is the walk's, bounded; a file that grows is kept
+            // up to the bound all the same.
+            bytes: Vec::with_capacity(size.min(MAX_HIVE) as usize),
+            over: false,
+        })
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let room = (MAX_HIVE as usize).saturating_sub(self.bytes.len());
+        self.over |= chunk.len() > room;
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+}
+
+/// Matches every key and value of the hive whose bytes are `hive`: the
+/// items that hit, with what fired. Damage, a dirty hive and a hive too
+/// large are listed.
+pub(super) fn scan(
+    source: usize,
+    entry: &FileEntry,
+    hive: HiveBytes,
+    ctx: &Ctx,
+    emit: Emit,
+) -> Vec<(Fired, Box<RegistryItem>)> {
+    let listed = |kind, message: String, cell: Option<u32>| {
+        let at = At {
+            offset: cell.map(|c| registry::hive::BASE_BLOCK as u64 + u64::from(c)),
+            ..At::default()
+        };
+        emit(problem_at(source, entry, kind, message, at));
+    };
+    if hive.over {
+        listed(
+            ProblemKind::CorruptHive,
+            format!(
+                "registry hive larger than {MAX_HIVE} bytes: hashed and matched as a file, its keys \
+                 not read"
+            ),
+            None,
+        );
+        return Vec::new();
+    }
+    let mut bytes = hive.bytes;
+    let dirty =
+        registry::hive::BaseBlock::parse(&bytes).is_ok_and(|b| b.dirty() && b.file_type == 0);
+    if dirty {
+        replay_logs(entry, &mut bytes, &listed);
+    }
+    let mut found = Vec::new();
+    let mut hits = Vec::new();
+    let name = entry.path.display();
+    let damage = registry::scan(&bytes, &name, |item| {
+        ctx.matcher.match_registry(item, &mut hits);
+        for hit in hits.drain(..) {
+            found.push((Fired::from(hit), Box::new(item.clone())));
+        }
+    });
+    match damage {
+        Err(e) => listed(ProblemKind::CorruptHive, e, None),
+        Ok(damage) => {
+            for d in damage {
+                listed(
+                    ProblemKind::CorruptHive,
+                    format!("cell {:#x}: {}", d.cell, d.message),
+                    Some(d.cell),
+                );
+            }
+        }
+    }
+    found
+}
+
+/// Applies the transaction logs beside a dirty hive to its bytes (in
+/// memory), listing what was applied as a note, and what could not be as
+/// `hiveLogsNotApplied`. Logs are looked up beside host files; inside an
+/// image they are not yet.
+fn replay_logs(
+    entry: &FileEntry,
+    bytes: &mut Vec<u8>,
+    listed: &dyn Fn(ProblemKind, String, Option<u32>),
+) {
+    let base = registry::hive::BaseBlock::parse(bytes).ok();
+    let seqs = base.map_or_else(String::new, |b| {
+        format!(
+            " (sequence numbers {} and {})",
+            b.primary_seq, b.secondary_seq
+        )
+    });
+    let not_applied = |why: String| {
+        listed(
+            ProblemKind::HiveLogsNotApplied,
+            format!(
+                "the hive is dirty{seqs}: {why}; keys written since its last flush may be \
+                 missing or older"
+            ),
+            None,
+        )
+    };
+    let host = entry
+        .host_path
+        .as_ref()
+        .filter(|_| entry.meta.volume.is_none());
+    let Some(host) = host else {
+        return not_applied(
+            "it is inside a disk image, where its transaction logs are not looked up yet".into(),
+        );
+    };
+    let path = super::worker::host_path(host);
+    let read = |p: &std::path::Path| -> std::io::Result<Vec<u8>> {
+        let f = crate::source::io::open_evidence(p, false)?;
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_HIVE), &mut out)?;
+        Ok(out)
+    };
+    let mut logs = Vec::new();
+    let mut unreadable = Vec::new();
+    for (name, read) in registry::host_logs(&path, read) {
+        match read {
+            Ok(b) => logs.push((name, b)),
+            Err(e) => unreadable.push(format!("{name}: {e}")),
+        }
+    }
+    if logs.is_empty() {
+        let why = match unreadable.is_empty() {
+            true => "no transaction log (.LOG1/.LOG2) beside it".to_string(),
+            false => format!("its logs cannot be read ({})", unreadable.join("; ")),
+        };
+        return not_applied(why);
+    }
+    let views: Vec<(String, &[u8])> = logs.iter().map(|(n, b)| (n.clone(), &b[..])).collect();
+    let r = registry::log::recover(bytes, &views, MAX_HIVE as usize);
+    let applied: Vec<String> = r
+        .applied
+        .iter()
+        .map(|(n, k)| format!("{k} from {n}"))
+        .collect();
+    let mut stopped = r.stopped;
+    stopped.extend(unreadable);
+    if applied.is_empty() {
+        return not_applied(format!("no log entry applied ({})", stopped.join("; ")));
+    }
+    let mut tail: String = r.notes.iter().map(|n| format!("; {n}")).collect();
+    if !stopped.is_empty() {
+        tail.push_str(&format!("; not applied: {}", stopped.join("; ")));
+    }
+    listed(
+        ProblemKind::HiveLogsApplied,
+        format!(
+            "the hive was dirty{seqs}: its transaction logs were applied in memory ({}; {} \
+             dirty pages){tail}",
+            applied.join(", "),
+            r.pages
+        ),
+        None,
+    );
+}
