@@ -400,7 +400,15 @@ fn screened_scan_finds_what_a_full_parse_finds() {
         for v in vals.iter().step_by(7) {
             let v = match kind.as_str() {
                 "FileName" => v.rsplit(['\\', '/']).next().unwrap().to_string(),
-                "IpAddress" => v.trim().trim_start_matches("::ffff:").to_string(),
+                // An address found inside text comes with its port or zone.
+                "IpAddress" => {
+                    let v = v.trim().trim_start_matches("::ffff:");
+                    let v = v.split('%').next().unwrap();
+                    match (v.matches('.').count(), v.split_once(':')) {
+                        (3, Some((addr, _))) => addr.to_string(),
+                        _ => v.to_string(),
+                    }
+                }
                 "DomainName" => v.trim().trim_end_matches('.').to_string(),
                 _ => v.clone(),
             };

@@ -532,3 +532,66 @@ fn records_keep_both_numbers_and_carved_copies_are_not_listed_twice() {
             .ends_with("exported.evtx › record 3670")
     );
 }
+
+/// Addresses inside text (an RDP client's `address:port`, a UNC path, an
+/// IPv6 address with its zone) are found; an address that only begins
+/// like an IOC's (`192.168.1.100` for `192.168.1.1`) is not.
+#[test]
+fn addresses_inside_text_are_found_on_their_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Security.evtx");
+    let ev = |id, field: &str, value: &str| {
+        Event::new(
+            id,
+            "Microsoft-Windows-Security-Auditing",
+            4624,
+            "Security",
+            &[(field, value)],
+        )
+    };
+    let events = [
+        ev(1, "ClientAddress", "10.0.2.16:45820"),
+        ev(2, "CommandLine", r"net use \\10.0.0.5\share /user:x"),
+        ev(3, "Param3", "fe80::80ac:4126:fa58:1b81%10"),
+        ev(4, "CommandLine", "ping 192.168.1.100"),
+        ev(5, "Message", "from 10.0.2.160 and 110.0.0.5"),
+    ];
+    fs::write(&path, write_evtx(&events)).unwrap();
+    let b = dir.path().join("b.json");
+    let ioc = |id: &str, v: &str| json!({"id": id, "alertDefinitionId": 1, "type": "IpAddress", "value": v});
+    fs::write(
+        &b,
+        json!({
+            "alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}],
+            "iocs": [ioc("rdp", "10.0.2.16"), ioc("unc", "10.0.0.0/24"),
+                     ioc("v6", "fe80::80ac:4126:fa58:1b81"), ioc("near", "192.168.1.1")]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut hits: Vec<(u64, String, String)> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["record"]["recordId"].as_u64().unwrap(),
+                e["ioc"]["id"].as_str().unwrap().to_string(),
+                e["matchedValue"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    hits.sort();
+    let want = [
+        (1, "rdp", "10.0.2.16:45820"),
+        (2, "unc", "10.0.0.5"),
+        (3, "v6", "fe80::80ac:4126:fa58:1b81%10"),
+    ];
+    let want: Vec<(u64, String, String)> = want
+        .iter()
+        .map(|(r, i, v)| (*r, i.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(hits, want);
+}

@@ -185,6 +185,31 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
     }
 }
 
+/// The addresses written inside a text, each with the text that holds it:
+/// runs of the characters an address is written with (hex digits, `.`,
+/// `:`, `%`) that parse as one once a `:port` (IPv4) or a `%zone` (IPv6)
+/// is taken off. A run is bounded by any other character, so
+/// `192.168.1.100` never yields `192.168.1.1` and `10.0.0.5x` yields
+/// `10.0.0.5`, but `v1.2.3.4a` (a hex letter after) yields nothing.
+pub(super) fn embedded_ips(s: &str) -> impl Iterator<Item = (&str, IpAddr)> {
+    s.split(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '%')))
+        .filter_map(|run| {
+            let run = run.trim_matches('.');
+            let dots = run.matches('.').count();
+            let colons = run.matches(':').count();
+            // An IPv4 address (maybe with a port), or an IPv6 one.
+            if !(dots == 3 && colons <= 1 || colons >= 2) {
+                return None;
+            }
+            let bare = run.split('%').next().unwrap_or(run);
+            let bare = match (dots, colons) {
+                (3, 1) => bare.split(':').next().unwrap_or(bare),
+                _ => bare,
+            };
+            parse_ip(bare).map(|ip| (run, ip))
+        })
+}
+
 /// URLs compare with scheme and host in lower case, path as written.
 pub fn normalize_url(s: &str) -> String {
     let s = s.trim();
@@ -387,6 +412,16 @@ impl Matcher {
                 let text = value.trim().to_lowercase();
                 self.record.ip_text.find(&text, &[value.trim()], &mut iocs);
                 push(&mut iocs, value);
+            } else if want_ip {
+                // Addresses inside text: `10.0.2.16:45820`, `\\10.0.0.5\share`,
+                // `fe80::1%10`, a command line's argument.
+                for (token, ip) in embedded_ips(value) {
+                    self.record.ips.find(ip, &mut iocs);
+                    self.record
+                        .ip_text
+                        .find(&token.to_lowercase(), &[token], &mut iocs);
+                    push(&mut iocs, token);
+                }
             }
             if is_path_field(&lname) {
                 self.match_path_value(value, &mut iocs);
@@ -616,6 +651,25 @@ mod tests {
         assert_eq!(urls, vec!["http://a.b/c?d=1", "https://e.f"]);
         let urls: Vec<_> = find_urls("é://x ¦http://ü.example/p ://").collect();
         assert_eq!(urls, vec!["http://ü.example/p"]);
+    }
+
+    #[test]
+    fn addresses_inside_text_are_found_on_their_boundaries() {
+        let found = |s| {
+            embedded_ips(s)
+                .map(|(t, ip)| format!("{t}={ip}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(found("10.0.2.16:45820"), ["10.0.2.16:45820=10.0.2.16"]);
+        assert_eq!(found(r"\\10.0.0.5\share"), ["10.0.0.5=10.0.0.5"]);
+        assert_eq!(found("fe80::1c2:3%10 up"), ["fe80::1c2:3%10=fe80::1c2:3"]);
+        assert_eq!(found("[2001:db8::1]:443"), ["2001:db8::1=2001:db8::1"]);
+        assert_eq!(
+            found("net use 192.168.1.100."),
+            ["192.168.1.100=192.168.1.100"]
+        );
+        // Versions, words and longer runs are no address.
+        assert!(found("10.0.17763.1 cafe 1.2.3.4.5 deadbeef:1").is_empty());
     }
 
     #[test]
