@@ -31,6 +31,7 @@ fn software() -> Key {
             r"Microsoft\Windows\CurrentVersion\Internet Settings",
             Key::new("Internet Settings")
                 .value(sz("ProxyServer", "c2.evil.example"))
+                .value(sz("ProxyOverride", "10.66.0.7:8080;<local>"))
                 .value(expand_sz(
                     "AutoConfigURL",
                     "https://cdn.evil.example/proxy.pac",
@@ -84,6 +85,7 @@ fn bundle(dir: &Path) -> std::path::PathBuf {
             ioc("beacon", "FilePath", r"C:\ProgramData\svc\beacon.exe", "Equals"),
             ioc("evil-sys", "FileName", "evil.sys", "Equals"),
             ioc("domain", "DomainName", "evil.example", "Equals"),
+            ioc("proxy", "IpAddress", "10.66.0.0/16", "Equals"),
             ioc("nothing", "RegistryKey", r"HKLM\SOFTWARE\Nowhere", "Equals"),
         ]
     });
@@ -229,6 +231,12 @@ fn keys_values_and_their_data_are_matched_where_iocs_name_them() {
             "key",
             r"HKLM\SYSTEM\CurrentControlSet\Services\good".into(),
             r"HKLM\SYSTEM\CurrentControlSet\Services\good".into(),
+        ),
+        (
+            "proxy",
+            "data",
+            format!(r"{settings}\ProxyOverride"),
+            "10.66.0.7:8080;<local>".into(),
         ),
         (
             "run-value",

@@ -562,9 +562,16 @@ impl Matcher {
             };
             self.match_hash_field(s, &mut iocs, &mut |iocs, m| push(iocs, "data", m));
             let s = s.trim();
-            if let Some(ip) = parse_ip(s) {
+            // The whole value or addresses inside it (`10.0.0.5:8080`).
+            let whole = parse_ip(s).map(|ip| (s, ip));
+            for (text, ip) in whole
+                .into_iter()
+                .chain(embedded_ips(s).filter(|_| whole.is_none()))
+            {
                 self.record.ips.find(ip, &mut iocs);
-                self.record.ip_text.find(&s.to_lowercase(), &[s], &mut iocs);
+                self.record
+                    .ip_text
+                    .find(&text.to_lowercase(), &[text], &mut iocs);
             }
             self.match_path_value(s, &mut iocs);
             for token in command_tokens(s) {
