@@ -595,3 +595,57 @@ fn addresses_inside_text_are_found_on_their_boundaries() {
         .collect();
     assert_eq!(hits, want);
 }
+
+/// Host names inside text (a UNC path, a mail address, an argument) match
+/// DomainName IOCs on label boundaries, subdomains included; a name that
+/// only contains the IOC's text (`notevil.example.com`) does not.
+#[test]
+fn host_names_inside_text_are_found_on_label_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Security.evtx");
+    let ev = |id, field: &str, value: &str| {
+        Event::new(
+            id,
+            "Microsoft-Windows-Security-Auditing",
+            4688,
+            "Security",
+            &[(field, value)],
+        )
+    };
+    let events = [
+        ev(1, "CommandLine", r"net use \\files.evil.example\share"),
+        ev(2, "Message", "mailed bob@evil.example."),
+        ev(3, "Message", "visit notevil.example.com or evil.examples"),
+        ev(4, "Message", "evil.example.com is another zone"),
+    ];
+    fs::write(&path, write_evtx(&events)).unwrap();
+    let b = dir.path().join("b.json");
+    fs::write(
+        &b,
+        json!({
+            "alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}],
+            "iocs": [{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "evil.example"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut hits: Vec<(u64, String)> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let v = e["matchedValue"].as_str().unwrap().to_string();
+            (e["record"]["recordId"].as_u64().unwrap(), v)
+        })
+        .collect();
+    hits.sort();
+    assert_eq!(
+        hits,
+        [
+            (1, "files.evil.example".to_string()),
+            (2, "evil.example".to_string())
+        ]
+    );
+}

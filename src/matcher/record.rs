@@ -210,6 +210,50 @@ pub(super) fn embedded_ips(s: &str) -> impl Iterator<Item = (&str, IpAddr)> {
         })
 }
 
+/// The host names written inside a text: runs of the characters a host
+/// name is made of (letters, digits, `-`, `.`) holding a dot and a letter,
+/// trimmed of dots. A run is bounded by any other character, so
+/// `evil.example.com` is one run (which `evil.example` does not match)
+/// and `evil.example` in `\\evil.example\share` another. File names are
+/// not host names: a run that ends a path (after `\` or `/`, nothing but
+/// a quote or a space after it) or ends in a file extension (`cmd.exe`)
+/// is left out; URLs' hosts are matched as URLs.
+fn embedded_hosts(s: &str) -> impl Iterator<Item = &str> {
+    let is_host = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.');
+    let bytes = s.as_bytes();
+    s.match_indices(move |c: char| !is_host(c))
+        .map(|(i, d)| (i, i + d.len()))
+        .chain([(s.len(), s.len())])
+        .scan(0, move |start, (end, next)| {
+            let run = (&s[*start..end], *start, end);
+            *start = next;
+            Some(run)
+        })
+        .filter_map(move |(run, at, end)| {
+            let lead = run.len() - run.trim_start_matches('.').len();
+            let host = run.trim_matches('.');
+            let last = host.rsplit('.').next().unwrap_or("");
+            let after = bytes.get(end).copied();
+            let ends_path = at > 0
+                && matches!(bytes[at - 1], b'\\' | b'/')
+                && matches!(after, None | Some(b'"' | b'\'' | b' ' | b'\t'));
+            let plausible = host.contains('.')
+                && host.bytes().any(|b| b.is_ascii_alphabetic())
+                && !FILE_EXTENSIONS.contains(&last.to_ascii_lowercase().as_str());
+            (plausible && !(ends_path && lead == 0)).then_some(host)
+        })
+}
+
+/// Extensions of files that a host name's last label is not (`.com`, a
+/// real top-level domain, is not here).
+const FILE_EXTENSIONS: &[&str] = &[
+    "exe", "dll", "sys", "drv", "ocx", "cpl", "scr", "msi", "msp", "ps1", "psm1", "psd1", "bat",
+    "cmd", "vbs", "vbe", "js", "jse", "wsf", "wsh", "hta", "lnk", "inf", "ini", "txt", "log",
+    "dat", "tmp", "evtx", "etl", "xml", "json", "csv", "doc", "docx", "docm", "xls", "xlsx",
+    "xlsm", "ppt", "pptx", "pdf", "rtf", "zip", "rar", "7z", "cab", "iso", "img", "vhd", "vhdx",
+    "db", "sqlite", "pf", "mui", "manifest", "config", "dmp", "bin", "jar", "py", "sh",
+];
+
 /// URLs compare with scheme and host in lower case, path as written.
 pub fn normalize_url(s: &str) -> String {
     let s = s.trim();
@@ -430,6 +474,14 @@ impl Matcher {
             if is_domain_field(&lname) {
                 self.match_domain(value, &mut iocs);
                 push(&mut iocs, value);
+            } else if !self.record.domains.is_empty() {
+                // Host names inside text (`\\evil.example\share`,
+                // `user@evil.example`), on label boundaries: `Equals`
+                // domain IOCs only, as in host-name fields.
+                for host in embedded_hosts(value) {
+                    self.match_domain_exact(host, &mut iocs);
+                    push(&mut iocs, host);
+                }
             }
             if is_registry_field(&lname, value) {
                 self.record
@@ -603,6 +655,21 @@ impl Matcher {
         }
     }
 
+    /// [`Self::match_domain`] against the `Equals` domain IOCs only.
+    fn match_domain_exact(&self, host: &str, iocs: &mut Vec<IocIdx>) {
+        let d = host.to_lowercase();
+        let mut rest = d.as_str();
+        loop {
+            if let Some(v) = self.record.domains.get(rest) {
+                iocs.extend_from_slice(v);
+            }
+            match rest.find('.') {
+                Some(i) => rest = &rest[i + 1..],
+                None => break,
+            }
+        }
+    }
+
     /// Domain `Equals` IOCs cover subdomains: try every suffix at a dot.
     fn match_domain(&self, value: &str, iocs: &mut Vec<IocIdx>) {
         let d = value.trim().trim_end_matches('.').to_lowercase();
@@ -610,16 +677,7 @@ impl Matcher {
             return;
         }
         if !self.record.domains.is_empty() {
-            let mut rest = d.as_str();
-            loop {
-                if let Some(v) = self.record.domains.get(rest) {
-                    iocs.extend_from_slice(v);
-                }
-                match rest.find('.') {
-                    Some(i) => rest = &rest[i + 1..],
-                    None => break,
-                }
-            }
+            self.match_domain_exact(&d, iocs);
         }
         self.record.domain_text.find(&d, &[value], iocs);
     }
@@ -677,6 +735,17 @@ mod tests {
         );
         // Versions, words and longer runs are no address.
         assert!(found("10.0.17763.1 cafe 1.2.3.4.5 deadbeef:1").is_empty());
+    }
+
+    #[test]
+    fn host_names_inside_text_are_runs_of_host_characters() {
+        let found = |s| embedded_hosts(s).collect::<Vec<_>>();
+        assert_eq!(found(r"\\evil.example\share"), ["evil.example"]);
+        assert_eq!(found("mail bob@evil.example."), ["evil.example"]);
+        assert_eq!(found("evil.example.com:443"), ["evil.example.com"]);
+        // No letter, or no dot: not a host name; nor a file.
+        assert!(found("10.0.0.5 localhost").is_empty());
+        assert!(found(r"C:\Windows\cmd.exe /c x.ps1 C:\tmp\evil.example").is_empty());
     }
 
     #[test]
