@@ -210,7 +210,7 @@ impl<'a> Hive<'a> {
             _ => return fail("unknown list signature".into()),
         };
         // The count is checked against the cell that holds the entries.
-        let fits = (c.len() - 4) / stride;
+        let fits = c.len().saturating_sub(4) / stride;
         if count > fits {
             fail(format!(
                 "claims {count} entries, its cell holds {fits}; {fits} read"
@@ -444,4 +444,23 @@ pub fn u64_le(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(
         b.get(at..at.checked_add(8)?)?.try_into().ok()?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_cell_shorter_than_its_header_reads_as_empty() {
+        let mut f = vec![0u8; 2 * BASE_BLOCK];
+        f[..4].copy_from_slice(b"regf");
+        f[40..44].copy_from_slice(&4096u32.to_le_bytes());
+        // A 6-byte cell holding only the `lf` signature.
+        f[BASE_BLOCK + 32..BASE_BLOCK + 36].copy_from_slice(&(-6i32).to_le_bytes());
+        f[BASE_BLOCK + 36..BASE_BLOCK + 38].copy_from_slice(b"lf");
+        let h = Hive::new(&f).unwrap();
+        let (mut out, mut damage) = (Vec::new(), Vec::new());
+        h.list(32, 0, &mut out, &mut damage);
+        assert!(out.is_empty() && damage.is_empty());
+    }
 }
