@@ -450,16 +450,10 @@ fn a_bundle_without_hash_iocs_still_parses_logs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("renamed.bin");
     fs::write(&path, write_evtx(&events())).unwrap();
-    let b = dir.path().join("b.json");
-    fs::write(
-        &b,
-        json!({
-            "alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}],
-            "iocs": [{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "EVIL.com"}]
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let b = write_bundle(
+        dir.path(),
+        json!([{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "EVIL.com"}]),
+    );
     let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let mut hits: Vec<u64> = report["alerts"][0]["evidence"]
@@ -557,18 +551,16 @@ fn addresses_inside_text_are_found_on_their_boundaries() {
         ev(5, "Message", "from 10.0.2.160 and 110.0.0.5"),
     ];
     fs::write(&path, write_evtx(&events)).unwrap();
-    let b = dir.path().join("b.json");
     let ioc = |id: &str, v: &str| json!({"id": id, "alertDefinitionId": 1, "type": "IpAddress", "value": v});
-    fs::write(
-        &b,
-        json!({
-            "alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}],
-            "iocs": [ioc("rdp", "10.0.2.16"), ioc("unc", "10.0.0.0/24"),
-                     ioc("v6", "fe80::80ac:4126:fa58:1b81"), ioc("near", "192.168.1.1")]
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let b = write_bundle(
+        dir.path(),
+        json!([
+            ioc("rdp", "10.0.2.16"),
+            ioc("unc", "10.0.0.0/24"),
+            ioc("v6", "fe80::80ac:4126:fa58:1b81"),
+            ioc("near", "192.168.1.1")
+        ]),
+    );
     let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let mut hits: Vec<(u64, String, String)> = report["alerts"][0]["evidence"]
@@ -619,16 +611,10 @@ fn host_names_inside_text_are_found_on_label_boundaries() {
         ev(4, "Message", "evil.example.com is another zone"),
     ];
     fs::write(&path, write_evtx(&events)).unwrap();
-    let b = dir.path().join("b.json");
-    fs::write(
-        &b,
-        json!({
-            "alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}],
-            "iocs": [{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "evil.example"}]
-        })
-        .to_string(),
-    )
-    .unwrap();
+    let b = write_bundle(
+        dir.path(),
+        json!([{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "evil.example"}]),
+    );
     let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let mut hits: Vec<(u64, String)> = report["alerts"][0]["evidence"]
@@ -648,4 +634,13 @@ fn host_names_inside_text_are_found_on_label_boundaries() {
             (2, "evil.example".to_string())
         ]
     );
+}
+
+/// A bundle of `iocs` under one alert definition (id 1), in `dir`.
+fn write_bundle(dir: &std::path::Path, iocs: serde_json::Value) -> std::path::PathBuf {
+    let b = dir.join("b.json");
+    let bundle =
+        json!({"alertDefinitions": [{"id": 1, "name": "n", "severity": "Low"}], "iocs": iocs});
+    fs::write(&b, bundle.to_string()).unwrap();
+    b
 }

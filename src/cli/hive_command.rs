@@ -15,22 +15,12 @@ const LIMIT: usize = 1 << 30;
 /// Exit 0 when the hive was read whole, 1 when parts were damaged, 2 when
 /// it is no hive or cannot be read.
 pub fn dump(path: &Path, logs: bool) -> Result<u8> {
-    let read = |p: &Path| -> std::io::Result<Vec<u8>> {
-        let f = crate::source::io::open_evidence(p, true)?;
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(f, LIMIT as u64), &mut out)?;
-        Ok(out)
-    };
+    let read = |p: &Path| crate::source::io::read_evidence(p, true, LIMIT as u64);
     let mut bytes = read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let dirty = registry::hive::BaseBlock::parse(&bytes).is_ok_and(|b| b.dirty());
     if dirty && logs {
         // The transaction logs beside it, applied in memory as a scan does.
-        let found: Vec<(String, Vec<u8>)> = registry::host_logs(path, read)
-            .into_iter()
-            .filter_map(|(n, r)| r.ok().map(|b| (n, b)))
-            .collect();
-        let views: Vec<(String, &[u8])> = found.iter().map(|(n, b)| (n.clone(), &b[..])).collect();
-        let r = registry::log::recover(&mut bytes, &views, LIMIT);
+        let r = registry::replay_host_logs(path, &mut bytes, LIMIT, read);
         for (name, n) in &r.applied {
             eprintln!("{}: applied {n} log entries from {name}", path.display());
         }

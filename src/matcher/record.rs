@@ -479,7 +479,7 @@ impl Matcher {
                 // `user@evil.example`), on label boundaries: `Equals`
                 // domain IOCs only, as in host-name fields.
                 for host in embedded_hosts(value) {
-                    self.match_domain_exact(host, &mut iocs);
+                    self.match_domain_exact(&host.to_ascii_lowercase(), &mut iocs);
                     push(&mut iocs, host);
                 }
             }
@@ -655,10 +655,10 @@ impl Matcher {
         }
     }
 
-    /// [`Self::match_domain`] against the `Equals` domain IOCs only.
+    /// [`Self::match_domain`] against the `Equals` domain IOCs only;
+    /// `host` in lower case.
     fn match_domain_exact(&self, host: &str, iocs: &mut Vec<IocIdx>) {
-        let d = host.to_lowercase();
-        let mut rest = d.as_str();
+        let mut rest = host;
         loop {
             if let Some(v) = self.record.domains.get(rest) {
                 iocs.extend_from_slice(v);

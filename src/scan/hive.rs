@@ -134,36 +134,17 @@ fn replay_logs(
         );
     };
     let path = super::worker::host_path(host);
-    let read = |p: &std::path::Path| -> std::io::Result<Vec<u8>> {
-        let f = crate::source::io::open_evidence(p, false)?;
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_HIVE), &mut out)?;
-        Ok(out)
-    };
-    let mut logs = Vec::new();
-    let mut unreadable = Vec::new();
-    for (name, read) in registry::host_logs(&path, read) {
-        match read {
-            Ok(b) => logs.push((name, b)),
-            Err(e) => unreadable.push(format!("{name}: {e}")),
-        }
+    let read = |p: &std::path::Path| crate::source::io::read_evidence(p, false, MAX_HIVE);
+    let r = registry::replay_host_logs(&path, bytes, MAX_HIVE as usize, read);
+    if r.logs == 0 {
+        return not_applied("no transaction log (.LOG1/.LOG2) beside it".into());
     }
-    if logs.is_empty() {
-        let why = match unreadable.is_empty() {
-            true => "no transaction log (.LOG1/.LOG2) beside it".to_string(),
-            false => format!("its logs cannot be read ({})", unreadable.join("; ")),
-        };
-        return not_applied(why);
-    }
-    let views: Vec<(String, &[u8])> = logs.iter().map(|(n, b)| (n.clone(), &b[..])).collect();
-    let r = registry::log::recover(bytes, &views, MAX_HIVE as usize);
     let applied: Vec<String> = r
         .applied
         .iter()
         .map(|(n, k)| format!("{k} from {n}"))
         .collect();
-    let mut stopped = r.stopped;
-    stopped.extend(unreadable);
+    let stopped = r.stopped;
     if applied.is_empty() {
         return not_applied(format!("no log entry applied ({})", stopped.join("; ")));
     }

@@ -191,6 +191,17 @@ pub fn open_evidence(path: &Path, _follow: bool) -> io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
+/// The first `limit` bytes of the evidence file at `path`, opened as
+/// [`open_evidence`] opens it (a registry hive or log read whole).
+pub fn read_evidence(path: &Path, follow: bool, limit: u64) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    io::Read::read_to_end(
+        &mut io::Read::take(open_evidence(path, follow)?, limit),
+        &mut out,
+    )?;
+    Ok(out)
+}
+
 /// Opens a disk image file (a target, or a member of an image set) the
 /// safe way ([`open_evidence`], links followed: the caller has decided
 /// which links may be) and checks that it is a regular file, or a block

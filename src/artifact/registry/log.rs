@@ -24,6 +24,8 @@ pub struct Recovery {
     pub stopped: Vec<String>,
     /// Facts about what was applied.
     pub notes: Vec<String>,
+    /// Logs found beside the hive (set by the caller that looked).
+    pub logs: usize,
 }
 
 /// Applies `logs` (name, bytes; `.LOG1` before `.LOG2`) to the dirty hive

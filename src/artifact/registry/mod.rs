@@ -94,10 +94,34 @@ impl RegistryItem {
     }
 }
 
+/// Applies the transaction logs beside the dirty hive file `hive` on the
+/// host to its bytes (see [`log::recover`]), read through `read`; a log
+/// that cannot be read is said in `stopped`, and `logs` counts those found.
+pub fn replay_host_logs(
+    hive: &std::path::Path,
+    bytes: &mut Vec<u8>,
+    limit: usize,
+    read: impl Fn(&std::path::Path) -> std::io::Result<Vec<u8>>,
+) -> log::Recovery {
+    let mut logs = Vec::new();
+    let mut unreadable = Vec::new();
+    for (name, r) in host_logs(hive, read) {
+        match r {
+            Ok(b) => logs.push((name, b)),
+            Err(e) => unreadable.push(format!("{name}: {e}")),
+        }
+    }
+    let views: Vec<(String, &[u8])> = logs.iter().map(|(n, b)| (n.clone(), &b[..])).collect();
+    let mut r = log::recover(bytes, &views, limit);
+    r.logs = logs.len() + unreadable.len();
+    r.stopped.extend(unreadable);
+    r
+}
+
 /// The transaction logs beside the hive file `hive` on the host
 /// (`NAME.LOG1`, `NAME.LOG2`, `NAME.LOG`, in any case), in the order they
 /// are applied, read through `read` (evidence-safe, bounded by the caller).
-pub fn host_logs(
+fn host_logs(
     hive: &std::path::Path,
     read: impl Fn(&std::path::Path) -> std::io::Result<Vec<u8>>,
 ) -> Vec<(String, std::io::Result<Vec<u8>>)> {
@@ -183,17 +207,22 @@ pub fn scan(
         deleted: false,
     };
     let mut values_damage = Vec::new();
-    h.walk(&mut damage, |below, key| {
+    // A key's path as IOCs write it, and as stored when that differs.
+    let named = |below: &str| {
         let stored = if below.is_empty() {
             mount.clone()
         } else {
             format!("{mount}\\{below}")
         };
-        let named = current
+        let n = current
             .as_deref()
             .and_then(|cs| rename_control_set(below, cs));
-        item.key = named.map_or_else(|| stored.clone(), |n| format!("{mount}\\{n}"));
-        item.stored_key = (item.key != stored).then_some(stored);
+        let key = n.map_or_else(|| stored.clone(), |n| format!("{mount}\\{n}"));
+        let stored = (key != stored).then_some(stored);
+        (key, stored)
+    };
+    h.walk(&mut damage, |below, key| {
+        (item.key, item.stored_key) = named(below);
         item.last_written = filetime(key.last_written);
         item.cell = key.cell;
         item.value = None;
@@ -207,15 +236,6 @@ pub fn scan(
     damage.extend(values_damage);
     // Then what deleted keys and values left in free cells.
     item.deleted = true;
-    let named = |below: &str| {
-        let stored = format!("{mount}\\{below}");
-        let n = current
-            .as_deref()
-            .and_then(|cs| rename_control_set(below, cs));
-        let key = n.map_or_else(|| stored.clone(), |n| format!("{mount}\\{n}"));
-        let stored = (key != stored).then_some(stored);
-        (key, stored)
-    };
     for found in deleted::recover(&h) {
         match found {
             deleted::Found::Key { below, key, values } => {
