@@ -636,6 +636,52 @@ fn host_names_inside_text_are_found_on_label_boundaries() {
     );
 }
 
+/// File names inside text (5145's share-relative name, a quoted name in a
+/// message, a URL's path) match FileName IOCs on separator and quote
+/// boundaries; a name that only ends like the IOC's (`wusa.exe` for
+/// `a.exe`) or a UNC host does not.
+#[test]
+fn file_names_inside_text_are_found_on_separator_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Security.evtx");
+    let ev = |id, field: &str, value: &str| {
+        Event::new(
+            id,
+            "Microsoft-Windows-Security-Auditing",
+            5145,
+            "Security",
+            &[(field, value)],
+        )
+    };
+    let events = [
+        ev(1, "RelativeTargetName", r"tools\a.exe"),
+        ev(2, "Message", r#"blocked "A.EXE" and b.dll."#),
+        ev(3, "Message", "ran wusa.exe and a.exe2 and xa.exe"),
+        ev(4, "Message", r"\\a.exe\share and bob@a.exe"),
+        ev(5, "url", "http://x.example/dl/a.exe?id=1"),
+    ];
+    fs::write(&path, write_evtx(&events)).unwrap();
+    let b = write_bundle(
+        dir.path(),
+        json!([{"id": "f", "alertDefinitionId": 1, "type": "FileName", "value": "a.exe"}]),
+    );
+    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut hits: Vec<(u64, String)> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let v = e["matchedValue"].as_str().unwrap().to_string();
+            (e["record"]["recordId"].as_u64().unwrap(), v)
+        })
+        .collect();
+    hits.sort();
+    let want = [(1, "a.exe"), (2, "A.EXE"), (5, "a.exe")];
+    let want: Vec<(u64, String)> = want.iter().map(|(r, v)| (*r, v.to_string())).collect();
+    assert_eq!(hits, want);
+}
+
 /// A bundle of `iocs` under one alert definition (id 1), in `dir`.
 fn write_bundle(dir: &std::path::Path, iocs: serde_json::Value) -> std::path::PathBuf {
     let b = dir.join("b.json");

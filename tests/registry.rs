@@ -25,13 +25,18 @@ fn software() -> Key {
                 .value(sz(
                     "OneDrive",
                     r"C:\Program Files\OneDrive\OneDrive.exe /background",
-                )),
+                ))
+                .value(sz("Loader", "rundll32.exe evil.sys,Start")),
         )
         .at(
             r"Microsoft\Windows\CurrentVersion\Internet Settings",
             Key::new("Internet Settings")
                 .value(sz("ProxyServer", "c2.evil.example"))
                 .value(sz("ProxyOverride", "10.66.0.7:8080;<local>"))
+                .value(sz(
+                    "ProxyList",
+                    "http=files.evil.example:3128;ftp=notevil.example",
+                ))
                 .value(expand_sz(
                     "AutoConfigURL",
                     "https://cdn.evil.example/proxy.pac",
@@ -211,6 +216,12 @@ fn keys_values_and_their_data_are_matched_where_iocs_name_them() {
         (
             "domain",
             "data",
+            format!(r"{settings}\ProxyList"),
+            "http=files.evil.example:3128;ftp=notevil.example".into(),
+        ),
+        (
+            "domain",
+            "data",
             format!(r"{settings}\ProxyServer"),
             "c2.evil.example".into(),
         ),
@@ -219,6 +230,12 @@ fn keys_values_and_their_data_are_matched_where_iocs_name_them() {
             "data",
             r"HKLM\SOFTWARE\Classes\ünïcode\Paths".into(),
             r"D:\tools\evil.sys".into(),
+        ),
+        (
+            "evil-sys",
+            "data",
+            format!(r"{hklm_run}\Loader"),
+            "rundll32.exe evil.sys,Start".into(),
         ),
         (
             "evil-sys",

@@ -5,7 +5,7 @@
 //! - hashes: any field holding a digest, alone or as Sysmon's
 //!   `SHA1=…,MD5=…,SHA256=…,IMPHASH=…` list in any subset and order;
 //! - FileName / FilePath: path fields (`Image`, `TargetFilename`, …) and the
-//!   tokens of command lines;
+//!   tokens of command lines; FileName also names inside any other string;
 //! - IpAddress: any field whose value is an address (v4, v6, v4-mapped);
 //! - DomainName: host-name fields (`QueryName`, `DestinationHostname`, …)
 //!   and the hosts of URLs in any field; `Equals` covers subdomains;
@@ -241,6 +241,34 @@ fn embedded_hosts(s: &str) -> impl Iterator<Item = &str> {
                 && host.bytes().any(|b| b.is_ascii_alphabetic())
                 && !FILE_EXTENSIONS.contains(&last.to_ascii_lowercase().as_str());
             (plausible && !(ends_path && lead == 0)).then_some(host)
+        })
+}
+
+/// The file names written inside a text: runs between path separators,
+/// quotes, white space and the characters Windows forbids in names
+/// (`<>:"/\\|?*`, also `,;=()[]@`), trimmed of trailing dots, that end in
+/// an extension (`.` and 1 to 8 letters or digits after a name). So
+/// `a.exe` is found in `\\srv\share\a.exe` and `"a.exe"` but never in
+/// `wusa.exe`; a name with no extension is matched in path fields only,
+/// and the host of a UNC path or URL or after `@` is not a file name.
+fn embedded_file_names(s: &str) -> impl Iterator<Item = &str> {
+    let is_sep = |c: char| c.is_whitespace() || "\"'\\/<>:|?*,;=()[]@".contains(c);
+    s.split_terminator(is_sep)
+        .map(move |run| (run.as_ptr() as usize - s.as_ptr() as usize, run))
+        .filter_map(move |(at, run)| {
+            let name = run.trim_end_matches('.');
+            let (stem, ext) = name.rsplit_once('.')?;
+            let ext_ok =
+                (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+            let before = &s[..at];
+            // `\\host\` and `scheme://host/` open with a doubled separator
+            // after a non-name character; `C:\\dir\\a.exe` (escaped) does not.
+            let lead = before
+                .strip_suffix("\\\\")
+                .or_else(|| before.strip_suffix("//"));
+            let host = lead.is_some_and(|l| !l.ends_with(|c: char| c.is_alphanumeric()))
+                || before.ends_with('@');
+            (ext_ok && !stem.trim_matches('.').is_empty() && !host).then_some(name)
         })
 }
 
@@ -483,6 +511,15 @@ impl Matcher {
                     push(&mut iocs, host);
                 }
             }
+            if !self.file_name.is_empty() && !is_path_field(&lname) && !is_command_field(&lname) {
+                // File names inside text (5145's `RelativeTargetName`, a
+                // message, a list), on separator and quote boundaries.
+                for name in embedded_file_names(value) {
+                    self.file_name
+                        .find(&normalize_name(name), &[name], &mut iocs);
+                    push(&mut iocs, name);
+                }
+            }
             if is_registry_field(&lname, value) {
                 self.record
                     .registry
@@ -634,9 +671,21 @@ impl Matcher {
             for url in find_urls(s) {
                 self.match_url(url, &mut iocs);
             }
-            // A value that is a host name (a proxy, a C2 setting).
+            // Names inside the text: `rundll32 x.dll,Entry`, a list.
+            if !self.file_name.is_empty() {
+                for name in embedded_file_names(s) {
+                    self.file_name
+                        .find(&normalize_name(name), &[name], &mut iocs);
+                }
+            }
+            // A value that is a host name (a proxy, a C2 setting), or host
+            // names inside it (a proxy list), as in record strings.
             if s.contains('.') && !s.contains(['\\', '/', ' ', ':']) {
                 self.match_domain(s, &mut iocs);
+            } else if !self.record.domains.is_empty() {
+                for host in embedded_hosts(s) {
+                    self.match_domain_exact(&host.to_ascii_lowercase(), &mut iocs);
+                }
             }
             push(&mut iocs, "data", s);
         }
@@ -735,6 +784,20 @@ mod tests {
         );
         // Versions, words and longer runs are no address.
         assert!(found("10.0.17763.1 cafe 1.2.3.4.5 deadbeef:1").is_empty());
+    }
+
+    #[test]
+    fn file_names_inside_text_are_found_on_separator_boundaries() {
+        let found = |s| embedded_file_names(s).collect::<Vec<_>>();
+        assert_eq!(found(r"\\srv\share\tools\a.exe"), ["a.exe"]);
+        assert_eq!(found(r#"loaded "a.exe", then b.dll."#), ["a.exe", "b.dll"]);
+        assert_eq!(found("x.exe:Zone.Identifier"), ["x.exe"]);
+        assert_eq!(found(r"C:\\dir\\a.exe"), ["a.exe"]);
+        // Inside a longer name, no extension, or a host: not a file name.
+        assert_eq!(found("wusa.exe update"), ["wusa.exe"]);
+        assert!(
+            found(r"\\evil.example\share http://evil.example/ bob@evil.example .exe x.").is_empty()
+        );
     }
 
     #[test]
