@@ -436,7 +436,9 @@ fn real_hives_read_whole_as_a_peer_reads_them() {
 }
 
 /// Amcache (the real sample): a program's SHA-1 (`FileId` is `0000` and
-/// the SHA-1) and its path are found, though the program is not on disk.
+/// the SHA-1), path and name are found, though the program is not on disk,
+/// as `executed` evidence that gathers the program's fields, in both the
+/// Windows 10 layout and the older `File` one.
 #[test]
 fn amcache_names_programs_that_ran_by_sha1_and_path() {
     let dir = tempfile::tempdir().unwrap();
@@ -451,25 +453,72 @@ fn amcache_names_programs_that_ran_by_sha1_and_path() {
              "value": "186FEF64C415AF7D11986C7254DB81EF65549EBC", "detectionFunction": "Equals"},
             {"id": "name", "alertDefinitionId": "reg", "type": "FileName",
              "value": "jetlauncher64c.exe", "detectionFunction": "Equals"},
+            {"id": "old", "alertDefinitionId": "reg", "type": "FilePath",
+             "value": r"C:\Users\user\AppData\Local\Microsoft\OneDrive\17.3.6943.0625\FileSyncFAL.dll",
+             "detectionFunction": "Equals"},
+            {"id": "old-sha1", "alertDefinitionId": "reg", "type": "Sha1",
+             "value": "818b581a471c1c6833839d35a9d6f3544f6a9c92", "detectionFunction": "Equals"},
         ]),
     );
+    let evidence: Vec<&Value> = report["alerts"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    // The program's values are matched as the program, not one by one.
+    assert!(
+        evidence.iter().all(|e| e["kind"] == "executed"),
+        "{evidence:?}"
+    );
+    let of = |id: &str| {
+        evidence
+            .iter()
+            .filter(|e| e["ioc"]["id"] == id)
+            .map(|e| (e["field"].as_str().unwrap(), &e["executed"]))
+            .collect::<Vec<_>>()
+    };
     let key =
         r"Amcache.hve\Root\InventoryApplicationFile\000004495fb538f070efc58b28b096aecca267e28ead";
-    let hits = registry_hits(&report);
-    assert!(
-        hits.contains(&(
-            "sha1".into(),
-            "data".into(),
-            format!(r"{key}\FileId"),
-            "186fef64c415af7d11986c7254db81ef65549ebc".into()
-        )),
-        "{hits:?}"
+    // Both layouts record this program.
+    let sha1 = of("sha1");
+    let sources: Vec<_> = sha1
+        .iter()
+        .map(|(_, p)| p["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["amcache-file", "amcache"], "{sha1:?}");
+    let (field, p) = sha1[1];
+    assert_eq!(field, "sha1");
+    assert_eq!(p["source"], "amcache");
+    assert_eq!(p["key"], key);
+    assert_eq!(
+        p["path"],
+        r"c:\users\user\appdata\local\jetbrains\installations\dotpeek08\jetlauncher64c.exe"
     );
+    assert_eq!(p["name"], "jetlauncher64c.exe");
+    assert_eq!(p["size"], 0x7fac0);
+    assert_eq!(p["lastWritten"], "2017-08-03T11:34:09.4825597Z");
+    let name = of("name");
     assert!(
-        hits.iter()
-            .any(|h| h.0 == "name" && h.2 == format!(r"{key}\LowerCaseLongPath")),
-        "{hits:?}"
+        name.iter()
+            .any(|(f, p)| *f == "fileName" && p["key"] == key),
+        "{name:?}"
     );
+    // The older layout: path by value 15, SHA-1 by value 101.
+    for id in ["old", "old-sha1"] {
+        let found = of(id);
+        assert_eq!(found.len(), 1, "{id}: {found:?}");
+        assert_eq!(found[0].1["source"], "amcache-file");
+        assert_eq!(
+            found[0].1["sha1"],
+            "818b581a471c1c6833839d35a9d6f3544f6a9c92"
+        );
+        assert!(
+            found[0].1["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("FileSyncFAL.dll")
+        );
+    }
 }
 
 /// A dirty hive whose last changes are only in its logs: the scan applies

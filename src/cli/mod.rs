@@ -187,6 +187,15 @@ struct ScanArgs {
     /// chunks read are checked with or without it.
     #[arg(long)]
     verify_image: bool,
+    /// Search the bytes of every file (inside images too; not event logs
+    /// and hives, whose fields are matched) for the bundle's IP addresses,
+    /// host names and URLs, as ASCII/UTF-8 and UTF-16LE. On by default when
+    /// the bundle has such IOCs and files are read for their digests anyway.
+    #[arg(long, overrides_with = "no_content")]
+    content: bool,
+    /// Do not search file bytes (see --content).
+    #[arg(long, overrides_with = "content")]
+    no_content: bool,
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
     threads: usize,

@@ -89,7 +89,18 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         );
     }
     let loaded = clock.elapsed();
-    let matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
+    let mut matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
+    // Searching bytes that are read anyway costs little (README, "File
+    // content"); reading every byte only to search it is asked for.
+    let content = args.content || !args.no_content && !matcher.digests_needed().is_empty();
+    let content_search = if content {
+        let (iocs, unsearched) = matcher
+            .search_content(&bundle)
+            .map_err(anyhow::Error::msg)?;
+        (iocs + unsearched > 0).then_some(report::ContentSearch { iocs, unsearched })
+    } else {
+        None
+    };
     let compiled = clock.elapsed();
 
     let opts = ScanOptions {
@@ -154,6 +165,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             matcher_build: (compiled - loaded).as_secs_f64(),
             scan: scanned.as_secs_f64(),
         },
+        content_search,
     };
     let report = builder.finish(
         &report::Detections {

@@ -69,6 +69,17 @@ pub enum Artifact {
         hive: FileFacts,
         item: Box<RegistryItem>,
     },
+    /// A program an execution trace in a file records (an Amcache entry):
+    /// evidence it ran or was installed, even when the file is gone.
+    Executed {
+        trace: FileFacts,
+        program: Box<crate::artifact::registry::amcache::Program>,
+    },
+    /// A network IOC's value inside a file's bytes (`--content`).
+    Content {
+        file: FileFacts,
+        hit: Box<crate::matcher::content::ContentHit>,
+    },
     /// Records a correlation rule grouped: what it counted (`kind`,
     /// `event_count` …), the value that met its condition, its window.
     Correlation {
@@ -101,6 +112,8 @@ impl Artifact {
             Artifact::File { .. } => "file",
             Artifact::Record { .. } => "record",
             Artifact::Registry { .. } => "registry",
+            Artifact::Content { .. } => "content",
+            Artifact::Executed { .. } => "executed",
             Artifact::Correlation { .. } => "correlation",
         }
     }

@@ -8,6 +8,7 @@
 mod prefilter;
 // The literal helpers the Sigma rules' prefilter shares.
 pub(crate) use prefilter::{fits_kind, longest_plain_run, narrow};
+pub mod content;
 mod record;
 pub mod text;
 
@@ -15,6 +16,7 @@ pub use record::{normalize_registry, normalize_url};
 
 use std::collections::HashMap;
 
+use crate::artifact::registry::amcache::Program;
 use crate::bundle::{Bundle, DetectionFunction, IdMap, IocIdx, IocType, value};
 use crate::hash::{DigestSet, Digests};
 use text::{TextSet, TextSetBuilder};
@@ -42,6 +44,9 @@ pub struct Matcher {
     record_prefilter: Option<prefilter::Prefilter>,
     /// False-positive regexes by IOC (see `Ioc::exclude`).
     exclusions: HashMap<IocIdx, regex::Regex>,
+    /// Network IOCs searched in file bytes; empty unless asked for
+    /// ([`Matcher::search_content`]).
+    content: content::ContentSet,
 }
 
 impl Matcher {
@@ -76,7 +81,28 @@ impl Matcher {
             has_record_iocs: bundle.active_iocs().next().is_some(),
             record_prefilter,
             exclusions,
+            content: content::ContentSet::default(),
         })
+    }
+
+    /// Also searches file bytes for the bundle's addresses, host names and
+    /// URLs (`--content`); returns how many IOCs are searched and how many
+    /// network IOCs have no literal to search (regexes, address ranges).
+    pub fn search_content(&mut self, bundle: &Bundle) -> Result<(usize, usize), String> {
+        self.content = content::ContentSet::new(bundle)?;
+        Ok((self.content.searched(), self.content.unsearched()))
+    }
+
+    /// The literals to search file bytes for, if any.
+    pub fn content(&self) -> Option<&content::ContentSet> {
+        (!self.content.is_empty()).then_some(&self.content)
+    }
+
+    /// Whether an IOC's false-positive regex rejects a matched value.
+    pub fn excluded(&self, ioc: IocIdx, value: &str) -> bool {
+        self.exclusions
+            .get(&ioc)
+            .is_some_and(|re| re.is_match(value) || re.is_match(&value.replace('/', "\\")))
     }
 
     #[allow(clippy::type_complexity)]
@@ -162,6 +188,38 @@ impl Matcher {
         self.has_record_iocs
     }
 
+    /// Sha1, FilePath and FileName IOCs against a program an execution
+    /// trace (Amcache) records, which may be all that is left of it.
+    pub fn match_program(&self, p: &Program, out: &mut Vec<Hit>) {
+        let start = out.len();
+        let mut iocs = Vec::new();
+        let mut push = |iocs: &mut Vec<IocIdx>, field: &str, value: &str| {
+            out.extend(iocs.drain(..).map(|ioc| Hit {
+                ioc,
+                field: field.into(),
+                value: value.into(),
+            }));
+        };
+        if let Some(sha1) = &p.sha1 {
+            let found = hex::decode(sha1)
+                .ok()
+                .and_then(|b| self.sha1.get(&b[..]).cloned());
+            iocs.extend(found.into_iter().flatten());
+            push(&mut iocs, "sha1", sha1);
+        }
+        if let Some(path) = p.path.as_deref().filter(|_| !self.file_path.is_empty()) {
+            self.file_path
+                .find(&normalize_path(path, true), &[path], &mut iocs);
+            push(&mut iocs, "filePath", path);
+        }
+        if let Some(name) = p.name.as_deref().filter(|_| !self.file_name.is_empty()) {
+            self.file_name
+                .find(&normalize_name(name), &[name], &mut iocs);
+            push(&mut iocs, "fileName", name);
+        }
+        self.drop_excluded(out, start);
+    }
+
     pub fn digests_needed(&self) -> DigestSet {
         self.digests
     }
@@ -174,10 +232,7 @@ impl Matcher {
         }
         let mut i = start;
         while i < out.len() {
-            let excluded = self.exclusions.get(&out[i].ioc).is_some_and(|re| {
-                re.is_match(&out[i].value) || re.is_match(&out[i].value.replace('/', "\\"))
-            });
-            if excluded {
+            if self.excluded(out[i].ioc, &out[i].value) {
                 out.remove(i);
             } else {
                 i += 1;

@@ -50,6 +50,16 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             ));
         }
     }
+    let content_search = first.scan.content_search;
+    if let Some((name, _)) = reports
+        .iter()
+        .find(|(_, r)| r.scan.content_search != content_search)
+    {
+        return err(format!(
+            "{name} and {first_name} differ in searching file content (--content): only \
+             scans that looked for the same things merge"
+        ));
+    }
     if reports.len() > 1 && rules.iter().any(|f| f.correlations > 0) {
         return err(format!(
             "{first_name} was scanned with correlation rules: they group records across the \
@@ -101,6 +111,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             interrupted,
             as_of,
             timings,
+            content_search,
         },
         bundles,
         rules,

@@ -72,6 +72,21 @@ pub struct ScanInfo {
     pub as_of: String,
     /// Where the time went, in seconds (time fields: they differ run to run).
     pub timings: Timings,
+    /// Whether file bytes were searched for network IOCs (`--content`),
+    /// and for how many.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_search: Option<ContentSearch>,
+}
+
+/// What `--content` searched file bytes for.
+#[derive(Debug, Serialize, Deserialize, Default, Clone, Copy, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentSearch {
+    /// Network IOCs whose values were searched (as ASCII and UTF-16LE).
+    pub iocs: usize,
+    /// Network IOCs with no literal to search (regexes, address ranges):
+    /// matched in names, records and registry values only.
+    pub unsearched: usize,
 }
 
 #[derive(Debug, Serialize, Deserialize, Default, Clone, Copy, PartialEq)]
@@ -194,7 +209,8 @@ pub struct RuleDefinitionReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceReport {
-    /// The artifact: `file`, `record`, `registry` or `correlation`.
+    /// The artifact: `file`, `record`, `registry`, `executed`, `content`
+    /// or `correlation`.
     pub kind: String,
     /// What fired: its kind and id; the kind's own object follows.
     pub detection: DetectionRef,
@@ -220,6 +236,13 @@ pub struct EvidenceReport {
     /// `file` describes.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub registry: Option<crate::artifact::registry::RegistryItem>,
+    /// For content evidence: where in `file` the IOC's value was found.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content: Option<crate::matcher::content::ContentHit>,
+    /// For executed evidence: the program the trace in `file` (an Amcache
+    /// hive) records.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub executed: Option<crate::artifact::registry::amcache::Program>,
 }
 
 /// What a correlation rule grouped to fire.

@@ -56,12 +56,22 @@ pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceR
     let described = catalog.describe(&f.detection);
     let kind = f.artifact.kind().to_string();
     let mut registry = None;
+    let mut content = None;
+    let mut executed = None;
     let (file, record, correlation) = match f.artifact {
         Artifact::File { file } => (Some(file), None, None),
         Artifact::Record { log, record } => (Some(log), Some(*record), None),
         Artifact::Registry { hive, item } => {
             registry = Some(*item);
             (Some(hive), None, None)
+        }
+        Artifact::Content { file, hit } => {
+            content = Some(*hit);
+            (Some(file), None, None)
+        }
+        Artifact::Executed { trace, program } => {
+            executed = Some(*program);
+            (Some(trace), None, None)
         }
         Artifact::Correlation {
             kind,
@@ -114,6 +124,14 @@ pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceR
     if let Some(item) = &registry {
         location.display.push_str(&format!(" › {}", item.path()));
     }
+    if let Some(hit) = &content {
+        location
+            .display
+            .push_str(&format!(" › byte {}", hit.offset));
+    }
+    if let Some(p) = &executed {
+        location.display.push_str(&format!(" › {}", p.key));
+    }
     let matched_fields = if correlation.is_some() {
         Vec::new()
     } else {
@@ -134,6 +152,8 @@ pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceR
         record: record.map(record_report),
         correlation,
         registry,
+        content,
+        executed,
     }
 }
 

@@ -3,6 +3,7 @@
 //! during the file's one read, then every key and value is matched, and
 //! what could not be read is listed with its cell offset.
 
+use crate::artifact::registry::amcache::{Program, Programs};
 use crate::artifact::registry::{self, RegistryItem};
 use crate::source::{At, FileEntry, ProblemKind};
 
@@ -40,16 +41,25 @@ impl HiveBytes {
     }
 }
 
-/// Matches every key and value of the hive whose bytes are `hive`: the
-/// items that hit, with what fired. Damage, a dirty hive and a hive too
-/// large are listed.
+/// What fired in a hive: on keys and values, and on the programs an
+/// Amcache records (whose SHA-1, path, name and size values are matched as
+/// the program, not one by one).
+#[derive(Default)]
+pub(super) struct Found {
+    pub items: Vec<(Fired, Box<RegistryItem>)>,
+    pub programs: Vec<(Fired, Box<Program>)>,
+}
+
+/// Matches every key and value of the hive whose bytes are `hive`, and
+/// every program it records. Damage, a dirty hive and a hive too large are
+/// listed.
 pub(super) fn scan(
     source: usize,
     entry: &FileEntry,
     hive: HiveBytes,
     ctx: &Ctx,
     emit: Emit,
-) -> Vec<(Fired, Box<RegistryItem>)> {
+) -> Found {
     let listed = |kind, message: String, cell: Option<u32>| {
         let at = At {
             offset: cell.map(|c| registry::hive::BASE_BLOCK as u64 + u64::from(c)),
@@ -66,7 +76,7 @@ pub(super) fn scan(
             ),
             None,
         );
-        return Vec::new();
+        return Found::default();
     }
     let mut bytes = hive.bytes;
     let dirty =
@@ -74,15 +84,26 @@ pub(super) fn scan(
     if dirty {
         replay_logs(entry, &mut bytes, &listed);
     }
-    let mut found = Vec::new();
+    let mut found = Found::default();
     let mut hits = Vec::new();
+    let mut programs = Programs::default();
     let name = entry.path.display();
     let damage = registry::scan(&bytes, &name, |item| {
+        if programs.offer(item) {
+            return;
+        }
         ctx.matcher.match_registry(item, &mut hits);
         for hit in hits.drain(..) {
-            found.push((Fired::from(hit), Box::new(item.clone())));
+            found.items.push((Fired::from(hit), Box::new(item.clone())));
         }
     });
+    for program in programs.finish() {
+        ctx.matcher.match_program(&program, &mut hits);
+        let program = Box::new(program);
+        for hit in hits.drain(..) {
+            found.programs.push((Fired::from(hit), program.clone()));
+        }
+    }
     match damage {
         Err(e) => listed(ProblemKind::CorruptHive, e, None),
         Ok(damage) => {

@@ -20,6 +20,7 @@ use crate::artifact::ReadSeek;
 use crate::evidence::ScanEvent;
 use crate::hash::MultiHasher;
 use crate::hash::md5_lanes::{self, LANES};
+use crate::matcher::content::ContentStream;
 use crate::source::{FileEntry, ReadBuf, SourceItem};
 
 use super::Batch;
@@ -47,7 +48,7 @@ pub(super) fn run_source(
 }
 
 /// One file being read in a lane.
-struct Lane {
+struct Lane<'a> {
     entry: FileEntry,
     plan: Plan,
     reader: Box<dyn ReadSeek>,
@@ -60,9 +61,11 @@ struct Lane {
     head: [u8; artifact::HEAD_LEN],
     head_len: usize,
     end: End,
+    /// The search of its bytes for network IOCs (`--content`).
+    search: Option<ContentStream<'a>>,
 }
 
-impl Lane {
+impl Lane<'_> {
     /// Reads the lane's next chunk into `buf[..len]`; notes the end of the
     /// file, a failed read, or first bytes that send the file the one-file
     /// way (then `len` is 0). A file's first bytes are read on their own,
@@ -97,6 +100,9 @@ impl Lane {
                 }
                 self.len = n;
                 self.bytes += n as u64;
+                if let Some(c) = &mut self.search {
+                    c.feed(&self.buf[..n]);
+                }
             }
             Ok(Err(e)) => self.end = End::Failed(e),
             Err(panic) => {
@@ -139,7 +145,7 @@ impl<'a> Worker<'a> {
     }
 
     fn run(mut self, items: &Mutex<Box<dyn Iterator<Item = SourceItem> + Send + '_>>) {
-        let mut lanes: Vec<Lane> = Vec::with_capacity(LANES);
+        let mut lanes: Vec<Lane<'a>> = Vec::with_capacity(LANES);
         let mut walk_done = false;
         loop {
             while !walk_done && lanes.len() < LANES {
@@ -158,7 +164,7 @@ impl<'a> Worker<'a> {
 
     /// Starts an item: a lane for a file whose MD5 is wanted, else done here
     /// and now.
-    fn admit(&mut self, item: SourceItem) -> Option<Lane> {
+    fn admit(&mut self, item: SourceItem) -> Option<Lane<'a>> {
         let source = self.source;
         let path = worker::item_path(&item);
         let mut lane = None;
@@ -192,6 +198,7 @@ impl<'a> Worker<'a> {
                             head: [0; artifact::HEAD_LEN],
                             head_len: 0,
                             end: End::No,
+                            search: ctx.matcher.content().map(|c| c.stream()),
                         });
                     }
                     Err(e) => {
@@ -226,7 +233,7 @@ impl<'a> Worker<'a> {
     /// files one worker's lanes took) are not left to one core. The MD5s
     /// then advance together. One or two lanes use `MultiHasher::update`,
     /// whose MD5 | SHAs split over two cores serves them better.
-    fn round(&mut self, lanes: &mut Vec<Lane>) {
+    fn round(&mut self, lanes: &mut Vec<Lane<'a>>) {
         use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
         if self.ctx.stop.requested().is_some() {
             for lane in lanes.drain(..) {
@@ -266,7 +273,7 @@ impl<'a> Worker<'a> {
         }
     }
 
-    fn finish(&mut self, lane: Lane) {
+    fn finish(&mut self, lane: Lane<'a>) {
         let Lane {
             entry,
             plan,
@@ -276,6 +283,7 @@ impl<'a> Worker<'a> {
             head,
             head_len,
             end,
+            search,
             ..
         } = lane;
         self.spare.push(buf);
@@ -296,6 +304,7 @@ impl<'a> Worker<'a> {
                     head,
                     head_len,
                     hive: None,
+                    content: search.map(|c| c.finish()).unwrap_or_default(),
                 }),
             };
             worker::conclude(source, &entry, plan, read, Vec::new(), ctx, wbuf, emit);

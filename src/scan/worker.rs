@@ -9,11 +9,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::artifact::registry::RegistryItem;
+use crate::artifact::registry::amcache::Program;
 use crate::artifact::{
     self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen, ValueKind,
 };
+use crate::bundle::IocIdx;
 use crate::evidence::{Artifact, Detection, FileFacts, Finding, Location, ScanEvent};
 use crate::hash::{DigestSet, Digests, MultiHasher};
+use crate::matcher::content::ContentHit;
 use crate::matcher::{Hit, Matcher};
 use crate::sigma::{RuleHit, RuleSet};
 
@@ -167,6 +170,9 @@ pub(super) struct Plan {
     pub hits: Vec<Hit>,
     /// The digests to compute in the one pass.
     pub want: DigestSet,
+    /// Whether its bytes are searched for network IOCs (`--content`): then
+    /// it is read even when no digest is wanted.
+    pub content: bool,
 }
 
 /// Matches the name and path and decides the digests; `None` when the file
@@ -226,7 +232,12 @@ pub(super) fn plan(source: usize, entry: &FileEntry, ctx: &Ctx, emit: Emit) -> O
     } else {
         DigestSet::ALL
     };
-    Some(Plan { hits, want })
+    let content = ctx.matcher.content().is_some();
+    Some(Plan {
+        hits,
+        want,
+        content,
+    })
 }
 
 /// A file not read: listed with why, and its name and path hits made
@@ -264,7 +275,7 @@ pub(super) fn read_file(
     emit: Emit,
 ) {
     let log = LogScan::new(source, entry, ctx, emit);
-    let read = read_and_hash(&*entry.content, plan.want, buf, &log);
+    let read = read_and_hash(&*entry.content, &plan, buf, &log);
     let found = log.finish();
     conclude(source, entry, plan, read, found, ctx, buf, emit);
 }
@@ -282,15 +293,22 @@ pub(super) fn conclude(
     buf: &mut ReadBuf,
     emit: Emit,
 ) {
-    let Plan { mut hits, want } = plan;
+    let Plan {
+        mut hits,
+        want,
+        content: searched,
+    } = plan;
     let size = entry.meta.size;
-    let mut registry = Vec::new();
+    let mut registry = super::hive::Found::default();
+    let mut content = Vec::new();
     let (digests, bytes) = match read {
         Ok(r) => {
             nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
             if let Some(h) = r.hive {
                 registry = super::hive::scan(source, entry, h, ctx, emit);
             }
+            content = r.content;
+            content.retain(|(ioc, _, text)| !ctx.matcher.excluded(*ioc, text));
             (r.digests, r.bytes)
         }
         Err(e) => {
@@ -308,7 +326,9 @@ pub(super) fn conclude(
             (Digests::default(), 0)
         }
     };
-    if !want.is_empty() && bytes != size {
+    // Read whole: to hash it, or to search it (a log or hive is not
+    // searched, and then not read when nothing is hashed).
+    if (!want.is_empty() || searched && bytes > 0) && bytes != size {
         emit(problem(
             source,
             entry,
@@ -321,7 +341,8 @@ pub(super) fn conclude(
     let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
-    if hits.len() > path_hits || !found.is_empty() || !registry.is_empty() {
+    let inner = !found.is_empty() || !registry.items.is_empty() || !registry.programs.is_empty();
+    if hits.len() > path_hits || inner || !content.is_empty() {
         fill_digests(source, entry, &mut digests, buf, emit);
     }
 
@@ -338,7 +359,11 @@ pub(super) fn conclude(
             Some(Inner::Record(record)),
         ));
     }
-    for (hit, item) in registry {
+    for (hit, program) in registry.programs {
+        let inner = Some(Inner::Program(program));
+        emit(evidence(source, entry, hit, &digests, inner));
+    }
+    for (hit, item) in registry.items {
         emit(evidence(
             source,
             entry,
@@ -347,27 +372,40 @@ pub(super) fn conclude(
             Some(Inner::Registry(item)),
         ));
     }
+    for (ioc, found, text) in content {
+        let hit = Hit {
+            ioc,
+            field: "content".into(),
+            value: text,
+        };
+        let inner = Some(Inner::Content(Box::new(found)));
+        emit(evidence(source, entry, hit.into(), &digests, inner));
+    }
 }
 
 /// What inside a file a finding was made in.
 enum Inner {
     Record(Box<Record>),
     Registry(Box<RegistryItem>),
+    Content(Box<ContentHit>),
+    Program(Box<Program>),
 }
 
 /// Reads the content once: computes `want`, and when the first bytes say
-/// the file is an event log, parses it from the same bytes (into `log`).
-/// With nothing to hash, only the first bytes of a file that is not a log
-/// are read.
+/// the file is an event log, parses it from the same bytes (into `log`);
+/// any other file's bytes are searched for network IOCs with `--content`.
+/// With nothing to hash or search, only the first bytes of a file that is
+/// not a log are read.
 fn read_and_hash(
     content: &dyn Content,
-    want: DigestSet,
+    plan: &Plan,
     buf: &mut ReadBuf,
     log: &LogScan,
 ) -> std::io::Result<Read1> {
+    let want = plan.want;
     let mut head = [0u8; artifact::HEAD_LEN];
     let size = log.entry.meta.size;
-    if want.is_empty() {
+    if want.is_empty() && !plan.content {
         let n = read_full(&mut content.open()?, &mut head)?;
         let hive = HiveBytes::start(&head[..n], size, log.ctx).is_some();
         if artifact::parser_for(&head[..n]).is_none() && !hive {
@@ -377,6 +415,7 @@ fn read_and_hash(
                 head,
                 head_len: n,
                 hive: None,
+                content: Vec::new(),
             });
         }
     }
@@ -385,15 +424,27 @@ fn read_and_hash(
     let sink = |item| log.on_item(item);
     let mut stream: Option<Box<dyn LogStream + '_>> = None;
     let mut hive: Option<HiveBytes> = None;
+    // Logs and hives are searched field by field, not byte by byte.
+    let mut search = None;
     let n = content.pump(buf, &mut |chunk| {
         let h = hasher.get_or_insert_with(|| {
             head_len = chunk.len().min(artifact::HEAD_LEN);
             head[..head_len].copy_from_slice(&chunk[..head_len]);
             stream = artifact::parser_for(&head[..head_len]).map(|p| log.start(p, &sink));
             hive = HiveBytes::start(&head[..head_len], size, log.ctx);
+            let parsed = stream.is_some() || artifact::registry::is_hive(&head[..head_len]);
+            search = log
+                .ctx
+                .matcher
+                .content()
+                .filter(|_| !parsed)
+                .map(|c| c.stream());
             MultiHasher::new(want)
         });
         h.update(chunk);
+        if let Some(c) = &mut search {
+            c.feed(chunk);
+        }
         if let Some(s) = &mut stream {
             s.feed(chunk);
         }
@@ -413,10 +464,15 @@ fn read_and_hash(
     };
     Ok(Read1 {
         digests,
-        bytes: if want.is_empty() { 0 } else { n },
+        bytes: if want.is_empty() && search.is_none() {
+            0
+        } else {
+            n
+        },
         head,
         head_len,
         hive,
+        content: search.map(|c| c.finish()).unwrap_or_default(),
     })
 }
 
@@ -429,6 +485,8 @@ pub(super) struct Read1 {
     pub head_len: usize,
     /// A registry hive's bytes, kept for its keys to be matched.
     pub hive: Option<HiveBytes>,
+    /// Network IOCs found in the bytes: IOC, where, matched text.
+    pub content: Vec<(IocIdx, ContentHit, String)>,
 }
 
 /// A file met in the walk that is itself a disk image (an E01 in a case
@@ -749,6 +807,11 @@ fn evidence(
         artifact: match inner {
             Some(Inner::Record(record)) => Artifact::Record { log: file, record },
             Some(Inner::Registry(item)) => Artifact::Registry { hive: file, item },
+            Some(Inner::Content(hit)) => Artifact::Content { file, hit },
+            Some(Inner::Program(program)) => Artifact::Executed {
+                trace: file,
+                program,
+            },
             None => Artifact::File { file },
         },
         location: Location {

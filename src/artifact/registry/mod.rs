@@ -7,6 +7,7 @@
 //! turns keys and values into [`RegistryItem`]s, one at a time, for the
 //! matcher.
 
+pub mod amcache;
 pub mod deleted;
 pub mod hive;
 pub mod log;

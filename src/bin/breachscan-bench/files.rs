@@ -196,7 +196,7 @@ fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Reuses data generated with the same parameters; regenerates otherwise.
-fn fresh(dir: &Path, params: &str) -> Result<bool> {
+pub(crate) fn fresh(dir: &Path, params: &str) -> Result<bool> {
     let marker = dir.join(".params");
     if fs::read_to_string(&marker).is_ok_and(|p| p == params) {
         return Ok(false);
@@ -208,11 +208,11 @@ fn fresh(dir: &Path, params: &str) -> Result<bool> {
     Ok(true)
 }
 
-fn mark(dir: &Path, params: &str) -> Result<()> {
+pub(crate) fn mark(dir: &Path, params: &str) -> Result<()> {
     fs::write(dir.join(".params"), params).context("write marker")
 }
 
-fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
+pub(crate) fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
     let n = total.div_ceil(LARGE_FILE).max(1) as usize;
     let params = format!("large {n} x {LARGE_FILE}");
     if fresh(dir, &params)? {
@@ -230,7 +230,7 @@ fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
     Ok((n, n as u64 * LARGE_FILE))
 }
 
-fn ensure_small(dir: &Path, n: usize) -> Result<(usize, u64)> {
+pub(crate) fn ensure_small(dir: &Path, n: usize) -> Result<(usize, u64)> {
     let params = format!("small {n}");
     let size_of = |i: usize| 1024 + (i.wrapping_mul(2_654_435_761) % (31 * 1024));
     if fresh(dir, &params)? {

@@ -7,6 +7,7 @@
 //! Speed goals are checked here, never in timed unit tests.
 
 mod bundle;
+mod content;
 mod evtx;
 mod files;
 mod hive;
@@ -47,6 +48,9 @@ enum Bench {
     Merge(merge::Args),
     /// Registry hives: keys and values per second beside regipy.
     Hive(hive::Args),
+    /// File content search (--content): its cost beside the same scan
+    /// without it.
+    Content(content::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Bench::Bundle(args) => bundle::run(&args),
         Bench::Merge(args) => merge::run(&args),
         Bench::Hive(args) => hive::run(&args),
+        Bench::Content(args) => content::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,695 @@
+//! Network IOCs inside file bytes (`--content`): the bundle's addresses,
+//! host names and URLs searched in the bytes a file is hashed from, as
+//! ASCII/UTF-8 and as UTF-16LE, in one pass of one Aho-Corasick automaton.
+//!
+//! Bytes arrive in chunks cut anywhere, so each match is decided once, in
+//! the first chunk that holds its right context: a match whose context
+//! reaches into the previous chunk is decided on a small seam (the last
+//! [`ContentSet::window`] bytes before the chunk and as many after its
+//! start); the rest in place. Nothing is copied but the seam, and memory
+//! is that seam whatever the file's size.
+//!
+//! A literal is found only on the boundaries of its type, the same as
+//! inside record strings: an address not inside a longer run of address
+//! characters (`192.168.1.100` never matches `192.168.1.1`), a host name
+//! on label boundaries (subdomains match `Equals`), a URL not followed by
+//! more of a URL. Regex IOCs and address ranges have no literal: they are
+//! counted ([`ContentSet::unsearched`]), not searched.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::value::{Cidr, normalize_domain};
+use crate::bundle::{Bundle, DetectionFunction, IocIdx, IocType};
+
+use super::record::normalize_url;
+
+/// Bytes on each side of a match that its evidence is made of: the
+/// boundary checks (two characters), the whole host name of a subdomain
+/// and the excerpt. A match is decided only once all of them are at hand
+/// (or the file ends), so the evidence does not depend on how the bytes
+/// were cut into chunks.
+const CTX: usize = 40;
+
+/// Where in a file a network IOC was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentHit {
+    /// Byte offset of the first occurrence from the start of the file.
+    pub offset: u64,
+    /// `ascii` (ASCII or UTF-8) or `utf-16le`.
+    pub encoding: String,
+    /// The bytes around the first occurrence, non-printable ones escaped
+    /// (`\xNN`, `\uNNNN`).
+    pub excerpt: String,
+    /// Occurrences of this IOC in the file (each on its boundaries).
+    pub occurrences: u64,
+}
+
+/// What kind of value a literal is, for its boundaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ip4,
+    Ip6,
+    Domain,
+    Url,
+}
+
+/// One IOC behind a literal, with the boundaries its function asks.
+#[derive(Debug, Clone)]
+struct Target {
+    ioc: IocIdx,
+    kind: Kind,
+    left: bool,
+    right: bool,
+    /// For `Equals` URLs: the normalised URL (its path compares exactly).
+    url: Option<String>,
+}
+
+/// One pattern of the automaton: a literal in one encoding.
+struct Pattern {
+    /// The literal in lower case, as the decoded match must read.
+    literal: String,
+    utf16: bool,
+    targets: Vec<Target>,
+}
+
+/// The compiled literals; empty when the bundle has no network IOC.
+#[derive(Default)]
+pub struct ContentSet {
+    /// Over the lower-cased bytes.
+    ac: Option<AhoCorasick>,
+    patterns: Vec<Pattern>,
+    max_len: usize,
+    min_len: usize,
+    /// The bytes literals are made of, either case (see [`ContentSet::find`]).
+    literal_byte: Vec<bool>,
+    /// Whether every literal holds a `.` or `:` (then only runs of literal
+    /// bytes around one are searched).
+    anchored: bool,
+    /// IOCs searched, and network IOCs with nothing to search.
+    searched: usize,
+    unsearched: usize,
+}
+
+impl ContentSet {
+    pub fn new(bundle: &Bundle) -> Result<ContentSet, String> {
+        let mut by_literal: HashMap<String, Vec<Target>> = HashMap::new();
+        let mut unsearched = 0;
+        let mut searched = std::collections::HashSet::new();
+        for (ioc, i) in bundle.active_iocs() {
+            let (left, right) = match i.function {
+                DetectionFunction::Equals => (true, true),
+                DetectionFunction::StartWith => (true, false),
+                DetectionFunction::EndWith => (false, true),
+                DetectionFunction::Contains => (false, false),
+                DetectionFunction::Regex => {
+                    unsearched += usize::from(is_network(i.kind));
+                    continue;
+                }
+            };
+            let v = i.value.trim();
+            let mut add = |literal: String, kind, url| {
+                if !literal.is_empty() {
+                    searched.insert(ioc);
+                    let t = Target {
+                        ioc,
+                        kind,
+                        left,
+                        right,
+                        url,
+                    };
+                    by_literal.entry(literal).or_default().push(t);
+                }
+            };
+            match i.kind {
+                IocType::IpAddress if i.function == DetectionFunction::Equals => {
+                    let Ok(c) = Cidr::parse(v) else { continue };
+                    if c.prefix < if c.addr.is_ipv4() { 32 } else { 128 } {
+                        unsearched += 1;
+                        continue;
+                    }
+                    let kind = if c.addr.is_ipv4() {
+                        Kind::Ip4
+                    } else {
+                        Kind::Ip6
+                    };
+                    // The IOC as written and the address's usual spelling.
+                    let written = v.trim_start_matches('[').trim_end_matches(']');
+                    let written = written.to_ascii_lowercase();
+                    let canonical = c.addr.to_string();
+                    if written != canonical {
+                        add(written, kind, None);
+                    }
+                    add(canonical, kind, None);
+                }
+                IocType::IpAddress => {
+                    let kind = if v.contains(':') {
+                        Kind::Ip6
+                    } else {
+                        Kind::Ip4
+                    };
+                    add(v.to_ascii_lowercase(), kind, None);
+                }
+                IocType::DomainName => {
+                    let d = normalize_domain(v).unwrap_or_else(|_| v.to_lowercase());
+                    add(d, Kind::Domain, None);
+                }
+                IocType::Url => {
+                    let url = (i.function == DetectionFunction::Equals).then(|| normalize_url(v));
+                    add(v.to_lowercase(), Kind::Url, url);
+                }
+                _ => {}
+            }
+        }
+        let mut patterns = Vec::with_capacity(by_literal.len() * 2);
+        for (literal, targets) in by_literal {
+            patterns.push(Pattern {
+                literal: literal.clone(),
+                utf16: true,
+                targets: targets.clone(),
+            });
+            patterns.push(Pattern {
+                literal,
+                utf16: false,
+                targets,
+            });
+        }
+        if patterns.is_empty() {
+            return Ok(ContentSet {
+                unsearched,
+                ..ContentSet::default()
+            });
+        }
+        let searched = searched.len();
+        let bytes: Vec<Vec<u8>> = patterns.iter().map(encode).collect();
+        let max_len = bytes.iter().map(Vec::len).max().unwrap_or(0);
+        let min_len = bytes.iter().map(Vec::len).min().unwrap_or(0);
+        let mut literal_byte = vec![false; 256];
+        for &b in bytes.iter().flatten() {
+            literal_byte[usize::from(b.to_ascii_lowercase())] = true;
+            literal_byte[usize::from(b.to_ascii_uppercase())] = true;
+        }
+        let anchored = bytes.iter().all(|b| b.contains(&b'.') || b.contains(&b':'));
+        // A DFA is the fastest per byte; past some thousands of literals
+        // its tables grow large, and the contiguous NFA is far smaller.
+        let kind = if bytes.len() <= 20_000 {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
+        let ac = AhoCorasickBuilder::new()
+            .kind(Some(kind))
+            .match_kind(MatchKind::Standard)
+            .build(&bytes)
+            .map_err(|e| format!("content literals: {e}"))?;
+        Ok(ContentSet {
+            ac: Some(ac),
+            patterns,
+            max_len,
+            min_len,
+            literal_byte,
+            anchored,
+            searched,
+            unsearched,
+        })
+    }
+
+    /// Whether there is anything to search for.
+    pub fn is_empty(&self) -> bool {
+        self.ac.is_none()
+    }
+
+    /// Network IOCs with no literal to search (regexes, address ranges).
+    pub fn unsearched(&self) -> usize {
+        self.unsearched
+    }
+
+    /// IOCs whose values are searched.
+    pub fn searched(&self) -> usize {
+        self.searched
+    }
+
+    /// Bytes kept from one chunk for the next: a match and its context.
+    fn window(&self) -> usize {
+        self.max_len + 2 * CTX
+    }
+
+    /// Every literal in `buf`: (pattern, start, end) into `out`. A literal
+    /// is made of literal bytes only, so it lies inside a run of them; when
+    /// every literal holds a `.` or `:`, only the runs around one (found
+    /// with `memchr2`) and as long as the shortest literal are searched:
+    /// random and binary data have few, text has many. Runs are lower-cased
+    /// into `scratch` for a case-sensitive automaton.
+    fn find(&self, buf: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<(usize, usize, usize)>) {
+        let Some(ac) = &self.ac else { return };
+        let mut search = |from: usize, to: usize| {
+            scratch.clear();
+            scratch.extend(buf[from..to].iter().map(u8::to_ascii_lowercase));
+            for m in ac.find_overlapping_iter(scratch.as_slice()) {
+                out.push((m.pattern().as_usize(), from + m.start(), from + m.end()));
+            }
+        };
+        if !self.anchored {
+            return search(0, buf.len());
+        }
+        let lit = |b: u8| self.literal_byte[usize::from(b)];
+        let mut covered = 0;
+        for at in memchr::memchr2_iter(b'.', b':', buf) {
+            if at < covered {
+                continue;
+            }
+            let mut from = at;
+            while from > covered && lit(buf[from - 1]) {
+                from -= 1;
+            }
+            let mut to = at + 1;
+            while to < buf.len() && lit(buf[to]) {
+                to += 1;
+            }
+            covered = to;
+            if to - from >= self.min_len {
+                search(from, to);
+            }
+        }
+    }
+
+    /// A search over one file's bytes, fed in order.
+    pub fn stream(&self) -> ContentStream<'_> {
+        ContentStream {
+            set: self,
+            carry: Vec::new(),
+            seam: Vec::new(),
+            scratch: Vec::new(),
+            matches: Vec::new(),
+            pos: 0,
+            found: HashMap::new(),
+        }
+    }
+}
+
+fn is_network(kind: IocType) -> bool {
+    matches!(
+        kind,
+        IocType::IpAddress | IocType::DomainName | IocType::Url
+    )
+}
+
+/// The bytes a pattern is searched as.
+fn encode(p: &Pattern) -> Vec<u8> {
+    if p.utf16 {
+        p.literal
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    } else {
+        p.literal.as_bytes().to_vec()
+    }
+}
+
+/// One file's search in progress.
+pub struct ContentStream<'a> {
+    set: &'a ContentSet,
+    /// The last [`ContentSet::window`] bytes fed (fewer at the start).
+    carry: Vec<u8>,
+    seam: Vec<u8>,
+    scratch: Vec<u8>,
+    matches: Vec<(usize, usize, usize)>,
+    /// Bytes fed so far.
+    pos: u64,
+    found: HashMap<IocIdx, (ContentHit, String)>,
+}
+
+/// Searched bytes: `buf` starts at file offset `base`.
+struct View<'b> {
+    buf: &'b [u8],
+    base: u64,
+}
+
+impl ContentStream<'_> {
+    /// Searches the next bytes of the file.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.set.ac.is_none() || chunk.is_empty() {
+            return;
+        }
+        let pos = self.pos;
+        let end = pos + chunk.len() as u64;
+        let ctx = CTX as u64;
+        // Matches whose left context is in earlier bytes, decided now that
+        // their right context has arrived.
+        if !self.carry.is_empty() {
+            let mut seam = std::mem::take(&mut self.seam);
+            seam.clear();
+            seam.extend_from_slice(&self.carry);
+            seam.extend_from_slice(&chunk[..chunk.len().min(self.set.window())]);
+            let view = View {
+                buf: &seam,
+                base: pos - self.carry.len() as u64,
+            };
+            self.search(&view, |s, e| {
+                s < pos + ctx && e + ctx > pos && e + ctx <= end
+            });
+            self.seam = seam;
+        }
+        let view = View {
+            buf: chunk,
+            base: pos,
+        };
+        self.search(&view, |s, e| (s >= pos + ctx || pos == 0) && e + ctx <= end);
+        // Keep the last window of bytes for the next seam.
+        let w = self.set.window();
+        if chunk.len() >= w {
+            self.carry.clear();
+            self.carry.extend_from_slice(&chunk[chunk.len() - w..]);
+        } else {
+            self.carry.extend_from_slice(chunk);
+            let cut = self.carry.len().saturating_sub(w);
+            self.carry.drain(..cut);
+        }
+        self.pos = end;
+    }
+
+    /// The matches cut short by the end of the file, then every IOC found
+    /// with its first occurrence and its matched text.
+    pub fn finish(mut self) -> Vec<(IocIdx, ContentHit, String)> {
+        let carry = std::mem::take(&mut self.carry);
+        let view = View {
+            buf: &carry,
+            base: self.pos - carry.len() as u64,
+        };
+        let end = self.pos;
+        self.search(&view, |_, e| e + CTX as u64 > end);
+        let mut out: Vec<_> = self
+            .found
+            .into_iter()
+            .map(|(ioc, (hit, text))| (ioc, hit, text))
+            .collect();
+        out.sort_by_key(|(ioc, hit, _)| (hit.offset, *ioc));
+        out
+    }
+
+    /// Checks the matches in `view` whose file offsets (start, end) this
+    /// step decides.
+    fn search(&mut self, view: &View, decide: impl Fn(u64, u64) -> bool) {
+        let mut matches = std::mem::take(&mut self.matches);
+        matches.clear();
+        self.set.find(view.buf, &mut self.scratch, &mut matches);
+        for &(pattern, start, end) in &matches {
+            if decide(view.base + start as u64, view.base + end as u64) {
+                self.check(view, pattern, start, end);
+            }
+        }
+        self.matches = matches;
+    }
+
+    /// Checks a match's boundaries and text, and counts it for its IOCs.
+    fn check(&mut self, view: &View, pattern: usize, start: usize, end: usize) {
+        let p = &self.set.patterns[pattern];
+        let unit = if p.utf16 { 2 } else { 1 };
+        let Some(text) = decode(&view.buf[start..end], p.utf16) else {
+            return;
+        };
+        if text.to_lowercase() != p.literal {
+            return;
+        }
+        let prev = char_at(view.buf, start.checked_sub(unit), unit);
+        let next = char_at(view.buf, Some(end), unit);
+        let next2 = char_at(view.buf, Some(end + unit), unit);
+        for t in &p.targets {
+            let ok = (!t.left || left_ok(t, prev))
+                && (!t.right || right_ok(t.kind, next, next2))
+                && t.url.as_ref().is_none_or(|u| normalize_url(&text) == *u);
+            if !ok {
+                continue;
+            }
+            // A subdomain is shown whole (`cdn.evil.example`).
+            let (start, text) = match t.kind {
+                Kind::Domain if prev == Some(b'.') => {
+                    let from = host_start(view.buf, start, unit);
+                    let whole = decode(&view.buf[from..end], p.utf16);
+                    whole.map_or((start, text.clone()), |w| (from, w))
+                }
+                _ => (start, text.clone()),
+            };
+            let offset = view.base + start as u64;
+            let entry = self.found.entry(t.ioc).or_insert_with(|| {
+                let hit = ContentHit {
+                    offset,
+                    encoding: if p.utf16 { "utf-16le" } else { "ascii" }.into(),
+                    excerpt: excerpt(view.buf, start, end, unit),
+                    occurrences: 0,
+                };
+                (hit, text.clone())
+            });
+            entry.0.occurrences += 1;
+            if offset < entry.0.offset {
+                // A seam decided later can hold an earlier occurrence.
+                entry.0.offset = offset;
+                entry.0.excerpt = excerpt(view.buf, start, end, unit);
+                entry.0.encoding = if p.utf16 { "utf-16le" } else { "ascii" }.into();
+                entry.1 = text;
+            }
+        }
+    }
+}
+
+/// The character next to a match at `at`, `None` past either end of the
+/// view (where the caller made sure the file starts or ends); non-ASCII
+/// characters as `0x80`.
+fn char_at(buf: &[u8], at: Option<usize>, unit: usize) -> Option<u8> {
+    let bytes = buf.get(at?..at? + unit)?;
+    match bytes {
+        [b] if b.is_ascii() => Some(*b),
+        [lo, 0] if lo.is_ascii() => Some(*lo),
+        _ => Some(0x80),
+    }
+}
+
+/// Where the host name holding a match at `start` begins: back over host
+/// characters and dots (at most [`CTX`] bytes), leading dots left out.
+fn host_start(buf: &[u8], start: usize, unit: usize) -> usize {
+    let floor = start.saturating_sub(CTX);
+    let mut from = start;
+    while from >= floor + unit {
+        match char_at(buf, Some(from - unit), unit) {
+            Some(c) if c == b'.' || is_host_char(c) => from -= unit,
+            _ => break,
+        }
+    }
+    while from < start && char_at(buf, Some(from), unit) == Some(b'.') {
+        from += unit;
+    }
+    from
+}
+
+/// Letters, digits, `-` and `_`. A non-ASCII character is a boundary:
+/// in binary data any byte can precede a string, and IOC lists write
+/// international names in punycode.
+fn is_host_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_')
+}
+
+fn left_ok(t: &Target, prev: Option<u8>) -> bool {
+    let Some(c) = prev else { return true };
+    match t.kind {
+        Kind::Ip4 | Kind::Ip6 => !(c.is_ascii_hexdigit() || matches!(c, b'.' | b':')),
+        // `files.evil.example` is inside `evil.example` for `Equals` and
+        // `EndWith`; a value that must start the name takes no dot.
+        Kind::Domain => !is_host_char(c) && (t.right || c != b'.'),
+        Kind::Url => !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')),
+    }
+}
+
+fn right_ok(kind: Kind, next: Option<u8>, next2: Option<u8>) -> bool {
+    let Some(c) = next else { return true };
+    let n2 = next2.unwrap_or(b' ');
+    match kind {
+        Kind::Ip4 => !(c.is_ascii_hexdigit() || c == b'.' && n2.is_ascii_digit()),
+        Kind::Ip6 => {
+            !(c.is_ascii_hexdigit()
+                || c == b':' && (n2.is_ascii_hexdigit() || n2 == b':')
+                || c == b'.' && n2.is_ascii_digit())
+        }
+        Kind::Domain => !(is_host_char(c) || c == b'.' && is_host_char(n2)),
+        Kind::Url => {
+            let more = |c: u8| {
+                c.is_ascii_alphanumeric()
+                    || matches!(c, b'-' | b'_' | b'/' | b'?' | b'#' | b'%' | b'&' | b'=')
+                    || matches!(c, b'~' | b'+' | b'@')
+            };
+            !(more(c) || matches!(c, b'.' | b':' | b',' | b';') && more(n2))
+        }
+    }
+}
+
+/// A match's bytes as text (`None` if they are not text in the encoding).
+fn decode(bytes: &[u8], utf16: bool) -> Option<String> {
+    if utf16 {
+        let units = bytes
+            .chunks_exact(2)
+            .map(|u| u16::from_le_bytes([u[0], u[1]]));
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .ok()
+    } else {
+        std::str::from_utf8(bytes).ok().map(str::to_string)
+    }
+}
+
+/// Up to [`CTX`] bytes either side of a match, escaped: printable
+/// ASCII as is, other bytes `\xNN` (UTF-16 units `\uNNNN`).
+fn excerpt(buf: &[u8], start: usize, end: usize, unit: usize) -> String {
+    let from = start - (start.min(CTX) / unit) * unit;
+    let to = (end + CTX).min(buf.len());
+    let mut out = String::new();
+    if unit == 2 {
+        for u in buf[from..to].chunks_exact(2) {
+            match u16::from_le_bytes([u[0], u[1]]) {
+                c @ 0x20..=0x7e => out.push(c as u8 as char),
+                c => out.push_str(&format!("\\u{c:04x}")),
+            }
+        }
+    } else {
+        for &b in &buf[from..to] {
+            match b {
+                0x20..=0x7e => out.push(b as char),
+                _ => out.push_str(&format!("\\x{b:02x}")),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{LoadOptions, parse_bytes};
+
+    fn set(iocs: &[(&str, &str, &str)]) -> ContentSet {
+        let iocs: Vec<_> = iocs
+            .iter()
+            .enumerate()
+            .map(|(n, (t, v, f))| {
+                serde_json::json!({"id": n.to_string(), "alertDefinitionId": "a",
+                    "type": t, "value": v, "detectionFunction": f})
+            })
+            .collect();
+        let b = serde_json::json!({"alertDefinitions": [{"id": "a", "name": "a", "severity": "Low"}], "iocs": iocs});
+        let opts = LoadOptions {
+            as_of: jiff::Timestamp::now(),
+            all_attributes: false,
+        };
+        let bundle = parse_bytes("b.json".as_ref(), b.to_string().as_bytes(), &opts).unwrap();
+        ContentSet::new(&bundle).unwrap()
+    }
+
+    /// (IOC, offset, occurrences, matched text) with the bytes fed in
+    /// pieces of `piece` bytes.
+    fn search(set: &ContentSet, data: &[u8], piece: usize) -> Vec<(u32, u64, u64, String)> {
+        search_hits(set, data, piece)
+            .into_iter()
+            .map(|(i, h, t)| (i, h.offset, h.occurrences, t))
+            .collect()
+    }
+
+    fn search_hits(set: &ContentSet, data: &[u8], piece: usize) -> Vec<(u32, ContentHit, String)> {
+        let mut s = set.stream();
+        for c in data.chunks(piece.max(1)) {
+            s.feed(c);
+        }
+        s.finish()
+    }
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn literals_are_found_on_their_boundaries_in_both_encodings() {
+        let s = set(&[
+            ("IpAddress", "192.168.1.1", "Equals"),
+            ("DomainName", "evil.example", "Equals"),
+            ("Url", "http://x.example/Gate.php", "Equals"),
+        ]);
+        let text = b"a 192.168.1.100 b 192.168.1.1:8080 c notevil.example d files.EVIL.example\n\
+            e evil.example.com f http://x.example/gate.php g HTTP://X.EXAMPLE/Gate.php h";
+        let found = search(&s, text, usize::MAX);
+        let got: Vec<_> = found
+            .iter()
+            .map(|(i, _, n, t)| (*i, *n, t.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, 1, "192.168.1.1"),
+                (1, 1, "files.EVIL.example"),
+                (2, 1, "HTTP://X.EXAMPLE/Gate.php")
+            ]
+        );
+        let mut wide = vec![0xffu8, 0xfe];
+        wide.extend(utf16("C:\\x \\\\evil.example\\share 10.0.0.5"));
+        let found = search(&s, &wide, usize::MAX);
+        assert_eq!(found, [(1, 2 + 2 * 7, 1, "evil.example".to_string())]);
+    }
+
+    #[test]
+    fn every_way_of_cutting_the_bytes_finds_the_same() {
+        let s = set(&[
+            ("IpAddress", "10.0.0.5", "Equals"),
+            ("DomainName", "evil.example", "Equals"),
+            ("DomainName", "bad", "Contains"),
+        ]);
+        let mut data = b"10.0.0.5 x10.0.0.55 evil.example, (10.0.0.5) evil.examplex ".repeat(3);
+        data.extend(utf16("..evil.example.. 10.0.0.5"));
+        data.extend(b"badbad");
+        let whole = search(&s, &data, usize::MAX);
+        assert_eq!(whole.len(), 3);
+        assert_eq!(whole[0], (0, 0, 7, "10.0.0.5".to_string()));
+        assert_eq!(whole[1].2, 4, "evil.example: 3 ASCII, 1 UTF-16");
+        assert_eq!(whole[2].2, 2, "Contains needs no boundary");
+        // Excerpts and whole subdomains too, wherever the cuts fall.
+        data.splice(0..0, b"x.files.evil.example\n".iter().copied());
+        let whole = search_hits(&s, &data, usize::MAX);
+        assert_eq!(whole[0].2, "x.files.evil.example");
+        for piece in (1..90).chain([127, 128, 200]) {
+            assert_eq!(search_hits(&s, &data, piece), whole, "pieces of {piece}");
+        }
+        // Every literal with a dot: only the runs around dots are searched.
+        let anchored = set(&[
+            ("IpAddress", "10.0.0.5", "Equals"),
+            ("DomainName", "evil.example", "Equals"),
+        ]);
+        assert!(anchored.anchored && !s.anchored);
+        let whole = search_hits(&anchored, &data, usize::MAX);
+        assert_eq!(whole.len(), 2);
+        for piece in (1..90).chain([127, 128, 200]) {
+            assert_eq!(
+                search_hits(&anchored, &data, piece),
+                whole,
+                "pieces of {piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_and_regexes_are_counted_not_searched() {
+        let s = set(&[
+            ("IpAddress", "10.0.0.0/8", "Equals"),
+            ("DomainName", "ev.l", "Regex"),
+        ]);
+        assert!(s.is_empty());
+        assert_eq!(s.unsearched(), 2);
+    }
+
+    #[test]
+    fn excerpts_escape_what_is_not_printable() {
+        let s = set(&[("DomainName", "evil.example", "Equals")]);
+        let mut st = s.stream();
+        st.feed(b"\x00\x01GET evil.example\r\n");
+        let (_, hit, _) = st.finish().remove(0);
+        assert_eq!(hit.excerpt, "\\x00\\x01GET evil.example\\x0d\\x0a");
+        assert_eq!((hit.offset, hit.encoding.as_str()), (6, "ascii"));
+    }
+}
