@@ -17,6 +17,7 @@
 //! counted ([`ContentSet::unsearched`]), not searched.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use serde::{Deserialize, Serialize};
@@ -79,8 +80,12 @@ struct Pattern {
 /// The compiled literals; empty when the bundle has no network IOC.
 #[derive(Default)]
 pub struct ContentSet {
-    /// Over the lower-cased bytes.
-    ac: Option<AhoCorasick>,
+    /// The literals' bytes in both encodings, by pattern index.
+    encoded: Vec<Vec<u8>>,
+    /// The automaton over them (lower-cased bytes), built by the first
+    /// file that is searched: a scan of event logs alone never needs it,
+    /// and a DFA over thousands of literals takes a fifth of a second.
+    ac: OnceLock<Option<AhoCorasick>>,
     patterns: Vec<Pattern>,
     max_len: usize,
     min_len: usize,
@@ -193,20 +198,9 @@ impl ContentSet {
             literal_byte[usize::from(b.to_ascii_uppercase())] = true;
         }
         let anchored = bytes.iter().all(|b| b.contains(&b'.') || b.contains(&b':'));
-        // A DFA is the fastest per byte; past some thousands of literals
-        // its tables grow large, and the contiguous NFA is far smaller.
-        let kind = if bytes.len() <= 20_000 {
-            AhoCorasickKind::DFA
-        } else {
-            AhoCorasickKind::ContiguousNFA
-        };
-        let ac = AhoCorasickBuilder::new()
-            .kind(Some(kind))
-            .match_kind(MatchKind::Standard)
-            .build(&bytes)
-            .map_err(|e| format!("content literals: {e}"))?;
         Ok(ContentSet {
-            ac: Some(ac),
+            encoded: bytes,
+            ac: OnceLock::new(),
             patterns,
             max_len,
             min_len,
@@ -219,7 +213,41 @@ impl ContentSet {
 
     /// Whether there is anything to search for.
     pub fn is_empty(&self) -> bool {
-        self.ac.is_none()
+        self.patterns.is_empty()
+    }
+
+    /// The automaton, built on first use. A DFA is the fastest per byte;
+    /// past some thousands of literals its tables grow large, and the
+    /// contiguous NFA is far smaller. Only a set past the crate's state
+    /// limits fails to build: then bytes are not searched, said once.
+    fn automaton(&self) -> Option<&AhoCorasick> {
+        self.ac
+            .get_or_init(|| {
+                let kinds: &[AhoCorasickKind] = if self.encoded.len() <= 20_000 {
+                    &[AhoCorasickKind::DFA, AhoCorasickKind::ContiguousNFA]
+                } else {
+                    &[
+                        AhoCorasickKind::ContiguousNFA,
+                        AhoCorasickKind::NoncontiguousNFA,
+                    ]
+                };
+                let mut last = None;
+                for &kind in kinds {
+                    match AhoCorasickBuilder::new()
+                        .kind(Some(kind))
+                        .match_kind(MatchKind::Standard)
+                        .build(&self.encoded)
+                    {
+                        Ok(ac) => return Some(ac),
+                        Err(e) => last = Some(e),
+                    }
+                }
+                if let Some(e) = last {
+                    eprintln!("breachscan: --content: file bytes not searched: {e}");
+                }
+                None
+            })
+            .as_ref()
     }
 
     /// Network IOCs with no literal to search (regexes, address ranges).
@@ -244,7 +272,10 @@ impl ContentSet {
     /// random and binary data have few, text has many. Runs are lower-cased
     /// into `scratch` for a case-sensitive automaton.
     fn find(&self, buf: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<(usize, usize, usize)>) {
-        let Some(ac) = &self.ac else { return };
+        if buf.is_empty() {
+            return;
+        }
+        let Some(ac) = self.automaton() else { return };
         let mut search = |from: usize, to: usize| {
             scratch.clear();
             scratch.extend(buf[from..to].iter().map(u8::to_ascii_lowercase));
@@ -331,7 +362,7 @@ struct View<'b> {
 impl ContentStream<'_> {
     /// Searches the next bytes of the file.
     pub fn feed(&mut self, chunk: &[u8]) {
-        if self.set.ac.is_none() || chunk.is_empty() {
+        if self.set.is_empty() || chunk.is_empty() {
             return;
         }
         let pos = self.pos;
