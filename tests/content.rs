@@ -209,14 +209,7 @@ fn files_inside_an_image_are_searched() {
     let tree = dir.path().join("tree");
     evidence_tree(&tree.join("Users/bob"));
     let image = dir.path().join("disk.raw");
-    let made = std::process::Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&tree)
-        .arg(&image)
-        .arg("16M")
-        .status();
-    if !made.is_ok_and(|s| s.success()) {
-        eprintln!("mkfs.ext4 (e2fsprogs) not available: check skipped");
+    if !support::ext4_image(&tree, &image, "16M") {
         return;
     }
     let b = bundle(dir.path(), "b.json", &[("Sha256", 64)]);

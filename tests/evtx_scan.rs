@@ -527,41 +527,31 @@ fn records_keep_both_numbers_and_carved_copies_are_not_listed_twice() {
     );
 }
 
-/// Addresses inside text (an RDP client's `address:port`, a UNC path, an
-/// IPv6 address with its zone) are found; an address that only begins
-/// like an IOC's (`192.168.1.100` for `192.168.1.1`) is not.
-#[test]
-fn addresses_inside_text_are_found_on_their_boundaries() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("Security.evtx");
-    let ev = |id, field: &str, value: &str| {
-        Event::new(
-            id,
-            "Microsoft-Windows-Security-Auditing",
-            4624,
-            "Security",
-            &[(field, value)],
-        )
-    };
-    let events = [
-        ev(1, "ClientAddress", "10.0.2.16:45820"),
-        ev(2, "CommandLine", r"net use \\10.0.0.5\share /user:x"),
-        ev(3, "Param3", "fe80::80ac:4126:fa58:1b81%10"),
-        ev(4, "CommandLine", "ping 192.168.1.100"),
-        ev(5, "Message", "from 10.0.2.160 and 110.0.0.5"),
-    ];
-    fs::write(&path, write_evtx(&events)).unwrap();
-    let ioc = |id: &str, v: &str| json!({"id": id, "alertDefinitionId": 1, "type": "IpAddress", "value": v});
-    let b = write_bundle(
-        dir.path(),
-        json!([
-            ioc("rdp", "10.0.2.16"),
-            ioc("unc", "10.0.0.0/24"),
-            ioc("v6", "fe80::80ac:4126:fa58:1b81"),
-            ioc("near", "192.168.1.1")
-        ]),
-    );
-    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
+/// Security events of one id, each with one data field: (record id,
+/// field, value).
+fn security_events(event_id: u16, rows: &[(u64, &str, &str)]) -> Vec<u8> {
+    let events: Vec<Event> = rows
+        .iter()
+        .map(|&(id, field, value)| {
+            Event::new(
+                id,
+                "Microsoft-Windows-Security-Auditing",
+                event_id,
+                "Security",
+                &[(field, value)],
+            )
+        })
+        .collect();
+    write_evtx(&events)
+}
+
+/// Scans `log` with `iocs`: (record id, IOC id, matched value) of every
+/// evidence item, sorted.
+fn embedded_hits(dir: &Path, log: &[u8], iocs: serde_json::Value) -> Vec<(u64, String, String)> {
+    let path = dir.join("Security.evtx");
+    fs::write(&path, log).unwrap();
+    let b = write_bundle(dir, iocs);
+    let (run, report) = scan(&b, &path, &dir.join("r.json"));
     assert_eq!(run.code, 1, "{}", run.stderr);
     let mut hits: Vec<(u64, String, String)> = report["alerts"][0]["evidence"]
         .as_array()
@@ -576,16 +566,44 @@ fn addresses_inside_text_are_found_on_their_boundaries() {
         })
         .collect();
     hits.sort();
+    hits
+}
+
+fn owned(want: &[(u64, &str, &str)]) -> Vec<(u64, String, String)> {
+    want.iter()
+        .map(|(r, i, v)| (*r, i.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Addresses inside text (an RDP client's `address:port`, a UNC path, an
+/// IPv6 address with its zone) are found; an address that only begins
+/// like an IOC's (`192.168.1.100` for `192.168.1.1`) is not.
+#[test]
+fn addresses_inside_text_are_found_on_their_boundaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = security_events(
+        4624,
+        &[
+            (1, "ClientAddress", "10.0.2.16:45820"),
+            (2, "CommandLine", r"net use \\10.0.0.5\share /user:x"),
+            (3, "Param3", "fe80::80ac:4126:fa58:1b81%10"),
+            (4, "CommandLine", "ping 192.168.1.100"),
+            (5, "Message", "from 10.0.2.160 and 110.0.0.5"),
+        ],
+    );
+    let ioc = |id: &str, v: &str| json!({"id": id, "alertDefinitionId": 1, "type": "IpAddress", "value": v});
+    let iocs = json!([
+        ioc("rdp", "10.0.2.16"),
+        ioc("unc", "10.0.0.0/24"),
+        ioc("v6", "fe80::80ac:4126:fa58:1b81"),
+        ioc("near", "192.168.1.1")
+    ]);
     let want = [
         (1, "rdp", "10.0.2.16:45820"),
         (2, "unc", "10.0.0.5"),
         (3, "v6", "fe80::80ac:4126:fa58:1b81%10"),
     ];
-    let want: Vec<(u64, String, String)> = want
-        .iter()
-        .map(|(r, i, v)| (*r, i.to_string(), v.to_string()))
-        .collect();
-    assert_eq!(hits, want);
+    assert_eq!(embedded_hits(dir.path(), &log, iocs), owned(&want));
 }
 
 /// Host names inside text (a UNC path, a mail address, an argument) match
@@ -594,46 +612,19 @@ fn addresses_inside_text_are_found_on_their_boundaries() {
 #[test]
 fn host_names_inside_text_are_found_on_label_boundaries() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("Security.evtx");
-    let ev = |id, field: &str, value: &str| {
-        Event::new(
-            id,
-            "Microsoft-Windows-Security-Auditing",
-            4688,
-            "Security",
-            &[(field, value)],
-        )
-    };
-    let events = [
-        ev(1, "CommandLine", r"net use \\files.evil.example\share"),
-        ev(2, "Message", "mailed bob@evil.example."),
-        ev(3, "Message", "visit notevil.example.com or evil.examples"),
-        ev(4, "Message", "evil.example.com is another zone"),
-    ];
-    fs::write(&path, write_evtx(&events)).unwrap();
-    let b = write_bundle(
-        dir.path(),
-        json!([{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "evil.example"}]),
+    let log = security_events(
+        4688,
+        &[
+            (1, "CommandLine", r"net use \\files.evil.example\share"),
+            (2, "Message", "mailed bob@evil.example."),
+            (3, "Message", "visit notevil.example.com or evil.examples"),
+            (4, "Message", "evil.example.com is another zone"),
+        ],
     );
-    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let mut hits: Vec<(u64, String)> = report["alerts"][0]["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let v = e["matchedValue"].as_str().unwrap().to_string();
-            (e["record"]["recordId"].as_u64().unwrap(), v)
-        })
-        .collect();
-    hits.sort();
-    assert_eq!(
-        hits,
-        [
-            (1, "files.evil.example".to_string()),
-            (2, "evil.example".to_string())
-        ]
-    );
+    let iocs =
+        json!([{"id": "d", "alertDefinitionId": 1, "type": "DomainName", "value": "evil.example"}]);
+    let want = [(1, "d", "files.evil.example"), (2, "d", "evil.example")];
+    assert_eq!(embedded_hits(dir.path(), &log, iocs), owned(&want));
 }
 
 /// File names inside text (5145's share-relative name, a quoted name in a
@@ -643,43 +634,19 @@ fn host_names_inside_text_are_found_on_label_boundaries() {
 #[test]
 fn file_names_inside_text_are_found_on_separator_boundaries() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("Security.evtx");
-    let ev = |id, field: &str, value: &str| {
-        Event::new(
-            id,
-            "Microsoft-Windows-Security-Auditing",
-            5145,
-            "Security",
-            &[(field, value)],
-        )
-    };
-    let events = [
-        ev(1, "RelativeTargetName", r"tools\a.exe"),
-        ev(2, "Message", r#"blocked "A.EXE" and b.dll."#),
-        ev(3, "Message", "ran wusa.exe and a.exe2 and xa.exe"),
-        ev(4, "Message", r"\\a.exe\share and bob@a.exe"),
-        ev(5, "url", "http://x.example/dl/a.exe?id=1"),
-    ];
-    fs::write(&path, write_evtx(&events)).unwrap();
-    let b = write_bundle(
-        dir.path(),
-        json!([{"id": "f", "alertDefinitionId": 1, "type": "FileName", "value": "a.exe"}]),
+    let log = security_events(
+        5145,
+        &[
+            (1, "RelativeTargetName", r"tools\a.exe"),
+            (2, "Message", r#"blocked "A.EXE" and b.dll."#),
+            (3, "Message", "ran wusa.exe and a.exe2 and xa.exe"),
+            (4, "Message", r"\\a.exe\share and bob@a.exe"),
+            (5, "url", "http://x.example/dl/a.exe?id=1"),
+        ],
     );
-    let (run, report) = scan(&b, &path, &dir.path().join("r.json"));
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    let mut hits: Vec<(u64, String)> = report["alerts"][0]["evidence"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let v = e["matchedValue"].as_str().unwrap().to_string();
-            (e["record"]["recordId"].as_u64().unwrap(), v)
-        })
-        .collect();
-    hits.sort();
-    let want = [(1, "a.exe"), (2, "A.EXE"), (5, "a.exe")];
-    let want: Vec<(u64, String)> = want.iter().map(|(r, v)| (*r, v.to_string())).collect();
-    assert_eq!(hits, want);
+    let iocs = json!([{"id": "f", "alertDefinitionId": 1, "type": "FileName", "value": "a.exe"}]);
+    let want = [(1, "f", "a.exe"), (2, "f", "A.EXE"), (5, "f", "a.exe")];
+    assert_eq!(embedded_hits(dir.path(), &log, iocs), owned(&want));
 }
 
 /// A bundle of `iocs` under one alert definition (id 1), in `dir`.

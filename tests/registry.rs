@@ -718,14 +718,7 @@ fn hives_inside_a_disk_image_are_read() {
     )
     .unwrap();
     let image = dir.path().join("disk.raw");
-    let made = std::process::Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-d"])
-        .arg(&tree)
-        .arg(&image)
-        .arg("8M")
-        .status();
-    if !made.is_ok_and(|s| s.success()) {
-        eprintln!("mkfs.ext4 (e2fsprogs) not available: check skipped");
+    if !support::ext4_image(&tree, &image, "8M") {
         return;
     }
     let (run, report) = scan_to(&bundle(dir.path()), &dir.path().join("r.json"), &image, &[]);

@@ -69,24 +69,24 @@ struct Target {
     url: Option<String>,
 }
 
-/// One pattern of the automaton: a literal in one encoding.
-struct Pattern {
-    /// The literal in lower case, as the decoded match must read.
-    literal: String,
-    utf16: bool,
+/// A literal and the IOCs behind it. The automaton holds it twice:
+/// pattern `2i` is literal `i` in UTF-16LE, `2i + 1` in ASCII/UTF-8.
+struct Literal {
+    /// In lower case, as the decoded match must read.
+    text: String,
     targets: Vec<Target>,
 }
 
 /// The compiled literals; empty when the bundle has no network IOC.
 #[derive(Default)]
 pub struct ContentSet {
-    /// The literals' bytes in both encodings, by pattern index.
+    /// The literals' bytes, by pattern index.
     encoded: Vec<Vec<u8>>,
     /// The automaton over them (lower-cased bytes), built by the first
     /// file that is searched: a scan of event logs alone never needs it,
     /// and a DFA over thousands of literals takes a fifth of a second.
     ac: OnceLock<Option<AhoCorasick>>,
-    patterns: Vec<Pattern>,
+    literals: Vec<Literal>,
     max_len: usize,
     min_len: usize,
     /// The bytes literals are made of, either case (see [`ContentSet::find`]).
@@ -169,27 +169,21 @@ impl ContentSet {
                 _ => {}
             }
         }
-        let mut patterns = Vec::with_capacity(by_literal.len() * 2);
-        for (literal, targets) in by_literal {
-            patterns.push(Pattern {
-                literal: literal.clone(),
-                utf16: true,
-                targets: targets.clone(),
-            });
-            patterns.push(Pattern {
-                literal,
-                utf16: false,
-                targets,
-            });
-        }
-        if patterns.is_empty() {
+        let literals: Vec<Literal> = by_literal
+            .into_iter()
+            .map(|(text, targets)| Literal { text, targets })
+            .collect();
+        if literals.is_empty() {
             return Ok(ContentSet {
                 unsearched,
                 ..ContentSet::default()
             });
         }
         let searched = searched.len();
-        let bytes: Vec<Vec<u8>> = patterns.iter().map(encode).collect();
+        let bytes: Vec<Vec<u8>> = literals
+            .iter()
+            .flat_map(|l| [encode(&l.text, true), encode(&l.text, false)])
+            .collect();
         let max_len = bytes.iter().map(Vec::len).max().unwrap_or(0);
         let min_len = bytes.iter().map(Vec::len).min().unwrap_or(0);
         let mut literal_byte = vec![false; 256];
@@ -201,7 +195,7 @@ impl ContentSet {
         Ok(ContentSet {
             encoded: bytes,
             ac: OnceLock::new(),
-            patterns,
+            literals,
             max_len,
             min_len,
             literal_byte,
@@ -213,7 +207,7 @@ impl ContentSet {
 
     /// Whether there is anything to search for.
     pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
+        self.literals.is_empty()
     }
 
     /// The automaton, built on first use. A DFA is the fastest per byte;
@@ -329,14 +323,11 @@ fn is_network(kind: IocType) -> bool {
 }
 
 /// The bytes a pattern is searched as.
-fn encode(p: &Pattern) -> Vec<u8> {
-    if p.utf16 {
-        p.literal
-            .encode_utf16()
-            .flat_map(u16::to_le_bytes)
-            .collect()
+fn encode(text: &str, utf16: bool) -> Vec<u8> {
+    if utf16 {
+        text.encode_utf16().flat_map(u16::to_le_bytes).collect()
     } else {
-        p.literal.as_bytes().to_vec()
+        text.as_bytes().to_vec()
     }
 }
 
@@ -437,18 +428,18 @@ impl ContentStream<'_> {
 
     /// Checks a match's boundaries and text, and counts it for its IOCs.
     fn check(&mut self, view: &View, pattern: usize, start: usize, end: usize) {
-        let p = &self.set.patterns[pattern];
-        let unit = if p.utf16 { 2 } else { 1 };
-        let Some(text) = decode(&view.buf[start..end], p.utf16) else {
+        let (lit, utf16) = (&self.set.literals[pattern / 2], pattern.is_multiple_of(2));
+        let (unit, encoding) = if utf16 { (2, "utf-16le") } else { (1, "ascii") };
+        let Some(text) = decode(&view.buf[start..end], utf16) else {
             return;
         };
-        if text.to_lowercase() != p.literal {
+        if text.to_lowercase() != lit.text {
             return;
         }
         let prev = char_at(view.buf, start.checked_sub(unit), unit);
         let next = char_at(view.buf, Some(end), unit);
         let next2 = char_at(view.buf, Some(end + unit), unit);
-        for t in &p.targets {
+        for t in &lit.targets {
             let ok = (!t.left || left_ok(t, prev))
                 && (!t.right || right_ok(t.kind, next, next2))
                 && t.url.as_ref().is_none_or(|u| normalize_url(&text) == *u);
@@ -459,28 +450,29 @@ impl ContentStream<'_> {
             let (start, text) = match t.kind {
                 Kind::Domain if prev == Some(b'.') => {
                     let from = host_start(view.buf, start, unit);
-                    let whole = decode(&view.buf[from..end], p.utf16);
+                    let whole = decode(&view.buf[from..end], utf16);
                     whole.map_or((start, text.clone()), |w| (from, w))
                 }
                 _ => (start, text.clone()),
             };
             let offset = view.base + start as u64;
-            let entry = self.found.entry(t.ioc).or_insert_with(|| {
-                let hit = ContentHit {
-                    offset,
-                    encoding: if p.utf16 { "utf-16le" } else { "ascii" }.into(),
-                    excerpt: excerpt(view.buf, start, end, unit),
+            let (hit, matched) = self.found.entry(t.ioc).or_insert_with(|| {
+                let first = ContentHit {
+                    offset: u64::MAX,
+                    encoding: String::new(),
+                    excerpt: String::new(),
                     occurrences: 0,
                 };
-                (hit, text.clone())
+                (first, String::new())
             });
-            entry.0.occurrences += 1;
-            if offset < entry.0.offset {
-                // A seam decided later can hold an earlier occurrence.
-                entry.0.offset = offset;
-                entry.0.excerpt = excerpt(view.buf, start, end, unit);
-                entry.0.encoding = if p.utf16 { "utf-16le" } else { "ascii" }.into();
-                entry.1 = text;
+            hit.occurrences += 1;
+            // The first occurrence is kept (a seam decided later can hold
+            // an earlier one).
+            if offset < hit.offset {
+                hit.offset = offset;
+                hit.encoding = encoding.into();
+                hit.excerpt = excerpt(view.buf, start, end, unit);
+                *matched = text;
             }
         }
     }

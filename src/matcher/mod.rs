@@ -201,10 +201,9 @@ impl Matcher {
             }));
         };
         if let Some(sha1) = &p.sha1 {
-            let found = hex::decode(sha1)
-                .ok()
-                .and_then(|b| self.sha1.get(&b[..]).cloned());
-            iocs.extend(found.into_iter().flatten());
+            if let Some(v) = hex::decode(sha1).ok().and_then(|b| self.sha1.get(&b[..])) {
+                iocs.extend_from_slice(v);
+            }
             push(&mut iocs, "sha1", sha1);
         }
         if let Some(path) = p.path.as_deref().filter(|_| !self.file_path.is_empty()) {

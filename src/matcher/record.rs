@@ -252,7 +252,14 @@ fn embedded_hosts(s: &str) -> impl Iterator<Item = &str> {
 /// `wusa.exe`; a name with no extension is matched in path fields only,
 /// and the host of a UNC path or URL or after `@` is not a file name.
 fn embedded_file_names(s: &str) -> impl Iterator<Item = &str> {
-    let is_sep = |c: char| c.is_whitespace() || "\"'\\/<>:|?*,;=()[]@".contains(c);
+    let is_sep = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '"' | '\'' | '\\' | '/' | '<' | '>' | ':' | '|' | '?' | '*' | ',' | ';' | '='
+            )
+            || matches!(c, '(' | ')' | '[' | ']' | '@')
+    };
     s.split_terminator(is_sep)
         .map(move |run| (run.as_ptr() as usize - s.as_ptr() as usize, run))
         .filter_map(move |(at, run)| {

@@ -293,11 +293,7 @@ pub(super) fn conclude(
     buf: &mut ReadBuf,
     emit: Emit,
 ) {
-    let Plan {
-        mut hits,
-        want,
-        content: searched,
-    } = plan;
+    let Plan { mut hits, want, .. } = plan;
     let size = entry.meta.size;
     let mut registry = super::hive::Found::default();
     let mut content = Vec::new();
@@ -326,9 +322,8 @@ pub(super) fn conclude(
             (Digests::default(), 0)
         }
     };
-    // Read whole: to hash it, or to search it (a log or hive is not
-    // searched, and then not read when nothing is hashed).
-    if (!want.is_empty() || searched && bytes > 0) && bytes != size {
+    // Read whole (`bytes` is 0 otherwise): to hash it, or to search it.
+    if (!want.is_empty() || bytes > 0) && bytes != size {
         emit(problem(
             source,
             entry,
@@ -479,6 +474,8 @@ fn read_and_hash(
 /// What the one read of a file gives.
 pub(super) struct Read1 {
     pub digests: Digests,
+    /// Bytes read whole, to hash or search them; 0 for a file of which
+    /// only the first bytes were needed.
     pub bytes: u64,
     /// The first bytes, for recognising what the file is.
     pub head: [u8; artifact::HEAD_LEN],

@@ -318,3 +318,20 @@ pub fn breachscan_limited(args: &[&str], mem_mib: u64, secs: u64) -> Limited {
         signal: status.signal(),
     }
 }
+
+/// Builds an ext4 volume of `size` (`8M`) holding `tree`, with
+/// `mkfs.ext4 -d` (no mount); false, said on stderr, where e2fsprogs is
+/// missing (CI installs it).
+pub fn ext4_image(tree: &Path, image: &Path, size: &str) -> bool {
+    let made = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(tree)
+        .arg(image)
+        .arg(size)
+        .status();
+    let ok = made.is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("mkfs.ext4 (e2fsprogs) not available: check skipped");
+    }
+    ok
+}

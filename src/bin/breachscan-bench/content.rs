@@ -12,20 +12,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::files::{ensure_large, ensure_small, fresh, mark};
+use crate::files::{Data, fresh, mark};
 use crate::{Rng, breachscan_exe, measure};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where the generated data lives (shared with the files bench).
-    #[arg(long, default_value = "target/bench-data")]
-    dir: PathBuf,
-    /// Total size of the large files, in GiB.
-    #[arg(long, default_value_t = 2)]
-    large_gib: u64,
-    /// Number of small files.
-    #[arg(long, default_value_t = 100_000)]
-    small_files: usize,
+    /// The files bench's data (shared with it).
+    #[command(flatten)]
+    data: Data,
     /// Total size of the text files, in MiB.
     #[arg(long, default_value_t = 512)]
     text_mib: u64,
@@ -39,10 +33,8 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<()> {
     let exe = breachscan_exe()?;
-    fs::create_dir_all(&args.dir)?;
-    let (_, large_bytes) = ensure_large(&args.dir.join("large"), args.large_gib << 30)?;
-    let (_, small_bytes) = ensure_small(&args.dir.join("small"), args.small_files)?;
-    let text = args.dir.join("text");
+    let (large, small) = args.data.ensure()?;
+    let text = args.data.dir.join("text");
     let text_bytes = ensure_text(&text, args.text_mib << 20)?;
     let hashes = args.signature_base.join("hash-iocs.txt");
     let c2 = args.signature_base.join("c2-iocs.txt");
@@ -51,7 +43,7 @@ pub fn run(args: &Args) -> Result<()> {
         "{} needs hash-iocs.txt and c2-iocs.txt",
         args.signature_base.display()
     );
-    let many = args.dir.join("bundle-network-100k.json");
+    let many = args.data.dir.join("bundle-network-100k.json");
     write_network_bundle(&many, 100_000)?;
 
     println!(
@@ -60,12 +52,12 @@ pub fn run(args: &Args) -> Result<()> {
     println!("|---|---|---:|---:|---:|---:|");
     let sets = [
         (
-            format!("large files, random ({} MiB)", large_bytes >> 20),
-            args.dir.join("large"),
+            format!("large files, random ({} MiB)", large.bytes >> 20),
+            large.dir,
         ),
         (
-            format!("small files, random ({} MiB)", small_bytes >> 20),
-            args.dir.join("small"),
+            format!("small files, random ({} MiB)", small.bytes >> 20),
+            small.dir,
         ),
         (format!("text: proxy logs ({} MiB)", text_bytes >> 20), text),
     ];

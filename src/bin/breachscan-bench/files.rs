@@ -18,18 +18,45 @@ use crate::{breachscan_exe, have, sh_quote, time_cmd};
 
 #[derive(clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    data: Data,
+    /// Timed runs per measurement (the median is shown).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+/// The generated files this bench and the content bench read.
+#[derive(clap::Args)]
+pub struct Data {
     /// Where the generated data lives (reused across runs).
     #[arg(long, default_value = "target/bench-data")]
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// Total size of the large files, in GiB.
     #[arg(long, default_value_t = 2)]
     large_gib: u64,
     /// Number of small files.
     #[arg(long, default_value_t = 100_000)]
     small_files: usize,
-    /// Timed runs per measurement (the median is shown).
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
+}
+
+/// One generated set: its folder, files and bytes.
+pub struct Set {
+    pub dir: PathBuf,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+impl Data {
+    /// The large and the small set, generated the first time.
+    pub fn ensure(&self) -> Result<(Set, Set)> {
+        fs::create_dir_all(&self.dir)?;
+        let large = self.dir.join("large");
+        let small = self.dir.join("small");
+        let (lf, lb) = ensure_large(&large, self.large_gib << 30)?;
+        let (sf, sb) = ensure_small(&small, self.small_files)?;
+        let set = |dir, files, bytes| Set { dir, files, bytes };
+        Ok((set(large, lf, lb), set(small, sf, sb)))
+    }
 }
 
 const LARGE_FILE: u64 = 256 << 20;
@@ -37,12 +64,10 @@ const LARGE_FILE: u64 = 256 << 20;
 pub fn run(args: &Args) -> Result<()> {
     let exe = breachscan_exe()?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    fs::create_dir_all(&args.dir)?;
-    let large = args.dir.join("large");
-    let small = args.dir.join("small");
-    let (large_files, large_bytes) = ensure_large(&large, args.large_gib << 30)?;
-    let (small_files, small_bytes) = ensure_small(&small, args.small_files)?;
-    let (sha256_bundle, all3_bundle) = write_bundles(&args.dir)?;
+    let (large, small) = args.data.ensure()?;
+    let (large_files, large_bytes, large) = (large.files, large.bytes, large.dir);
+    let (small_files, small_bytes, small) = (small.files, small.bytes, small.dir);
+    let (sha256_bundle, all3_bundle) = write_bundles(&args.data.dir)?;
 
     eprintln!("measuring per-core digest speed…");
     let ceil_sha256 = per_core_mbs(DigestSet {
@@ -212,7 +237,7 @@ pub(crate) fn mark(dir: &Path, params: &str) -> Result<()> {
     fs::write(dir.join(".params"), params).context("write marker")
 }
 
-pub(crate) fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
+fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
     let n = total.div_ceil(LARGE_FILE).max(1) as usize;
     let params = format!("large {n} x {LARGE_FILE}");
     if fresh(dir, &params)? {
@@ -230,7 +255,7 @@ pub(crate) fn ensure_large(dir: &Path, total: u64) -> Result<(usize, u64)> {
     Ok((n, n as u64 * LARGE_FILE))
 }
 
-pub(crate) fn ensure_small(dir: &Path, n: usize) -> Result<(usize, u64)> {
+fn ensure_small(dir: &Path, n: usize) -> Result<(usize, u64)> {
     let params = format!("small {n}");
     let size_of = |i: usize| 1024 + (i.wrapping_mul(2_654_435_761) % (31 * 1024));
     if fresh(dir, &params)? {
