@@ -6,7 +6,8 @@
 # evtx (chunk/record walkers, BinXML screener), volume (MBR/GPT),
 # filesystem (NTFS, FAT/exFAT, ext2/3/4 walkers and file reads), container
 # (VHD/E01/VHDX/VMDK/QCOW2 headers and tables), hive (registry hive
-# parser and registry matching).
+# parser and registry matching), prefetch (SCCA formats, MAM/LZXPRESS
+# Huffman decompression, program matching).
 #
 # Seeds: fuzz/seeds.tar.gz (committed, made by fuzz/make-seeds.sh from the
 # samples), plus ../shared/corpus when present (prepared into fuzz/extra/,
@@ -18,7 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive)
+[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive prefetch)
 cd "$root/fuzz"
 [ -d corpus ] || tar xzf seeds.tar.gz
 corpus=$root/../shared/corpus
@@ -46,13 +47,16 @@ if [ -d "$corpus" ] && [ ! -d extra ]; then
     [ "$(stat -c %s "$e")" -lt 3000000 ] && { printf '\x00'; cat "$e"; } > "extra/container/$(basename "$e")"
   done
 fi
-# Hive seeds are the real sample hives (also in seeds.tar.gz when it was
+# Hive and prefetch seeds are the real samples (also in seeds.tar.gz when it was
 # made after the target was added).
-mkdir -p corpus/hive
+mkdir -p corpus/hive corpus/prefetch
+for p in "$root"/samples/prefetch/*.pf.gz; do
+  [ -e "corpus/prefetch/$(basename "$p" .gz)" ] || gzip -dc "$p" > "corpus/prefetch/$(basename "$p" .gz)"
+done
 for h in "$root"/samples/hives/SAM.gz "$root"/samples/hives/NTUSER.DAT.gz; do
   [ -e "corpus/hive/$(basename "$h" .gz)" ] || gzip -dc "$h" > "corpus/hive/$(basename "$h" .gz)"
 done
-declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000)
+declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000 [prefetch]=400000)
 for t in "${targets[@]}"; do
   mkdir -p "work/$t" "artifacts/$t"
   dirs=("work/$t" "corpus/$t")

@@ -73,6 +73,27 @@ pub fn hive(data: &[u8]) {
     });
 }
 
+/// A prefetch file: parsed (a `MAM` one decompressed) and its program
+/// matched, as a scan does. Inputs without a prefetch signature are tried
+/// both as `SCCA` data of version 30 and as `MAM` data, so that every input
+/// reaches the parser and the decompressor.
+pub fn prefetch(data: &[u8]) {
+    let matcher = record_matcher();
+    let mut tries = vec![data.to_vec()];
+    if !artifact::prefetch::is_prefetch(data) {
+        tries = vec![
+            [b"\x1e\0\0\0SCCA", data].concat(),
+            [b"MAM\x04", data].concat(),
+        ];
+    }
+    for bytes in tries {
+        if let Ok((pf, _)) = artifact::prefetch::parse(&bytes) {
+            let mut hits = Vec::new();
+            matcher.match_program(&pf.program(), &mut hits);
+        }
+    }
+}
+
 pub fn evtx(data: &[u8]) {
     let Some(parser) = artifact::parser_for(&data[..data.len().min(artifact::HEAD_LEN)]) else {
         return;

@@ -8,6 +8,8 @@
 mod binxml;
 mod evtx;
 mod evtx_json;
+pub mod prefetch;
+pub mod program;
 pub mod registry;
 
 use std::io::{Read, Seek};

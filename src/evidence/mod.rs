@@ -73,7 +73,7 @@ pub enum Artifact {
     /// evidence it ran or was installed, even when the file is gone.
     Executed {
         trace: FileFacts,
-        program: Box<crate::artifact::registry::amcache::Program>,
+        program: Box<crate::artifact::program::Program>,
     },
     /// A network IOC's value inside a file's bytes (`--content`).
     Content {

@@ -16,7 +16,7 @@ pub use record::{normalize_registry, normalize_url};
 
 use std::collections::HashMap;
 
-use crate::artifact::registry::amcache::Program;
+use crate::artifact::program::Program;
 use crate::bundle::{Bundle, DetectionFunction, IdMap, IocIdx, IocType, value};
 use crate::hash::{DigestSet, Digests};
 use text::{TextSet, TextSetBuilder};
@@ -189,7 +189,8 @@ impl Matcher {
     }
 
     /// Sha1, FilePath and FileName IOCs against a program an execution
-    /// trace (Amcache) records, which may be all that is left of it.
+    /// trace (Amcache, prefetch) records, which may be all that is left of
+    /// it; recorded volume paths (`\\VOLUME{…}\\…`) compare volume-relative.
     pub fn match_program(&self, p: &Program, out: &mut Vec<Hit>) {
         let start = out.len();
         let mut iocs = Vec::new();
@@ -206,15 +207,36 @@ impl Matcher {
             }
             push(&mut iocs, "sha1", sha1);
         }
+        let on_volume = crate::artifact::prefetch::volume_relative;
         if let Some(path) = p.path.as_deref().filter(|_| !self.file_path.is_empty()) {
+            let rel = on_volume(path);
             self.file_path
-                .find(&normalize_path(path, true), &[path], &mut iocs);
+                .find(&normalize_path(rel, true), &[rel], &mut iocs);
             push(&mut iocs, "filePath", path);
         }
         if let Some(name) = p.name.as_deref().filter(|_| !self.file_name.is_empty()) {
             self.file_name
                 .find(&normalize_name(name), &[name], &mut iocs);
             push(&mut iocs, "fileName", name);
+        }
+        // What a prefetch file says the program loaded (its DLLs, its
+        // data files), the program itself aside.
+        for file in p
+            .loaded
+            .iter()
+            .filter(|f| Some(f.as_str()) != p.path.as_deref())
+        {
+            let rel = on_volume(file);
+            if !self.file_path.is_empty() {
+                self.file_path
+                    .find(&normalize_path(rel, true), &[rel], &mut iocs);
+            }
+            if !self.file_name.is_empty() {
+                let name = rel.rsplit('\\').next().unwrap_or(rel);
+                self.file_name
+                    .find(&normalize_name(name), &[name], &mut iocs);
+            }
+            push(&mut iocs, "loadedFile", file);
         }
         self.drop_excluded(out, start);
     }

@@ -242,7 +242,7 @@ pub struct EvidenceReport {
     /// For executed evidence: the program the trace in `file` (an Amcache
     /// hive) records.
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub executed: Option<crate::artifact::registry::amcache::Program>,
+    pub executed: Option<crate::artifact::program::Program>,
 }
 
 /// What a correlation rule grouped to fire.

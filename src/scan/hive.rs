@@ -3,10 +3,11 @@
 //! during the file's one read, then every key and value is matched, and
 //! what could not be read is listed with its cell offset.
 
-use crate::artifact::registry::amcache::{Program, Programs};
-use crate::artifact::registry::{self, RegistryItem};
+use crate::artifact::registry;
+use crate::artifact::registry::amcache::Programs;
 use crate::source::{At, FileEntry, ProblemKind};
 
+use super::kept::{Found, Kept};
 use super::worker::{Ctx, Emit, Fired, problem_at};
 
 /// Hives larger than this are hashed and matched as files, their keys not
@@ -14,52 +15,10 @@ use super::worker::{Ctx, Emit, Fired, problem_at};
 /// far below (a large SOFTWARE is a few hundred MB).
 pub(super) const MAX_HIVE: u64 = 1 << 30;
 
-/// A hive's bytes, kept as the read goes.
-pub(super) struct HiveBytes {
-    bytes: Vec<u8>,
-    /// More than [`MAX_HIVE`] bytes came: the rest was not kept.
-    over: bool,
-}
-
-impl HiveBytes {
-    /// Starts keeping a file whose first bytes are `head`, if it is a hive
-    /// and the bundle has IOCs a hive can hold.
-    pub fn start(head: &[u8], size: u64, ctx: &Ctx) -> Option<HiveBytes> {
-        (registry::is_hive(head) && ctx.matcher.wants_registry()).then(|| HiveBytes {
-            // The size is the walk's, bounded; a file that grows is kept
-            // up to the bound all the same.
-            bytes: Vec::with_capacity(size.min(MAX_HIVE) as usize),
-            over: false,
-        })
-    }
-
-    pub fn feed(&mut self, chunk: &[u8]) {
-        let room = (MAX_HIVE as usize).saturating_sub(self.bytes.len());
-        self.over |= chunk.len() > room;
-        self.bytes
-            .extend_from_slice(&chunk[..chunk.len().min(room)]);
-    }
-}
-
-/// What fired in a hive: on keys and values, and on the programs an
-/// Amcache records (whose SHA-1, path, name and size values are matched as
-/// the program, not one by one).
-#[derive(Default)]
-pub(super) struct Found {
-    pub items: Vec<(Fired, Box<RegistryItem>)>,
-    pub programs: Vec<(Fired, Box<Program>)>,
-}
-
 /// Matches every key and value of the hive whose bytes are `hive`, and
 /// every program it records. Damage, a dirty hive and a hive too large are
 /// listed.
-pub(super) fn scan(
-    source: usize,
-    entry: &FileEntry,
-    hive: HiveBytes,
-    ctx: &Ctx,
-    emit: Emit,
-) -> Found {
+pub(super) fn scan(source: usize, entry: &FileEntry, hive: Kept, ctx: &Ctx, emit: Emit) -> Found {
     let listed = |kind, message: String, cell: Option<u32>| {
         let at = At {
             offset: cell.map(|c| registry::hive::BASE_BLOCK as u64 + u64::from(c)),

@@ -80,7 +80,7 @@ impl Lane<'_> {
             self.head_len = n;
             self.head[..n].copy_from_slice(&self.buf[..n]);
             let parsed = artifact::parser_for(&self.head[..n]).is_some()
-                || artifact::registry::is_hive(&self.head[..n]);
+                || super::kept::Kind::of(&self.head[..n]).is_some();
             if parsed {
                 return Ok(None);
             }
@@ -303,7 +303,7 @@ impl<'a> Worker<'a> {
                     bytes,
                     head,
                     head_len,
-                    hive: None,
+                    kept: None,
                     content: search.map(|c| c.finish()).unwrap_or_default(),
                 }),
             };

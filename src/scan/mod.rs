@@ -7,6 +7,7 @@
 //! and share nothing mutable.
 
 mod hive;
+mod kept;
 mod lanes;
 mod worker;
 

@@ -8,8 +8,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::artifact::program::Program;
 use crate::artifact::registry::RegistryItem;
-use crate::artifact::registry::amcache::Program;
 use crate::artifact::{
     self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen, ValueKind,
 };
@@ -20,7 +20,7 @@ use crate::matcher::content::ContentHit;
 use crate::matcher::{Hit, Matcher};
 use crate::sigma::{RuleHit, RuleSet};
 
-use super::hive::HiveBytes;
+use super::kept::{self, Kept};
 use crate::source::{
     At, Content, EvidencePath, FileEntry, FileSource, ImageSource, Problem, ProblemKind, ReadBuf,
     SourceItem,
@@ -122,7 +122,12 @@ pub(super) fn process(source: usize, item: SourceItem, ctx: &Ctx, buf: &mut Read
     }
 }
 
-fn problem(source: usize, entry: &FileEntry, kind: ProblemKind, message: String) -> ScanEvent {
+pub(super) fn problem(
+    source: usize,
+    entry: &FileEntry,
+    kind: ProblemKind,
+    message: String,
+) -> ScanEvent {
     problem_at(source, entry, kind, message, At::default())
 }
 
@@ -295,13 +300,13 @@ pub(super) fn conclude(
 ) {
     let Plan { mut hits, want, .. } = plan;
     let size = entry.meta.size;
-    let mut registry = super::hive::Found::default();
+    let mut registry = kept::Found::default();
     let mut content = Vec::new();
     let (digests, bytes) = match read {
         Ok(r) => {
             nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
-            if let Some(h) = r.hive {
-                registry = super::hive::scan(source, entry, h, ctx, emit);
+            if let Some(k) = r.kept {
+                registry = kept::scan(source, entry, k, ctx, emit);
             }
             content = r.content;
             content.retain(|(ioc, _, text)| !ctx.matcher.excluded(*ioc, text));
@@ -402,14 +407,14 @@ fn read_and_hash(
     let size = log.entry.meta.size;
     if want.is_empty() && !plan.content {
         let n = read_full(&mut content.open()?, &mut head)?;
-        let hive = HiveBytes::start(&head[..n], size, log.ctx).is_some();
-        if artifact::parser_for(&head[..n]).is_none() && !hive {
+        let kept = Kept::start(&head[..n], size, log.ctx).is_some();
+        if artifact::parser_for(&head[..n]).is_none() && !kept {
             return Ok(Read1 {
                 digests: Digests::default(),
                 bytes: 0,
                 head,
                 head_len: n,
-                hive: None,
+                kept: None,
                 content: Vec::new(),
             });
         }
@@ -418,7 +423,7 @@ fn read_and_hash(
     let mut hasher: Option<MultiHasher> = None;
     let sink = |item| log.on_item(item);
     let mut stream: Option<Box<dyn LogStream + '_>> = None;
-    let mut hive: Option<HiveBytes> = None;
+    let mut kept: Option<Kept> = None;
     // Logs and hives are searched field by field, not byte by byte.
     let mut search = None;
     let n = content.pump(buf, &mut |chunk| {
@@ -426,8 +431,8 @@ fn read_and_hash(
             head_len = chunk.len().min(artifact::HEAD_LEN);
             head[..head_len].copy_from_slice(&chunk[..head_len]);
             stream = artifact::parser_for(&head[..head_len]).map(|p| log.start(p, &sink));
-            hive = HiveBytes::start(&head[..head_len], size, log.ctx);
-            let parsed = stream.is_some() || artifact::registry::is_hive(&head[..head_len]);
+            kept = Kept::start(&head[..head_len], size, log.ctx);
+            let parsed = stream.is_some() || kept::Kind::of(&head[..head_len]).is_some();
             search = log
                 .ctx
                 .matcher
@@ -443,8 +448,8 @@ fn read_and_hash(
         if let Some(s) = &mut stream {
             s.feed(chunk);
         }
-        if let Some(hv) = &mut hive {
-            hv.feed(chunk);
+        if let Some(k) = &mut kept {
+            k.feed(chunk);
         }
     })?;
     if let Some(Err(e)) = stream.map(|s| s.finish()) {
@@ -466,7 +471,7 @@ fn read_and_hash(
         },
         head,
         head_len,
-        hive,
+        kept,
         content: search.map(|c| c.finish()).unwrap_or_default(),
     })
 }
@@ -480,8 +485,8 @@ pub(super) struct Read1 {
     /// The first bytes, for recognising what the file is.
     pub head: [u8; artifact::HEAD_LEN],
     pub head_len: usize,
-    /// A registry hive's bytes, kept for its keys to be matched.
-    pub hive: Option<HiveBytes>,
+    /// A hive's or prefetch file's bytes, kept to be parsed.
+    pub kept: Option<Kept>,
     /// Network IOCs found in the bytes: IOC, where, matched text.
     pub content: Vec<(IocIdx, ContentHit, String)>,
 }

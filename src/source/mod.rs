@@ -297,6 +297,8 @@ pub enum ProblemKind {
     CorruptHive,
     /// A dirty registry hive whose transaction logs were not applied.
     HiveLogsNotApplied,
+    /// A prefetch file that could not be read, or only in part.
+    CorruptPrefetch,
     /// A dirty registry hive whose transaction logs were applied in memory
     /// before its keys were read (a note).
     HiveLogsApplied,
@@ -335,6 +337,7 @@ impl ProblemKind {
             ProblemKind::CorruptHive => "corruptHive",
             ProblemKind::HiveLogsNotApplied => "hiveLogsNotApplied",
             ProblemKind::HiveLogsApplied => "hiveLogsApplied",
+            ProblemKind::CorruptPrefetch => "corruptPrefetch",
         }
     }
 
@@ -377,6 +380,7 @@ impl ProblemKind {
                 | ProblemKind::ImageUnverified
                 | ProblemKind::CorruptHive
                 | ProblemKind::HiveLogsNotApplied
+                | ProblemKind::CorruptPrefetch
         )
     }
 }

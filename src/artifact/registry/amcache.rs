@@ -11,42 +11,8 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::RegistryItem;
-
-/// One program an execution trace records.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Program {
-    /// What recorded it: `amcache` (`InventoryApplicationFile`) or
-    /// `amcache-file` (the older `File` key).
-    pub source: String,
-    /// The key that holds it.
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sha1: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub publisher: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// The PE header's link time, as Amcache writes it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_date: Option<String>,
-    /// The key's last write: when Windows recorded the program.
-    pub last_written: Option<jiff::Timestamp>,
-    /// Recovered from the hive's free cells.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub deleted: bool,
-}
+use crate::artifact::program::Program;
 
 /// The programs of one hive, gathered as its items are walked.
 #[derive(Default)]
