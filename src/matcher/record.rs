@@ -252,6 +252,12 @@ fn embedded_hosts(s: &str) -> impl Iterator<Item = &str> {
 /// `wusa.exe`; a name with no extension is matched in path fields only,
 /// and the host of a UNC path or URL or after `@` is not a file name.
 fn embedded_file_names(s: &str) -> impl Iterator<Item = &str> {
+    // A name has a dot: text without one (numbers, SIDs, GUIDs) is not cut.
+    let s = if memchr::memchr(b'.', s.as_bytes()).is_some() {
+        s
+    } else {
+        ""
+    };
     let is_sep = |c: char| {
         c.is_whitespace()
             || matches!(
