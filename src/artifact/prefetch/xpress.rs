@@ -16,7 +16,9 @@ const BLOCK: usize = 65536;
 /// Decompresses `input` into at most `out_len` bytes (the size the
 /// container states, bounded by the caller).
 pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(out_len);
+    // The stated size is a claim: reserve what the input could plausibly
+    // give, and let real output grow past it (never past `out_len`).
+    let mut out = Vec::with_capacity(out_len.min(input.len().saturating_mul(8)));
     let mut pos = 0;
     while out.len() < out_len {
         let table = Table::read(input.get(pos..pos + 256).ok_or_else(|| {
