@@ -521,15 +521,11 @@ fn amcache_names_programs_that_ran_by_sha1_and_path() {
     }
 }
 
-/// A dirty hive whose last changes are only in its logs: the scan applies
-/// `.LOG1` then `.LOG2` in sequence (in memory; the files are not
-/// touched), finds the key they add, and says so; a log whose entries
-/// break off is applied up to the break and the break is listed.
-#[test]
-fn transaction_logs_beside_a_dirty_hive_are_applied_in_memory() {
-    use support::hive::{dirty_pages, write_log};
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = bundle(dir.path());
+/// A user hive on disk that is dirty at sequence 10, the bins number of
+/// its newer state, and the pages that differ: the newer state adds
+/// `Run\Updater` (a `beacon` hit), which only the logs hold.
+fn dirty_ntuser() -> (Vec<u8>, u32, Vec<support::hive::Page>) {
+    use support::hive::dirty_pages;
     let before = ntuser();
     let after = ntuser().at(
         r"Software\Microsoft\Windows\CurrentVersion\Run",
@@ -550,6 +546,19 @@ fn transaction_logs_beside_a_dirty_hive_are_applied_in_memory() {
     let bins = u32::from_le_bytes(new[40..44].try_into().unwrap());
     let pages = dirty_pages(&old, &new);
     assert!(pages.len() >= 2, "the change spans pages");
+    (old, bins, pages)
+}
+
+/// A dirty hive whose last changes are only in its logs: the scan applies
+/// `.LOG1` then `.LOG2` in sequence (in memory; the files are not
+/// touched), finds the key they add, and says so; a log whose entries
+/// break off is applied up to the break and the break is listed.
+#[test]
+fn transaction_logs_beside_a_dirty_hive_are_applied_in_memory() {
+    use support::hive::write_log;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle(dir.path());
+    let (old, bins, pages) = dirty_ntuser();
     let (first, rest) = pages.split_at(1);
     let case = |name: &str, log1: Vec<u8>, log2: Vec<u8>| {
         let user = dir.path().join(name).join("Users/bob");
@@ -700,8 +709,9 @@ fn deleted_keys_and_values_are_recovered_from_free_cells() {
 }
 
 /// Hives inside a disk image (an ext4 volume built with `mkfs.ext4 -d`,
-/// no mount) are read like host ones; the logs of a dirty one are not
-/// looked up there yet, and the report says so.
+/// no mount) are read like host ones, the logs of a dirty one applied
+/// from beside it in the image whichever the walk meets first; a dirty
+/// hive whose log holds no entry is listed as such.
 #[test]
 fn hives_inside_a_disk_image_are_read() {
     let dir = tempfile::tempdir().unwrap();
@@ -717,6 +727,16 @@ fn hives_inside_a_disk_image_are_read() {
         support::hive::write_log(&system, &[]),
     )
     .unwrap();
+    // A user hive whose last key is only in its logs.
+    let (ntuser, bins, pages) = dirty_ntuser();
+    let (first, rest) = pages.split_at(1);
+    let user = tree.join("Users/bob");
+    fs::create_dir_all(&user).unwrap();
+    fs::write(user.join("NTUSER.DAT"), &ntuser).unwrap();
+    let log1 = support::hive::write_log(&ntuser, &[(10, bins, first.to_vec())]);
+    let log2 = support::hive::write_log(&ntuser, &[(11, bins, rest.to_vec())]);
+    fs::write(user.join("ntuser.dat.LOG1"), log1).unwrap();
+    fs::write(user.join("ntuser.dat.LOG2"), log2).unwrap();
     let image = dir.path().join("disk.raw");
     if !support::ext4_image(&tree, &image, "8M") {
         return;
@@ -733,15 +753,26 @@ fn hives_inside_a_disk_image_are_read() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["kind"] == "registry")
+        .find(|e| e["kind"] == "registry" && e["ioc"]["id"] == "svc-key")
         .unwrap();
     assert_eq!(ev["location"]["volume"]["filesystem"], "ext4");
     assert_eq!(ev["location"]["path"], "/Windows/System32/config/SYSTEM");
+    assert!(
+        hits.iter()
+            .any(|h| h.0 == "beacon" && h.2.ends_with(r"Run\Updater")),
+        "{hits:?}"
+    );
     let listed = problems(&report);
+    assert!(
+        listed.iter().any(|p| p.0 == "hiveLogsApplied"
+            && p.1
+                .contains("1 from NTUSER.DAT.LOG1, 1 from NTUSER.DAT.LOG2")),
+        "{listed:?}"
+    );
     assert!(
         listed
             .iter()
-            .any(|p| p.0 == "hiveLogsNotApplied" && p.1.contains("inside a disk image")),
+            .any(|p| p.0 == "hiveLogsNotApplied" && p.1.contains("no log entry applied")),
         "{listed:?}"
     );
 }

@@ -9,6 +9,7 @@
 mod hive;
 mod kept;
 mod lanes;
+mod parked;
 mod worker;
 
 use std::path::PathBuf;
@@ -99,6 +100,7 @@ pub fn run(
             }),
         }
     }
+    let parked = parked::Parked::default();
     let ctx = worker::Ctx {
         matcher,
         rules,
@@ -107,6 +109,7 @@ pub fn run(
         verify_image: opts.source.verify_image,
         progress,
         stop: &opts.source.stop,
+        parked: &parked,
     };
     // Bounded so a slow sink cannot make the queue grow without limit.
     let (tx, rx) = mpsc::sync_channel::<Vec<ScanEvent>>(1024);
@@ -141,6 +144,10 @@ pub fn run(
                             },
                         );
                     }
+                    // Hives whose logs the walk may have met after them.
+                    let batch = Batch::new(&tx);
+                    hive::scan_parked(idx, ctx, &|ev| batch.push(ev));
+                    batch.flush();
                     let closing = src.finish();
                     let mut events: Vec<ScanEvent> = closing
                         .problems

@@ -40,6 +40,8 @@ pub(super) struct Ctx<'a> {
     pub verify_image: bool,
     pub progress: &'a dyn Progress,
     pub stop: &'a Stop,
+    /// Dirty hives inside images waiting for their logs.
+    pub parked: &'a super::parked::Parked,
 }
 
 /// The records a log parser must turn into fields: those the IOC
@@ -359,19 +361,7 @@ pub(super) fn conclude(
             Some(Inner::Record(record)),
         ));
     }
-    for (hit, program) in registry.programs {
-        let inner = Some(Inner::Program(program));
-        emit(evidence(source, entry, hit, &digests, inner));
-    }
-    for (hit, item) in registry.items {
-        emit(evidence(
-            source,
-            entry,
-            hit,
-            &digests,
-            Some(Inner::Registry(item)),
-        ));
-    }
+    emit_found(source, entry, registry, &digests, emit);
     for (ioc, found, text) in content {
         let hit = Hit {
             ioc,
@@ -380,6 +370,25 @@ pub(super) fn conclude(
         };
         let inner = Some(Inner::Content(Box::new(found)));
         emit(evidence(source, entry, hit.into(), &digests, inner));
+    }
+}
+
+/// The evidence of what fired inside a kept file (a hive's keys and
+/// values, the programs a trace records).
+pub(super) fn emit_found(
+    source: usize,
+    entry: &FileEntry,
+    found: kept::Found,
+    digests: &Digests,
+    emit: Emit,
+) {
+    for (hit, program) in found.programs {
+        let inner = Some(Inner::Program(program));
+        emit(evidence(source, entry, hit, digests, inner));
+    }
+    for (hit, item) in found.items {
+        let inner = Some(Inner::Registry(item));
+        emit(evidence(source, entry, hit, digests, inner));
     }
 }
 
