@@ -766,7 +766,7 @@ fn hives_inside_a_disk_image_are_read() {
     assert!(
         listed.iter().any(|p| p.0 == "hiveLogsApplied"
             && p.1
-                .contains("1 from NTUSER.DAT.LOG1, 1 from NTUSER.DAT.LOG2")),
+                .contains("1 from ntuser.dat.LOG1, 1 from ntuser.dat.LOG2")),
         "{listed:?}"
     );
     assert!(

@@ -47,7 +47,7 @@ pub(super) fn scan(source: usize, entry: &FileEntry, hive: Kept, ctx: &Ctx, emit
         // A transaction log inside an image: held for its hive, which the
         // walk may meet later (a log has no keys of its own).
         if b.file_type != 0 {
-            ctx.parked.keep_log(source, key.clone(), bytes);
+            ctx.parked.keep_log(source, entry, key.clone(), bytes);
             return Found::default();
         }
         if b.dirty() {
@@ -80,13 +80,11 @@ pub(super) fn scan_parked(source: usize, ctx: &Ctx, emit: Emit) {
             };
             emit(problem_at(source, entry, kind, message, at));
         };
-        let name = entry.path.display();
-        let name = name.rsplit('/').next().unwrap_or(&name).to_string();
-        let beside: Vec<(String, &[u8])> = ["LOG1", "LOG2", "LOG"]
+        let beside: Vec<(String, &[u8])> = ["log1", "log2", "log"]
             .iter()
             .filter_map(|ext| {
-                let log = logs.get(&format!("{}.{}", w.key, ext.to_lowercase()))?;
-                Some((format!("{name}.{ext}"), &log[..]))
+                let (name, log) = logs.get(&format!("{}.{ext}", w.key))?;
+                Some((name.clone(), &log[..]))
             })
             .collect();
         let mut bytes = w.bytes.to_vec();

@@ -33,10 +33,14 @@ pub(super) struct Parked {
 #[derive(Default)]
 struct Inner {
     hives: Vec<Waiting>,
-    /// Logs by source and lower-cased path (`…\system.log1`).
-    logs: HashMap<(usize, String), Arc<[u8]>>,
+    /// Logs by source and lower-cased path (`…/system.log1`), with their
+    /// file names as written.
+    logs: HashMap<(usize, String), Log>,
     held: usize,
 }
+
+/// A transaction log held: its file name as written, its bytes.
+pub(super) type Log = (String, Arc<[u8]>);
 
 /// Where a file inside an image is, for finding a hive's logs: the image
 /// (for images met inside folders), the volume and the path, lower-cased.
@@ -52,13 +56,15 @@ impl Parked {
     }
 
     /// Holds a transaction log met inside an image; false past the budget.
-    pub fn keep_log(&self, source: usize, key: String, bytes: Vec<u8>) -> bool {
+    pub fn keep_log(&self, source: usize, entry: &FileEntry, key: String, bytes: Vec<u8>) -> bool {
         let mut inner = self.lock();
         if inner.held + bytes.len() > BUDGET {
             return false;
         }
         inner.held += bytes.len();
-        inner.logs.insert((source, key), bytes.into());
+        let path = entry.path.display();
+        let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+        inner.logs.insert((source, key), (name, bytes.into()));
         true
     }
 
@@ -92,7 +98,7 @@ impl Parked {
     }
 
     /// The hives of `source` and the logs met in it, released.
-    pub fn take(&self, source: usize) -> (Vec<Waiting>, HashMap<String, Arc<[u8]>>) {
+    pub fn take(&self, source: usize) -> (Vec<Waiting>, HashMap<String, Log>) {
         let mut inner = self.lock();
         let (hives, rest): (Vec<_>, Vec<_>) =
             inner.hives.drain(..).partition(|w| w.source == source);
@@ -110,7 +116,7 @@ impl Parked {
             }
         }
         let freed: usize = hives.iter().map(|w| w.bytes.len()).sum::<usize>()
-            + logs.values().map(|b| b.len()).sum::<usize>();
+            + logs.values().map(|(_, b)| b.len()).sum::<usize>();
         inner.held -= freed.min(inner.held);
         (hives, logs)
     }
