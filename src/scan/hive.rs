@@ -73,6 +73,18 @@ pub(super) fn scan_parked(source: usize, ctx: &Ctx, emit: Emit) {
     let (hives, logs) = ctx.parked.take(source);
     for w in hives {
         let entry = &w.entry;
+        if ctx.stop.requested().is_some() {
+            let why = "stopped before the image's walk ended: its transaction logs were not \
+                       applied and its keys not read";
+            emit(problem_at(
+                source,
+                entry,
+                ProblemKind::Interrupted,
+                why.into(),
+                At::default(),
+            ));
+            continue;
+        }
         let listed = |kind, message: String, cell: Option<u32>| {
             let at = At {
                 offset: cell.map(|c| registry::hive::BASE_BLOCK as u64 + u64::from(c)),
