@@ -67,7 +67,7 @@ pub fn hive(data: &[u8]) {
     let _ = artifact::registry::log::recover(&mut replayed, &[("F.LOG1".into(), data)], 1 << 26);
     let matcher = record_matcher();
     let mut hits = Vec::new();
-    let _ = artifact::registry::scan(&replayed, "SYSTEM", |item| {
+    let _ = artifact::registry::scan(&replayed, "SYSTEM", None, |item| {
         matcher.match_registry(item, &mut hits);
         hits.clear();
     });

@@ -202,6 +202,37 @@ fn events() -> Vec<Event> {
             ),
         ],
     ));
+    // A user's keys as Sysmon names them: by SID, classes as `_Classes`.
+    v.push(Event::new(
+        17,
+        SYSMON,
+        13,
+        SYSMON_CH,
+        &[(
+            "TargetObject",
+            r"HKU\S-1-5-21-1-2-3-1001\Software\Microsoft\Windows\CurrentVersion\RunOnce\x",
+        )],
+    ));
+    v.push(Event::new(
+        18,
+        SYSMON,
+        13,
+        SYSMON_CH,
+        &[(
+            "TargetObject",
+            r"HKU\S-1-5-21-1-2-3-1001_Classes\ms-settings\Shell\Open\command\(Default)",
+        )],
+    ));
+    v.push(Event::new(
+        19,
+        SYSMON,
+        13,
+        SYSMON_CH,
+        &[(
+            "TargetObject",
+            r"HKU\S-1-5-21-1-2-3-1001_Classes\exefile\shell\open\command\(Default)",
+        )],
+    ));
     v
 }
 
@@ -230,6 +261,10 @@ fn bundle(dir: &Path) -> std::path::PathBuf {
             ioc("run-key", "RegistryKey", r"HKEY_LOCAL_MACHINE\Software\Microsoft\Windows\CurrentVersion\Run", "StartWith"),
             ioc("mimi", "FileName", "sekurlsa::", "Contains"),
             ioc("never", "DomainName", "never-seen.example", "Equals"),
+            ioc("hkcu-runonce", "RegistryKey", r"HKCU\Software\Microsoft\Windows\CurrentVersion\RunOnce", "StartWith"),
+            ioc("hkcu-exefile", "RegistryKey", r"HKCU\Software\Classes\exefile\shell", "StartWith"),
+            ioc("hkcr-ms", "RegistryKey", r"HKEY_CLASSES_ROOT\ms-settings\shell\open\command", "StartWith"),
+            ioc("other-user", "RegistryKey", r"HKU\S-1-5-21-1-2-3-1002\Software\Microsoft\Windows\CurrentVersion\RunOnce", "StartWith"),
         ]
     });
     let p = dir.join("bundle.json");
@@ -261,6 +296,9 @@ fn expected() -> BTreeSet<(String, u64, String)> {
         ("sha256-plain", 15, "FileHash"),
         ("mimi", 16, "CommandLine"),
         ("gate", 16, "CommandLine"),
+        ("hkcu-runonce", 17, "TargetObject"),
+        ("hkcr-ms", 18, "TargetObject"),
+        ("hkcu-exefile", 19, "TargetObject"),
     ]
     .iter()
     .map(|(i, r, f)| (i.to_string(), *r, f.to_string()))

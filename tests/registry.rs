@@ -776,3 +776,143 @@ fn hives_inside_a_disk_image_are_read() {
         "{listed:?}"
     );
 }
+
+const BOB: &str = "S-1-5-21-1111-2222-3333-1001";
+const ALICE: &str = "S-1-5-21-1111-2222-3333-1002";
+
+/// A Windows tree whose SOFTWARE names two users' profiles (bob's and
+/// alice's, whose NTUSER.DAT is a real one), each hive holding a RunOnce
+/// key, bob's with a UsrClass.dat; and a user hive in a folder no profile
+/// names.
+fn users_tree(root: &Path) {
+    let list = r"Microsoft\Windows NT\CurrentVersion\ProfileList";
+    let profile = |sid: &str, path: &str| {
+        Key::new(sid)
+            .value(expand_sz("ProfileImagePath", path))
+            .value(dword("Flags", 0))
+    };
+    let sw = software()
+        .at(&format!(r"{list}\{BOB}"), profile(BOB, r"C:\Users\bob"))
+        .at(
+            &format!(r"{list}\{ALICE}"),
+            profile(ALICE, r"%SystemDrive%\Users\alice"),
+        )
+        .at(
+            &format!(r"{list}\S-1-5-18"),
+            profile("S-1-5-18", r"%systemroot%\system32\config\systemprofile"),
+        );
+    let config = root.join("Windows/System32/config");
+    fs::create_dir_all(&config).unwrap();
+    let recorded = r"\??\C:\Windows\System32\config\SOFTWARE";
+    fs::write(config.join("SOFTWARE"), write_hive(&sw, recorded, false).0).unwrap();
+    for user in ["bob", "alice", "../loose"] {
+        let home = root.join("Users").join(user);
+        fs::create_dir_all(&home).unwrap();
+        let nt = format!(r"\??\C:\Users\{user}\ntuser.dat");
+        let hive = if user == "alice" {
+            // A user's hive written by Windows (samples/hives).
+            support::gunzip(&support::samples().join("hives/NTUSER.DAT.gz"))
+        } else {
+            write_hive(&ntuser(), &nt, false).0
+        };
+        fs::write(home.join("NTUSER.DAT"), hive).unwrap();
+    }
+    let classes = root.join("Users/bob/AppData/Local/Microsoft/Windows");
+    fs::create_dir_all(&classes).unwrap();
+    let usrclass = Key::new("ROOT").at(
+        r"ms-settings\Shell\Open\command",
+        Key::new("command").value(sz("", r"C:\ProgramData\svc\beacon.exe")),
+    );
+    let recorded = r"\??\C:\Users\bob\AppData\Local\Microsoft\Windows\UsrClass.dat";
+    fs::write(
+        classes.join("UsrClass.dat"),
+        write_hive(&usrclass, recorded, false).0,
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_users_hive_is_named_under_its_owners_sid() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("drive");
+    users_tree(&tree);
+    let runonce = r"Software\Microsoft\Windows\CurrentVersion\RunOnce";
+    let ioc = |id: &str, v: &str| json!({"id": id, "alertDefinitionId": "reg", "type": "RegistryKey", "value": v, "detectionFunction": "StartWith"});
+    let iocs = json!([
+        ioc("bob-sid", &format!(r"HKEY_USERS\{BOB}\{runonce}")),
+        ioc("hkcu", &format!(r"HKCU\{runonce}")),
+        ioc(
+            "bob-classes",
+            &format!(r"HKU\{BOB}_Classes\ms-settings\shell")
+        ),
+        ioc("hkcr", r"HKCR\ms-settings\shell\open\command"),
+        ioc("nobody", r"HKU\S-1-5-21-9-9-9-1001\Software"),
+        ioc(
+            "alice-sidebar",
+            &format!(r"HKU\{ALICE}\Software\Microsoft\Windows\CurrentVersion\Run\Sidebar")
+        ),
+    ]);
+    // Where each hit is: (IOC, hive file, sid shown).
+    let hits = |report: &Value| -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = report["alerts"][0]["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "registry")
+            .map(|e| {
+                let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+                let path = s(&e["location"]["path"])
+                    .trim_start_matches('/')
+                    .to_string();
+                (s(&e["ioc"]["id"]), path, s(&e["registry"]["sid"]))
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let want = || {
+        let mut w: Vec<(String, String, String)> = [
+            ("alice-sidebar", "Users/alice/NTUSER.DAT", ALICE),
+            (
+                "bob-classes",
+                "Users/bob/AppData/Local/Microsoft/Windows/UsrClass.dat",
+                BOB,
+            ),
+            ("bob-sid", "Users/bob/NTUSER.DAT", BOB),
+            (
+                "hkcr",
+                "Users/bob/AppData/Local/Microsoft/Windows/UsrClass.dat",
+                BOB,
+            ),
+            ("hkcu", "Users/alice/NTUSER.DAT", ALICE),
+            ("hkcu", "Users/bob/NTUSER.DAT", BOB),
+            ("hkcu", "loose/NTUSER.DAT", ""),
+        ]
+        .iter()
+        .map(|(i, p, s)| (i.to_string(), p.to_string(), s.to_string()))
+        .collect();
+        w.sort();
+        w
+    };
+    let unowned = |report: &Value| -> Vec<String> {
+        support::problems(report)
+            .into_iter()
+            .filter(|p| p.0 == "hiveOwnerUnknown")
+            .map(|p| p.1)
+            .collect()
+    };
+    // The drive's folder, then the drive as a disk image.
+    let report = scan_drive(dir.path(), iocs.clone());
+    assert_eq!(hits(&report), want());
+    assert_eq!(unowned(&report).len(), 1, "{:?}", unowned(&report));
+    assert!(unowned(&report)[0].ends_with("loose/NTUSER.DAT"));
+    let image = dir.path().join("disk.raw");
+    if support::ext4_image(&tree, &image, "8M") {
+        let bundle = dir.path().join("b.json");
+        let (run, report) = scan_to(&bundle, &dir.path().join("r2.json"), &image, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert_eq!(hits(&report), want());
+        assert_eq!(unowned(&report).len(), 1);
+    }
+}

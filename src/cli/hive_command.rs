@@ -39,7 +39,7 @@ pub fn dump(path: &Path, logs: bool) -> Result<u8> {
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());
     let mut failed = None;
-    let damage = registry::scan(&bytes, &path.display().to_string(), |item| {
+    let damage = registry::scan(&bytes, &path.display().to_string(), None, |item| {
         if failed.is_none()
             && let Err(e) = serde_json::to_writer(&mut out, item)
                 .map_err(std::io::Error::from)

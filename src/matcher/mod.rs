@@ -9,10 +9,12 @@ mod prefilter;
 // The literal helpers the Sigma rules' prefilter shares.
 pub(crate) use prefilter::{fits_kind, longest_plain_run, narrow};
 pub mod content;
+pub mod hkey;
 mod record;
 pub mod text;
 
-pub use record::{normalize_registry, normalize_url};
+pub use hkey::normalize_registry;
+pub use record::normalize_url;
 
 use std::collections::HashMap;
 
@@ -39,6 +41,10 @@ pub struct Matcher {
     record: record::RecordSets,
     /// Whether any active IOC exists (every type can hit a record).
     has_record_iocs: bool,
+    /// Whether some `RegistryKey` IOC names one user by SID
+    /// (`HKU\S-1-5-21-…\…`), which a user's hive matches only once its
+    /// owner is known.
+    names_user_sid: bool,
     /// Necessary literals of every active IOC; `None` when some IOC has
     /// none (see `prefilter`).
     record_prefilter: Option<prefilter::Prefilter>,
@@ -79,6 +85,10 @@ impl Matcher {
             file_path,
             record,
             has_record_iocs: bundle.active_iocs().next().is_some(),
+            names_user_sid: bundle.active_iocs().any(|(_, i)| {
+                i.kind == IocType::RegistryKey
+                    && hkey::names_user_sid(&normalize_registry(&i.value))
+            }),
             record_prefilter,
             exclusions,
             content: content::ContentSet::default(),
@@ -186,6 +196,12 @@ impl Matcher {
     /// a value or its data.
     pub fn wants_registry(&self) -> bool {
         self.has_record_iocs
+    }
+
+    /// Whether some IOC names a user's keys by SID (`HKU\<SID>\…`): a
+    /// user's hive whose owner is not known is then listed.
+    pub fn wants_user_sid(&self) -> bool {
+        self.names_user_sid
     }
 
     /// Sha1, FilePath and FileName IOCs against a program an execution

@@ -255,10 +255,18 @@ pub(super) fn literal(ioc: &Ioc) -> Option<String> {
                 "machine",
                 "user",
             ];
-            let segs: Vec<&str> = v
+            let mut segs: Vec<&str> = v
                 .split(['\\', '/'])
                 .filter(|s| !roots.contains(&s.to_ascii_lowercase().as_str()))
                 .collect();
+            // A user's `Software\Classes\x` is `HKU\<SID>_Classes\x` and
+            // `HKCR\x` in a record (`super::hkey`): the literal comes after.
+            if segs.len() > 2
+                && segs[0].eq_ignore_ascii_case("software")
+                && segs[1].eq_ignore_ascii_case("classes")
+            {
+                segs.drain(..2);
+            }
             longest_plain_run(&segs.join("\\"))
         }
         _ => longest_plain_run(v),
@@ -364,6 +372,16 @@ mod tests {
             )
             .as_deref(),
             Some("CurrentVersion")
+        );
+        // A record names a user's classes `HKU\<SID>_Classes\exefile`.
+        assert_eq!(
+            lit(
+                IocType::RegistryKey,
+                r"HKCU\Software\Classes\exefile\shell",
+                StartWith
+            )
+            .as_deref(),
+            Some("exefile")
         );
         assert_eq!(
             lit(IocType::DomainName, "*.Evil.com.", Equals).as_deref(),

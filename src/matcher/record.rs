@@ -26,6 +26,7 @@ use crate::artifact::registry::RegistryItem;
 use crate::bundle::value::{Cidr, normalize_domain};
 use crate::bundle::{DetectionFunction, Ioc, IocIdx, IocType};
 
+use super::hkey::{normalize_registry, other_names};
 use super::text::{TextSet, TextSetBuilder};
 use super::{Hit, Matcher, normalize_name, normalize_path};
 
@@ -330,27 +331,6 @@ fn url_host(url: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-/// Registry paths: lower case, `\REGISTRY\MACHINE\` → `hklm\`,
-/// `HKEY_LOCAL_MACHINE\` → `hklm\`, and so on.
-pub fn normalize_registry(s: &str) -> String {
-    let mut k = s.trim().replace('/', "\\").to_lowercase();
-    const ROOTS: [(&str, &str); 7] = [
-        ("\\registry\\machine\\", "hklm\\"),
-        ("\\registry\\user\\", "hku\\"),
-        ("hkey_local_machine\\", "hklm\\"),
-        ("hkey_current_user\\", "hkcu\\"),
-        ("hkey_users\\", "hku\\"),
-        ("hkey_classes_root\\", "hkcr\\"),
-        ("registry::", ""),
-    ];
-    for (from, to) in ROOTS {
-        if let Some(rest) = k.strip_prefix(from) {
-            k = format!("{to}{rest}");
-        }
-    }
-    k
-}
-
 /// URLs (`scheme://…`) inside free text, up to whitespace or a quote.
 fn find_urls(s: &str) -> impl Iterator<Item = &str> {
     let mut rest = s;
@@ -534,9 +514,7 @@ impl Matcher {
                 }
             }
             if is_registry_field(&lname, value) {
-                self.record
-                    .registry
-                    .find(&normalize_registry(value), &[value], &mut iocs);
+                self.match_key(value, None, &mut iocs);
                 push(&mut iocs, value);
             }
             if value.contains("://") {
@@ -641,14 +619,13 @@ impl Matcher {
         if !self.record.registry.is_empty() {
             let path = item.path();
             let field = if item.value.is_some() { "value" } else { "key" };
-            self.record
-                .registry
-                .find(&normalize_registry(&path), &[&path], &mut iocs);
+            let sid = item.sid.as_deref();
+            self.match_key(&path, sid, &mut iocs);
             if let Some(stored) = item.stored_path() {
-                self.record
-                    .registry
-                    .find(&normalize_registry(&stored), &[&stored], &mut iocs);
+                self.match_key(&stored, sid, &mut iocs);
             }
+            iocs.sort_unstable();
+            iocs.dedup();
             push(&mut iocs, field, &path);
         }
         // Amcache keeps a program's SHA-1 as `0000` + 40 hex digits, in
@@ -705,6 +682,25 @@ impl Matcher {
         self.finish_hits(out, start);
     }
 
+    /// `RegistryKey` IOCs on the key path `key` under each of its names
+    /// (`hku\<sid>\…` is also `hkcu\…`; see [`super::hkey`]); `sid` is the
+    /// owner of the user's hive it comes from, when known. Each IOC once.
+    fn match_key(&self, key: &str, sid: Option<&str>, iocs: &mut Vec<IocIdx>) {
+        let start = iocs.len();
+        let normalized = normalize_registry(key);
+        self.record.registry.find(&normalized, &[key], iocs);
+        let others = other_names(&normalized, sid);
+        for other in &others {
+            self.record.registry.find(other, &[other], iocs);
+        }
+        if !others.is_empty() {
+            let mut tail = iocs.split_off(start);
+            tail.sort_unstable();
+            tail.dedup();
+            iocs.extend(tail);
+        }
+    }
+
     /// A path value against FilePath and its last component against FileName.
     fn match_path_value(&self, value: &str, iocs: &mut Vec<IocIdx>) {
         let name = value.rsplit(['\\', '/']).next().unwrap_or(value);
@@ -757,10 +753,6 @@ mod tests {
         );
         assert_eq!(url_host("http://user@Evil.com:8080/x"), Some("Evil.com"));
         assert_eq!(url_host("http://[2001:db8::1]:80/"), Some("2001:db8::1"));
-        assert_eq!(
-            normalize_registry(r"\REGISTRY\MACHINE\SOFTWARE\Run"),
-            normalize_registry(r"HKEY_LOCAL_MACHINE\Software\Run")
-        );
         assert_eq!(
             command_tokens(r#""C:\Program Files\x.exe" -a  b"#),
             vec![

@@ -3,7 +3,9 @@
 //! during the file's one read, the transaction logs of a dirty one applied
 //! in memory (beside a host file at once; inside an image once the image's
 //! walk has met them, see `parked`), then every key and value is matched,
-//! and what could not be read is listed with its cell offset.
+//! and what could not be read is listed with its cell offset. A user's
+//! hive waits for its source's walk to end (`parked`) so that its keys are
+//! also named under its owner's SID, which a SOFTWARE hive names.
 
 use crate::artifact::registry;
 use crate::artifact::registry::amcache::Programs;
@@ -43,27 +45,59 @@ pub(super) fn scan(source: usize, entry: &FileEntry, hive: Kept, ctx: &Ctx, emit
     let mut bytes = hive.bytes;
     let base = registry::hive::BaseBlock::parse(&bytes).ok();
     let in_image = parked::key(entry);
-    if let (Some(b), Some(key)) = (&base, &in_image) {
+    let primary = base.as_ref().is_some_and(|b| b.file_type == 0);
+    if let Some(key) = &in_image
+        && base.is_some()
+        && !primary
+    {
         // A transaction log inside an image: held for its hive, which the
         // walk may meet later (a log has no keys of its own).
-        if b.file_type != 0 {
-            ctx.parked.keep_log(source, entry, key.clone(), bytes);
-            return Found::default();
+        ctx.parked.keep_log(source, entry, key.clone(), bytes);
+        return Found::default();
+    }
+    let dirty = primary && base.as_ref().is_some_and(|b| b.dirty());
+    let user = primary && is_user_hive(entry, base.as_ref());
+    if user || (dirty && in_image.is_some()) {
+        match ctx.parked.park(source, entry, user, bytes) {
+            Ok(()) => return Found::default(),
+            Err(back) => bytes = back,
         }
-        if b.dirty() {
-            match ctx.parked.park(source, entry, key.clone(), bytes) {
-                Ok(()) => return Found::default(),
-                Err(back) => {
-                    bytes = back;
-                    let why = "too many hive bytes are held for their logs already";
-                    report(seqs_of(&bytes), Err(why.into()), &listed);
-                }
-            }
+        let why = "too many hive bytes are held already";
+        if dirty && in_image.is_some() {
+            let why = format!("{why} for their logs");
+            report(seqs_of(&bytes), Err(why), &listed);
         }
-    } else if base.is_some_and(|b| b.dirty() && b.file_type == 0) {
+        if user {
+            unowned(ctx, why, &listed);
+        }
+    }
+    if dirty && in_image.is_none() {
         replay_logs(entry, &mut bytes, &listed);
     }
-    read_keys(entry, &bytes, ctx, &listed)
+    read_keys(source, entry, &bytes, None, ctx, &listed)
+}
+
+/// Whether the hive file `entry` is a user's (by its name, else by the
+/// path it records of itself).
+fn is_user_hive(entry: &FileEntry, base: Option<&registry::hive::BaseBlock>) -> bool {
+    let recorded = base.map_or("", |b| b.file_name.as_str());
+    registry::mount_point(&entry.path.display(), recorded).is_some_and(registry::is_user_mount)
+}
+
+/// Lists a user's hive read without knowing its owner, when the bundle has
+/// IOCs that name a user by SID (`HKU\<SID>\…`): those were not matched
+/// on it.
+fn unowned(ctx: &Ctx, why: &str, listed: &dyn Fn(ProblemKind, String, Option<u32>)) {
+    if ctx.matcher.wants_user_sid() {
+        listed(
+            ProblemKind::HiveOwnerUnknown,
+            format!(
+                "a user's hive whose owner is not known ({why}): RegistryKey IOCs naming \
+                 HKU\\<SID> were not matched on it (HKCU ones were)"
+            ),
+            None,
+        );
+    }
 }
 
 /// The dirty hives of an image's walk, once it is done: the logs met
@@ -74,7 +108,7 @@ pub(super) fn scan_parked(source: usize, ctx: &Ctx, emit: Emit) {
     for w in hives {
         let entry = &w.entry;
         if ctx.stop.requested().is_some() {
-            let why = "stopped before the image's walk ended: its transaction logs were not \
+            let why = "stopped before its source's walk ended: its transaction logs were not \
                        applied and its keys not read";
             emit(problem_at(
                 source,
@@ -92,43 +126,64 @@ pub(super) fn scan_parked(source: usize, ctx: &Ctx, emit: Emit) {
             };
             emit(problem_at(source, entry, kind, message, at));
         };
-        let beside: Vec<(String, &[u8])> = ["log1", "log2", "log"]
-            .iter()
-            .filter_map(|ext| {
-                let (name, log) = logs.get(&format!("{}.{ext}", w.key))?;
-                Some((name.clone(), &log[..]))
-            })
-            .collect();
         let mut bytes = w.bytes.to_vec();
-        let seqs = seqs_of(&bytes);
-        let outcome = if beside.is_empty() {
-            Err("no transaction log (.LOG1/.LOG2) beside it in the image".into())
-        } else {
-            let mut r = registry::log::recover(&mut bytes, &beside, MAX_HIVE as usize);
-            r.logs = beside.len();
-            Ok(r)
-        };
-        report(seqs, outcome, &listed);
-        let found = read_keys(entry, &bytes, ctx, &listed);
+        let dirty = registry::hive::BaseBlock::parse(&bytes).is_ok_and(|b| b.dirty());
+        match parked::key(entry) {
+            Some(key) if dirty => {
+                let beside: Vec<(String, &[u8])> = ["log1", "log2", "log"]
+                    .iter()
+                    .filter_map(|ext| {
+                        let (name, log) = logs.get(&format!("{key}.{ext}"))?;
+                        Some((name.clone(), &log[..]))
+                    })
+                    .collect();
+                let seqs = seqs_of(&bytes);
+                let outcome = if beside.is_empty() {
+                    Err("no transaction log (.LOG1/.LOG2) beside it in the image".into())
+                } else {
+                    let mut r = registry::log::recover(&mut bytes, &beside, MAX_HIVE as usize);
+                    r.logs = beside.len();
+                    Ok(r)
+                };
+                report(seqs, outcome, &listed);
+            }
+            None if dirty => replay_logs(entry, &mut bytes, &listed),
+            _ => {}
+        }
+        let sid = w.user.then(|| ctx.parked.owner(source, entry)).flatten();
+        if w.user && sid.is_none() {
+            let why = "no SOFTWARE hive of its volume lists its folder in ProfileList";
+            unowned(ctx, why, &listed);
+        }
+        let found = read_keys(source, entry, &bytes, sid.as_deref(), ctx, &listed);
         // The evidence carries the digests of the file as read.
         let digests = crate::hash::digest_bytes(crate::hash::DigestSet::ALL, &w.bytes);
         super::worker::emit_found(source, entry, found, &digests, emit);
     }
 }
 
-/// Every key and value of the hive in `bytes` matched, and every program
-/// it records; damage listed.
+/// Every key and value of the hive in `bytes` matched (a user's hive's
+/// also under its owner's `sid`), and every program it records; damage
+/// listed. The profiles a SOFTWARE hive lists are kept for its users'.
 fn read_keys(
+    source: usize,
     entry: &FileEntry,
     bytes: &[u8],
+    sid: Option<&str>,
     ctx: &Ctx,
     listed: &dyn Fn(ProblemKind, String, Option<u32>),
 ) -> Found {
     let mut found = Found::default();
     let mut hits = Vec::new();
     let mut programs = Programs::default();
+    let mut profiles = Vec::new();
     let name = entry.path.display();
-    let damage = registry::scan(bytes, &name, |item| {
+    let damage = registry::scan(bytes, &name, sid, |item| {
+        if item.hive == "HKLM\\SOFTWARE"
+            && let Some(p) = registry::profiles::profile_of(item)
+        {
+            profiles.push(p);
+        }
         if programs.offer(item) {
             return;
         }
@@ -144,6 +199,7 @@ fn read_keys(
             found.programs.push((Fired::from(hit), program.clone()));
         }
     }
+    ctx.parked.add_profiles(source, entry, profiles);
     match damage {
         Err(e) => listed(ProblemKind::CorruptHive, e, None),
         Ok(damage) => {

@@ -1,28 +1,31 @@
-//! Dirty hives inside disk images wait here for their transaction logs.
-//! The walk of an image meets a hive and the `.LOG1`/`.LOG2` beside it in
-//! any order, on any worker; so a dirty hive's bytes are held until the
-//! image's walk is done, with every log met, and only then replayed and
-//! matched (`hive::scan_parked`). Held bytes are bounded: past
-//! [`BUDGET`] a hive is read without its logs and that is listed.
+//! Hives that wait here for what the rest of their source's walk finds.
+//! The walk meets files in any order, on any worker: a dirty hive inside
+//! an image and the `.LOG1`/`.LOG2` beside it; a user's hive (NTUSER.DAT,
+//! UsrClass.dat) and the SOFTWARE hive whose ProfileList names its owner.
+//! So those hives' bytes are held until the source's walk is done, with
+//! every log and profile met, and only then replayed and matched
+//! (`hive::scan_parked`). Held bytes are bounded: past [`BUDGET`] a hive
+//! is read at once, without its logs or its owner, and that is listed.
 
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::artifact::ReadSeek;
+use crate::artifact::registry::profiles::{self, Profile};
 use crate::source::{Content, FileEntry, ReadBuf};
 
 /// Bytes of hives and logs held at once.
 const BUDGET: usize = 2 << 30;
 
-/// A dirty hive whose logs are looked for once its source is walked.
+/// A hive whose logs or owner are looked for once its source is walked.
 pub(super) struct Waiting {
     pub source: usize,
     /// The hive file; its content is the bytes read (held here).
     pub entry: FileEntry,
     pub bytes: Arc<[u8]>,
-    /// Where its logs would be: its path inside its volume, lower-cased.
-    pub key: String,
+    /// A user's hive, whose owner is looked for.
+    pub user: bool,
 }
 
 #[derive(Default)]
@@ -36,6 +39,9 @@ struct Inner {
     /// Logs by source and lower-cased path (`…/system.log1`), with their
     /// file names as written.
     logs: HashMap<(usize, String), Log>,
+    /// Profiles by source: the volume (or host folder) and system root of
+    /// the SOFTWARE hive that lists them.
+    profiles: Vec<(usize, String, String, Profile)>,
     held: usize,
 }
 
@@ -45,9 +51,21 @@ pub(super) type Log = (String, Arc<[u8]>);
 /// Where a file inside an image is, for finding a hive's logs: the image
 /// (for images met inside folders), the volume and the path, lower-cased.
 pub(super) fn key(entry: &FileEntry) -> Option<String> {
-    let v = entry.meta.volume.as_ref()?;
-    let image = v.image.as_ref().map(|p| p.display()).unwrap_or_default();
-    Some(format!("{image}|{}|{}|{}", v.index, v.offset, entry.path.display()).to_lowercase())
+    entry.meta.volume.as_ref()?;
+    let (volume, path) = place(entry);
+    Some(format!("{volume}|/{path}"))
+}
+
+/// A file's volume (the image, for images met inside folders, and the
+/// volume's index and offset; empty on the host) and its path inside it,
+/// lower-cased, with no leading `/`.
+fn place(entry: &FileEntry) -> (String, String) {
+    let volume = entry.meta.volume.as_ref().map_or_else(String::new, |v| {
+        let image = v.image.as_ref().map(|p| p.display()).unwrap_or_default();
+        format!("{image}|{}|{}", v.index, v.offset).to_lowercase()
+    });
+    let path = entry.path.display().to_lowercase();
+    (volume, path.trim_start_matches('/').to_string())
 }
 
 impl Parked {
@@ -68,13 +86,41 @@ impl Parked {
         true
     }
 
-    /// Holds a dirty hive until its source is walked; gives its bytes back
-    /// past the budget.
+    /// The profiles a SOFTWARE hive (`entry`) lists, for its users' hives.
+    pub fn add_profiles(&self, source: usize, entry: &FileEntry, found: Vec<Profile>) {
+        if found.is_empty() {
+            return;
+        }
+        let (volume, path) = place(entry);
+        let root = profiles::system_root(&path);
+        let mut inner = self.lock();
+        for p in found {
+            inner
+                .profiles
+                .push((source, volume.clone(), root.clone(), p));
+        }
+    }
+
+    /// The SID of the user whose hive `entry` is, from the profiles the
+    /// SOFTWARE hives of the same volume (or host folder) list.
+    pub fn owner(&self, source: usize, entry: &FileEntry) -> Option<String> {
+        let (volume, path) = place(entry);
+        let inner = self.lock();
+        let here = inner
+            .profiles
+            .iter()
+            .filter(|(s, v, _, _)| *s == source && *v == volume)
+            .map(|(_, _, root, p)| (root.as_str(), p));
+        profiles::owner(here, &path).map(str::to_string)
+    }
+
+    /// Holds a hive until its source is walked; gives its bytes back past
+    /// the budget.
     pub fn park(
         &self,
         source: usize,
         entry: &FileEntry,
-        key: String,
+        user: bool,
         bytes: Vec<u8>,
     ) -> Result<(), Vec<u8>> {
         let mut inner = self.lock();
@@ -92,16 +138,18 @@ impl Parked {
                 content: Box::new(Held(bytes.clone())),
             },
             bytes,
-            key,
+            user,
         });
         Ok(())
     }
 
-    /// The hives of `source` and the logs met in it, released.
+    /// The hives of `source` (users' last, so that the SOFTWARE hives held
+    /// name their owners first) and the logs met in it, released.
     pub fn take(&self, source: usize) -> (Vec<Waiting>, HashMap<String, Log>) {
         let mut inner = self.lock();
-        let (hives, rest): (Vec<_>, Vec<_>) =
+        let (mut hives, rest): (Vec<_>, Vec<_>) =
             inner.hives.drain(..).partition(|w| w.source == source);
+        hives.sort_by_key(|w| w.user);
         inner.hives = rest;
         let keys: Vec<(usize, String)> = inner
             .logs

@@ -302,6 +302,9 @@ pub enum ProblemKind {
     /// A dirty registry hive whose transaction logs were applied in memory
     /// before its keys were read (a note).
     HiveLogsApplied,
+    /// A user's hive whose owner (SID) is not known: IOCs naming a user by
+    /// SID were not matched on it.
+    HiveOwnerUnknown,
 }
 
 impl ProblemKind {
@@ -337,6 +340,7 @@ impl ProblemKind {
             ProblemKind::CorruptHive => "corruptHive",
             ProblemKind::HiveLogsNotApplied => "hiveLogsNotApplied",
             ProblemKind::HiveLogsApplied => "hiveLogsApplied",
+            ProblemKind::HiveOwnerUnknown => "hiveOwnerUnknown",
             ProblemKind::CorruptPrefetch => "corruptPrefetch",
         }
     }

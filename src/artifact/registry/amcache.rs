@@ -141,6 +141,7 @@ mod tests {
             last_written: None,
             cell: 0,
             deleted: false,
+            sid: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod amcache;
 pub mod deleted;
 pub mod hive;
 pub mod log;
+pub mod profiles;
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,11 @@ pub struct RegistryItem {
     /// Recovered from the hive's free cells: deleted, still readable.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// The owner of a user's hive (NTUSER.DAT, UsrClass.dat), from the
+    /// ProfileList of the SOFTWARE hive beside it: its `HKCU\…` keys are
+    /// also `HKU\<sid>\…`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,12 +183,20 @@ pub fn mount_point(file_name: &str, recorded: &str) -> Option<&'static str> {
     by_name(&last(file_name)).or_else(|| by_name(&last(recorded)))
 }
 
+/// Whether a hive mounted at `mount` is a user's (NTUSER.DAT,
+/// UsrClass.dat), whose keys are also named under its owner's SID.
+pub fn is_user_mount(mount: &str) -> bool {
+    mount == "HKCU" || mount.starts_with("HKCU\\")
+}
+
 /// Reads every key and value of the hive file `bytes`, named under its
-/// mount point, handing each to `visit`; what could not be read is
-/// returned as damage. `Err` when the file is no hive at all.
+/// mount point, handing each to `visit`; `sid` is the owner of a user's
+/// hive, when known. What could not be read is returned as damage. `Err`
+/// when the file is no hive at all.
 pub fn scan(
     bytes: &[u8],
     file_name: &str,
+    sid: Option<&str>,
     mut visit: impl FnMut(&RegistryItem),
 ) -> Result<Vec<Damage>, String> {
     let h = Hive::new(bytes)?;
@@ -206,6 +220,7 @@ pub fn scan(
         last_written: None,
         cell: 0,
         deleted: false,
+        sid: sid.map(str::to_string),
     };
     let mut values_damage = Vec::new();
     // A key's path as IOCs write it, and as stored when that differs.
