@@ -2,6 +2,7 @@
 //! codes. This is the only layer that prints; everything below returns data
 //! or typed errors.
 
+mod case;
 mod check;
 mod hive_command;
 mod output;
@@ -53,7 +54,7 @@ struct Cli {
 enum Command {
     /// Scan targets for the bundle's IOCs and write the report.
     #[command(after_help = EXIT_CODES)]
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Work with IOC bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -211,8 +212,25 @@ struct ScanArgs {
     /// MISP: take every attribute, not only those marked to_ids.
     #[arg(long)]
     all_attributes: bool,
+    /// The case this scan belongs to, recorded in the report.
+    #[arg(long = "case", value_name = "ID", help_heading = "Case")]
+    case: Option<String>,
+    /// Who ran the scan, recorded in the report.
+    #[arg(long, value_name = "NAME", help_heading = "Case")]
+    examiner: Option<String>,
+    /// The examiner's identifier of each target, in the targets' order
+    /// (give it once per target on the command line).
+    #[arg(long = "evidence-id", value_name = "ID", help_heading = "Case")]
+    evidence_ids: Vec<String>,
+    /// A note recorded in the report; repeatable.
+    #[arg(long = "note", value_name = "TEXT", help_heading = "Case")]
+    notes: Vec<String>,
+    /// More targets, one a line: `PATH` or `PATH<TAB>EVIDENCE_ID` (blank
+    /// lines and `#` comments skipped), after those on the command line.
+    #[arg(long = "targets-from", value_name = "FILE", help_heading = "Case")]
+    targets_from: Option<PathBuf>,
     /// Directories, files, event logs or disk images, detected by content.
-    #[arg(required = true, value_name = "TARGET")]
+    #[arg(required_unless_present = "targets_from", value_name = "TARGET")]
     targets: Vec<PathBuf>,
 }
 
@@ -233,7 +251,7 @@ struct CheckArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scan(args) => scan_command::run(args),
+        Command::Scan(args) => scan_command::run(*args),
         Command::Bundle(BundleCommand::Check(args)) => {
             check::run(&args.files, args.as_of, args.all_attributes)
         }

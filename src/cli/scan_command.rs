@@ -10,7 +10,7 @@ use jiff::Timestamp;
 
 use super::output::{self, AtomicFile, Destination, Inputs};
 use super::signals::{self, Unfinished};
-use super::{ScanArgs, check, progress, summary};
+use super::{ScanArgs, case, check, progress, summary};
 use crate::bundle::LoadOptions;
 use crate::evidence::{ReportSink, ScanEvent};
 use crate::matcher::Matcher;
@@ -31,12 +31,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     signals::install(stop.clone(), unfinished.clone()).context("cannot catch signals")?;
     crate::source::mapguard::install();
 
-    distinct_targets(&args.targets)?;
+    let targets = case::targets(&args)?;
+    distinct_targets(&targets.paths)?;
     let inputs: Vec<PathBuf> = args.bundles.iter().chain(&args.rules).cloned().collect();
     let destination = output::check(
         args.output.as_deref(),
         &Inputs {
-            targets: &args.targets,
+            targets: &targets.paths,
             files: &inputs,
         },
     )
@@ -123,15 +124,15 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         None => &NoProgress,
     };
 
-    let target_names: Vec<String> = args
-        .targets
+    let target_names: Vec<String> = targets
+        .paths
         .iter()
         .map(|t| EvidencePath::from_os(t.as_os_str()).display())
         .collect();
     let mut builder = ReportBuilder::new(target_names);
     let scan_start = clock.elapsed();
     let outcome = scan::run(
-        &args.targets,
+        &targets.paths,
         &matcher,
         &rules,
         &opts,
@@ -157,7 +158,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         arguments: std::env::args_os()
             .map(|a| EvidencePath::from_os(&a).display())
             .collect(),
-        complete: outcome.targets_opened == args.targets.len(),
+        complete: outcome.targets_opened == targets.paths.len(),
         interrupted: interrupted.map(|s| signals::name(s).to_string()),
         as_of: report::format_time(as_of),
         timings: report::Timings {
@@ -166,14 +167,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             scan: scanned.as_secs_f64(),
         },
         content_search,
+        case: case::case(&args),
+        time_zone: "UTC".into(),
     };
-    let report = builder.finish(
+    let mut report = builder.finish(
         &report::Detections {
             bundle: &bundle,
             rules: &rules,
         },
         scan_info,
     );
+    case::describe(&mut report, &targets);
 
     match pending {
         Some(pending) => {

@@ -126,6 +126,7 @@ pub fn assemble(parts: Parts) -> Report {
         tool: Tool {
             name: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
+            commit: option_env!("BREACHSCAN_COMMIT").map(str::to_string),
         },
         scan,
         bundles,

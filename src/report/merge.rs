@@ -4,7 +4,7 @@
 //! and the result put together by [`assemble`], as a scan's report is.
 
 use super::assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
-use super::model::{BundleReport, Report, ScanInfo, Timings};
+use super::model::{BundleReport, CaseInfo, Report, ScanInfo, Timings};
 
 /// Why reports cannot be merged, in a sentence naming the reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
              whole scan, which shard reports cannot rebuild; scan the targets in one run"
         ));
     }
+    let case = merged_case(&reports)?;
     let mut seen = std::collections::HashMap::new();
     for (name, r) in &reports {
         for s in &r.sources {
@@ -112,6 +113,8 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             as_of,
             timings,
             content_search,
+            case,
+            time_zone: "UTC".into(),
         },
         bundles,
         rules,
@@ -119,6 +122,40 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         alerts,
         errors,
     }))
+}
+
+/// The case of reports merged: one case id (or none in all of them), every
+/// examiner and note once, in order.
+fn merged_case(reports: &[(String, Report)]) -> Result<CaseInfo, MergeError> {
+    let (first_name, first) = &reports[0];
+    let mut case = CaseInfo {
+        id: first.scan.case.id.clone(),
+        ..CaseInfo::default()
+    };
+    for (name, r) in reports {
+        if r.scan.case.id != case.id {
+            let shown = |id: &Option<String>| {
+                id.as_deref()
+                    .map_or("no case".into(), |i| format!("case {i:?}"))
+            };
+            return Err(MergeError(format!(
+                "{name} belongs to {} and {first_name} to {}: only reports of one case merge",
+                shown(&r.scan.case.id),
+                shown(&case.id)
+            )));
+        }
+        for e in &r.scan.case.examiners {
+            if !case.examiners.contains(e) {
+                case.examiners.push(e.clone());
+            }
+        }
+        for n in &r.scan.case.notes {
+            if !case.notes.contains(n) {
+                case.notes.push(n.clone());
+            }
+        }
+    }
+    Ok(case)
 }
 
 /// The same bundle files, whatever their paths on the machines that

@@ -102,6 +102,9 @@ impl ReportBuilder {
             .zip(stats)
             .map(|(t, s)| SourceReport {
                 path: t.clone(),
+                absolute_path: None,
+                evidence_id: None,
+                scanned_on: None,
                 kind: s.kind.unwrap_or_else(|| "unopened".into()),
                 format: s.format,
                 files_scanned: s.files,
@@ -119,6 +122,7 @@ impl ReportBuilder {
             .iter()
             .map(|f| BundleReport {
                 path: f.path.display().to_string(),
+                absolute_path: None,
                 sha256: f.sha256.clone(),
                 format: f.format.into(),
                 alert_definitions: f.alert_definitions,

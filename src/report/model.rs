@@ -49,6 +49,37 @@ pub struct Warning {
 pub struct Tool {
     pub name: String,
     pub version: String,
+    /// The git commit the binary was built from, when known.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub commit: Option<String>,
+}
+
+/// What the examiner says the scan is part of (`--case`, `--examiner`,
+/// `--note`); reports merged keep every examiner and note.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseInfo {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub examiners: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
+}
+
+impl CaseInfo {
+    pub fn is_empty(&self) -> bool {
+        self.id.is_none() && self.examiners.is_empty() && self.notes.is_empty()
+    }
+}
+
+/// Where a target was scanned from: the machine and its working directory
+/// (relative paths in the report are relative to it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScannedOn {
+    pub host: String,
+    pub working_directory: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +107,17 @@ pub struct ScanInfo {
     /// and for how many.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub content_search: Option<ContentSearch>,
+    /// The case the scan belongs to, as the examiner gave it.
+    #[serde(skip_serializing_if = "CaseInfo::is_empty", default)]
+    pub case: CaseInfo,
+    /// The time zone of every time in the report (always `UTC`: times that
+    /// a filesystem stores in local time, FAT's, are read as UTC).
+    #[serde(default = "utc")]
+    pub time_zone: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
 }
 
 /// What `--content` searched file bytes for.
@@ -104,6 +146,9 @@ pub struct Timings {
 #[serde(rename_all = "camelCase")]
 pub struct BundleReport {
     pub path: String,
+    /// `path` made absolute on the machine that scanned.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub absolute_path: Option<String>,
     pub sha256: String,
     pub format: String,
     pub alert_definitions: usize,
@@ -117,6 +162,14 @@ pub struct BundleReport {
 #[serde(rename_all = "camelCase")]
 pub struct SourceReport {
     pub path: String,
+    /// `path` made absolute on the machine that scanned (`scannedOn`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub absolute_path: Option<String>,
+    /// The examiner's identifier of this evidence item (`--evidence-id`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub evidence_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scanned_on: Option<ScannedOn>,
     /// `directory`, `file`, `image`, or `unopened`.
     pub kind: String,
     /// Container format, for images (`raw`, `split`, `e01`, `vhd`, `vhdx`,

@@ -1,0 +1,190 @@
+//! The report as a case document: case metadata and custody (who scanned
+//! what, from where, with which build), ad-hoc IOCs given on the command
+//! line, evidence rows for spreadsheets and timelines, and a time window
+//! on record evidence. Each checked with the release binary on the samples.
+
+mod support;
+
+use std::fs;
+use std::path::Path;
+
+use serde_json::Value;
+use support::breachscan;
+
+fn demo_bundle() -> std::path::PathBuf {
+    support::samples().join("bundles/demo.json")
+}
+
+fn evidence() -> std::path::PathBuf {
+    support::samples().join("evidence")
+}
+
+#[test]
+fn the_report_records_the_case_and_who_scanned_what_from_where() {
+    let dir = tempfile::tempdir().unwrap();
+    // A second target from a manifest, with its evidence id.
+    let other = dir.path().join("usb");
+    fs::create_dir_all(&other).unwrap();
+    fs::write(other.join("readme.txt"), "nothing here").unwrap();
+    let manifest = dir.path().join("targets.txt");
+    fs::write(&manifest, format!("# seized\n{}\tEV-02\n", other.display())).unwrap();
+    let out = dir.path().join("r.json");
+    let (bundle, ev) = (demo_bundle(), evidence());
+    let args = [
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--case",
+        "CASE-117",
+        "--examiner",
+        "J. Doe",
+        "--note",
+        "seized 2026-12-01",
+        "--note",
+        "write blocker WB-3",
+        "--evidence-id",
+        "EV-01",
+        "--targets-from",
+        manifest.to_str().unwrap(),
+        ev.to_str().unwrap(),
+    ];
+    let run = breachscan(&args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = support::read_report(&out);
+    let case = &r["scan"]["case"];
+    assert_eq!(case["id"], "CASE-117");
+    assert_eq!(case["examiners"], serde_json::json!(["J. Doe"]));
+    assert_eq!(
+        case["notes"],
+        serde_json::json!(["seized 2026-12-01", "write blocker WB-3"])
+    );
+    assert_eq!(r["scan"]["timeZone"], "UTC");
+    let sources = r["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2);
+    assert_eq!(sources[0]["evidenceId"], "EV-01");
+    assert_eq!(sources[1]["evidenceId"], "EV-02");
+    let abs = |v: &Value| Path::new(v.as_str().unwrap()).to_path_buf();
+    assert_eq!(
+        abs(&sources[0]["absolutePath"]),
+        std::path::absolute(&ev).unwrap()
+    );
+    assert_eq!(abs(&sources[1]["absolutePath"]), other);
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(abs(&sources[0]["scannedOn"]["workingDirectory"]), cwd);
+    assert!(!sources[0]["scannedOn"]["host"].as_str().unwrap().is_empty());
+    assert_eq!(
+        abs(&r["bundles"][0]["absolutePath"]),
+        std::path::absolute(&bundle).unwrap()
+    );
+    // The build's commit, when built from a git checkout.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert_eq!(r["tool"]["commit"], head.as_str());
+    }
+
+    // One evidence id per command-line target, or none.
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        "--evidence-id",
+        "A",
+        "--evidence-id",
+        "B",
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("--evidence-id is given 2 time(s) for 1 target(s)"),
+        "{}",
+        run.stderr
+    );
+    fs::write(&manifest, format!("{}\tEV-02\tspare\n", other.display())).unwrap();
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        bundle.to_str().unwrap(),
+        "--targets-from",
+        manifest.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("targets.txt:1:"), "{}", run.stderr);
+}
+
+#[test]
+fn merged_reports_keep_one_case_and_every_examiner() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle, ev) = (demo_bundle(), evidence());
+    let scan = |name: &str, target: &Path, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec![
+            "scan",
+            "-q",
+            "-b",
+            bundle.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(target.to_str().unwrap());
+        let run = breachscan(&args);
+        assert!(run.code <= 1, "{}", run.stderr);
+        out
+    };
+    let usb = dir.path().join("usb");
+    fs::create_dir_all(&usb).unwrap();
+    fs::write(usb.join("a.txt"), "x").unwrap();
+    let a = scan(
+        "a.json",
+        &ev,
+        &["--case", "C-1", "--examiner", "Ann", "--evidence-id", "E1"],
+    );
+    let b = scan(
+        "b.json",
+        &usb,
+        &["--case", "C-1", "--examiner", "Bo", "--evidence-id", "E2"],
+    );
+    let c = scan("c.json", &usb, &["--case", "C-2"]);
+    let merged = dir.path().join("m.json");
+    let run = breachscan(&[
+        "report",
+        "merge",
+        "-o",
+        merged.to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let m = support::read_report(&merged);
+    assert_eq!(m["scan"]["case"]["id"], "C-1");
+    assert_eq!(
+        m["scan"]["case"]["examiners"],
+        serde_json::json!(["Ann", "Bo"])
+    );
+    let ids: Vec<&str> = m["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["evidenceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["E1", "E2"]);
+    let run = breachscan(&["report", "merge", a.to_str().unwrap(), c.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("only reports of one case merge"),
+        "{}",
+        run.stderr
+    );
+}
