@@ -188,3 +188,108 @@ fn merged_reports_keep_one_case_and_every_examiner() {
         run.stderr
     );
 }
+
+#[test]
+fn iocs_given_at_scan_time_need_no_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = evidence();
+    let nc = fs::read(ev.join("tools/nc.exe")).unwrap();
+    let list = dir.path().join("phone-call.txt");
+    fs::write(
+        &list,
+        format!(
+            "# from the CERT call\n{}\nfilepath/startwith:C:\\ProgramData\\svc\\\n",
+            support::md5_hex(&nc)
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let sha = support::sha256_hex(&nc);
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        "--ioc",
+        &format!("sha256:{sha}"),
+        "--ioc",
+        "filename:mimikatz.exe",
+        "--ioc-file",
+        list.to_str().unwrap(),
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = support::read_report(&out);
+    let alerts = r["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0]["alertDefinition"]["id"], "adhoc");
+    let mut hits: Vec<(String, String)> = alerts[0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["ioc"]["type"].as_str().unwrap().to_string(),
+                e["location"]["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    hits.sort();
+    hits.dedup();
+    assert_eq!(
+        hits,
+        [
+            ("FileName", "/Windows/Temp/mimikatz.exe"),
+            ("FilePath", "/ProgramData/svc/beacon.dll"),
+            ("Md5", "/Users/bob/nc-copy.bin"),
+            ("Md5", "/tools/nc.exe"),
+            ("Sha256", "/Users/bob/nc-copy.bin"),
+            ("Sha256", "/tools/nc.exe"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    let bundles = r["bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 2);
+    assert_eq!(
+        (bundles[0]["path"].as_str(), bundles[0]["format"].as_str()),
+        (Some("--ioc"), Some("adhoc"))
+    );
+    assert!(bundles[0].get("absolutePath").is_none());
+    assert_eq!(bundles[1]["iocsActive"], 2);
+    // Beside a bundle, in one report.
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "-b",
+        demo_bundle().to_str().unwrap(),
+        "--ioc",
+        &format!("sha256:{sha}"),
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = support::parse_report(&run.stdout);
+    assert!(
+        r["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["alertDefinition"]["id"] == "adhoc")
+    );
+    // A value whose type is not plain is refused, with its place.
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--ioc",
+        "sha1:abc",
+        "--ioc",
+        "evil.example",
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--ioc:1:1:") && run.stderr.contains("--ioc:2:1:"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("domain:evil.example"), "{}", run.stderr);
+}

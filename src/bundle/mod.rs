@@ -5,6 +5,7 @@
 //! A Defender export often holds alert definitions in one file and IOCs in
 //! another, so references are resolved only after every file is parsed.
 
+mod adhoc;
 mod convert;
 mod defender;
 mod dnf;
@@ -49,11 +50,70 @@ pub struct LoadOptions {
 /// Loads and merges `paths`. On failure every problem found is returned, each
 /// naming its file, line, entry and field.
 pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> Result<Bundle, BundleErrors> {
+    load_with(paths, &AdHoc::default(), opts)
+}
+
+/// IOCs given at scan time (`--ioc`, `--ioc-file`), loaded beside the
+/// bundle files as lists of the `adhoc` format.
+#[derive(Debug, Clone, Default)]
+pub struct AdHoc {
+    /// `--ioc` values, in order.
+    pub inline: Vec<String>,
+    /// `--ioc-file` lists.
+    pub files: Vec<PathBuf>,
+}
+
+impl AdHoc {
+    pub fn is_empty(&self) -> bool {
+        self.inline.is_empty() && self.files.is_empty()
+    }
+}
+
+pub use adhoc::ALERT_ID as ADHOC_ALERT_ID;
+
+/// [`load`], with IOCs given at scan time as more files: the command
+/// line's values as one list named `--ioc` (its lines are the values in
+/// order), then each `--ioc-file`.
+pub fn load_with(
+    paths: &[PathBuf],
+    adhoc: &AdHoc,
+    opts: &LoadOptions,
+) -> Result<Bundle, BundleErrors> {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
     for path in paths {
         match load_file(path, opts) {
             Ok(p) => parsed.push(p),
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    let mut lists: Vec<(PathBuf, std::io::Result<Vec<u8>>)> = Vec::new();
+    if !adhoc.inline.is_empty() {
+        // One value an argument: a value holding a line break is two.
+        let text = adhoc.inline.join("\n");
+        lists.push((PathBuf::from("--ioc"), Ok(text.into_bytes())));
+    }
+    for f in &adhoc.files {
+        lists.push((f.clone(), limits::read_bundle(f)));
+    }
+    for (i, (path, bytes)) in lists.into_iter().enumerate() {
+        let bytes = match bytes {
+            Ok(b) => b,
+            Err(e) => {
+                errors.push(BundleError::file(
+                    &path,
+                    format!("cannot read IOC list: {e}"),
+                ));
+                continue;
+            }
+        };
+        let text = String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
+        match adhoc::parse(&path, &text, i == 0) {
+            Ok(draft) => parsed.push(Parsed {
+                sha256: hex::encode(Sha256::digest(&bytes)),
+                path,
+                draft,
+            }),
             Err(mut e) => errors.append(&mut e),
         }
     }

@@ -106,7 +106,9 @@ pub fn describe(report: &mut Report, targets: &Targets) {
         s.scanned_on = Some(scanned_on.clone());
     }
     for b in &mut report.bundles {
-        b.absolute_path = Some(absolute(Path::new(&b.path)));
+        // `--ioc` values come from the command line, not from a file.
+        let inline = b.format == "adhoc" && b.path == "--ioc";
+        b.absolute_path = (!inline).then(|| absolute(Path::new(&b.path)));
     }
 }
 

@@ -13,8 +13,12 @@ use crate::bundle::{self, IocState, LoadOptions};
 
 /// Loads bundles, or prints every problem (file, line, entry, field) on
 /// stderr and returns `None`; callers exit 2.
-pub fn load_or_report(files: &[PathBuf], opts: &LoadOptions) -> Option<bundle::Bundle> {
-    match bundle::load(files, opts) {
+pub fn load_or_report(
+    files: &[PathBuf],
+    adhoc: &bundle::AdHoc,
+    opts: &LoadOptions,
+) -> Option<bundle::Bundle> {
+    match bundle::load_with(files, adhoc, opts) {
         Ok(b) => Some(b),
         Err(errors) => {
             eprintln!("breachscan: invalid bundle: {} problem(s)", errors.0.len());
@@ -32,7 +36,7 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>, all_attributes: bool) ->
         as_of,
         all_attributes,
     };
-    let Some(bundle) = load_or_report(files, &opts) else {
+    let Some(bundle) = load_or_report(files, &bundle::AdHoc::default(), &opts) else {
         return Ok(2);
     };
     // Built first and written once: `bundle check big.json | head` closes
@@ -118,7 +122,7 @@ pub fn convert(
         as_of: Timestamp::UNIX_EPOCH,
         all_attributes,
     };
-    let Some(bundle) = load_or_report(files, &opts) else {
+    let Some(bundle) = load_or_report(files, &bundle::AdHoc::default(), &opts) else {
         return Ok(2);
     };
     for e in &bundle.unused {

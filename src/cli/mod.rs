@@ -150,9 +150,19 @@ struct ScanArgs {
         long = "bundle",
         short = 'b',
         value_name = "FILE",
-        required_unless_present = "rules"
+        required_unless_present_any = ["rules", "iocs", "ioc_files"]
     )]
     bundles: Vec<PathBuf>,
+    /// An IOC given at scan time, without a bundle: `TYPE:VALUE` (md5,
+    /// sha1, sha256, hash, filename, filepath, ip, domain, url, registry),
+    /// `TYPE/FUNCTION:VALUE` (startwith, endwith, contains, regex), or a
+    /// bare digest, address, URL, registry key or path; repeatable. They
+    /// raise one alert definition, `adhoc`.
+    #[arg(long = "ioc", value_name = "TYPE:VALUE")]
+    iocs: Vec<String>,
+    /// A file of such IOCs, one a line (`#` comments); repeatable.
+    #[arg(long = "ioc-file", value_name = "LIST")]
+    ioc_files: Vec<PathBuf>,
     /// Sigma rules evaluated on every event record: a rule file, a
     /// multi-document file or a folder (searched recursively); repeatable.
     /// Each rule is an alert definition of its own.

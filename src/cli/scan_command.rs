@@ -33,7 +33,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
 
     let targets = case::targets(&args)?;
     distinct_targets(&targets.paths)?;
-    let inputs: Vec<PathBuf> = args.bundles.iter().chain(&args.rules).cloned().collect();
+    let inputs: Vec<PathBuf> = args
+        .bundles
+        .iter()
+        .chain(&args.rules)
+        .chain(&args.ioc_files)
+        .cloned()
+        .collect();
+    let adhoc = crate::bundle::AdHoc {
+        inline: args.iocs.clone(),
+        files: args.ioc_files.clone(),
+    };
     let destination = output::check(
         args.output.as_deref(),
         &Inputs {
@@ -60,10 +70,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         all_attributes: args.all_attributes,
     };
     let clock = std::time::Instant::now();
-    let bundle = if args.bundles.is_empty() {
+    let bundle = if args.bundles.is_empty() && adhoc.is_empty() {
         crate::bundle::Bundle::default()
     } else {
-        let Some(bundle) = check::load_or_report(&args.bundles, &opts) else {
+        let Some(bundle) = check::load_or_report(&args.bundles, &adhoc, &opts) else {
             return Ok(2);
         };
         bundle
@@ -80,7 +90,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                 .join(", ")
         );
     }
-    if !args.bundles.is_empty() && bundle.active_iocs().next().is_none() && rules.is_empty() {
+    if !(args.bundles.is_empty() && adhoc.is_empty())
+        && bundle.active_iocs().next().is_none()
+        && rules.is_empty()
+    {
         bail!(
             "nothing to look for: the bundle(s) hold {} IOC(s), none active ({}) — \
              `bundle check` lists them; --as-of TIME judges expiry at another time, \
