@@ -293,3 +293,192 @@ fn iocs_given_at_scan_time_need_no_bundle() {
     );
     assert!(run.stderr.contains("domain:evil.example"), "{}", run.stderr);
 }
+
+/// A folder with a Sysmon log of 6 process-creation records, one a second
+/// from 2023-11-14T22:13:21Z (records 1–6), each running mimikatz.exe, and
+/// a file named mimikatz.exe.
+fn folder_with_log(dir: &Path) -> std::path::PathBuf {
+    use support::evtx::{Event, write_evtx};
+    let root = dir.join("ev");
+    fs::create_dir_all(root.join("logs")).unwrap();
+    let events: Vec<Event> = (1..=6)
+        .map(|i| {
+            Event::new(
+                i,
+                "Microsoft-Windows-Sysmon",
+                1,
+                "Microsoft-Windows-Sysmon/Operational",
+                &[("Image", r"C:\Windows\Temp\mimikatz.exe")],
+            )
+        })
+        .collect();
+    fs::write(root.join("logs/sysmon.evtx"), write_evtx(&events)).unwrap();
+    fs::write(root.join("mimikatz.exe"), "not really").unwrap();
+    root
+}
+
+/// 1_700_000_000 + n seconds, as RFC 3339.
+fn at(n: i64) -> String {
+    jiff::Timestamp::from_second(1_700_000_000 + n)
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn record_evidence_is_limited_to_a_time_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = folder_with_log(dir.path());
+    let out = dir.path().join("r.json");
+    let (since, until) = (at(2), at(4));
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--ioc",
+        "filename:mimikatz.exe",
+        "-o",
+        out.to_str().unwrap(),
+        "--since",
+        &since,
+        "--until",
+        &until,
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = support::read_report(&out);
+    let ev = r["alerts"][0]["evidence"].as_array().unwrap();
+    let mut records: Vec<u64> = ev
+        .iter()
+        .filter(|e| e["kind"] == "record")
+        .map(|e| e["record"]["recordId"].as_u64().unwrap())
+        .collect();
+    records.sort();
+    assert_eq!(records, [2, 3, 4]);
+    // The file keeps its own evidence, whatever its times.
+    assert_eq!(ev.iter().filter(|e| e["kind"] == "file").count(), 1);
+    let w = &r["scan"]["timeWindow"];
+    assert_eq!(
+        (w["since"].as_str(), w["until"].as_str()),
+        (Some("2023-11-14T22:13:22Z"), Some("2023-11-14T22:13:24Z"))
+    );
+    assert_eq!(w["outside"], 3);
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--ioc",
+        "filename:x.exe",
+        "--since",
+        &until,
+        "--until",
+        &since,
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("is after --until"), "{}", run.stderr);
+}
+
+#[test]
+fn evidence_exports_as_rows_for_spreadsheets_and_timelines() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = folder_with_log(dir.path());
+    let report = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--ioc",
+        "filename:mimikatz.exe",
+        "--evidence-id",
+        "EV-7",
+        "-o",
+        report.to_str().unwrap(),
+        root.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = support::read_report(&report);
+    let items = r["summary"]["evidence"].as_u64().unwrap();
+    assert_eq!(items, 7, "6 records and the file");
+    let export = |format: &str| {
+        let out = dir.path().join(format!("out.{format}"));
+        let run = breachscan(&[
+            "report",
+            "export",
+            "--format",
+            format,
+            "-o",
+            out.to_str().unwrap(),
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        fs::read_to_string(out).unwrap()
+    };
+    // CSV: a header and one row per item, with the alert and the item's time.
+    let csv = export("csv");
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_string).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len() as u64, items);
+    for row in &rows {
+        assert_eq!(&row[col("alert_id")], "adhoc");
+        assert_eq!(&row[col("severity")], "High");
+        assert_eq!(&row[col("evidence_id")], "EV-7");
+    }
+    let mut record_times: Vec<&str> = rows
+        .iter()
+        .filter(|r| &r[col("kind")] == "record")
+        .map(|r| &r[col("time")])
+        .collect();
+    record_times.sort();
+    assert_eq!(record_times, (1..=6).map(at).collect::<Vec<_>>());
+    // JSON lines: each item with its alert.
+    let jsonl = export("jsonl");
+    let lines: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, items);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["alert"]["name"] == "IOCs given at scan time" && l["evidenceId"] == "EV-7")
+    );
+    // Timeline: l2t_csv columns, in time order; each record once at its time.
+    let tl = export("timeline");
+    let mut rows = csv::Reader::from_reader(tl.as_bytes());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(
+        header.join(","),
+        "date,time,timezone,MACB,source,sourcetype,type,user,host,short,desc,version,filename,inode,notes,format,extra"
+    );
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    let evt: Vec<String> = rows
+        .iter()
+        .filter(|r| &r[4] == "EVT")
+        .map(|r| format!("{} {}", &r[0], &r[1]))
+        .collect();
+    assert_eq!(
+        evt,
+        (1..=6)
+            .map(|n| format!("11/14/2023 22:13:2{n}"))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        rows.iter()
+            .all(|r| &r[2] == "UTC" && &r[15] == "breachscan")
+    );
+    let file_rows: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[4] == "FILE").collect();
+    assert!(
+        !file_rows.is_empty()
+            && file_rows.iter().all(|r| r[3].contains('M')
+                || r[3].contains('A')
+                || r[3].contains('C')
+                || r[3].contains('B'))
+    );
+    let stamps: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let d: Vec<&str> = r[0].split('/').collect();
+            format!("{}{}{} {}", d[2], d[0], d[1], &r[1])
+        })
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
+}

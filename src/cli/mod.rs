@@ -104,6 +104,24 @@ enum ReportCommand {
     /// report one scan of all their targets would write.
     #[command(after_help = report_command::MERGE_HELP)]
     Merge(MergeArgs),
+    /// Write a report's evidence as rows: `csv` (one row per evidence item
+    /// with its alert's name and severity, for spreadsheets), `jsonl` (the
+    /// same as JSON lines) or `timeline` (log2timeline's l2t_csv columns,
+    /// one row per time of each item, for timeline tools).
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// `csv`, `jsonl` or `timeline`.
+    #[arg(long, value_name = "FORMAT", value_parser = ["csv", "jsonl", "timeline"])]
+    format: String,
+    /// Write here (atomically) instead of stdout (`-` is stdout).
+    #[arg(long, short = 'o', value_name = "OUT")]
+    output: Option<PathBuf>,
+    /// The report to export.
+    #[arg(value_name = "REPORT")]
+    report: PathBuf,
 }
 
 #[derive(Args)]
@@ -222,6 +240,13 @@ struct ScanArgs {
     /// MISP: take every attribute, not only those marked to_ids.
     #[arg(long)]
     all_attributes: bool,
+    /// Leave out record evidence before this time (RFC 3339); files, keys
+    /// and programs keep theirs, and the report states the window.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    since: Option<Timestamp>,
+    /// Leave out record evidence after this time (RFC 3339).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    until: Option<Timestamp>,
     /// The case this scan belongs to, recorded in the report.
     #[arg(long = "case", value_name = "ID", help_heading = "Case")]
     case: Option<String>,
@@ -270,6 +295,9 @@ pub fn main() -> ExitCode {
         }
         Command::Report(ReportCommand::Merge(args)) => {
             report_command::merge(&args.reports, args.output.as_deref())
+        }
+        Command::Report(ReportCommand::Export(args)) => {
+            report_command::export(&args.report, &args.format, args.output.as_deref())
         }
         Command::Rules(RulesCommand::Check(args)) => rules_command::check(&args.paths),
         Command::Hive(HiveCommand::Dump { path, no_logs }) => hive_command::dump(&path, !no_logs),

@@ -60,3 +60,32 @@ pub fn merge(paths: &[PathBuf], out: Option<&Path>) -> Result<u8> {
         0
     })
 }
+
+/// Writes a report's evidence as rows in `format` (see `report export`).
+pub fn export(path: &Path, format: &str, out: Option<&Path>) -> Result<u8> {
+    let format = report::export::Format::parse(format)
+        .with_context(|| format!("unknown export format {format:?}"))?;
+    let destination = output::check(
+        out,
+        &Inputs {
+            targets: &[],
+            files: &[path.to_path_buf()],
+        },
+    )
+    .map_err(anyhow::Error::msg)?;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let r: Report = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a breachscan report", path.display()))?;
+    match destination {
+        Destination::File(p) => AtomicFile::create(&p, "export")
+            .and_then(|f| f.commit(|w| report::export::write(&r, format, w).map(|_| ())))
+            .with_context(|| format!("cannot write {}", p.display()))?,
+        Destination::Stdout => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            report::export::write(&r, format, &mut out)
+                .and_then(|_| out.flush())
+                .context("cannot write to stdout")?;
+        }
+    }
+    Ok(0)
+}

@@ -32,6 +32,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     crate::source::mapguard::install();
 
     let targets = case::targets(&args)?;
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        bail!("--since {since} is after --until {until}: no record could be kept");
+    }
     distinct_targets(&targets.paths)?;
     let inputs: Vec<PathBuf> = args
         .bundles
@@ -143,6 +148,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         .map(|t| EvidencePath::from_os(t.as_os_str()).display())
         .collect();
     let mut builder = ReportBuilder::new(target_names);
+    builder.limit_records(args.since, args.until);
     let scan_start = clock.elapsed();
     let outcome = scan::run(
         &targets.paths,
@@ -181,6 +187,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         },
         content_search,
         case: case::case(&args),
+        time_window: None,
         time_zone: "UTC".into(),
     };
     let mut report = builder.finish(

@@ -67,6 +67,26 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         ));
     }
     let case = merged_case(&reports)?;
+    let window = |r: &Report| {
+        r.scan
+            .time_window
+            .as_ref()
+            .map(|w| (w.since.clone(), w.until.clone()))
+    };
+    if let Some((name, _)) = reports.iter().find(|(_, r)| window(r) != window(first)) {
+        return err(format!(
+            "{name} and {first_name} limit record evidence to different time windows \
+             (--since/--until): only scans that looked for the same things merge"
+        ));
+    }
+    let time_window = first.scan.time_window.clone().map(|mut w| {
+        w.outside = reports
+            .iter()
+            .filter_map(|(_, r)| r.scan.time_window.as_ref())
+            .map(|w| w.outside)
+            .sum();
+        w
+    });
     let mut seen = std::collections::HashMap::new();
     for (name, r) in &reports {
         for s in &r.sources {
@@ -114,6 +134,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             timings,
             content_search,
             case,
+            time_window,
             time_zone: "UTC".into(),
         },
         bundles,

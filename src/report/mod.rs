@@ -8,6 +8,7 @@
 
 mod assemble;
 mod catalog;
+pub mod export;
 mod merge;
 mod model;
 mod render;
@@ -43,6 +44,27 @@ pub struct ReportBuilder {
     stats: Vec<SourceStats>,
     findings: Vec<Finding>,
     problems: Vec<(usize, Problem)>,
+    window: Option<Window>,
+}
+
+/// `--since`/`--until` as instants, and the record evidence left out.
+struct Window {
+    since: Option<jiff::Timestamp>,
+    until: Option<jiff::Timestamp>,
+    outside: u64,
+}
+
+impl Window {
+    /// Whether a finding is kept: anything but a record, a record with no
+    /// time, or one inside the window (both ends included).
+    fn keeps(&self, f: &Finding) -> bool {
+        let crate::evidence::Artifact::Record { record, .. } = &f.artifact else {
+            return true;
+        };
+        record
+            .timestamp
+            .is_none_or(|t| self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u))
+    }
 }
 
 impl ReportBuilder {
@@ -55,6 +77,23 @@ impl ReportBuilder {
             stats,
             findings: Vec::new(),
             problems: Vec::new(),
+            window: None,
+        }
+    }
+
+    /// Leaves out record evidence outside `since`..=`until` (the report's
+    /// `scan.timeWindow` says so, with how many were left out).
+    pub fn limit_records(
+        &mut self,
+        since: Option<jiff::Timestamp>,
+        until: Option<jiff::Timestamp>,
+    ) {
+        if since.is_some() || until.is_some() {
+            self.window = Some(Window {
+                since,
+                until,
+                outside: 0,
+            });
         }
     }
 
@@ -68,13 +107,19 @@ impl ReportBuilder {
     }
 
     /// Renders and assembles. `scan` carries the times and arguments.
-    pub fn finish(self, catalog: &Detections, scan: ScanInfo) -> Report {
+    pub fn finish(self, catalog: &Detections, mut scan: ScanInfo) -> Report {
         let ReportBuilder {
             targets,
             stats,
             findings,
             problems,
+            window,
         } = self;
+        scan.time_window = window.map(|w| TimeWindow {
+            since: w.since.map(format_time),
+            until: w.until.map(format_time),
+            outside: w.outside,
+        });
         let errors = problems
             .into_iter()
             .map(|(source, p)| render::error(&targets[source], p))
@@ -166,7 +211,10 @@ impl ReportSink for ReportBuilder {
                 self.stats[source].interrupted = interrupted;
                 self.stats[source].image = image.map(|i| *i);
             }
-            ScanEvent::Finding(f) => self.findings.push(*f),
+            ScanEvent::Finding(f) => match &mut self.window {
+                Some(w) if !w.keeps(&f) => w.outside += 1,
+                _ => self.findings.push(*f),
+            },
             ScanEvent::Problem { source, problem } => {
                 if problem.kind.is_error() {
                     self.stats[source].errors += 1;

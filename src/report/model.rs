@@ -110,6 +110,10 @@ pub struct ScanInfo {
     /// The case the scan belongs to, as the examiner gave it.
     #[serde(skip_serializing_if = "CaseInfo::is_empty", default)]
     pub case: CaseInfo,
+    /// `--since`/`--until`: record evidence outside this window was left
+    /// out of the report.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub time_window: Option<TimeWindow>,
     /// The time zone of every time in the report (always `UTC`: times that
     /// a filesystem stores in local time, FAT's, are read as UTC).
     #[serde(default = "utc")]
@@ -118,6 +122,19 @@ pub struct ScanInfo {
 
 fn utc() -> String {
     "UTC".into()
+}
+
+/// The window record evidence was limited to (`--since`, `--until`):
+/// files, keys and programs keep theirs; a record with no time is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeWindow {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub until: Option<String>,
+    /// Record evidence items left out for their time.
+    pub outside: u64,
 }
 
 /// What `--content` searched file bytes for.
