@@ -12,6 +12,7 @@
 pub mod artifact;
 pub mod bundle;
 pub mod cli;
+pub mod collect;
 pub mod evidence;
 #[doc(hidden)]
 pub mod fuzzing;

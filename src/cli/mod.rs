@@ -247,6 +247,13 @@ struct ScanArgs {
     /// Leave out record evidence after this time (RFC 3339).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     until: Option<Timestamp>,
+    /// Response action: copy every file that is evidence (inside images
+    /// too: streams, deleted files, the logs and hives holding record and
+    /// registry evidence) into this new or empty folder, each copy read back
+    /// and checked against the report's digests, with manifest.json and a
+    /// hashdeep.txt to audit it; the report links each item to its copy.
+    #[arg(long, value_name = "DIR")]
+    collect: Option<PathBuf>,
     /// The case this scan belongs to, recorded in the report.
     #[arg(long = "case", value_name = "ID", help_heading = "Case")]
     case: Option<String>,

@@ -49,6 +49,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         inline: args.iocs.clone(),
         files: args.ioc_files.clone(),
     };
+    if let Some(dir) = &args.collect {
+        crate::collect::check_dir(dir, &targets.paths).map_err(anyhow::Error::msg)?;
+    }
     let destination = output::check(
         args.output.as_deref(),
         &Inputs {
@@ -188,6 +191,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         content_search,
         case: case::case(&args),
         time_window: None,
+        collection: None,
         time_zone: "UTC".into(),
     };
     let mut report = builder.finish(
@@ -198,6 +202,27 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         scan_info,
     );
     case::describe(&mut report, &targets);
+    if let Some(dir) = &args.collect {
+        let c = crate::collect::run(&mut report, dir, &targets.paths, &opts.source)
+            .with_context(|| format!("cannot collect into {}", dir.display()))?;
+        if !args.quiet {
+            eprintln!(
+                "breachscan: collected {} file(s), {} bytes, into {}{}",
+                c.files,
+                c.bytes,
+                c.directory,
+                if c.failed + c.not_collected > 0 {
+                    format!(
+                        " ({} failed, {} not read by the scan: see manifest.json)",
+                        c.failed, c.not_collected
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        report.scan.collection = Some(c);
+    }
 
     match pending {
         Some(pending) => {

@@ -67,6 +67,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         ));
     }
     let case = merged_case(&reports)?;
+    let collection = merged_collection(&reports)?;
     let window = |r: &Report| {
         r.scan
             .time_window
@@ -135,6 +136,7 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             content_search,
             case,
             time_window,
+            collection,
             time_zone: "UTC".into(),
         },
         bundles,
@@ -142,6 +144,36 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         sources,
         alerts,
         errors,
+    }))
+}
+
+/// The collection of reports merged: their evidence links are relative to
+/// their folder, so only reports collected into one folder (or none)
+/// merge; the counts add up.
+fn merged_collection(
+    reports: &[(String, Report)],
+) -> Result<Option<super::model::CollectionReport>, MergeError> {
+    let (first_name, first) = &reports[0];
+    let dir = |r: &Report| r.scan.collection.as_ref().map(|c| c.directory.clone());
+    if let Some((name, _)) = reports.iter().find(|(_, r)| dir(r) != dir(first)) {
+        return Err(MergeError(format!(
+            "{name} and {first_name} collected evidence into different folders (--collect): \
+             their evidence links would not lead to their copies"
+        )));
+    }
+    Ok(first.scan.collection.clone().map(|mut c| {
+        let all = reports
+            .iter()
+            .filter_map(|(_, r)| r.scan.collection.as_ref());
+        (c.files, c.bytes, c.failed, c.not_collected) = all.fold((0, 0, 0, 0), |a, x| {
+            (
+                a.0 + x.files,
+                a.1 + x.bytes,
+                a.2 + x.failed,
+                a.3 + x.not_collected,
+            )
+        });
+        c
     }))
 }
 

@@ -114,6 +114,9 @@ pub struct ScanInfo {
     /// out of the report.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub time_window: Option<TimeWindow>,
+    /// `--collect`: where the evidence files were copied, and how that went.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub collection: Option<CollectionReport>,
     /// The time zone of every time in the report (always `UTC`: times that
     /// a filesystem stores in local time, FAT's, are read as UTC).
     #[serde(default = "utc")]
@@ -135,6 +138,23 @@ pub struct TimeWindow {
     pub until: Option<String>,
     /// Record evidence items left out for their time.
     pub outside: u64,
+}
+
+/// The response action `--collect DIR`: the evidence files copied into
+/// `directory`, each read back and checked against the report's digests
+/// (`manifest.json` and `hashdeep.txt` there list them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectionReport {
+    pub directory: String,
+    /// Files copied whose copy matches the report's size and digests.
+    pub files: usize,
+    pub bytes: u64,
+    /// Files not copied, or whose copy does not match (named in the
+    /// manifest with why).
+    pub failed: usize,
+    /// Files the scan did not read (too large, sparse): not copied.
+    pub not_collected: usize,
 }
 
 /// What `--content` searched file bytes for.
@@ -313,6 +333,9 @@ pub struct EvidenceReport {
     /// hive) records.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub executed: Option<crate::artifact::program::Program>,
+    /// `--collect`: the copy of `file`, relative to the collection folder.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub collected: Option<String>,
 }
 
 /// What a correlation rule grouped to fire.

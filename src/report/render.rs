@@ -154,6 +154,7 @@ pub fn evidence(catalog: &dyn Catalog, places: &Places, f: Finding) -> EvidenceR
         registry,
         content,
         executed,
+        collected: None,
     }
 }
 
