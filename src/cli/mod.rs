@@ -109,6 +109,21 @@ enum ReportCommand {
     /// same as JSON lines) or `timeline` (log2timeline's l2t_csv columns,
     /// one row per time of each item, for timeline tools).
     Export(ExportArgs),
+    /// Write a report as one self-contained HTML page (no network, no
+    /// external script or font): the case and chain of custody, a summary
+    /// by severity, each alert with its evidence in a sortable table, what
+    /// was not examined, and a timeline.
+    Render(RenderArgs),
+}
+
+#[derive(Args)]
+struct RenderArgs {
+    /// Write here (atomically) instead of stdout (`-` is stdout).
+    #[arg(long, short = 'o', value_name = "OUT.html")]
+    output: Option<PathBuf>,
+    /// The report to render.
+    #[arg(value_name = "REPORT")]
+    report: PathBuf,
 }
 
 #[derive(Args)]
@@ -302,6 +317,9 @@ pub fn main() -> ExitCode {
         }
         Command::Report(ReportCommand::Merge(args)) => {
             report_command::merge(&args.reports, args.output.as_deref())
+        }
+        Command::Report(ReportCommand::Render(args)) => {
+            report_command::render(&args.report, args.output.as_deref())
         }
         Command::Report(ReportCommand::Export(args)) => {
             report_command::export(&args.report, &args.format, args.output.as_deref())

@@ -65,6 +65,26 @@ pub fn merge(paths: &[PathBuf], out: Option<&Path>) -> Result<u8> {
 pub fn export(path: &Path, format: &str, out: Option<&Path>) -> Result<u8> {
     let format = report::export::Format::parse(format)
         .with_context(|| format!("unknown export format {format:?}"))?;
+    write_view(path, out, "export", &|r, w| {
+        report::export::write(r, format, w).map(|_| ())
+    })
+}
+
+/// Writes a report as one HTML page (see `report render`).
+pub fn render(path: &Path, out: Option<&Path>) -> Result<u8> {
+    write_view(path, out, "html", &|r, w| {
+        w.write_all(report::html::render(r).as_bytes())
+    })
+}
+
+/// Reads the report at `path` and writes a view of it to `out` (atomically)
+/// or stdout; `out` never lands on the report.
+fn write_view(
+    path: &Path,
+    out: Option<&Path>,
+    what: &str,
+    view: &dyn Fn(&Report, &mut dyn Write) -> std::io::Result<()>,
+) -> Result<u8> {
     let destination = output::check(
         out,
         &Inputs {
@@ -77,13 +97,13 @@ pub fn export(path: &Path, format: &str, out: Option<&Path>) -> Result<u8> {
     let r: Report = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a breachscan report", path.display()))?;
     match destination {
-        Destination::File(p) => AtomicFile::create(&p, "export")
-            .and_then(|f| f.commit(|w| report::export::write(&r, format, w).map(|_| ())))
+        Destination::File(p) => AtomicFile::create(&p, what)
+            .and_then(|f| f.commit(|w| view(&r, w)))
             .with_context(|| format!("cannot write {}", p.display()))?,
         Destination::Stdout => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            report::export::write(&r, format, &mut out)
-                .and_then(|_| out.flush())
+            view(&r, &mut out)
+                .and_then(|()| out.flush())
                 .context("cannot write to stdout")?;
         }
     }

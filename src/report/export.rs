@@ -249,10 +249,32 @@ fn times(e: &EvidenceReport) -> Vec<(Timestamp, String)> {
     out
 }
 
+/// One time of an evidence item and what it is, in words.
+pub(crate) struct Timed {
+    pub at: Timestamp,
+    pub what: String,
+}
+
+/// The times of an evidence item, earliest first, a file's named in full
+/// (`Content Modification Time`).
+pub(crate) fn timed(e: &EvidenceReport) -> Vec<Timed> {
+    times(e)
+        .into_iter()
+        .map(|(at, what)| {
+            let what = if what.len() == 1 {
+                macb(std::slice::from_ref(&what)).1
+            } else {
+                what
+            };
+            Timed { at, what }
+        })
+        .collect()
+}
+
 /// An item's own time, for the CSV's `time` column: a record's, a key's
 /// last write, a program's last run (else its trace's last write), a
 /// correlation's first record, a file's modification.
-fn own_time(e: &EvidenceReport) -> Option<Timestamp> {
+pub(crate) fn own_time(e: &EvidenceReport) -> Option<Timestamp> {
     let all = times(e);
     match e.kind.as_str() {
         "executed" => all

@@ -9,6 +9,7 @@
 mod assemble;
 mod catalog;
 pub mod export;
+pub mod html;
 mod merge;
 mod model;
 mod render;
