@@ -23,7 +23,7 @@ impl Bar {
         let files_total = Arc::new(AtomicU64::new(0));
         let bar = ProgressBar::new_spinner();
         bar.set_style(style(
-            "{spinner} {files} files · {bytes} · {binary_bytes_per_sec} · {elapsed}",
+            "{spinner} {files} files · {bytes} · {binary_bytes_per_sec} · {elapsed} · {wide_msg}",
             &files,
             &files_total,
         ));
@@ -71,7 +71,7 @@ impl Progress for Bar {
         self.bar.set_length(total);
         if !self.sized.swap(true, Ordering::Relaxed) {
             self.bar.set_style(style(
-                "{spinner} [{bar:30}] {bytes}/{total_bytes} · {files} files · {binary_bytes_per_sec} · ETA {eta}",
+                "{spinner} [{bar:30}] {bytes}/{total_bytes} · {files} files · {binary_bytes_per_sec} · ETA {eta} · {wide_msg}",
                 &self.files,
                 &self.files_total,
             ));
@@ -81,5 +81,36 @@ impl Progress for Bar {
     fn file_done(&self, bytes: u64) {
         self.files.fetch_add(1, Ordering::Relaxed);
         self.bar.inc(bytes);
+    }
+
+    fn stage(&self, what: &str) {
+        self.bar.set_message(what.to_string());
+    }
+}
+
+/// A spinner with what is being done, for the steps before the scan (a
+/// million-IOC bundle loads and compiles for seconds); cleared when
+/// dropped.
+pub struct Stage(ProgressBar);
+
+impl Stage {
+    /// Shown only when `show` (stderr is a terminal, not `--quiet`).
+    pub fn start(show: bool, what: &str) -> Option<Stage> {
+        show.then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {wide_msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_message(what.to_string());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            Stage(bar)
+        })
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
     }
 }

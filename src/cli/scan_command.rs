@@ -78,6 +78,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         all_attributes: args.all_attributes,
     };
     let clock = std::time::Instant::now();
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let stage = progress::Stage::start(
+        show_progress && !(args.bundles.is_empty() && adhoc.is_empty()),
+        &format!(
+            "loading {} bundle file(s)",
+            args.bundles.len() + args.ioc_files.len()
+        ),
+    );
     let bundle = if args.bundles.is_empty() && adhoc.is_empty() {
         crate::bundle::Bundle::default()
     } else {
@@ -86,7 +94,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         };
         bundle
     };
+    drop(stage);
+    let stage = progress::Stage::start(
+        show_progress && !args.rules.is_empty(),
+        "loading Sigma rules",
+    );
     let rules = RuleSet::load(&args.rules).map_err(anyhow::Error::msg)?;
+    drop(stage);
     if !args.rules.is_empty() && rules.is_empty() {
         bail!(
             "nothing to look for: no Sigma rule could be loaded from {} \
@@ -111,6 +125,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         );
     }
     let loaded = clock.elapsed();
+    let stage = progress::Stage::start(
+        show_progress,
+        &format!("compiling {} active IOC(s)", bundle.active_iocs().count()),
+    );
     let mut matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
     // Searching bytes that are read anyway costs little (README, "File
     // content"); reading every byte only to search it is asked for.
@@ -124,6 +142,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         None
     };
     let compiled = clock.elapsed();
+    drop(stage);
 
     let opts = ScanOptions {
         source: SourceOptions {
@@ -138,7 +157,6 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         threads: args.threads,
         single_stream: false,
     };
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(progress::Bar::new);
     let progress: &dyn Progress = match &bar {
         Some(b) => b,

@@ -65,6 +65,22 @@ pub fn print(report: &Report, elapsed: jiff::SignedDuration, output: Option<&Pat
             None => eprintln!("warning: {}", w.message),
         }
     }
+    // Which targets are incomplete, by name.
+    for src in report
+        .sources
+        .iter()
+        .filter(|s| s.errors > 0 || s.interrupted)
+    {
+        let what = if src.interrupted {
+            "interrupted"
+        } else {
+            "incomplete"
+        };
+        eprintln!(
+            "  {what}: {} — {} entries could not be examined",
+            src.path, src.errors
+        );
+    }
     if let Some(signal) = &report.scan.interrupted {
         eprintln!("scan interrupted by {signal}: the report covers what was scanned before");
     } else if !report.scan.complete {

@@ -51,6 +51,9 @@ pub trait Progress: Sync {
     fn add_estimate(&self, _files: u64, _bytes: u64) {}
     /// A file is done; `bytes` is its size.
     fn file_done(&self, _bytes: u64) {}
+    /// What is being done now (`opening disk.E01`, `scanning disk.E01 (e01
+    /// image)`), for a person watching.
+    fn stage(&self, _what: &str) {}
 }
 
 /// Progress that shows nothing.
@@ -81,6 +84,7 @@ pub fn run(
 
     let mut sources: Vec<(usize, Box<dyn FileSource>)> = Vec::new();
     for (i, target) in targets.iter().enumerate() {
+        progress.stage(&format!("opening {}", target.display()));
         match source::open(target, &opts.source) {
             Ok(src) => {
                 sink.accept(ScanEvent::SourceOpened {
@@ -131,6 +135,11 @@ pub fn run(
                 let lanes = !opts.single_stream && lanes::worth_it(ctx);
                 for (idx, src) in sources {
                     let idx = *idx;
+                    let kind = match src.format() {
+                        Some(f) => format!("{f} {}", src.kind()),
+                        None => src.kind().to_string(),
+                    };
+                    progress.stage(&format!("scanning {} ({kind})", targets[idx].display()));
                     let entries = until_stopped(src.entries(), ctx.stop);
                     if lanes {
                         lanes::run_source(idx, entries, ctx, &tx);
