@@ -175,3 +175,61 @@ fn files_streams_and_logs_inside_an_image_are_copied() {
         assert!(passed);
     }
 }
+
+#[test]
+fn the_copies_can_be_one_zip_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = tmp.path().join("ev");
+    fs::create_dir_all(ev.join("a")).unwrap();
+    let tool = b"MZ zipped".repeat(30_000);
+    fs::write(ev.join("a/tool.exe"), &tool).unwrap();
+    fs::write(ev.join("a/other.exe"), "second").unwrap();
+    let dir = tmp.path().join("collected");
+    let out = tmp.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--ioc",
+        "filename/endwith:.exe",
+        "--collect",
+        dir.to_str().unwrap(),
+        "--collect-format",
+        "zip",
+        "-o",
+        out.to_str().unwrap(),
+        ev.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = support::read_report(&out);
+    let c = &r["scan"]["collection"];
+    assert_eq!(
+        (
+            c["archive"].as_str(),
+            c["files"].as_u64(),
+            c["failed"].as_u64()
+        ),
+        (Some("evidence.zip"), Some(2), Some(0))
+    );
+    assert!(
+        !dir.join("files").exists(),
+        "no loose copies beside the archive"
+    );
+    let mut zip = zip::ZipArchive::new(fs::File::open(dir.join("evidence.zip")).unwrap()).unwrap();
+    for e in r["alerts"][0]["evidence"].as_array().unwrap() {
+        let name = e["collected"].as_str().unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut bytes).unwrap();
+        assert_eq!(
+            Some(support::sha256_hex(&bytes).as_str()),
+            e["file"]["sha256"].as_str()
+        );
+    }
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut zip.by_name("files/01-ev/a/tool.exe").unwrap(),
+        &mut bytes,
+    )
+    .unwrap();
+    assert_eq!(bytes, tool);
+    assert!(dir.join("manifest.json").exists() && dir.join("hashdeep.txt").exists());
+}

@@ -269,6 +269,10 @@ struct ScanArgs {
     /// hashdeep.txt to audit it; the report links each item to its copy.
     #[arg(long, value_name = "DIR")]
     collect: Option<PathBuf>,
+    /// `folder` (the copies as files under DIR/files) or `zip` (one archive,
+    /// DIR/evidence.zip, written streaming; stored, ZIP64 when large).
+    #[arg(long, value_name = "FORMAT", value_parser = ["folder", "zip"], default_value = "folder", requires = "collect")]
+    collect_format: String,
     /// The case this scan belongs to, recorded in the report.
     #[arg(long = "case", value_name = "ID", help_heading = "Case")]
     case: Option<String>,

@@ -221,8 +221,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     );
     case::describe(&mut report, &targets);
     if let Some(dir) = &args.collect {
-        let c = crate::collect::run(&mut report, dir, &targets.paths, &opts.source)
-            .with_context(|| format!("cannot collect into {}", dir.display()))?;
+        let c = crate::collect::run(
+            &mut report,
+            dir,
+            args.collect_format == "zip",
+            &targets.paths,
+            &opts.source,
+        )
+        .with_context(|| format!("cannot collect into {}", dir.display()))?;
         if !args.quiet {
             eprintln!(
                 "breachscan: collected {} file(s), {} bytes, into {}{}",

@@ -12,14 +12,18 @@
 //! audit the folder independently, and each evidence item names its copy.
 
 pub mod names;
+mod store;
+
+pub use store::ARCHIVE;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
+
 use std::path::{Path, PathBuf};
+use store::{CopyDigests, Store};
 
 use serde::Serialize;
 
-use crate::hash::{DigestSet, Digests, MultiHasher};
 use crate::report::{CollectionReport, EvidenceReport, FileReport, Report, VolumeReport};
 use crate::source::{self, EvidencePath, SourceItem, SourceOptions};
 
@@ -107,29 +111,24 @@ struct Copied {
     verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
+    /// The evidence items (alert, item) that name this file.
+    #[serde(skip)]
+    refs: Vec<(usize, usize)>,
 }
 
-#[derive(Serialize, Clone)]
-struct CopyDigests {
-    size: u64,
-    md5: String,
-    sha1: String,
-    sha256: String,
-}
-
-/// Copies every evidence file of `report` into `dir` and links each
-/// evidence item to its copy; `targets` are the scan's, in order.
+/// Copies every evidence file of `report` into `dir` (as one archive when
+/// `zip`) and links each evidence item to its verified copy; `targets` are
+/// the scan's, in order.
 pub fn run(
     report: &mut Report,
     dir: &Path,
+    zip: bool,
     targets: &[PathBuf],
     opts: &SourceOptions,
 ) -> std::io::Result<CollectionReport> {
-    let files_dir = dir.join("files");
-    std::fs::create_dir_all(&files_dir)?;
+    let mut store = Store::new(dir, zip)?;
     let wanted = wanted(report);
     let mut copied: Vec<Copied> = Vec::new();
-    let mut links: Vec<((usize, usize), String)> = Vec::new();
     // The files of each target, and of each image found inside a folder.
     type Group<'a> = Vec<(&'a Key, &'a Wanted)>;
     let mut by_source: BTreeMap<(usize, Option<String>), Group> = BTreeMap::new();
@@ -140,7 +139,7 @@ pub fn run(
     let mut taken = std::collections::HashSet::new();
     for ((src, image), items) in by_source {
         let target = &targets[src];
-        let mut done: BTreeMap<Key, Result<(String, CopyDigests), String>> = BTreeMap::new();
+        let mut done: BTreeMap<Key, Result<String, String>> = BTreeMap::new();
         let (host, inside): (Vec<_>, Vec<_>) =
             items.iter().copied().partition(|(_, w)| w.volume.is_none());
         let single = report.sources[src].kind == "file";
@@ -154,9 +153,10 @@ pub fn run(
                 let rel = w.raw.strip_prefix(b"/").unwrap_or(&w.raw);
                 target.join(std::ffi::OsStr::from_bytes(rel))
             };
+            let d = dest(src, target, None, w);
             let r = source::io::open_evidence(&h, false)
                 .map_err(|e| format!("cannot open {}: {e}", h.display()))
-                .and_then(|mut f| copy(&mut f, dir, &dest(src, target, None, w), &mut taken));
+                .and_then(|mut f| store.put(&mut f, &d, w.file.size, &mut taken));
             done.insert(k.clone(), r);
         }
         if !inside.is_empty() {
@@ -167,7 +167,7 @@ pub fn run(
                 &inside,
                 &mut |k, w, r: &mut dyn Read| {
                     let d = dest(src, target, image.as_deref(), w);
-                    done.insert(k.clone(), copy(r, dir, &d, &mut taken));
+                    done.insert(k.clone(), store.put(r, &d, w.file.size, &mut taken));
                 },
             )
             .unwrap_or_else(|e| {
@@ -180,7 +180,26 @@ pub fn run(
             let r = done
                 .remove(k)
                 .unwrap_or_else(|| Err("not found again in the image's second walk".into()));
-            copied.push(entry(report, w, r, &mut links));
+            copied.push(entry(report, w, r));
+        }
+    }
+    // Every copy read back from the disk (the finished archive) and checked.
+    let mut reader = store.read_back()?;
+    for c in &mut copied {
+        let Some(name) = &c.copy else { continue };
+        match reader.digests(name) {
+            Ok(d) => {
+                let bad = mismatches(&c.original, &d);
+                c.verified = bad.is_empty();
+                c.problem = (!bad.is_empty()).then(|| bad.join("; "));
+                c.copy_digests = Some(d);
+            }
+            Err(e) => c.problem = Some(e),
+        }
+        if c.verified {
+            for &(a, e) in &c.refs {
+                report.alerts[a].evidence[e].collected = Some(name.clone());
+            }
         }
     }
     let failed = copied.iter().filter(|c| !c.verified).count();
@@ -189,14 +208,12 @@ pub fn run(
         not_read += 1;
         let why = "not read by the scan (listed in its errors: too large, sparse or larger than \
                    its volume): not copied";
-        copied.push(entry(report, w, Err(why.into()), &mut links));
-    }
-    for ((a, e), copy) in links {
-        report.alerts[a].evidence[e].collected = Some(copy);
+        copied.push(entry(report, w, Err(why.into())));
     }
     write_manifest(dir, report, &copied)?;
     Ok(CollectionReport {
         directory: std::path::absolute(dir)?.display().to_string(),
+        archive: zip.then(|| ARCHIVE.to_string()),
         files: copied.iter().filter(|c| c.verified).count(),
         bytes: copied
             .iter()
@@ -380,94 +397,16 @@ fn dest(src: usize, target: &Path, image: Option<&str>, w: &Wanted) -> PathBuf {
     p
 }
 
-/// Streams `r` into `dir/rel` (a new file; a name taken gets `~2`, `~3` …),
-/// then reads the copy back and hashes it.
-fn copy(
-    r: &mut dyn Read,
-    dir: &Path,
-    rel: &Path,
-    taken: &mut std::collections::HashSet<PathBuf>,
-) -> Result<(String, CopyDigests), String> {
-    let mut rel = rel.to_path_buf();
-    let base = rel
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut n = 1;
-    let mut out = loop {
-        let path = dir.join(&rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        if !taken.contains(&rel) {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => break f,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-            }
-        }
-        n += 1;
-        rel.set_file_name(format!("{base}~{n}"));
-    };
-    taken.insert(rel.clone());
-    let path = dir.join(&rel);
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let got = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(g) => g,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("cannot read the original: {e}")),
-        };
-        out.write_all(&buf[..got])
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    out.sync_all()
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    drop(out);
-    // Read back from the disk, not from what was meant to be written.
-    let mut back =
-        std::fs::File::open(&path).map_err(|e| format!("cannot read the copy back: {e}"))?;
-    let mut h = MultiHasher::new(DigestSet::ALL);
-    let mut size = 0u64;
-    loop {
-        let got = back
-            .read(&mut buf)
-            .map_err(|e| format!("cannot read the copy back: {e}"))?;
-        if got == 0 {
-            break;
-        }
-        size += got as u64;
-        h.update(&buf[..got]);
-    }
-    let d: Digests = h.finish();
-    let hx = |x: Option<Vec<u8>>| x.map(hex::encode).unwrap_or_default();
-    Ok((
-        rel.to_string_lossy().replace('\\', "/"),
-        CopyDigests {
-            size,
-            md5: hx(d.md5.map(|v| v.to_vec())),
-            sha1: hx(d.sha1.map(|v| v.to_vec())),
-            sha256: hx(d.sha256.map(|v| v.to_vec())),
-        },
-    ))
-}
-
-/// The manifest line of a file, its copy checked against the report.
-fn entry(
-    report: &Report,
-    w: &Wanted,
-    r: Result<(String, CopyDigests), String>,
-    links: &mut Vec<((usize, usize), String)>,
-) -> Copied {
+/// The manifest line of a file: where its copy was stored, or why not
+/// (checked once read back).
+fn entry(report: &Report, w: &Wanted, r: Result<String, String>) -> Copied {
     let s = &report.sources[w.source];
-    let mut c = Copied {
-        copy: None,
+    let (copy, problem) = match r {
+        Ok(name) => (Some(name), None),
+        Err(e) => (None, Some(e)),
+    };
+    Copied {
+        copy,
         source: s.path.clone(),
         evidence_id: s.evidence_id.clone(),
         location: w.display.clone(),
@@ -475,22 +414,9 @@ fn entry(
         original: w.file.clone(),
         copy_digests: None,
         verified: false,
-        problem: None,
-    };
-    match r {
-        Err(e) => c.problem = Some(e),
-        Ok((rel, d)) => {
-            let bad = mismatches(&w.file, &d);
-            c.verified = bad.is_empty();
-            c.problem = (!bad.is_empty()).then(|| bad.join("; "));
-            for r in &w.refs {
-                links.push((*r, rel.clone()));
-            }
-            c.copy = Some(rel);
-            c.copy_digests = Some(d);
-        }
+        problem,
+        refs: w.refs.clone(),
     }
-    c
 }
 
 /// How a copy differs from the file the report describes (its size, and
@@ -563,17 +489,27 @@ mod tests {
 
     #[test]
     fn a_copy_is_read_back_and_checked_against_the_report() {
-        let dir = tempfile::tempdir().unwrap();
         let data = b"MZ evidence bytes".repeat(100_000);
-        let mut taken = std::collections::HashSet::new();
-        let rel = Path::new("files/01-t/x.exe");
-        let (at, d) = copy(&mut &data[..], dir.path(), rel, &mut taken).unwrap();
-        assert_eq!(at, "files/01-t/x.exe");
-        assert_eq!(std::fs::read(dir.path().join(&at)).unwrap(), data);
-        // The same name again is never overwritten.
-        let (again, _) = copy(&mut &b"other"[..], dir.path(), rel, &mut taken).unwrap();
-        assert_eq!(again, "files/01-t/x.exe~2");
-        let want = crate::hash::digest_bytes(DigestSet::ALL, &data);
+        for zip in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = Store::new(dir.path(), zip).unwrap();
+            let mut taken = std::collections::HashSet::new();
+            let rel = Path::new("files/01-t/x.exe");
+            let size = data.len() as u64;
+            let at = store.put(&mut &data[..], rel, size, &mut taken).unwrap();
+            assert_eq!(at, "files/01-t/x.exe");
+            // The same name again is never overwritten.
+            let again = store.put(&mut &b"other"[..], rel, 5, &mut taken).unwrap();
+            assert_eq!(again, "files/01-t/x.exe~2");
+            let mut back = store.read_back().unwrap();
+            let d = back.digests(&at).unwrap();
+            assert_eq!(back.digests(&again).unwrap().size, 5);
+            check(&data, &d);
+        }
+    }
+
+    fn check(data: &[u8], d: &CopyDigests) {
+        let want = crate::hash::digest_bytes(crate::hash::DigestSet::ALL, data);
         let mut f = FileReport {
             path: "/x.exe".into(),
             size: data.len() as u64,
@@ -588,9 +524,9 @@ mod tests {
             stream: None,
             inode: None,
         };
-        assert!(mismatches(&f, &d).is_empty());
+        assert!(mismatches(&f, d).is_empty());
         f.sha1 = Some("0".repeat(40));
         f.size += 1;
-        assert_eq!(mismatches(&f, &d).len(), 2);
+        assert_eq!(mismatches(&f, d).len(), 2);
     }
 }

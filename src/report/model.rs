@@ -147,6 +147,10 @@ pub struct TimeWindow {
 #[serde(rename_all = "camelCase")]
 pub struct CollectionReport {
     pub directory: String,
+    /// `--collect-format zip`: the archive in `directory` holding the
+    /// copies (`evidence.zip`); `collected` names its entries.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub archive: Option<String>,
     /// Files copied whose copy matches the report's size and digests.
     pub files: usize,
     pub bytes: u64,
