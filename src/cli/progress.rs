@@ -40,6 +40,14 @@ impl Bar {
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
+
+    /// A callback that shows what an image's walk is opening.
+    pub fn watch(&self) -> crate::source::Watch {
+        let bar = self.bar.clone();
+        crate::source::Watch(Some(std::sync::Arc::new(move |what: &str| {
+            bar.set_message(what.to_string());
+        })))
+    }
 }
 
 fn style(template: &str, files: &Arc<AtomicU64>, total: &Arc<AtomicU64>) -> ProgressStyle {

@@ -144,6 +144,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let compiled = clock.elapsed();
     drop(stage);
 
+    let bar = show_progress.then(progress::Bar::new);
     let opts = ScanOptions {
         source: SourceOptions {
             follow_symlinks: args.follow_symlinks,
@@ -151,13 +152,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             mmap: !args.no_mmap,
             stop: stop.clone(),
             verify_image: args.verify_image,
+            watch: bar.as_ref().map(progress::Bar::watch).unwrap_or_default(),
         },
         max_file_size: args.max_file_size,
         sparse_limit: (!args.hash_sparse).then_some(args.sparse_limit),
         threads: args.threads,
         single_stream: false,
     };
-    let bar = show_progress.then(progress::Bar::new);
     let progress: &dyn Progress = match &bar {
         Some(b) => b,
         None => &NoProgress,

@@ -26,6 +26,9 @@ pub struct ImageSource {
     /// Where the image sits inside a scanned directory, if it was found
     /// there rather than given as a target.
     image: Option<EvidencePath>,
+    /// Told each volume as the walk opens it, named after `shown`.
+    watch: super::Watch,
+    shown: String,
 }
 
 impl ImageSource {
@@ -38,6 +41,18 @@ impl ImageSource {
             stop: Stop::default(),
             verify: false,
             image: None,
+            watch: super::Watch::default(),
+            shown: String::new(),
+        }
+    }
+
+    /// Tells `watch` each volume as the walk opens it
+    /// (`disk.E01 › p2 (ntfs)`).
+    pub fn watched(self, watch: &super::Watch, target: &std::path::Path) -> Self {
+        ImageSource {
+            watch: watch.clone(),
+            shown: target.display().to_string(),
+            ..self
         }
     }
 
@@ -95,6 +110,7 @@ impl FileSource for ImageSource {
         let disk = self.disk.clone();
         let image = self.image.clone();
         let stop = self.stop.clone();
+        let (watch, shown) = (self.watch.clone(), self.shown.clone());
         let mut listed = None::<std::vec::IntoIter<VolumeInfo>>;
         let mut current: Box<dyn Iterator<Item = SourceItem> + Send> = Box::new(std::iter::empty());
         let mut pending: Vec<SourceItem> = Vec::new();
@@ -126,6 +142,7 @@ impl FileSource for ImageSource {
                     }
                 }
                 let vols = listed.get_or_insert_with(|| {
+                    watch.tell(&format!("{shown}: reading the partition table"));
                     let v = volume::list(&disk);
                     let table = match &image {
                         Some(i) => format!("{} › partition table", i.display()),
@@ -144,7 +161,14 @@ impl FileSource for ImageSource {
                 info.image = image.clone();
                 current_volume = describe(&info);
                 current_at = At::volume(Some(&info));
-                current = match catch_unwind(AssertUnwindSafe(|| open_volume(&disk, info, &stop))) {
+                watch.tell(&format!(
+                    "{shown} › p{}: detecting its filesystem",
+                    info.index
+                ));
+                let told = (&watch, shown.as_str());
+                current = match catch_unwind(AssertUnwindSafe(|| {
+                    open_volume(&disk, info, &stop, told)
+                })) {
                     Ok(entries) => entries,
                     Err(_) => {
                         pending.push(SourceItem::Problem(
@@ -168,6 +192,7 @@ fn open_volume(
     disk: &Arc<dyn ReadAt>,
     mut info: VolumeInfo,
     stop: &Stop,
+    (watch, shown): (&super::Watch, &str),
 ) -> Box<dyn Iterator<Item = SourceItem> + Send> {
     let vol: Arc<dyn ReadAt> = Arc::new(Window::new(disk.clone(), info.offset, info.size));
     let problem =
@@ -180,6 +205,7 @@ fn open_volume(
     match fs::open(&vol) {
         Ok(Some(fs)) => {
             info.filesystem = Some(fs.kind().into());
+            watch.tell(&format!("{shown} › {}: walking", info.label()));
             fs.entries(Arc::new(info), stop)
         }
         Ok(None) => problem(&info, ProblemKind::UnscannedVolume, unrecognised(&vol)),

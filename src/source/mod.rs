@@ -45,6 +45,34 @@ pub struct SourceOptions {
     /// Hash each image's media when its walk is over and compare with the
     /// hashes stored at acquisition (`--verify-image`).
     pub verify_image: bool,
+    /// Told what an image's walk opens (`disk.E01 › p2 (ntfs)`), for a
+    /// person watching the progress line.
+    pub watch: Watch,
+}
+
+/// What a [`Watch`] calls with each step.
+pub type Tell = dyn Fn(&str) + Send + Sync;
+
+/// A callback told what is being opened; none by default.
+#[derive(Clone, Default)]
+pub struct Watch(pub Option<Arc<Tell>>);
+
+impl Watch {
+    pub fn tell(&self, what: &str) {
+        if let Some(f) = &self.0 {
+            f(what);
+        }
+    }
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Watch(set)"
+        } else {
+            "Watch(none)"
+        })
+    }
 }
 
 impl Default for SourceOptions {
@@ -55,6 +83,7 @@ impl Default for SourceOptions {
             mmap: true,
             stop: crate::stop::Stop::default(),
             verify_image: false,
+            watch: Watch::default(),
         }
     }
 }
@@ -413,7 +442,9 @@ pub fn open(target: &Path, opts: &SourceOptions) -> std::io::Result<Box<dyn File
         Some(format) => {
             let opened = container::open(target, format)?;
             Ok(Box::new(
-                ImageSource::new(format, opened).with_options(&opts.stop, opts.verify_image),
+                ImageSource::new(format, opened)
+                    .with_options(&opts.stop, opts.verify_image)
+                    .watched(&opts.watch, target),
             ))
         }
         None => Ok(Box::new(DirSource::new(target, false, opts))),
