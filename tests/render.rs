@@ -32,11 +32,13 @@ fn chromium() -> Option<&'static str> {
 fn headless(bin: &str, extra: &[&str], page: &Path) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
+        // As root in a container: no sandbox, no /dev/shm of its own.
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",
+            "--disable-dev-shm-usage",
         ])
         .args(["--enable-logging=stderr", "--v=0"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
