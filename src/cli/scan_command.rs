@@ -221,7 +221,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         scan_info,
     );
     case::describe(&mut report, &targets);
-    if let Some(dir) = &args.collect {
+    if args.collect.is_some() && interrupted.is_some() {
+        // A stop asks for the report now, not for copying gigabytes.
+        eprintln!("breachscan: the scan was stopped: evidence files were not collected");
+    } else if let Some(dir) = &args.collect {
         let c = crate::collect::run(
             &mut report,
             dir,
