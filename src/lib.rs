@@ -10,6 +10,7 @@
 //! evidence source or record parser is a new file plus one registry line.
 
 pub mod artifact;
+pub mod batch;
 pub mod bundle;
 pub mod cli;
 pub mod collect;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::ScanArgs;
+use super::scan_args::ScanSpec;
 use crate::report::{CaseInfo, Report, ScannedOn};
 use crate::source::EvidencePath;
 
@@ -21,7 +21,7 @@ pub struct Targets {
 /// Reads the targets and their evidence ids. `--evidence-id` is given once
 /// per command-line target, in order; a manifest line is `PATH` or
 /// `PATH<TAB>EVIDENCE_ID` (blank lines and `#` comments skipped).
-pub fn targets(args: &ScanArgs) -> Result<Targets> {
+pub fn targets(args: &ScanSpec) -> Result<Targets> {
     let ids = &args.evidence_ids;
     if !ids.is_empty() && ids.len() != args.targets.len() {
         bail!(
@@ -37,7 +37,7 @@ pub fn targets(args: &ScanArgs) -> Result<Targets> {
             .targets
             .iter()
             .enumerate()
-            .map(|(i, _)| ids.get(i).cloned())
+            .map(|(i, _)| ids.get(i).filter(|id| !id.is_empty()).cloned())
             .collect(),
     };
     if let Some(file) = &args.targets_from {
@@ -53,7 +53,7 @@ pub fn targets(args: &ScanArgs) -> Result<Targets> {
 }
 
 /// The lines of a targets manifest.
-fn manifest(file: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
+pub fn manifest(file: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
     let bytes = std::fs::read(file)
         .with_context(|| format!("cannot read the targets manifest {}", file.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -85,7 +85,7 @@ fn manifest(file: &Path) -> Result<Vec<(PathBuf, Option<String>)>> {
 }
 
 /// The case as the examiner gave it.
-pub fn case(args: &ScanArgs) -> CaseInfo {
+pub fn case(args: &ScanSpec) -> CaseInfo {
     CaseInfo {
         id: args.case.clone(),
         examiners: args.examiner.iter().cloned().collect(),
@@ -123,7 +123,7 @@ fn shown(p: &Path) -> String {
 }
 
 /// This machine's name.
-fn host_name() -> String {
+pub fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname writes at
     // most that many bytes.

@@ -2,6 +2,7 @@
 //! codes. This is the only layer that prints; everything below returns data
 //! or typed errors.
 
+mod batch_command;
 mod case;
 mod check;
 mod hive_command;
@@ -9,6 +10,7 @@ mod output;
 mod progress;
 mod report_command;
 mod rules_command;
+mod scan_args;
 mod scan_command;
 mod signals;
 mod summary;
@@ -21,6 +23,7 @@ use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 
 use crate::bundle;
+use scan_args::ScanArgs;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -67,6 +70,10 @@ enum Command {
     /// Read registry hive files.
     #[command(subcommand)]
     Hive(HiveCommand),
+    /// Scan many targets as units run by any number of workers (a Slurm
+    /// job array, or any scheduler with array jobs), merged into one report.
+    #[command(subcommand)]
+    Batch(batch_command::BatchCommand),
 }
 
 #[derive(Subcommand)]
@@ -176,126 +183,6 @@ struct ConvertArgs {
 }
 
 #[derive(Args)]
-struct ScanArgs {
-    /// IOC bundle file; repeat to merge several (e.g. alert definitions and
-    /// IOCs exported separately).
-    #[arg(
-        long = "bundle",
-        short = 'b',
-        value_name = "FILE",
-        required_unless_present_any = ["rules", "iocs", "ioc_files"]
-    )]
-    bundles: Vec<PathBuf>,
-    /// An IOC given at scan time, without a bundle: `TYPE:VALUE` (md5,
-    /// sha1, sha256, hash, filename, filepath, ip, domain, url, registry),
-    /// `TYPE/FUNCTION:VALUE` (startwith, endwith, contains, regex), or a
-    /// bare digest, address, URL, registry key or path; repeatable. They
-    /// raise one alert definition, `adhoc`.
-    #[arg(long = "ioc", value_name = "TYPE:VALUE")]
-    iocs: Vec<String>,
-    /// A file of such IOCs, one a line (`#` comments); repeatable.
-    #[arg(long = "ioc-file", value_name = "LIST")]
-    ioc_files: Vec<PathBuf>,
-    /// Sigma rules evaluated on every event record: a rule file, a
-    /// multi-document file or a folder (searched recursively); repeatable.
-    /// Each rule is an alert definition of its own.
-    #[arg(long = "rules", value_name = "PATH")]
-    rules: Vec<PathBuf>,
-    /// Write the report here (atomically) instead of stdout.
-    #[arg(long, short = 'o', value_name = "REPORT.json")]
-    output: Option<PathBuf>,
-    /// No progress and no summary on stderr.
-    #[arg(long, short = 'q')]
-    quiet: bool,
-    /// Follow symbolic links (default: list them without following).
-    #[arg(long)]
-    follow_symlinks: bool,
-    /// Stay on the filesystem of each directory target.
-    #[arg(long)]
-    one_file_system: bool,
-    /// Do not read files larger than this (e.g. 500M, 2GiB); they are still
-    /// matched by name and path, and listed in the report.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    max_file_size: Option<u64>,
-    /// Hash sparse files too: by default a file with --sparse-limit of
-    /// holes or more (an NTFS $UsnJrnl:$J, a sparse VM disk) is matched by
-    /// name and path, listed as sparseNotHashed, and its zeros not hashed.
-    #[arg(long)]
-    hash_sparse: bool,
-    /// Holes from which a file is not hashed unless --hash-sparse.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "1GiB")]
-    sparse_limit: u64,
-    /// After an image's walk, hash its whole media (MD5 and SHA-1) and
-    /// compare with the hashes stored at acquisition (E01), as ewfverify
-    /// does; the outcome is in sources[].image. Chunk checksums of the
-    /// chunks read are checked with or without it.
-    #[arg(long)]
-    verify_image: bool,
-    /// Search the bytes of every file (inside images too; not event logs
-    /// and hives, whose fields are matched) for the bundle's IP addresses,
-    /// host names and URLs, as ASCII/UTF-8 and UTF-16LE. On by default when
-    /// the bundle has such IOCs and files are read for their digests anyway.
-    #[arg(long, overrides_with = "no_content")]
-    content: bool,
-    /// Do not search file bytes (see --content).
-    #[arg(long, overrides_with = "content")]
-    no_content: bool,
-    /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
-    threads: usize,
-    /// Read large files instead of memory-mapping them (mapping is ~10%
-    /// faster; a file truncated while mapped is listed as changed either
-    /// way).
-    #[arg(long)]
-    no_mmap: bool,
-    /// Judge IOC expiry at this time (RFC 3339) instead of now, e.g. the
-    /// time of the incident.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    as_of: Option<Timestamp>,
-    /// MISP: take every attribute, not only those marked to_ids.
-    #[arg(long)]
-    all_attributes: bool,
-    /// Leave out record evidence before this time (RFC 3339); files, keys
-    /// and programs keep theirs, and the report states the window.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    since: Option<Timestamp>,
-    /// Leave out record evidence after this time (RFC 3339).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    until: Option<Timestamp>,
-    /// Response action: copy every file that is evidence (inside images
-    /// too: streams, deleted files, the logs and hives holding record and
-    /// registry evidence) into this new or empty folder, each copy read back
-    /// and checked against the report's digests, with manifest.json and a
-    /// hashdeep.txt to audit it; the report links each item to its copy.
-    #[arg(long, value_name = "DIR")]
-    collect: Option<PathBuf>,
-    /// `folder` (the copies as files under DIR/files) or `zip` (one archive,
-    /// DIR/evidence.zip, written streaming; stored, ZIP64 when large).
-    #[arg(long, value_name = "FORMAT", value_parser = ["folder", "zip"], default_value = "folder", requires = "collect")]
-    collect_format: String,
-    /// The case this scan belongs to, recorded in the report.
-    #[arg(long = "case", value_name = "ID", help_heading = "Case")]
-    case: Option<String>,
-    /// Who ran the scan, recorded in the report.
-    #[arg(long, value_name = "NAME", help_heading = "Case")]
-    examiner: Option<String>,
-    /// The examiner's identifier of each target, in the targets' order
-    /// (give it once per target on the command line).
-    #[arg(long = "evidence-id", value_name = "ID", help_heading = "Case")]
-    evidence_ids: Vec<String>,
-    /// A note recorded in the report; repeatable.
-    #[arg(long = "note", value_name = "TEXT", help_heading = "Case")]
-    notes: Vec<String>,
-    /// More targets, one a line: `PATH` or `PATH<TAB>EVIDENCE_ID` (blank
-    /// lines and `#` comments skipped), after those on the command line.
-    #[arg(long = "targets-from", value_name = "FILE", help_heading = "Case")]
-    targets_from: Option<PathBuf>,
-    /// Directories, files, event logs or disk images, detected by content.
-    #[arg(required_unless_present = "targets_from", value_name = "TARGET")]
-    targets: Vec<PathBuf>,
-}
-
-#[derive(Args)]
 struct CheckArgs {
     /// Bundle files, merged as `scan` would merge them.
     #[arg(required = true, value_name = "FILE")]
@@ -330,6 +217,7 @@ pub fn main() -> ExitCode {
         }
         Command::Rules(RulesCommand::Check(args)) => rules_command::check(&args.paths),
         Command::Hive(HiveCommand::Dump { path, no_logs }) => hive_command::dump(&path, !no_logs),
+        Command::Batch(command) => batch_command::run(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -9,8 +9,9 @@ use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
 
 use super::output::{self, AtomicFile, Destination, Inputs};
+use super::scan_args::ScanArgs;
 use super::signals::{self, Unfinished};
-use super::{ScanArgs, case, check, progress, summary};
+use super::{case, check, progress, summary};
 use crate::bundle::LoadOptions;
 use crate::evidence::{ReportSink, ScanEvent};
 use crate::matcher::Matcher;
@@ -38,6 +39,14 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         bail!("--since {since} is after --until {until}: no record could be kept");
     }
     distinct_targets(&targets.paths)?;
+    let slice =
+        (args.slice_from.is_some() || args.slice_to.is_some()).then(|| crate::source::Slice {
+            from: args.slice_from.clone(),
+            to: args.slice_to.clone(),
+        });
+    if slice.is_some() && (targets.paths.len() != 1 || !targets.paths[0].is_dir()) {
+        bail!("--slice-from/--slice-to take one directory target");
+    }
     let inputs: Vec<PathBuf> = args
         .bundles
         .iter()
@@ -153,6 +162,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             stop: stop.clone(),
             verify_image: args.verify_image,
             watch: bar.as_ref().map(progress::Bar::watch).unwrap_or_default(),
+            slice: slice.clone(),
         },
         max_file_size: args.max_file_size,
         sparse_limit: (!args.hash_sparse).then_some(args.sparse_limit),
@@ -221,6 +231,10 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         scan_info,
     );
     case::describe(&mut report, &targets);
+    if let (Some(slice), Some(source)) = (slice, report.sources.first_mut()) {
+        source.slices = vec![slice];
+        report.warnings.extend(report::slice_warning(source));
+    }
     if args.collect.is_some() && interrupted.is_some() {
         // A stop asks for the report now, not for copying gigabytes.
         eprintln!("breachscan: the scan was stopped: evidence files were not collected");

@@ -213,6 +213,7 @@ fn warnings(bundles: &[BundleReport], scan: &ScanInfo, sources: &[SourceReport])
                 message: message.into(),
             });
         }
+        out.extend(slice_warning(s));
         let Some(image) = &s.image else { continue };
         if !image.complete {
             out.push(Warning {
@@ -244,4 +245,24 @@ fn warnings(bundles: &[BundleReport], scan: &ScanInfo, sources: &[SourceReport])
         });
     }
     out
+}
+
+/// The warning for a directory of which only slices were walked.
+pub fn slice_warning(s: &SourceReport) -> Option<Warning> {
+    (!s.slices.is_empty()).then(|| Warning {
+        code: "targetPartlyScanned".into(),
+        path: Some(s.path.clone()),
+        message: format!(
+            "only {} of this directory tree was walked: the rest was not scanned",
+            s.slices
+                .iter()
+                .map(|x| format!(
+                    "[{} … {})",
+                    x.from.as_deref().unwrap_or("start"),
+                    x.to.as_deref().unwrap_or("end")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }

@@ -4,7 +4,7 @@
 //! and the result put together by [`assemble`], as a scan's report is.
 
 use super::assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
-use super::model::{BundleReport, CaseInfo, Report, ScanInfo, Timings};
+use super::model::{BundleReport, CaseInfo, Report, ScanInfo, SourceReport, Timings};
 
 /// Why reports cannot be merged, in a sentence naming the reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,25 +88,13 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
             .sum();
         w
     });
-    let mut seen = std::collections::HashMap::new();
-    for (name, r) in &reports {
-        for s in &r.sources {
-            if let Some(other) = seen.insert(s.path.clone(), name.clone()) {
-                return err(format!(
-                    "the target {} is in {other} and in {name}: its evidence would be counted twice",
-                    s.path
-                ));
-            }
-        }
-    }
-
     let started_at = earliest(reports.iter().map(|(_, r)| r.scan.started_at.as_str()));
     let finished_at = latest(reports.iter().map(|(_, r)| r.scan.finished_at.as_str()));
     let mut timings = Timings::default();
     let mut complete = true;
     let mut interrupted = None;
-    let (mut sources, mut alerts, mut errors) = (Vec::new(), Vec::new(), Vec::new());
-    for (_, r) in reports {
+    let (mut sources, mut alerts, mut errors) = (Sources::default(), Vec::new(), Vec::new());
+    for (name, r) in reports {
         let Report {
             scan,
             sources: s,
@@ -119,7 +107,9 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         timings.scan += scan.timings.scan;
         complete &= scan.complete;
         interrupted = interrupted.or(scan.interrupted);
-        sources.extend(s);
+        for source in s {
+            sources.add(source, &name)?;
+        }
         alerts.extend(a.into_iter().map(|a| (a.alert_definition, a.evidence)));
         errors.extend(e);
     }
@@ -141,10 +131,57 @@ pub fn merge(reports: Vec<(String, Report)>, arguments: Vec<String>) -> Result<R
         },
         bundles,
         rules,
-        sources,
+        sources: sources.list,
         alerts,
         errors,
     }))
+}
+
+/// The merged sources, in order: a target once, or the slices of one
+/// directory (batch units) joined into one source.
+#[derive(Default)]
+struct Sources {
+    list: Vec<SourceReport>,
+    /// Where each path is in `list`, and the report it came from.
+    index: std::collections::HashMap<String, (usize, String)>,
+}
+
+impl Sources {
+    fn add(&mut self, s: SourceReport, name: &str) -> Result<(), MergeError> {
+        let Some((i, other)) = self.index.get(&s.path) else {
+            self.index
+                .insert(s.path.clone(), (self.list.len(), name.to_string()));
+            self.list.push(s);
+            return Ok(());
+        };
+        let known = &mut self.list[*i];
+        if known.slices.is_empty() || s.slices.is_empty() || known.kind != s.kind {
+            return Err(MergeError(format!(
+                "the target {} is in {other} and in {name}: its evidence would be counted twice",
+                s.path
+            )));
+        }
+        let slices = known.slices.iter().chain(&s.slices).cloned().collect();
+        let Some(joined) = crate::source::slice::join(slices) else {
+            return Err(MergeError(format!(
+                "{other} and {name} scanned overlapping slices of {}: their evidence would \
+                 be counted twice",
+                s.path
+            )));
+        };
+        known.slices = if joined.iter().all(crate::source::Slice::is_whole) {
+            Vec::new()
+        } else {
+            joined
+        };
+        known.files_scanned += s.files_scanned;
+        known.bytes_hashed += s.bytes_hashed;
+        known.records_scanned += s.records_scanned;
+        known.errors += s.errors;
+        known.skipped += s.skipped;
+        known.interrupted |= s.interrupted;
+        Ok(())
+    }
 }
 
 /// The collection of reports merged: their evidence links are relative to

@@ -16,7 +16,7 @@ mod render;
 
 use std::io::Write;
 
-pub use assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts};
+pub use assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts, slice_warning};
 pub use catalog::{Catalog, Described, Detections};
 pub use merge::{MergeError, merge};
 pub use model::*;
@@ -160,6 +160,7 @@ impl ReportBuilder {
                 skipped: s.skipped,
                 interrupted: s.interrupted,
                 image: s.image,
+                slices: Vec::new(),
             })
             .collect();
         let bundles = catalog

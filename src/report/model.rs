@@ -230,6 +230,10 @@ pub struct SourceReport {
     /// stored at acquisition, and their verification.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub image: Option<ImageInfo>,
+    /// The parts of a directory walked, when not the whole tree (a batch
+    /// unit's slice; merged slices that do not cover the tree).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub slices: Vec<crate::source::Slice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

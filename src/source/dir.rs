@@ -36,11 +36,40 @@ impl DirSource {
         }
     }
 
-    fn walker(&self) -> walkdir::IntoIter {
-        WalkDir::new(&self.root)
+    /// The walk: everything under the root or, for a slice, the
+    /// directories that may hold its entries, children sorted by name (the
+    /// order slices are cut in).
+    fn walker(&self) -> Box<dyn Iterator<Item = walkdir::Result<walkdir::DirEntry>> + Send + '_> {
+        let walk = WalkDir::new(&self.root)
             .follow_links(self.opts.follow_symlinks)
-            .same_file_system(self.opts.one_file_system)
-            .into_iter()
+            .same_file_system(self.opts.one_file_system);
+        let Some(slice) = self.opts.slice.as_ref().filter(|_| self.is_dir) else {
+            return Box::new(walk.into_iter());
+        };
+        let root = &self.root;
+        let rel = move |p: &Path| p.strip_prefix(root).unwrap_or(p).to_path_buf();
+        Box::new(
+            walk.sort_by_file_name()
+                .into_iter()
+                .filter_entry(move |e| {
+                    let r = rel(e.path());
+                    if e.file_type().is_dir() {
+                        slice.may_enter(&r)
+                    } else {
+                        slice.contains(&r)
+                    }
+                })
+                // A directory entered for its children, and an error read
+                // at a path, belong to the slice holding that path only.
+                .filter(move |r| {
+                    let path = match r {
+                        Ok(e) if !e.file_type().is_dir() => return true,
+                        Ok(e) => Some(e.path()),
+                        Err(e) => e.path(),
+                    };
+                    path.is_none_or(|p| slice.contains(&rel(p)))
+                }),
+        )
     }
 
     /// Path inside the source: from the root for directories, the file's own

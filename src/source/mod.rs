@@ -13,6 +13,7 @@ pub mod io;
 pub mod mapguard;
 mod name;
 pub mod readat;
+pub mod slice;
 pub mod volume;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use dir::DirSource;
 pub use image::ImageSource;
 pub use io::ReadBuf;
 pub use name::EvidencePath;
+pub use slice::Slice;
 
 /// How sources open and walk their targets.
 #[derive(Debug, Clone)]
@@ -48,6 +50,8 @@ pub struct SourceOptions {
     /// Told what an image's walk opens (`disk.E01 › p2 (ntfs)`), for a
     /// person watching the progress line.
     pub watch: Watch,
+    /// Walk only this slice of a directory target (a batch unit's share).
+    pub slice: Option<Slice>,
 }
 
 /// What a [`Watch`] calls with each step.
@@ -84,6 +88,7 @@ impl Default for SourceOptions {
             stop: crate::stop::Stop::default(),
             verify_image: false,
             watch: Watch::default(),
+            slice: None,
         }
     }
 }
@@ -427,6 +432,11 @@ pub fn open(target: &Path, opts: &SourceOptions) -> std::io::Result<Box<dyn File
     let meta = std::fs::metadata(target)?;
     if meta.is_dir() {
         return Ok(Box::new(DirSource::new(target, true, opts)));
+    }
+    if opts.slice.is_some() {
+        return Err(std::io::Error::other(
+            "a slice is a part of a directory tree: this target is not a directory",
+        ));
     }
     let format = if meta.file_type().is_block_device() {
         Some("raw")
