@@ -133,9 +133,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir.join("units"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    let real_dir = std::fs::canonicalize(&dir)?;
+    let real_dir = resolve(&dir)?;
     for t in &targets.paths {
         let real = std::fs::canonicalize(t)
             .with_context(|| format!("cannot open the target {}", t.display()))?;
@@ -147,6 +145,8 @@ fn plan(args: PlanArgs) -> Result<u8> {
             );
         }
     }
+    std::fs::create_dir_all(dir.join("units"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     // A bad bundle or rule file fails here, once, not in every unit.
     let adhoc = crate::bundle::AdHoc {
         inline: spec.iocs.clone(),
@@ -230,6 +230,23 @@ fn plan(args: PlanArgs) -> Result<u8> {
         dir.display()
     );
     Ok(0)
+}
+
+/// A path that may not exist yet, with its existing part's links resolved.
+fn resolve(path: &Path) -> Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let mut base = abs.as_path();
+    let mut rest = Vec::new();
+    while !base.exists() {
+        let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
+            break;
+        };
+        rest.push(name);
+        base = parent;
+    }
+    let mut real = std::fs::canonicalize(base)?;
+    real.extend(rest.iter().rev());
+    Ok(real)
 }
 
 fn host() -> String {

@@ -2,6 +2,7 @@
 //! user does and read its report.
 #![allow(dead_code)]
 
+pub mod batch;
 pub mod evtx_templates;
 pub mod hive;
 // The plain writer lives inside the template writer (which shares its

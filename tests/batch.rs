@@ -1,0 +1,213 @@
+//! `breachscan batch`: a batch planned, its units run by several workers at
+//! once, and merged, gives the report of one scan of the same targets; a
+//! finished unit is not run again; a failed unit leaves no report, keeps
+//! the merge from pretending to be complete, and runs again when asked.
+//! (The same through a real Slurm cluster: tests/slurm_batch.rs.)
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{batch, breachscan, read_report};
+
+fn plan(dir: &Path, targets: &[std::path::PathBuf], extra: &[&str]) -> support::Run {
+    let bundle = support::samples().join("bundles/demo.json");
+    let mut args = vec!["batch", "plan", "-o", dir.to_str().unwrap()];
+    args.extend(["--bundle", bundle.to_str().unwrap(), "--case", "CASE-7"]);
+    args.extend_from_slice(extra);
+    args.extend(targets.iter().map(|t| t.to_str().unwrap()));
+    breachscan(&args)
+}
+
+fn units(dir: &Path) -> usize {
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("batch.json")).unwrap()).unwrap();
+    plan["units"].as_array().unwrap().len()
+}
+
+fn single_scan(dir: &Path, targets: &[std::path::PathBuf], out: &Path) -> Value {
+    let bundle = support::samples().join("bundles/demo.json");
+    let as_of = batch::as_of(dir);
+    let mut args = vec![
+        "scan",
+        "-q",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--case",
+        "CASE-7",
+    ];
+    args.extend(["--as-of", &as_of, "-o", out.to_str().unwrap()]);
+    args.extend(targets.iter().map(|t| t.to_str().unwrap()));
+    let run = breachscan(&args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    read_report(out)
+}
+
+#[test]
+fn units_run_by_parallel_workers_merge_into_the_single_scan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("evidence");
+    std::fs::create_dir(&root).unwrap();
+    let targets = batch::targets(&root, 4, 3);
+    let dir = tmp.path().join("batch");
+    let run = plan(&dir, &targets, &["--unit-size", "1M"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let n = units(&dir);
+    let plan_json: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("batch.json")).unwrap()).unwrap();
+    let sliced = plan_json["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["slice"].is_object())
+        .count();
+    assert!(
+        sliced >= 2,
+        "the big directory is cut into slices: {plan_json}"
+    );
+    // Images carry the digest of their first segment.
+    let image = &plan_json["targets"][0];
+    assert_eq!(image["kind"], "image");
+    assert_eq!(
+        image["firstSegmentSha256"].as_str().unwrap(),
+        support::sha256_hex(&std::fs::read(&targets[0]).unwrap())
+    );
+
+    // Two workers, each taking every unit in its own order, at once.
+    let exe = env!("CARGO_BIN_EXE_breachscan");
+    let worker = |rev: bool| {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            let mut order: Vec<usize> = (0..n).collect();
+            if rev {
+                order.reverse();
+            }
+            for u in order {
+                let out = std::process::Command::new(exe)
+                    .args([
+                        "batch",
+                        "run",
+                        dir.to_str().unwrap(),
+                        "--unit",
+                        &u.to_string(),
+                        "-j",
+                        "1",
+                    ])
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        })
+    };
+    let (a, b) = (worker(false), worker(true));
+    a.join().unwrap();
+    b.join().unwrap();
+    let status = breachscan(&["batch", "status", dir.to_str().unwrap()]);
+    assert_eq!(status.code, 0, "{}", status.stdout);
+    assert!(
+        status.stdout.starts_with(&format!("{n} unit(s): {n} done")),
+        "{}",
+        status.stdout
+    );
+
+    // A done unit is left alone.
+    let report0 = std::fs::read(dir.join("units/0.json")).unwrap();
+    let again = breachscan(&["batch", "run", dir.to_str().unwrap(), "--unit", "0"]);
+    assert_eq!(again.code, 0);
+    assert!(again.stderr.contains("nothing to do"), "{}", again.stderr);
+    assert_eq!(std::fs::read(dir.join("units/0.json")).unwrap(), report0);
+
+    let merge = breachscan(&["batch", "merge", dir.to_str().unwrap()]);
+    assert_eq!(merge.code, 0, "{}", merge.stderr);
+    let merged = read_report(&dir.join("report.json"));
+    let single = single_scan(&dir, &targets, &tmp.path().join("single.json"));
+    assert!(merged["summary"]["evidence"].as_u64().unwrap() > 10);
+    batch::assert_same(&single, &merged);
+}
+
+#[test]
+fn a_failed_unit_leaves_no_report_and_the_merge_waits_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("evidence");
+    std::fs::create_dir(&root).unwrap();
+    let targets = batch::targets(&root, 2, 1);
+    let dir = tmp.path().join("batch");
+    assert_eq!(plan(&dir, &targets, &[]).code, 0);
+    let n = units(&dir);
+    let d = dir.to_str().unwrap();
+    // The first image changes after planning: its unit must not scan it.
+    let mtime = std::fs::metadata(&targets[0]).unwrap().modified().unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&targets[0])
+        .unwrap();
+    f.set_modified(mtime + std::time::Duration::from_secs(60))
+        .unwrap();
+    for u in 0..n {
+        let run = breachscan(&["batch", "run", d, "--unit", &u.to_string()]);
+        assert_eq!(
+            run.code,
+            if u == 0 { 2 } else { 0 },
+            "unit {u}: {}",
+            run.stderr
+        );
+    }
+    assert!(!dir.join("units/0.json").exists());
+    let status = breachscan(&["batch", "status", d]);
+    assert_eq!(status.code, 3);
+    assert!(
+        status
+            .stdout
+            .contains("changed since the batch was planned"),
+        "{}",
+        status.stdout
+    );
+
+    let refused = breachscan(&["batch", "merge", d]);
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("unit 0"), "{}", refused.stderr);
+    assert!(!dir.join("report.json").exists());
+    let partial = breachscan(&["batch", "merge", "--partial", d]);
+    assert_eq!(partial.code, 0, "{}", partial.stderr);
+    let r = read_report(&dir.join("report.json"));
+    assert_eq!(r["scan"]["complete"], false);
+    let missing: Vec<&Value> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "batchUnitMissing")
+        .collect();
+    assert_eq!(missing.len(), 1, "{}", r["warnings"]);
+
+    // Put back, the unit runs again and the batch completes.
+    f.set_modified(mtime).unwrap();
+    assert_eq!(breachscan(&["batch", "run", d, "--unit", "0"]).code, 0);
+    assert_eq!(breachscan(&["batch", "merge", d]).code, 0);
+    let merged = read_report(&dir.join("report.json"));
+    batch::assert_same(
+        &single_scan(&dir, &targets, &tmp.path().join("single.json")),
+        &merged,
+    );
+}
+
+#[test]
+fn a_batch_directory_never_lands_on_evidence_nor_on_a_used_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = support::samples().join("evidence");
+    let inside = ev.join("batch");
+    let run = plan(&inside, std::slice::from_ref(&ev), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("overlap"), "{}", run.stderr);
+    assert!(!inside.exists(), "nothing is created inside the evidence");
+    let used = tmp.path().join("used");
+    std::fs::create_dir(&used).unwrap();
+    std::fs::write(used.join("x"), "x").unwrap();
+    let run = plan(&used, std::slice::from_ref(&ev), &[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("not empty"), "{}", run.stderr);
+}
