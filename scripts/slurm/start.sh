@@ -19,6 +19,7 @@
 #   SLURM_CI_TIMEOUT=90               seconds to wait for the node to become idle
 #   SLURM_CI_FORCE=1                  overwrite a slurm.conf that this script did not write
 #   SLURM_CI_NO_INSTALL=1             never run apt-get (fail if packages are missing)
+#   SLURM_CI_SCHED_INTERVAL=5         seconds between scheduler passes (1: a benchmark)
 #
 # Stop with: stop.sh (next to this script), which stops only the daemons
 # recorded in $SLURM_CI_STATE/pids by this script.
@@ -190,7 +191,7 @@ JobCompLoc=$STATE/log/jobcomp.log
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,sched_interval=5,bf_interval=5
+SchedulerParameters=batch_sched_delay=0,sched_interval=${SLURM_CI_SCHED_INTERVAL:-5},bf_interval=${SLURM_CI_SCHED_INTERVAL:-5},sched_min_interval=0
 DependencyParameters=kill_invalid_depend
 ReturnToService=2
 MinJobAge=600

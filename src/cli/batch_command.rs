@@ -58,9 +58,10 @@ pub struct PlanArgs {
 pub struct RunArgs {
     #[arg(value_name = "BATCH_DIR")]
     dir: PathBuf,
-    /// The unit to scan (0-based, as in batch.json).
-    #[arg(long, value_name = "N")]
-    unit: usize,
+    /// The unit to scan (0-based, as in batch.json); repeat to run several
+    /// one after the other (exit: the first failure's code, after all ran).
+    #[arg(long, value_name = "N", required = true)]
+    unit: Vec<usize>,
     /// Worker threads (default: the plan's, else one per core).
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
@@ -86,9 +87,13 @@ pub struct SlurmArgs {
     /// At most this many units at once.
     #[arg(long, value_name = "N")]
     max_running: Option<u32>,
-    /// Slurm's MaxArraySize: more units are submitted as several arrays.
+    /// Slurm's MaxArraySize: more tasks are submitted as several arrays.
     #[arg(long, value_name = "N", default_value_t = 1001)]
     max_array_size: usize,
+    /// Units each array task runs in turn (Slurm takes about half a second
+    /// to start a task: group short units).
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    units_per_task: usize,
     /// The breachscan the jobs run (default: this one).
     #[arg(long, value_name = "PATH")]
     binary: Option<PathBuf>,
@@ -113,7 +118,16 @@ pub struct MergeArgs {
 pub fn run(command: BatchCommand) -> Result<u8> {
     match command {
         BatchCommand::Plan(a) => plan(*a),
-        BatchCommand::Run(a) => run_unit(&a),
+        BatchCommand::Run(a) => {
+            let mut code = 0;
+            for &n in &a.unit {
+                let c = run_unit(&a, n)?;
+                if code == 0 {
+                    code = c;
+                }
+            }
+            Ok(code)
+        }
         BatchCommand::Status(a) => status(&a.dir),
         BatchCommand::Slurm(a) => slurm_scripts(&a),
         BatchCommand::Merge(a) => merge(&a),
@@ -257,11 +271,10 @@ fn now() -> String {
     report::format_time(jiff::Timestamp::now())
 }
 
-fn run_unit(args: &RunArgs) -> Result<u8> {
+fn run_unit(args: &RunArgs, n: usize) -> Result<u8> {
     let dir = std::path::absolute(&args.dir)?;
     let layout = Layout::new(&dir);
     let (plan, plan_bytes) = batch::load(&layout)?;
-    let n = args.unit;
     let Some(unit) = plan.units.get(n) else {
         bail!(
             "the batch has {} unit(s): there is no unit {n}",
@@ -422,7 +435,7 @@ fn status(dir: &Path) -> Result<u8> {
     let (plan, plan_bytes) = batch::load(&layout)?;
     let states = states(&layout, &plan, &plan_bytes);
     let count = |name| states.iter().filter(|s| s.name() == name).count();
-    println!(
+    let mut text = format!(
         "{} unit(s): {} done, {} failed, {} started, {} missing",
         states.len(),
         count("done"),
@@ -430,6 +443,7 @@ fn status(dir: &Path) -> Result<u8> {
         count("started"),
         count("missing")
     );
+    text.push('\n');
     for (n, s) in states.iter().enumerate() {
         let what = match s {
             UnitState::Done(_) => continue,
@@ -446,8 +460,9 @@ fn status(dir: &Path) -> Result<u8> {
             UnitState::Missing(None) => "missing".into(),
             UnitState::Missing(Some(why)) => format!("missing: {why}"),
         };
-        println!("unit {n}\t{}\t{what}", unit_targets(&plan, n));
+        text.push_str(&format!("unit {n}\t{}\t{what}\n", unit_targets(&plan, n)));
     }
+    print_out(&text);
     Ok(if count("done") == states.len() { 0 } else { 3 })
 }
 
@@ -465,6 +480,7 @@ fn slurm_scripts(args: &SlurmArgs) -> Result<u8> {
         max_running: args.max_running,
         binary,
         max_array_size: args.max_array_size,
+        units_per_task: args.units_per_task,
     };
     let scripts = slurm::write_scripts(&layout, &opts)?;
     let states = states(&layout, &plan, &plan_bytes);
@@ -486,24 +502,34 @@ fn slurm_scripts(args: &SlurmArgs) -> Result<u8> {
         scripts.array.parent().unwrap_or(Path::new(".")).display()
     );
     if !args.submit {
-        for (offset, list) in slurm::arrays(&todo, opts.max_array_size) {
-            println!(
-                "sbatch --array={list} --export=ALL,BREACHSCAN_UNIT_OFFSET={offset} {}",
-                scripts.array.display()
-            );
+        if !todo.is_empty() {
+            let (list, tasks) = slurm::todo(&scripts, &todo, &opts)?;
+            for a in slurm::array_args(&scripts, &list, tasks, &opts) {
+                print_out(&format!("sbatch {}\n", a[1..].join(" ")));
+            }
         }
-        println!(
-            "sbatch --dependency=afterok:<array job ids> --kill-on-invalid-dep=yes {}",
+        print_out(&format!(
+            "sbatch --dependency=afterok:<array job ids> --kill-on-invalid-dep=yes {}\n",
             scripts.merge.display()
-        );
+        ));
         return Ok(0);
     }
     let jobs = slurm::submit(&scripts, &todo, &opts)?;
-    for id in &jobs.arrays {
-        println!("array {id}");
-    }
-    println!("merge {}", jobs.merge);
+    let mut text: String = jobs
+        .arrays
+        .iter()
+        .map(|id| format!("array {id}\n"))
+        .collect();
+    text.push_str(&format!("merge {}\n", jobs.merge));
+    print_out(&text);
     Ok(0)
+}
+
+/// Writes to stdout; a reader that went away (`| head`) ends the output,
+/// not the process with a panic.
+fn print_out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn merge(args: &MergeArgs) -> Result<u8> {

@@ -6,6 +6,7 @@
 //!
 //! Speed goals are checked here, never in timed unit tests.
 
+mod batch;
 mod bundle;
 mod content;
 mod evtx;
@@ -44,6 +45,9 @@ enum Bench {
     /// Bundle scale: load time and memory of a 1,000,000-IOC bundle, and
     /// scan speed with it beside a 10-IOC bundle.
     Bundle(bundle::Args),
+    /// Batches: N images as a Slurm job array on the local cluster (root)
+    /// beside one scan process, and `batch merge` of 1,000 units.
+    Batch(batch::Args),
     /// Report merge: 1,000 shard reports of 1,000 evidence items merged.
     Merge(merge::Args),
     /// Registry hives: keys and values per second beside regipy.
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Bench::Image(args) => image::run(&args),
         Bench::Bundle(args) => bundle::run(&args),
         Bench::Merge(args) => merge::run(&args),
+        Bench::Batch(args) => batch::run(&args),
         Bench::Hive(args) => hive::run(&args),
         Bench::Content(args) => content::run(&args),
     };
