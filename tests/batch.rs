@@ -211,3 +211,59 @@ fn a_batch_directory_never_lands_on_evidence_nor_on_a_used_directory() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not empty"), "{}", run.stderr);
 }
+
+#[test]
+fn a_unit_stopped_by_sigterm_leaves_no_report_and_no_further_unit_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 6 GiB of holes, hashed (--hash-sparse): seconds of reading.
+    let big = tmp.path().join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(6 << 30)
+        .unwrap();
+    let dir = tmp.path().join("batch");
+    let run = plan(&dir, std::slice::from_ref(&big), &["--hash-sparse"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_breachscan"))
+        .args([
+            "batch",
+            "run",
+            dir.to_str().unwrap(),
+            "--unit",
+            "0",
+            "--unit",
+            "0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the unit is under way (its record says so), stop it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !dir.join("units/0.running.json").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unit never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("not started"),
+        "the second --unit is not started: {stderr}"
+    );
+    assert!(!dir.join("units/0.json").exists(), "no partial result");
+    let failed = std::fs::read_to_string(dir.join("units/0.failed.json")).unwrap();
+    assert!(failed.contains("interrupted by SIGTERM"), "{failed}");
+    let left: Vec<_> = std::fs::read_dir(dir.join("units"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "0.failed.json")
+        .collect();
+    assert!(left.is_empty(), "nothing else is left behind: {left:?}");
+    let status = breachscan(&["batch", "status", dir.to_str().unwrap()]);
+    assert!(status.stdout.contains("1 failed"), "{}", status.stdout);
+}

@@ -119,9 +119,16 @@ pub fn run(command: BatchCommand) -> Result<u8> {
     match command {
         BatchCommand::Plan(a) => plan(*a),
         BatchCommand::Run(a) => {
+            // One signal handler for all the units: a signal stops the one
+            // running, and no other starts.
+            let (stop, unfinished) = super::scan_command::catch_signals()?;
             let mut code = 0;
             for &n in &a.unit {
-                let c = run_unit(&a, n)?;
+                if let Some(signal) = stop.requested() {
+                    eprintln!("breachscan: stopped: unit {n} and those after it not started");
+                    return Ok(super::signals::exit_code(signal));
+                }
+                let c = run_unit(&a, n, &stop, &unfinished)?;
                 if code == 0 {
                     code = c;
                 }
@@ -271,7 +278,12 @@ fn now() -> String {
     report::format_time(jiff::Timestamp::now())
 }
 
-fn run_unit(args: &RunArgs, n: usize) -> Result<u8> {
+fn run_unit(
+    args: &RunArgs,
+    n: usize,
+    stop: &crate::stop::Stop,
+    unfinished: &super::signals::Unfinished,
+) -> Result<u8> {
     let dir = std::path::absolute(&args.dir)?;
     let layout = Layout::new(&dir);
     let (plan, plan_bytes) = batch::load(&layout)?;
@@ -365,12 +377,16 @@ fn run_unit(args: &RunArgs, n: usize) -> Result<u8> {
         slice_from: unit.slice.as_ref().and_then(|s| s.from.clone()),
         slice_to: unit.slice.as_ref().and_then(|s| s.to.clone()),
     };
-    let result = super::scan_command::run(scan);
+    let result = super::scan_command::run_with(scan, stop, unfinished);
     let code = match result {
         Ok(code @ (0 | 1 | 3)) if out.exists() => code,
         Ok(code) => {
             state::remove(&out)?;
-            return fail(code, format!("the scan ended with exit code {code}"));
+            let why = match stop.requested() {
+                Some(s) => format!("interrupted by {}", super::signals::name(s)),
+                None => format!("the scan ended with exit code {code}"),
+            };
+            return fail(code, why);
         }
         Err(e) => {
             state::remove(&out)?;

@@ -25,12 +25,25 @@ use crate::stop::Stop;
 const EXIT_INCOMPLETE: u8 = 3;
 
 pub fn run(args: ScanArgs) -> Result<u8> {
-    let started = Timestamp::now();
-    // First, before any thread starts: every thread inherits the mask.
+    let (stop, unfinished) = catch_signals()?;
+    run_with(args, &stop, &unfinished)
+}
+
+/// Installs the signal handling a scan needs, once per process: first,
+/// before any thread starts, as every thread inherits the mask.
+pub fn catch_signals() -> Result<(Stop, Unfinished)> {
     let stop = Stop::default();
     let unfinished = Unfinished::default();
     signals::install(stop.clone(), unfinished.clone()).context("cannot catch signals")?;
     crate::source::mapguard::install();
+    Ok((stop, unfinished))
+}
+
+/// A scan under signal handling already installed ([`catch_signals`]):
+/// several scans in one process (a batch worker's units) share it, so a
+/// signal stops the one running.
+pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<u8> {
+    let started = Timestamp::now();
 
     let targets = case::targets(&args)?;
     if let (Some(since), Some(until)) = (args.since, args.until)
