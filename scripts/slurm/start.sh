@@ -37,7 +37,8 @@ PIDS=$STATE/pids
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T_START=$(date +%s.%N)
 
-log() { printf '[slurm-ci %6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T_START" | bc)" "$*"; }
+# (awk, not bc, and /proc/meminfo, not free: both are in every Debian base.)
+log() { printf '[slurm-ci %6.1fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T_START" 'BEGIN { print a - b }')" "$*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root"
@@ -157,11 +158,11 @@ else
 fi
 
 # ---------------------------------------------------------------- 4. slurm.conf
-HOST=$(hostname -s)
+HOST=$(hostname -s 2>/dev/null || uname -n)
 hw=$(slurmd -C 2>/dev/null | head -1 || true)
 get() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$hw"; }
 CPUS=$(get CPUs); CPUS=${CPUS:-$(nproc)}
-MEM=$(free -m | awk '/^Mem:/{print int($2*0.9)}')
+MEM=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
 topo=""
 if [ -n "$(get CoresPerSocket)" ] && [ "$CPUS" = "$(( $(get SocketsPerBoard) * $(get CoresPerSocket) * $(get ThreadsPerCore) * $(get Boards) ))" ]; then
   topo="Boards=$(get Boards) SocketsPerBoard=$(get SocketsPerBoard) CoresPerSocket=$(get CoresPerSocket) ThreadsPerCore=$(get ThreadsPerCore)"
