@@ -267,3 +267,40 @@ fn a_unit_stopped_by_sigterm_leaves_no_report_and_no_further_unit_starts() {
     let status = breachscan(&["batch", "status", dir.to_str().unwrap()]);
     assert!(status.stdout.contains("1 failed"), "{}", status.stdout);
 }
+
+#[test]
+fn a_plan_naming_an_input_outside_the_batch_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("batch");
+    let ev = support::samples().join("evidence");
+    assert_eq!(plan(&dir, std::slice::from_ref(&ev), &[]).code, 0);
+    let path = dir.join("batch.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace(
+        "\"inputs/01-bundle/demo.json\"",
+        "\"inputs/../../demo.json\"",
+    );
+    assert_ne!(text, edited);
+    std::fs::write(&path, edited).unwrap();
+    let run = breachscan(&["batch", "run", dir.to_str().unwrap(), "--unit", "0"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not a file under inputs/"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.join("units/0.json").exists());
+
+    // The scan's options naming a file that is not a checked input.
+    let mut plan: Value = serde_json::from_str(&text).unwrap();
+    plan["scan"]["bundles"] = serde_json::json!([ev.join("../bundles/demo.json")]);
+    std::fs::write(&path, serde_json::to_vec(&plan).unwrap()).unwrap();
+    let run = breachscan(&["batch", "run", dir.to_str().unwrap(), "--unit", "0"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("is not one of the batch's inputs"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.join("units/0.json").exists());
+}

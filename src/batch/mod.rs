@@ -210,6 +210,20 @@ pub fn load(layout: &Layout) -> Result<(Plan, Vec<u8>), BatchError> {
             path.display()
         )));
     }
+    // Input copies live under `inputs/`: a plan edited to name a file
+    // elsewhere (`inputs/../../x`) is refused, not followed.
+    if let Some(f) = plan.inputs.iter().find(|f| {
+        !f.path.starts_with("inputs/")
+            || f.path
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+    }) {
+        return Err(BatchError(format!(
+            "{}: the input {:?} is not a file under inputs/",
+            path.display(),
+            f.path
+        )));
+    }
     Ok((plan, bytes))
 }
 

@@ -354,6 +354,29 @@ fn run_unit(
     }
     let mut spec: ScanSpec =
         serde_json::from_value(plan.scan.clone()).context("batch.json: the scan's options")?;
+    // The scan reads only the checked copies: a path of the scan's options
+    // is an input file, or the folder of rule files copied together.
+    let listed = |p: &PathBuf| {
+        let rel = p.display().to_string();
+        plan.inputs
+            .iter()
+            .any(|f| f.path == rel || f.path.starts_with(&format!("{rel}/")))
+    };
+    if let Some(p) = spec
+        .bundles
+        .iter()
+        .chain(&spec.ioc_files)
+        .chain(&spec.rules)
+        .find(|p| !listed(p))
+    {
+        return fail(
+            2,
+            format!(
+                "batch.json: {} is not one of the batch's inputs",
+                p.display()
+            ),
+        );
+    }
     let inside = |p: &mut PathBuf| *p = layout.inside(&p.display().to_string());
     spec.bundles.iter_mut().for_each(inside);
     spec.ioc_files.iter_mut().for_each(inside);
