@@ -13,14 +13,16 @@ pub mod html;
 mod merge;
 mod model;
 mod render;
-
-use std::io::Write;
+mod write;
 
 pub use assemble::{Parts, SCHEMA_VERSION, assemble, join_alerts, slice_warning};
 pub use catalog::{Catalog, Described, Detections};
 pub use merge::{MergeError, merge};
 pub use model::*;
 pub use render::format_time;
+pub use write::write_json;
+
+use std::collections::HashMap;
 
 use crate::evidence::{Finding, ReportSink, ScanEvent};
 use crate::source::Problem;
@@ -125,8 +127,6 @@ impl ReportBuilder {
             .into_iter()
             .map(|(source, p)| render::error(&targets[source], p))
             .collect();
-        let mut alerts: Vec<(AlertDefinitionReport, Vec<EvidenceReport>)> = Vec::new();
-        let mut slot: std::collections::HashMap<String, usize> = Default::default();
         let places = render::Places {
             targets: &targets,
             single_file: stats
@@ -134,15 +134,7 @@ impl ReportBuilder {
                 .map(|s| s.kind.as_deref() == Some("file"))
                 .collect(),
         };
-        for f in findings {
-            let (_, def) = catalog.alert(&f.detection);
-            let item = render::evidence(catalog, &places, f);
-            let i = *slot.entry(def.id.clone()).or_insert_with(|| {
-                alerts.push((def, Vec::new()));
-                alerts.len() - 1
-            });
-            alerts[i].1.push(item);
-        }
+        let alerts = group(catalog, &places, findings);
         let sources = targets
             .iter()
             .zip(stats)
@@ -189,6 +181,36 @@ impl ReportBuilder {
     }
 }
 
+/// Findings rendered (on all cores: tens of thousands of items) and
+/// grouped by alert definition, each definition built once per detection.
+fn group(
+    catalog: &Detections,
+    places: &render::Places,
+    findings: Vec<Finding>,
+) -> Vec<(AlertDefinitionReport, Vec<EvidenceReport>)> {
+    use rayon::prelude::*;
+    let detections: Vec<crate::evidence::Detection> =
+        findings.iter().map(|f| f.detection).collect();
+    let items: Vec<EvidenceReport> = findings
+        .into_par_iter()
+        .map(|f| render::evidence(catalog, places, f))
+        .collect();
+    let mut alerts: Vec<(AlertDefinitionReport, Vec<EvidenceReport>)> = Vec::new();
+    let mut slot_of_id: HashMap<String, usize> = HashMap::new();
+    let mut slot_of: HashMap<crate::evidence::Detection, usize> = HashMap::new();
+    for (d, item) in detections.into_iter().zip(items) {
+        let i = *slot_of.entry(d).or_insert_with(|| {
+            let (_, def) = catalog.alert(&d);
+            *slot_of_id.entry(def.id.clone()).or_insert_with(|| {
+                alerts.push((def, Vec::new()));
+                alerts.len() - 1
+            })
+        });
+        alerts[i].1.push(item);
+    }
+    alerts
+}
+
 impl ReportSink for ReportBuilder {
     fn accept(&mut self, event: ScanEvent) {
         match event {
@@ -227,10 +249,4 @@ impl ReportSink for ReportBuilder {
             }
         }
     }
-}
-
-/// Writes the report as pretty JSON to `out`.
-pub fn write_json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, report)?;
-    out.write_all(b"\n")
 }
