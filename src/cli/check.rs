@@ -78,6 +78,26 @@ pub fn run(files: &[PathBuf], as_of: Option<Timestamp>, all_attributes: bool) ->
             let _ = writeln!(out, "  {e}");
         }
     }
+    let (screened, bare) = crate::matcher::regex_screening(&bundle);
+    if screened + bare.len() > 0 {
+        let _ = writeln!(
+            out,
+            "regex IOCs: {} active, {screened} screened by their literals, {} with no literal \
+             (each tried on every value of its kind; records are then all rendered)",
+            screened + bare.len(),
+            bare.len()
+        );
+        for &i in &bare {
+            let ioc = &bundle.iocs[i as usize];
+            let _ = writeln!(
+                out,
+                "  no literal: {} {} {}",
+                ioc.id,
+                ioc.kind.as_str(),
+                ioc.value
+            );
+        }
+    }
     let _ = writeln!(out, "IOCs by type:");
     for (t, n) in &by_type {
         let _ = writeln!(out, "  {t:<12} {n}");

@@ -5,12 +5,14 @@
 //! number of IOCs (DESIGN.md §2): hash maps of digests, [`text::TextSet`]s for
 //! names and paths.
 
+pub(crate) mod literals;
 mod prefilter;
 // The literal helpers the Sigma rules' prefilter shares.
 pub(crate) use prefilter::{fits_kind, longest_plain_run, narrow};
 pub mod content;
 pub mod hkey;
 mod record;
+mod regexes;
 pub mod text;
 
 pub use hkey::normalize_registry;
@@ -22,6 +24,24 @@ use crate::artifact::program::Program;
 use crate::bundle::{Bundle, DetectionFunction, IdMap, IocIdx, IocType, value};
 use crate::hash::{DigestSet, Digests};
 use text::{TextSet, TextSetBuilder};
+
+/// How a bundle's active regex IOCs are screened (for `bundle check`): how
+/// many have literals, and which have none (each such regex runs on every
+/// value of its field kind, and disables the record prefilter).
+pub fn regex_screening(bundle: &Bundle) -> (usize, Vec<IocIdx>) {
+    let mut screened = 0;
+    let mut bare = Vec::new();
+    for (i, ioc) in bundle.active_iocs() {
+        if ioc.function != DetectionFunction::Regex {
+            continue;
+        }
+        match regexes::literals(ioc.value.trim(), literals::Text::Value) {
+            Some(_) => screened += 1,
+            None => bare.push(i),
+        }
+    }
+    (screened, bare)
+}
 
 /// One IOC hit: which IOC, which field of the artifact, and the value there.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -14,9 +14,11 @@
 //! characters of a name, path, URL or registry key. "Plain" characters are
 //! ASCII letters, digits and punctuation that no JSON or XML renderer
 //! escapes, so the literal appears verbatim in any rendering of a record
-//! whose fields hold the value. An IOC without such a literal (a regex, a
-//! `/0` range, an IPv6 range, a value with no plain run) disables the
-//! prefilter: correctness first.
+//! whose fields hold the value. A regex contributes the literals one of
+//! which each of its matches contains (`regexes::literals`; not a registry
+//! key's, which is also matched under other spellings of its root). An IOC
+//! without such a literal (a regex with none, a `/0` range, an IPv6 range,
+//! a value with no plain run) disables the prefilter: correctness first.
 //!
 //! Parsers may screen a record from its raw values instead of a rendering
 //! (strings, binary as hex); for the value kinds they leave out unless asked
@@ -78,19 +80,20 @@ pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter
     let mut seen = crate::bundle::IdMap::<String, ()>::default();
     let mut total = 0usize;
     for ioc in iocs {
-        let lit = literal(ioc)?;
-        if lit.len() < MIN_USEFUL {
-            return None;
-        }
-        let lit = narrow(&lit.to_ascii_lowercase(), MAX_LITERAL).to_string();
-        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(lit) {
-            total += slot.key().len();
-            // Past the cap there will be no prefilter (below): stop
-            // collecting literals a million-IOC bundle would not use.
-            if total > PREFILTER_MAX_BYTES {
+        for lit in literals(ioc)? {
+            if lit.len() < MIN_USEFUL {
                 return None;
             }
-            slot.insert(());
+            let lit = narrow(&lit.to_ascii_lowercase(), MAX_LITERAL).to_string();
+            if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(lit) {
+                total += slot.key().len();
+                // Past the cap there will be no prefilter (below): stop
+                // collecting literals a million-IOC bundle would not use.
+                if total > PREFILTER_MAX_BYTES {
+                    return None;
+                }
+                slot.insert(());
+            }
         }
     }
     if seen.is_empty() {
@@ -207,6 +210,21 @@ fn fits_pattern(lit: &str, pattern: &str) -> bool {
 }
 
 /// A substring every record hit by `ioc` contains, if one can be named.
+/// The literals one of which every record hit of `ioc` contains.
+fn literals(ioc: &Ioc) -> Option<Vec<String>> {
+    match (ioc.function, ioc.kind) {
+        // Keys are also matched under other spellings of their root
+        // (`HKU\<SID>` as `HKCU`), which the record does not hold.
+        (DetectionFunction::Regex, IocType::RegistryKey) => None,
+        // Matched on values as the record holds them.
+        (DetectionFunction::Regex, _) => {
+            super::regexes::literals(ioc.value.trim(), super::literals::Text::Rendered)
+        }
+        _ => literal(ioc).map(|l| vec![l]),
+    }
+}
+
+/// The literal of a non-regex IOC.
 pub(super) fn literal(ioc: &Ioc) -> Option<String> {
     let v = ioc.value.trim();
     if ioc.function == DetectionFunction::Regex {
@@ -394,13 +412,21 @@ mod tests {
     #[test]
     fn prefilter_is_off_when_any_ioc_has_no_literal() {
         let a = ioc(IocType::FileName, "mimikatz.exe", DetectionFunction::Equals);
-        let b = ioc(
-            IocType::FilePath,
-            r"\\[a-z]+\.exe$",
-            DetectionFunction::Regex,
-        );
+        let b = ioc(IocType::FilePath, r"^[a-z]{8}$", DetectionFunction::Regex);
         assert!(build([&a].into_iter()).is_some());
         assert!(build([&a, &b].into_iter()).is_none());
+        // A regex with literals screens by them; a registry key's does not
+        // (the key is also matched under other spellings of its root).
+        let c = ioc(
+            IocType::FilePath,
+            r"\\(svchost|lsass)\.exe$",
+            DetectionFunction::Regex,
+        );
+        let by_regex = build([&a, &c].into_iter()).unwrap();
+        assert!(by_regex.is_match(b"c:\\x\\lsass.exe"));
+        assert!(!by_regex.is_match(b"c:\\x\\notepad.exe"));
+        let key = ioc(IocType::RegistryKey, r"HKCU\\Run", DetectionFunction::Regex);
+        assert!(build([&a, &key].into_iter()).is_none());
         let pf = build([&a].into_iter()).unwrap();
         // Text comes lower-cased by the parser.
         assert!(pf.is_match(br#"{"image":"c:\\t\\mimikatz.exe"}"#));

@@ -1,14 +1,14 @@
 //! A compiled set of string IOCs for one kind of field (file names, paths,
 //! command lines…). Matching costs the same whatever the number of IOCs:
 //! `Equals` is a hash lookup, `StartWith`/`EndWith`/`Contains` share one
-//! Aho-Corasick automaton, and regexes share one `RegexSet`.
+//! Aho-Corasick automaton, and regexes are screened by their literals
+//! ([`Regexes`]).
 
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::RegexSet;
 
-use crate::bundle::value::REGEX_SIZE_LIMIT;
+use super::regexes::Regexes;
 use crate::bundle::{DetectionFunction, IocIdx};
 
 #[derive(Default)]
@@ -45,27 +45,12 @@ impl TextSetBuilder {
                     .map_err(|e| format!("cannot compile string IOCs: {e}"))?,
             )
         };
-        let regex = if self.regexes.is_empty() {
-            None
-        } else {
-            Some(
-                regex::RegexSetBuilder::new(self.regexes.iter().map(|(r, _)| r.as_str()))
-                    .case_insensitive(true)
-                    .size_limit(REGEX_SIZE_LIMIT.saturating_mul(self.regexes.len().max(1)))
-                    // Thousands of patterns (Loki filename-iocs) thrash the
-                    // default 2 MiB lazy-DFA cache and fall back to the slow
-                    // NFA engines; the cache grows only as states are used.
-                    .dfa_size_limit(256 << 20)
-                    .build()
-                    .map_err(|e| format!("cannot compile regex IOCs: {e}"))?,
-            )
-        };
+        let regexes = Regexes::build(self.regexes)?;
         Ok(TextSet {
             equals: self.equals,
             ac,
             ac_iocs: pats.into_iter().map(|(_, v)| v).collect(),
-            regex,
-            regex_iocs: self.regexes.into_iter().map(|(_, i)| i).collect(),
+            regexes,
         })
     }
 }
@@ -75,13 +60,12 @@ pub struct TextSet {
     equals: HashMap<String, Vec<IocIdx>>,
     ac: Option<AhoCorasick>,
     ac_iocs: Vec<Vec<(DetectionFunction, IocIdx)>>,
-    regex: Option<RegexSet>,
-    regex_iocs: Vec<IocIdx>,
+    regexes: Regexes,
 }
 
 impl TextSet {
     pub fn is_empty(&self) -> bool {
-        self.equals.is_empty() && self.ac.is_none() && self.regex.is_none()
+        self.equals.is_empty() && self.ac.is_none() && self.regexes.is_empty()
     }
 
     /// Pushes every IOC matching `normalized` (Equals/StartWith/EndWith/
@@ -106,10 +90,8 @@ impl TextSet {
                 }
             }
         }
-        if let Some(set) = &self.regex {
-            for form in raw_forms {
-                out.extend(set.matches(form).iter().map(|i| self.regex_iocs[i]));
-            }
+        for form in raw_forms {
+            self.regexes.find(form, out);
         }
         if out.len() - start > 1 {
             out[start..].sort_unstable();

@@ -9,8 +9,8 @@
 pub(super) const SEP: u8 = 0;
 
 /// UTF-16LE text as the ASCII a literal can be made of: every other code
-/// unit becomes a break, except the two whose lower case is ASCII (the
-/// matcher compares lower-cased text). Written to vectorise: most text is
+/// unit becomes a break, except the three that lower-case or case-fold to
+/// ASCII (`literals::FOLDS_TO_ASCII`). Written to vectorise: most text is
 /// ASCII, and the fix-up pass runs only when some unit is not.
 pub(super) fn push_utf16(out: &mut Vec<u8>, bytes: &[u8]) {
     let start = out.len();
@@ -45,6 +45,7 @@ fn unit_byte(unit: u16) -> u8 {
         0x01..=0x7f => lower(unit as u8),
         0x212a => b'k', // KELVIN SIGN
         0x0130 => b'i', // LATIN CAPITAL LETTER I WITH DOT ABOVE
+        0x017f => b's', // LATIN SMALL LETTER LONG S (case-folds to `s`)
         _ => SEP,
     }
 }

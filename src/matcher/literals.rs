@@ -1,0 +1,362 @@
+//! The literals a text must contain to match: a regex's, read through its
+//! syntax tree, and the plain-character runs of a value. Shared by the IOC
+//! matcher (regex IOCs: its record prefilter and the regexes' own screen)
+//! and the Sigma rules' prefilter.
+//!
+//! Literals are lower case and made only of "plain" characters (see
+//! [`longest_plain_run`]), so they appear verbatim in a record's screened
+//! text as in any rendering of it, and in a value folded by [`fold_lower`].
+//! When in doubt the answer is [`Need::Any`]: a regex with no literal is
+//! tried on every value, which costs time, never a match.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+use super::{longest_plain_run, narrow};
+
+/// Literals are cut to this many bytes, as the IOC prefilter's: a piece of
+/// a necessary substring is one too, and the automaton stays small.
+pub const MAX_LITERAL: usize = 16;
+
+/// Regex literals grown past this many alternatives are given up (`Any`).
+const MAX_ALTERNATIVES: usize = 64;
+
+/// Characters outside ASCII that Unicode lower-casing (which rules'
+/// case-insensitive matching uses) turns into an ASCII letter, or that
+/// simple case folding (which case-insensitive regexes use) puts in one
+/// class with an ASCII letter, and that letter: the texts the prefilters
+/// search fold them the same way (see `artifact::binxml::text`), so a
+/// literal spelt with the letter is found.
+pub const FOLDS_TO_ASCII: &[(char, u8)] =
+    &[('\u{130}', b'i'), ('\u{17F}', b's'), ('\u{212A}', b'k')];
+
+/// `s` in ASCII lower case, with [`FOLDS_TO_ASCII`] folded.
+pub fn fold_lower(s: &str, out: &mut Vec<u8>) {
+    if s.is_ascii() {
+        out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+        return;
+    }
+    for c in s.chars() {
+        match FOLDS_TO_ASCII.iter().find(|(f, _)| *f == c) {
+            Some((_, a)) => out.push(*a),
+            None if c.is_ascii() => out.push(c.to_ascii_lowercase() as u8),
+            None => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+}
+
+/// What a rule, detection or matcher needs of a record's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// Nothing that can be named.
+    Any,
+    /// One of these literals (never empty).
+    OneOf(Vec<String>),
+}
+
+impl Need {
+    pub fn literal(raw: &str) -> Need {
+        Need::literal_in(raw, Text::Rendered)
+    }
+
+    /// The literal of `raw` as it appears in text `t`.
+    pub fn literal_in(raw: &str, t: Text) -> Need {
+        let lower = raw.to_ascii_lowercase();
+        let run = match t {
+            Text::Rendered => longest_plain_run(&lower),
+            Text::Value => lower
+                .split(|c: char| !c.is_ascii())
+                .max_by_key(|r| r.len())
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
+        };
+        match run {
+            Some(run) => Need::OneOf(vec![narrow(&run, MAX_LITERAL).to_string()]),
+            None => Need::Any,
+        }
+    }
+
+    /// Needed when either of the two is (an OR).
+    pub fn or(self, other: Need) -> Need {
+        match (self, other) {
+            (Need::OneOf(mut a), Need::OneOf(b)) => {
+                a.extend(b);
+                a.sort();
+                a.dedup();
+                Need::OneOf(a)
+            }
+            _ => Need::Any,
+        }
+    }
+
+    /// Needed when both are (an AND): the more selective of the two.
+    pub fn and(self, other: Need) -> Need {
+        match (self, other) {
+            (Need::Any, n) | (n, Need::Any) => n,
+            (a, b) => {
+                if score(&b) > score(&a) {
+                    b
+                } else {
+                    a
+                }
+            }
+        }
+    }
+
+    /// Needed when any of them is (sorted once, not at every step: value
+    /// lists run to hundreds).
+    pub fn any_of(needs: impl IntoIterator<Item = Need>) -> Need {
+        let mut all = Vec::new();
+        let mut empty = true;
+        for n in needs {
+            empty = false;
+            match n {
+                Need::Any => return Need::Any,
+                Need::OneOf(v) => all.extend(v),
+            }
+        }
+        if empty {
+            return Need::Any;
+        }
+        all.sort();
+        all.dedup();
+        Need::OneOf(all)
+    }
+
+    pub fn all_of(needs: impl IntoIterator<Item = Need>) -> Need {
+        needs.into_iter().fold(Need::Any, Need::and)
+    }
+}
+
+/// How selective a set of literals is: the shortest literal (longer ones
+/// occur by chance less often), then the fewer the better.
+fn score(n: &Need) -> (usize, std::cmp::Reverse<usize>) {
+    match n {
+        Need::Any => (0, std::cmp::Reverse(usize::MAX)),
+        Need::OneOf(v) => (
+            v.iter().map(String::len).min().unwrap_or(0).min(8),
+            std::cmp::Reverse(v.len()),
+        ),
+    }
+}
+
+/// The literals every match of `pattern` contains.
+pub fn regex(pattern: &str) -> Need {
+    regex_with(pattern, false, Text::Rendered)
+}
+
+/// [`regex`] of a pattern matched case-insensitively (as IOC regexes are):
+/// each letter is then a class of its case variants, and one with a
+/// variant outside ASCII that [`fold_lower`] does not fold (`ſ` for `s`)
+/// gives no literal.
+pub fn regex_case_insensitive(pattern: &str, t: Text) -> Need {
+    regex_with(pattern, true, t)
+}
+
+/// The text literals are searched in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    /// A record's screened text or rendering: literals of plain characters
+    /// only (see [`longest_plain_run`]).
+    Rendered,
+    /// The value itself, folded by [`fold_lower`]: any ASCII.
+    Value,
+}
+
+fn regex_with(pattern: &str, case_insensitive: bool, t: Text) -> Need {
+    let parsed = regex_syntax::ParserBuilder::new()
+        .case_insensitive(case_insensitive)
+        .build()
+        .parse(pattern);
+    match parsed {
+        Ok(hir) => {
+            let (need, exact) = walk(&hir, t);
+            match exact {
+                Some(s) if !s.is_empty() => Need::literal_in(&s, t).and(need),
+                _ => need,
+            }
+        }
+        Err(_) => Need::Any,
+    }
+}
+
+/// A node's need, and the exact (lower-case) text it matches if it matches
+/// only one.
+fn walk(h: &Hir, t: Text) -> (Need, Option<String>) {
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => (Need::Any, Some(String::new())),
+        HirKind::Literal(l) => match std::str::from_utf8(&l.0) {
+            Ok(s) => (Need::Any, Some(s.to_lowercase())),
+            Err(_) => (Need::Any, None),
+        },
+        HirKind::Class(c) => (Need::Any, class_char(c).map(String::from)),
+        HirKind::Capture(c) => walk(&c.sub, t),
+        HirKind::Repetition(r) => {
+            if r.min == 0 {
+                return (Need::Any, None);
+            }
+            let (need, exact) = walk(&r.sub, t);
+            match exact {
+                Some(s) if r.max == Some(r.min) && s.len() * r.min as usize <= 256 => {
+                    (need, Some(s.repeat(r.min as usize)))
+                }
+                Some(s) if !s.is_empty() => (Need::literal_in(&s, t).and(need), None),
+                _ => (need, None),
+            }
+        }
+        HirKind::Concat(parts) => {
+            // Adjacent exact parts form one literal; each part's own need
+            // and each such run are all necessary.
+            let mut need = Need::Any;
+            let mut all_exact = true;
+            let mut run = String::new();
+            for p in parts {
+                let (n, exact) = walk(p, t);
+                need = need.and(n);
+                match exact {
+                    Some(s) => run.push_str(&s),
+                    None => {
+                        all_exact = false;
+                        if !run.is_empty() {
+                            need = need.and(Need::literal_in(&run, t));
+                        }
+                        run.clear();
+                    }
+                }
+            }
+            if all_exact {
+                return (need, Some(run));
+            }
+            if !run.is_empty() {
+                need = need.and(Need::literal_in(&run, t));
+            }
+            (need, None)
+        }
+        HirKind::Alternation(alts) => {
+            let mut need = Need::OneOf(Vec::new());
+            for a in alts {
+                let (n, exact) = walk(a, t);
+                let branch = match exact {
+                    Some(s) if !s.is_empty() => Need::literal_in(&s, t).and(n),
+                    _ => n,
+                };
+                need = need.or(branch);
+                if let Need::OneOf(v) = &need
+                    && v.len() > MAX_ALTERNATIVES
+                {
+                    return (Need::Any, None);
+                }
+            }
+            match need {
+                Need::OneOf(v) if v.is_empty() => (Need::Any, None),
+                n => (n, None),
+            }
+        }
+    }
+}
+
+/// The one lower-case ASCII character a class stands for, when every
+/// member is that letter in some case (`(?i)k` is `[Kk\u{212A}]`; members
+/// that fold to ASCII from outside it, like the Kelvin sign, are caught by
+/// the prefilter's folding literals).
+fn class_char(c: &Class) -> Option<char> {
+    let mut found: Option<char> = None;
+    let mut check = |ch: char| -> bool {
+        if !ch.is_ascii() {
+            return FOLDS_TO_ASCII.iter().any(|(c, _)| *c == ch);
+        }
+        let l = ch.to_ascii_lowercase();
+        match found {
+            None => {
+                found = Some(l);
+                true
+            }
+            Some(f) => f == l,
+        }
+    };
+    let ok = match c {
+        Class::Unicode(u) => u.ranges().iter().all(|r| {
+            (r.end() as u32 - r.start() as u32) < 64 && (r.start()..=r.end()).all(&mut check)
+        }),
+        Class::Bytes(b) => b
+            .ranges()
+            .iter()
+            .all(|r| r.end() < 0x80 && (r.start()..=r.end()).all(|b| check(char::from(b)))),
+    };
+    if ok { found } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(n: Need) -> Vec<String> {
+        match n {
+            Need::OneOf(v) => v,
+            Need::Any => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_folding_table_is_complete() {
+        let mut found: Vec<(char, u8)> = (0x80..=0x10FFFF)
+            .filter_map(char::from_u32)
+            .filter_map(|c| Some((c, c.to_lowercase().find(char::is_ascii)? as u8)))
+            .collect();
+        // What `(?i)` puts beside each ASCII letter.
+        let hir = regex_syntax::ParserBuilder::new()
+            .case_insensitive(true)
+            .build()
+            .parse("[a-z]")
+            .unwrap();
+        let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+            panic!("a class")
+        };
+        for r in class.ranges() {
+            for c in (r.start()..=r.end()).filter(|c| !c.is_ascii()) {
+                let letter = (b'a'..=b'z')
+                    .find(|&l| {
+                        let one = format!("(?i){}", char::from(l));
+                        regex::Regex::new(&one).unwrap().is_match(&c.to_string())
+                    })
+                    .unwrap();
+                found.push((c, letter));
+            }
+        }
+        found.sort();
+        found.dedup();
+        assert_eq!(found, FOLDS_TO_ASCII);
+        let mut out = Vec::new();
+        fold_lower("Invo\u{212A}e-Mimi\u{130}é\u{17F}", &mut out);
+        assert_eq!(out, "invoke-mimiiés".as_bytes());
+    }
+
+    #[test]
+    fn regexes_yield_the_literals_every_match_contains() {
+        // Sigma wildcards compile to `.*`; case folding to classes.
+        assert_eq!(lits(regex(r"(?i)^.*\\whoami\.exe$")), ["whoami.exe"]);
+        assert_eq!(lits(regex(r"(?i)^.*foo.*barbaz.*$")), ["barbaz"]);
+        assert_eq!(lits(regex(r"(?i)(mimikatz|kiwi)")), ["kiwi", "mimikatz"]);
+        assert_eq!(lits(regex(r"abc\d+defg")), ["defg"]);
+        assert_eq!(lits(regex(r"(ab){3}")), ["ababab"]);
+        assert_eq!(regex(r"a?b*"), Need::Any);
+        assert_eq!(regex(r"[a-z]+\d"), Need::Any);
+        assert_eq!(regex(r"(foo|.*)"), Need::Any);
+        assert_eq!(regex(r"(?i)é+"), Need::Any);
+        // Case-insensitive `s` also matches `ſ`, which the texts fold to `s`.
+        assert_eq!(
+            lits(regex_case_insensitive(r"\\Evils\.exe", Text::Rendered)),
+            ["evils.exe"]
+        );
+        assert_eq!(
+            lits(regex_case_insensitive(r"mimikatz", Text::Rendered)),
+            ["mimikatz"]
+        );
+        // In a value itself any ASCII can be part of a literal.
+        let value = |p| lits(regex_case_insensitive(p, Text::Value));
+        assert_eq!(value(r"\\winz\\\.exe"), ["\\winz\\.exe"]);
+        assert_eq!(
+            lits(regex_case_insensitive(r"\\winz\\\.exe", Text::Rendered)),
+            [".exe"]
+        );
+    }
+}
