@@ -14,6 +14,7 @@ mod files;
 mod hive;
 mod image;
 mod merge;
+mod regexes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -55,6 +56,9 @@ enum Bench {
     /// File content search (--content): its cost beside the same scan
     /// without it.
     Content(content::Args),
+    /// Regex-heavy bundles: Loki signature-base whole beside its hash IOCs
+    /// alone, over event logs and 100,000 files.
+    Regexes(regexes::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Bench::Batch(args) => batch::run(&args),
         Bench::Hive(args) => hive::run(&args),
         Bench::Content(args) => content::run(&args),
+        Bench::Regexes(args) => regexes::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
