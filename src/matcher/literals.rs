@@ -61,13 +61,19 @@ impl Need {
     /// The literal of `raw` as it appears in text `t`.
     pub fn literal_in(raw: &str, t: Text) -> Need {
         let lower = raw.to_ascii_lowercase();
-        let run = match t {
-            Text::Rendered => longest_plain_run(&lower),
-            Text::Value => lower
-                .split(|c: char| !c.is_ascii())
+        let longest = |breaks: fn(char) -> bool| {
+            lower
+                .split(breaks)
                 .max_by_key(|r| r.len())
                 .filter(|r| !r.is_empty())
-                .map(str::to_string),
+                .map(str::to_string)
+        };
+        let run = match t {
+            Text::Rendered => longest_plain_run(&lower),
+            Text::Screened => longest(|c| {
+                !c.is_ascii() || c.is_ascii_control() || matches!(c, '&' | '<' | '>' | '"' | '\'')
+            }),
+            Text::Value => longest(|c| !c.is_ascii()),
         };
         match run {
             Some(run) => Need::OneOf(vec![narrow(&run, MAX_LITERAL).to_string()]),
@@ -158,6 +164,10 @@ pub enum Text {
     /// A record's screened text or rendering: literals of plain characters
     /// only (see [`longest_plain_run`]).
     Rendered,
+    /// A record's text as the EVTX screener gathers it (`artifact::binxml`:
+    /// each value as it is, entity references as breaks): ASCII but
+    /// controls and the five characters XML writes as entities.
+    Screened,
     /// The value itself, folded by [`fold_lower`]: any ASCII.
     Value,
 }
@@ -171,118 +181,191 @@ fn regex_with(pattern: &str, case_insensitive: bool, t: Text) -> Need {
         Ok(hir) => {
             let (need, exact) = walk(&hir, t);
             match exact {
-                Some(s) if !s.is_empty() => Need::literal_in(&s, t).and(need),
-                _ => need,
+                Some(set) => set_need(&set, t).and(need),
+                None => need,
             }
         }
         Err(_) => Need::Any,
     }
 }
 
-/// A node's need, and the exact (lower-case) text it matches if it matches
-/// only one.
-fn walk(h: &Hir, t: Text) -> (Need, Option<String>) {
+/// The (lower-case) strings a node matches, when they are few enough to
+/// list: `(q32|q64)\.exe` is `q32.exe`, `q64.exe`.
+type Exact = Option<Vec<String>>;
+
+/// Longest exact string kept.
+const MAX_EXACT_LEN: usize = 256;
+
+/// Most characters a class may stand for and still be listed (an
+/// alphabet: `\\[a-z]\.exe` is 26 literals, each rarer than `.exe`).
+const MAX_CLASS: usize = 26;
+
+/// What a set of exact strings needs: one of their literals.
+fn set_need(set: &[String], t: Text) -> Need {
+    Need::any_of(set.iter().map(|s| Need::literal_in(s, t)))
+}
+
+/// Every `a` followed by every `b`, if that is few enough to list.
+fn product(a: &[String], b: &[String]) -> Exact {
+    if a.len().saturating_mul(b.len()) > MAX_ALTERNATIVES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            if x.len() + y.len() > MAX_EXACT_LEN {
+                return None;
+            }
+            out.push(format!("{x}{y}"));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// A node's need, and the exact strings it matches if they are few.
+fn walk(h: &Hir, t: Text) -> (Need, Exact) {
+    let empty = || Some(vec![String::new()]);
     match h.kind() {
-        HirKind::Empty | HirKind::Look(_) => (Need::Any, Some(String::new())),
+        HirKind::Empty | HirKind::Look(_) => (Need::Any, empty()),
         HirKind::Literal(l) => match std::str::from_utf8(&l.0) {
-            Ok(s) => (Need::Any, Some(s.to_lowercase())),
+            Ok(s) => (Need::Any, Some(vec![s.to_lowercase()])),
             Err(_) => (Need::Any, None),
         },
-        HirKind::Class(c) => (Need::Any, class_char(c).map(String::from)),
+        HirKind::Class(c) => (Need::Any, class_set(c)),
         HirKind::Capture(c) => walk(&c.sub, t),
         HirKind::Repetition(r) => {
             if r.min == 0 {
                 return (Need::Any, None);
             }
             let (need, exact) = walk(&r.sub, t);
-            match exact {
-                Some(s) if r.max == Some(r.min) && s.len() * r.min as usize <= 256 => {
-                    (need, Some(s.repeat(r.min as usize)))
+            let Some(set) = exact else {
+                return (need, None);
+            };
+            if r.max == Some(r.min) {
+                let mut all = empty();
+                for _ in 0..r.min {
+                    all = all.and_then(|a| product(&a, &set));
                 }
-                Some(s) if !s.is_empty() => (Need::literal_in(&s, t).and(need), None),
-                _ => (need, None),
+                if all.is_some() {
+                    return (need, all);
+                }
             }
+            (set_need(&set, t).and(need), None)
         }
         HirKind::Concat(parts) => {
-            // Adjacent exact parts form one literal; each part's own need
-            // and each such run are all necessary.
+            // Adjacent exact parts form one run of literals; each part's
+            // own need and each such run are all necessary.
             let mut need = Need::Any;
             let mut all_exact = true;
-            let mut run = String::new();
+            let mut run = vec![String::new()];
+            let flush = |need: &mut Need, run: &mut Vec<String>| {
+                if run.iter().any(|s| !s.is_empty()) {
+                    *need = std::mem::replace(need, Need::Any).and(set_need(run, t));
+                }
+                *run = vec![String::new()];
+            };
             for p in parts {
                 let (n, exact) = walk(p, t);
                 need = need.and(n);
                 match exact {
-                    Some(s) => run.push_str(&s),
+                    Some(set) => match product(&run, &set) {
+                        Some(joined) => run = joined,
+                        None => {
+                            // Too many to list: what came before is a run
+                            // of its own, and this part starts the next.
+                            all_exact = false;
+                            flush(&mut need, &mut run);
+                            run = set;
+                        }
+                    },
                     None => {
                         all_exact = false;
-                        if !run.is_empty() {
-                            need = need.and(Need::literal_in(&run, t));
-                        }
-                        run.clear();
+                        flush(&mut need, &mut run);
                     }
                 }
             }
             if all_exact {
                 return (need, Some(run));
             }
-            if !run.is_empty() {
-                need = need.and(Need::literal_in(&run, t));
-            }
+            flush(&mut need, &mut run);
             (need, None)
         }
         HirKind::Alternation(alts) => {
             let mut need = Need::OneOf(Vec::new());
+            let mut union: Exact = Some(Vec::new());
             for a in alts {
                 let (n, exact) = walk(a, t);
-                let branch = match exact {
-                    Some(s) if !s.is_empty() => Need::literal_in(&s, t).and(n),
-                    _ => n,
+                let branch = match &exact {
+                    Some(set) => set_need(set, t).and(n),
+                    None => n,
                 };
                 need = need.or(branch);
+                union = match (union, exact) {
+                    (Some(mut u), Some(set)) if u.len() + set.len() <= MAX_ALTERNATIVES => {
+                        u.extend(set);
+                        Some(u)
+                    }
+                    _ => None,
+                };
                 if let Need::OneOf(v) = &need
                     && v.len() > MAX_ALTERNATIVES
                 {
                     return (Need::Any, None);
                 }
             }
+            let union = union.map(|mut u| {
+                u.sort();
+                u.dedup();
+                u
+            });
             match need {
-                Need::OneOf(v) if v.is_empty() => (Need::Any, None),
-                n => (n, None),
+                Need::OneOf(v) if v.is_empty() => (Need::Any, union),
+                n => (n, union),
             }
         }
     }
 }
 
-/// The one lower-case ASCII character a class stands for, when every
-/// member is that letter in some case (`(?i)k` is `[Kk\u{212A}]`; members
-/// that fold to ASCII from outside it, like the Kelvin sign, are caught by
-/// the prefilter's folding literals).
-fn class_char(c: &Class) -> Option<char> {
-    let mut found: Option<char> = None;
-    let mut check = |ch: char| -> bool {
-        if !ch.is_ascii() {
-            return FOLDS_TO_ASCII.iter().any(|(c, _)| *c == ch);
+/// The lower-case ASCII characters a class stands for, when they are few
+/// (`(?i)k` is `[Kk\u{212A}]`, one letter: members outside ASCII count as
+/// the letter the texts fold them to, [`FOLDS_TO_ASCII`]; any other member
+/// outside ASCII gives `None`).
+fn class_set(c: &Class) -> Exact {
+    let mut found: Vec<u8> = Vec::new();
+    let mut add = |ch: char| -> bool {
+        let b = if ch.is_ascii() {
+            (ch as u8).to_ascii_lowercase()
+        } else if let Some((_, a)) = FOLDS_TO_ASCII.iter().find(|(c, _)| *c == ch) {
+            *a
+        } else {
+            return false;
+        };
+        if !found.contains(&b) {
+            found.push(b);
         }
-        let l = ch.to_ascii_lowercase();
-        match found {
-            None => {
-                found = Some(l);
-                true
-            }
-            Some(f) => f == l,
-        }
+        found.len() <= MAX_CLASS
     };
     let ok = match c {
         Class::Unicode(u) => u.ranges().iter().all(|r| {
-            (r.end() as u32 - r.start() as u32) < 64 && (r.start()..=r.end()).all(&mut check)
+            (r.end() as u32 - r.start() as u32) < 128 && (r.start()..=r.end()).all(&mut add)
         }),
         Class::Bytes(b) => b
             .ranges()
             .iter()
-            .all(|r| r.end() < 0x80 && (r.start()..=r.end()).all(|b| check(char::from(b)))),
+            .all(|r| r.end() < 0x80 && (r.start()..=r.end()).all(|b| add(char::from(b)))),
     };
-    if ok { found } else { None }
+    if !ok {
+        return None;
+    }
+    found.sort();
+    Some(
+        found
+            .into_iter()
+            .map(|b| char::from(b).to_string())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -339,7 +422,22 @@ mod tests {
         assert_eq!(lits(regex(r"abc\d+defg")), ["defg"]);
         assert_eq!(lits(regex(r"(ab){3}")), ["ababab"]);
         assert_eq!(regex(r"a?b*"), Need::Any);
-        assert_eq!(regex(r"[a-z]+\d"), Need::Any);
+        assert_eq!(regex(r"[a-z0-9]+\d"), Need::Any);
+        // Few strings are listed: alternations and small classes beside
+        // literals.
+        let value = |p| lits(regex_case_insensitive(p, Text::Value));
+        assert_eq!(value(r"\\(q32|Q64)\.exe"), ["\\q32.exe", "\\q64.exe"]);
+        let screened = |p| lits(regex_case_insensitive(p, Text::Screened));
+        assert_eq!(screened(r"\\Temp\\a&b\.exe"), ["\\temp\\a"]);
+        let letters = value(r"\\[a-z]\.exe$");
+        assert_eq!(letters.len(), 26);
+        assert_eq!(letters[10], "\\k.exe");
+        assert_eq!(
+            value(r"dl_[0-9]{2}\.exe"),
+            [".exe"],
+            "100 strings: not listed"
+        );
+        assert_eq!(lits(regex(r"x[ab]{2}y")), ["xaay", "xaby", "xbay", "xbby"]);
         assert_eq!(regex(r"(foo|.*)"), Need::Any);
         assert_eq!(regex(r"(?i)é+"), Need::Any);
         // Case-insensitive `s` also matches `ſ`, which the texts fold to `s`.

@@ -84,10 +84,12 @@ impl Matcher {
         // million IOCs each half takes about a second. The record
         // prefilter's automaton goes on building on a thread of its own
         // while the scan starts (see `prefilter::Prefilter`).
-        let record_prefilter = prefilter::build(bundle.active_iocs().map(|(_, i)| i));
+        // Regex IOCs are read once (on all cores), for every set below.
+        let catalog = regexes::Catalog::of(bundle);
+        let record_prefilter = prefilter::build(bundle.active_iocs().map(|(_, i)| i), &catalog);
         let ((digests, files), rest) = rayon::join(
-            || (Self::digest_maps(bundle), Self::file_sets(bundle)),
-            || Self::record_sets(bundle),
+            || (Self::digest_maps(bundle), Self::file_sets(bundle, &catalog)),
+            || Self::record_sets(bundle, &catalog),
         );
         let (md5, sha1, sha256) = digests;
         let (file_name, file_path) = files?;
@@ -163,7 +165,10 @@ impl Matcher {
     }
 
     /// File name and path sets.
-    fn file_sets(bundle: &Bundle) -> Result<(TextSet, TextSet), String> {
+    fn file_sets(
+        bundle: &Bundle,
+        catalog: &regexes::Catalog,
+    ) -> Result<(TextSet, TextSet), String> {
         let mut names = TextSetBuilder::default();
         let mut paths = TextSetBuilder::default();
         for (idx, ioc) in bundle.active_iocs() {
@@ -180,12 +185,13 @@ impl Matcher {
                 _ => {}
             }
         }
-        Ok((names.build()?, paths.build()?))
+        Ok((names.build_with(catalog)?, paths.build_with(catalog)?))
     }
 
     /// Event record sets and false-positive regexes.
     fn record_sets(
         bundle: &Bundle,
+        catalog: &regexes::Catalog,
     ) -> Result<(record::RecordSets, HashMap<IocIdx, regex::Regex>), String> {
         let mut records = record::RecordSetsBuilder::default();
         let mut exclusions = HashMap::new();
@@ -197,7 +203,7 @@ impl Matcher {
             }
             records.add(idx, ioc);
         }
-        Ok((records.build()?, exclusions))
+        Ok((records.build(catalog)?, exclusions))
     }
 
     /// Whether a record whose text (a rendering, or its values gathered by

@@ -15,8 +15,9 @@
 //! ASCII letters, digits and punctuation that no JSON or XML renderer
 //! escapes, so the literal appears verbatim in any rendering of a record
 //! whose fields hold the value. A regex contributes the literals one of
-//! which each of its matches contains (`regexes::literals`; not a registry
-//! key's, which is also matched under other spellings of its root). An IOC
+//! which each of its matches contains, as the EVTX screener writes values
+//! (`literals::Text::Screened`: `\` and spaces kept); not a registry key's,
+//! which is also matched under other spellings of its root. An IOC
 //! without such a literal (a regex with none, a `/0` range, an IPv6 range,
 //! a value with no plain run) disables the prefilter: correctness first.
 //!
@@ -76,11 +77,14 @@ const MIN_USEFUL: usize = 1;
 
 /// Builds the prefilter, or `None` when some IOC has no necessary literal
 /// (every record must then be parsed).
-pub(super) fn build<'a>(iocs: impl Iterator<Item = &'a Ioc>) -> Option<Prefilter> {
+pub(super) fn build<'a>(
+    iocs: impl Iterator<Item = &'a Ioc>,
+    catalog: &super::regexes::Catalog,
+) -> Option<Prefilter> {
     let mut seen = crate::bundle::IdMap::<String, ()>::default();
     let mut total = 0usize;
     for ioc in iocs {
-        for lit in literals(ioc)? {
+        for lit in literals(ioc, catalog)? {
             if lit.len() < MIN_USEFUL {
                 return None;
             }
@@ -211,15 +215,13 @@ fn fits_pattern(lit: &str, pattern: &str) -> bool {
 
 /// A substring every record hit by `ioc` contains, if one can be named.
 /// The literals one of which every record hit of `ioc` contains.
-fn literals(ioc: &Ioc) -> Option<Vec<String>> {
+fn literals(ioc: &Ioc, catalog: &super::regexes::Catalog) -> Option<Vec<String>> {
     match (ioc.function, ioc.kind) {
         // Keys are also matched under other spellings of their root
         // (`HKU\<SID>` as `HKCU`), which the record does not hold.
         (DetectionFunction::Regex, IocType::RegistryKey) => None,
         // Matched on values as the record holds them.
-        (DetectionFunction::Regex, _) => {
-            super::regexes::literals(ioc.value.trim(), super::literals::Text::Rendered)
-        }
+        (DetectionFunction::Regex, _) => catalog.get(&ioc.value).screened.clone(),
         _ => literal(ioc).map(|l| vec![l]),
     }
 }
@@ -413,8 +415,8 @@ mod tests {
     fn prefilter_is_off_when_any_ioc_has_no_literal() {
         let a = ioc(IocType::FileName, "mimikatz.exe", DetectionFunction::Equals);
         let b = ioc(IocType::FilePath, r"^[a-z]{8}$", DetectionFunction::Regex);
-        assert!(build([&a].into_iter()).is_some());
-        assert!(build([&a, &b].into_iter()).is_none());
+        assert!(build([&a].into_iter(), &Default::default()).is_some());
+        assert!(build([&a, &b].into_iter(), &Default::default()).is_none());
         // A regex with literals screens by them; a registry key's does not
         // (the key is also matched under other spellings of its root).
         let c = ioc(
@@ -422,12 +424,12 @@ mod tests {
             r"\\(svchost|lsass)\.exe$",
             DetectionFunction::Regex,
         );
-        let by_regex = build([&a, &c].into_iter()).unwrap();
+        let by_regex = build([&a, &c].into_iter(), &Default::default()).unwrap();
         assert!(by_regex.is_match(b"c:\\x\\lsass.exe"));
         assert!(!by_regex.is_match(b"c:\\x\\notepad.exe"));
         let key = ioc(IocType::RegistryKey, r"HKCU\\Run", DetectionFunction::Regex);
-        assert!(build([&a, &key].into_iter()).is_none());
-        let pf = build([&a].into_iter()).unwrap();
+        assert!(build([&a, &key].into_iter(), &Default::default()).is_none());
+        let pf = build([&a].into_iter(), &Default::default()).unwrap();
         // Text comes lower-cased by the parser.
         assert!(pf.is_match(br#"{"image":"c:\\t\\mimikatz.exe"}"#));
         assert!(!pf.is_match(br#"{"Image":"C:\\T\\cmd.exe"}"#));

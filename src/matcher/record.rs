@@ -27,6 +27,7 @@ use crate::bundle::value::{Cidr, normalize_domain};
 use crate::bundle::{DetectionFunction, Ioc, IocIdx, IocType};
 
 use super::hkey::{normalize_registry, other_names};
+use super::regexes::Catalog;
 use super::text::{TextSet, TextSetBuilder};
 use super::{Hit, Matcher, normalize_name, normalize_path};
 
@@ -88,15 +89,15 @@ impl RecordSetsBuilder {
         }
     }
 
-    pub fn build(self) -> Result<RecordSets, String> {
+    pub fn build(self, catalog: &Catalog) -> Result<RecordSets, String> {
         Ok(RecordSets {
             ips: self.ips,
-            ip_text: self.ip_text.build()?,
+            ip_text: self.ip_text.build_with(catalog)?,
             domains: self.domains,
-            domain_text: self.domain_text.build()?,
-            urls: self.urls.build()?,
-            registry: self.registry.build()?,
-            command_text: self.command_text.build()?,
+            domain_text: self.domain_text.build_with(catalog)?,
+            urls: self.urls.build_with(catalog)?,
+            registry: self.registry.build_with(catalog)?,
+            command_text: self.command_text.build_with(catalog)?,
         })
     }
 }

@@ -10,27 +10,83 @@
 //! `^\d+$` has none) share one `RegexSet` run on every value; `bundle check`
 //! counts and lists them.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use rayon::prelude::*;
 use regex::{Regex, RegexSet};
 
 use super::literals::{Need, Text, fold_lower, regex_case_insensitive};
-use crate::bundle::IocIdx;
 use crate::bundle::value::{REGEX_SIZE_LIMIT, compile_regex};
+use crate::bundle::{Bundle, DetectionFunction, IocIdx};
 
 /// Lazy-DFA cache of the `RegexSet` of regexes without literals, whatever
 /// their number: thousands of patterns thrash the default 2 MiB cache and
 /// fall back to the slow engines; the cache grows only as states are used.
 const UNSCREENED_DFA_LIMIT: usize = 64 << 20;
 
-/// One screened regex.
-struct Screened {
+/// A regex IOC's pattern, read once per scan: every field kind it is
+/// matched in and the record prefilter share it.
+pub struct Entry {
     pattern: String,
-    ioc: IocIdx,
+    /// Its literals as they appear in a value ([`Text::Value`]).
+    value: Option<Vec<String>>,
+    /// Its literals as they appear in a record's screened text
+    /// ([`Text::Screened`]).
+    pub screened: Option<Vec<String>>,
     /// Compiled on first use; `None` if it does not compile (it did when
     /// the bundle loaded, with the same builder: not expected).
     compiled: OnceLock<Option<Regex>>,
+}
+
+impl Entry {
+    fn new(pattern: &str) -> Entry {
+        Entry {
+            pattern: pattern.to_string(),
+            value: literals(pattern, Text::Value),
+            screened: literals(pattern, Text::Screened),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    fn is_match(&self, form: &str) -> bool {
+        self.compiled
+            .get_or_init(|| compile_regex(&self.pattern).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(form))
+    }
+}
+
+/// The regex IOCs of a bundle, each read (on all cores) and compiled once.
+#[derive(Default)]
+pub struct Catalog {
+    entries: HashMap<String, Arc<Entry>>,
+}
+
+impl Catalog {
+    pub fn of(bundle: &Bundle) -> Catalog {
+        let mut patterns: Vec<&str> = bundle
+            .active_iocs()
+            .filter(|(_, i)| i.function == DetectionFunction::Regex)
+            .map(|(_, i)| i.value.as_str())
+            .collect();
+        patterns.sort_unstable();
+        patterns.dedup();
+        let entries = patterns
+            .into_par_iter()
+            .map(|p| (p.to_string(), Arc::new(Entry::new(p))))
+            .collect();
+        Catalog { entries }
+    }
+
+    /// The entry of `pattern` (read now if the catalog lacks it).
+    pub fn get(&self, pattern: &str) -> Arc<Entry> {
+        self.entries
+            .get(pattern)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Entry::new(pattern)))
+    }
 }
 
 #[derive(Default)]
@@ -39,45 +95,56 @@ pub struct Regexes {
     ac: Option<AhoCorasick>,
     /// Per literal of `ac`: the indices in `screened` it stands for.
     by_literal: Vec<Vec<u32>>,
-    screened: Vec<Screened>,
+    /// Per literal of `ac` standing for [`GROUP_FROM`] regexes or more
+    /// (`.exe` in Loki's set): those regexes as one set, built on first
+    /// use, so that a value holding it is read once, not once per regex.
+    groups: Vec<Option<OnceLock<Option<RegexSet>>>>,
+    screened: Vec<(Arc<Entry>, IocIdx)>,
     /// Regexes with no literal, run on every value.
     unscreened: Option<RegexSet>,
     unscreened_iocs: Vec<IocIdx>,
 }
 
+/// Regexes sharing one literal from which they are run as one set.
+const GROUP_FROM: usize = 8;
+
+/// Lazy-DFA cache of each such set.
+const GROUP_DFA_LIMIT: usize = 16 << 20;
+
+/// Literals shorter than this are in nearly every value: a regex whose
+/// best literals are that short is run on every value instead.
+const MIN_USEFUL: usize = 3;
+
 /// The literals one of which every match of a regex IOC contains, as they
 /// appear in text `t`, or `None`.
 pub fn literals(pattern: &str, t: Text) -> Option<Vec<String>> {
     match regex_case_insensitive(pattern, t) {
-        Need::OneOf(v) => Some(v),
-        Need::Any => None,
+        Need::OneOf(v) if v.iter().all(|l| l.len() >= MIN_USEFUL) => Some(v),
+        _ => None,
     }
 }
 
 impl Regexes {
-    pub fn build(regexes: Vec<(String, IocIdx)>) -> Result<Regexes, String> {
+    pub fn build(regexes: Vec<(String, IocIdx)>, catalog: &Catalog) -> Result<Regexes, String> {
         let mut lits: Vec<String> = Vec::new();
         let mut by_literal: Vec<Vec<u32>> = Vec::new();
-        let mut index = std::collections::HashMap::<String, usize>::new();
+        let mut index = HashMap::<String, usize>::new();
         let mut screened = Vec::new();
         let mut unscreened = Vec::new();
         for (pattern, ioc) in regexes {
-            match literals(&pattern, Text::Value) {
+            let entry = catalog.get(&pattern);
+            match &entry.value {
                 Some(found) => {
                     let at = screened.len() as u32;
                     for lit in found {
-                        let id = *index.entry(lit).or_insert_with_key(|l| {
+                        let id = *index.entry(lit.clone()).or_insert_with_key(|l| {
                             lits.push(l.clone());
                             by_literal.push(Vec::new());
                             lits.len() - 1
                         });
                         by_literal[id].push(at);
                     }
-                    screened.push(Screened {
-                        pattern,
-                        ioc,
-                        compiled: OnceLock::new(),
-                    });
+                    screened.push((entry, ioc));
                 }
                 None => unscreened.push((pattern, ioc)),
             }
@@ -104,9 +171,14 @@ impl Regexes {
                     .map_err(|e| format!("cannot compile regex IOCs: {e}"))?,
             )
         };
+        let groups = by_literal
+            .iter()
+            .map(|members| (members.len() >= GROUP_FROM).then(OnceLock::new))
+            .collect();
         Ok(Regexes {
             ac,
             by_literal,
+            groups,
             screened,
             unscreened: set,
             unscreened_iocs: unscreened.into_iter().map(|(_, i)| i).collect(),
@@ -123,17 +195,46 @@ impl Regexes {
         if let Some(ac) = &self.ac {
             let mut folded = Vec::with_capacity(form.len());
             fold_lower(form, &mut folded);
+            let mut found: Vec<usize> = ac
+                .find_overlapping_iter(&folded)
+                .map(|m| m.pattern().as_usize())
+                .collect();
+            found.sort_unstable();
+            found.dedup();
             let mut candidates: Vec<u32> = Vec::new();
-            for m in ac.find_overlapping_iter(&folded) {
-                candidates.extend_from_slice(&self.by_literal[m.pattern().as_usize()]);
+            for lit in found {
+                let members = &self.by_literal[lit];
+                let set = self.groups[lit].as_ref().and_then(|g| {
+                    g.get_or_init(|| {
+                        regex::RegexSetBuilder::new(
+                            members
+                                .iter()
+                                .map(|&r| self.screened[r as usize].0.pattern.as_str()),
+                        )
+                        .case_insensitive(true)
+                        .size_limit(REGEX_SIZE_LIMIT.saturating_mul(members.len()))
+                        .dfa_size_limit(GROUP_DFA_LIMIT)
+                        .build()
+                        .ok()
+                    })
+                    .as_ref()
+                });
+                match set {
+                    Some(set) => out.extend(
+                        set.matches(form)
+                            .iter()
+                            .map(|i| self.screened[members[i] as usize].1),
+                    ),
+                    // Too big as one set: each on its own.
+                    None => candidates.extend_from_slice(members),
+                }
             }
             candidates.sort_unstable();
             candidates.dedup();
             for r in candidates {
-                let s = &self.screened[r as usize];
-                let re = s.compiled.get_or_init(|| compile_regex(&s.pattern).ok());
-                if re.as_ref().is_some_and(|re| re.is_match(form)) {
-                    out.push(s.ioc);
+                let (entry, ioc) = &self.screened[r as usize];
+                if entry.is_match(form) {
+                    out.push(*ioc);
                 }
             }
         }
@@ -156,12 +257,15 @@ mod tests {
 
     #[test]
     fn only_regexes_whose_literal_is_present_run_and_all_that_match_are_found() {
-        let r = Regexes::build(vec![
-            (r"\\svcsstat\.exe$".into(), 0),
-            (r"(TEMP|Temp)\\[^\\]+\.(xmd|yls)$".into(), 1),
-            (r"^\d{6}$".into(), 2),
-            (r"\\MIMIKATZ".into(), 3),
-        ])
+        let r = Regexes::build(
+            vec![
+                (r"\\svcsstat\.exe$".into(), 0),
+                (r"(TEMP|Temp)\\[^\\]+\.(xmd|yls)$".into(), 1),
+                (r"^\d{6}$".into(), 2),
+                (r"\\MIMIKATZ".into(), 3),
+            ],
+            &Catalog::default(),
+        )
         .unwrap();
         assert_eq!(r.unscreened_iocs, [2], "no literal: run on every value");
         assert_eq!(found(&r, r"C:\Windows\SVCSSTAT.EXE"), [0]);
@@ -173,10 +277,81 @@ mod tests {
         assert_eq!(found(&r, "C:\\tools\\mimi\u{212A}atz"), [3]);
         assert_eq!(found(&r, "C:\\Windows\\\u{17F}vcsstat.exe"), [0]);
         assert_eq!(found(&r, r"C:\Windows\notepad.exe"), Vec::<IocIdx>::new());
+        // Regexes sharing a literal run as one set.
+        let many: Vec<(String, IocIdx)> = (0..GROUP_FROM as IocIdx + 2)
+            .map(|i| (format!(r"\\x{i}[a-z]*\.exe$"), i))
+            .chain([(r"\\[a-z]\.exe$".to_string(), 99)])
+            .collect();
+        let g = Regexes::build(many, &Catalog::default()).unwrap();
+        assert!(g.groups.iter().any(Option::is_some));
+        assert_eq!(found(&g, r"C:\x3abc.exe"), [3]);
+        assert_eq!(found(&g, r"C:\q.exe"), [99]);
         // Not compiled until a value held its literal.
-        assert!(r.screened[1].compiled.get().is_some());
-        let fresh = Regexes::build(vec![(r"\\svcsstat\.exe$".into(), 0)]).unwrap();
+        assert!(r.screened[1].0.compiled.get().is_some());
+        let fresh =
+            Regexes::build(vec![(r"\\svcsstat\.exe$".into(), 0)], &Catalog::default()).unwrap();
         assert_eq!(found(&fresh, "notepad.exe"), Vec::<IocIdx>::new());
-        assert!(fresh.screened[0].compiled.get().is_none());
+        assert!(fresh.screened[0].0.compiled.get().is_none());
+    }
+
+    /// Every regex of Loki's signature-base against paths, screened and
+    /// unscreened: the screen never loses a match.
+    #[test]
+    fn screening_finds_what_running_every_regex_finds() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/bundles/signature-base/filename-iocs.txt"
+        );
+        let text = std::fs::read_to_string(file).expect("the shared corpus");
+        let patterns: Vec<(String, IocIdx)> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split(';').next())
+            .filter(|p| compile_regex(p).is_ok())
+            .enumerate()
+            .map(|(i, p)| (p.to_string(), i as IocIdx))
+            .collect();
+        assert!(patterns.len() > 3000);
+        let screened = Regexes::build(patterns.clone(), &Catalog::default()).unwrap();
+        let every = regex::RegexSetBuilder::new(patterns.iter().map(|(p, _)| p))
+            .case_insensitive(true)
+            .size_limit(REGEX_SIZE_LIMIT * patterns.len())
+            .dfa_size_limit(256 << 20)
+            .build()
+            .unwrap();
+        let paths = [
+            r"C:\Windows\System32\123.exe",
+            r"C:\Windows\Temp\key1234567.pub",
+            r"C:\Users\x\AppData\Local\Temp\svchost.exe",
+            r"C:\ProgramData\Mail\MailAg\x.dll",
+            r"C:\inetpub\wwwroot\images\a.exe",
+            r"C:\tools\mimikatz.exe",
+            r"C:\tools\WCE.EXE",
+            r"C:\Documents and Settings\u\Application Data\sydmain.dll",
+            r"C:\q.exe",
+            r"C:\Windows\svchost.exe",
+            r"C:\PerfLogs\x.exe",
+            r"C:\ProgramData\p.exe",
+            r"C:\Temp\dl_12.exe",
+            "C:\\Windows\\\u{17F}ystem32\\cmd.exe",
+            r"C:\Program Files\Common Files\System\ado\msado15.dll",
+            "/inetpub/wwwroot/aspnet_client/system_web/shell.aspx",
+            "/Users/bob/Downloads/invoice.pdf.exe",
+        ];
+        let mut hits = 0;
+        for path in paths {
+            for form in [path.to_string(), path.replace('\\', "/")] {
+                let mut got = Vec::new();
+                screened.find(&form, &mut got);
+                got.sort_unstable();
+                got.dedup();
+                let want: Vec<IocIdx> =
+                    every.matches(&form).iter().map(|i| patterns[i].1).collect();
+                assert_eq!(got, want, "{form}");
+                hits += want.len();
+            }
+        }
+        assert!(hits > 20, "the paths hit: {hits}");
     }
 }

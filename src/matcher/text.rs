@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
-use super::regexes::Regexes;
+use super::regexes::{Catalog, Regexes};
 use crate::bundle::{DetectionFunction, IocIdx};
 
 #[derive(Default)]
@@ -32,6 +32,11 @@ impl TextSetBuilder {
     }
 
     pub fn build(self) -> Result<TextSet, String> {
+        self.build_with(&Catalog::default())
+    }
+
+    /// [`Self::build`] with the bundle's regexes read beforehand.
+    pub fn build_with(self, catalog: &Catalog) -> Result<TextSet, String> {
         let mut pats: Vec<(String, Vec<(DetectionFunction, IocIdx)>)> =
             self.patterns.into_iter().collect();
         pats.sort();
@@ -45,7 +50,7 @@ impl TextSetBuilder {
                     .map_err(|e| format!("cannot compile string IOCs: {e}"))?,
             )
         };
-        let regexes = Regexes::build(self.regexes)?;
+        let regexes = Regexes::build(self.regexes, catalog)?;
         Ok(TextSet {
             equals: self.equals,
             ac,
