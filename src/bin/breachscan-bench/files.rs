@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use breachscan::hash::{DigestSet, MultiHasher, md5_lanes};
 
-use crate::{breachscan_exe, have, sh_quote, time_cmd};
+use crate::{breachscan_exe, have, sh_quote, time_cmd_in};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,6 +23,9 @@ pub struct Args {
     /// Timed runs per measurement (the median is shown).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Drop the page cache before every run (root), for every tool.
+    #[arg(long)]
+    cold: bool,
 }
 
 /// The generated files this bench and the content bench read.
@@ -88,6 +91,9 @@ pub fn run(args: &Args) -> Result<()> {
         ceil_sha256 * cores as f64,
         ceil_all3 * cores as f64
     );
+    if args.cold {
+        println!("(page cache dropped before every run: data read from the disk)\n");
+    }
     println!("| data | tool | digests | time | MB/s | files/s | of ceiling |");
     println!("|---|---|---|---:|---:|---:|---:|");
 
@@ -121,12 +127,12 @@ pub fn run(args: &Args) -> Result<()> {
             ("MD5+SHA-1+SHA-256", &all3_bundle, ceil_all3),
         ] {
             let cmd = format!("{} scan -q -b {} {d}", sh_quote(&exe), sh_quote(bundle));
-            let took = time_cmd(&cmd, args.runs, &[0, 1])?;
+            let took = time_cmd_in(&cmd, args.runs, &[0, 1], args.cold)?;
             row("breachscan", digests, took, Some(ceiling * cores as f64));
         }
         if have("sha256sum") {
             let cmd = format!("find {d} -type f -print0 | xargs -0 -P {cores} -n 256 sha256sum");
-            let took = time_cmd(&cmd, args.runs, &[0])?;
+            let took = time_cmd_in(&cmd, args.runs, &[0], args.cold)?;
             row(
                 &format!("sha256sum (xargs -P {cores})"),
                 "SHA-256",
@@ -136,7 +142,7 @@ pub fn run(args: &Args) -> Result<()> {
         }
         if have("hashdeep") {
             let cmd = format!("hashdeep -r -c md5,sha1,sha256 -j {cores} {d}");
-            let took = time_cmd(&cmd, args.runs, &[0])?;
+            let took = time_cmd_in(&cmd, args.runs, &[0], args.cold)?;
             row(
                 &format!("hashdeep -j {cores}"),
                 "MD5+SHA-1+SHA-256",

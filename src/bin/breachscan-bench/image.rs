@@ -18,7 +18,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
 
-use crate::{Rng, breachscan_exe, have, sh_quote, time_cmd};
+use crate::{Rng, breachscan_exe, have, sh_quote, time_cmd_in};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -34,6 +34,9 @@ pub struct Args {
     /// Timed runs per measurement (the median is shown).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Drop the page cache before every run (root), for every tool.
+    #[arg(long)]
+    cold: bool,
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -101,6 +104,9 @@ pub fn run(args: &Args) -> Result<()> {
         image_bytes as f64 / 1e6,
         fs::metadata(&e01)?.len() as f64 / 1e6
     );
+    if args.cold {
+        println!("(page cache dropped before every run: data read from the disk)\n");
+    }
     println!("| image | tool | digests | time | MB/s (file bytes) | vs fiwalk |");
     println!("|---|---|---|---:|---:|---:|");
     for (label, image) in [("raw", &raw), ("E01", &e01)] {
@@ -114,7 +120,7 @@ pub fn run(args: &Args) -> Result<()> {
                 sh_quote(&report),
                 sh_quote(image)
             );
-            let took = time_cmd(&cmd, args.runs, &[0, 1])?;
+            let took = time_cmd_in(&cmd, args.runs, &[0, 1], args.cold)?;
             let r: serde_json::Value = serde_json::from_slice(&fs::read(&report)?)?;
             bytes = r["summary"]["bytesHashed"]
                 .as_u64()
@@ -135,7 +141,11 @@ pub fn run(args: &Args) -> Result<()> {
                 sh_quote(image),
                 o = sh_quote(&out)
             );
-            rows.push(("fiwalk", "MD5+SHA-1", time_cmd(&cmd, args.runs, &[0])?));
+            rows.push((
+                "fiwalk",
+                "MD5+SHA-1",
+                time_cmd_in(&cmd, args.runs, &[0], args.cold)?,
+            ));
         }
         let mbs = |d: std::time::Duration| bytes / 1e6 / d.as_secs_f64();
         let peer = rows.iter().find(|r| r.0 == "fiwalk").map(|r| mbs(r.2));
@@ -177,10 +187,13 @@ fn verify_rows(
         )
     };
     let mut rows = vec![
-        ("breachscan scan", time_cmd(&scan(""), args.runs, &[0, 1])?),
+        (
+            "breachscan scan",
+            time_cmd_in(&scan(""), args.runs, &[0, 1], args.cold)?,
+        ),
         (
             "breachscan scan --verify-image",
-            time_cmd(&scan("--verify-image"), args.runs, &[0, 1])?,
+            time_cmd_in(&scan("--verify-image"), args.runs, &[0, 1], args.cold)?,
         ),
     ];
     let r: serde_json::Value = serde_json::from_slice(&fs::read(report)?)?;
@@ -191,7 +204,10 @@ fn verify_rows(
     );
     if have("ewfverify") {
         let cmd = format!("ewfverify -q -d sha1 {}", sh_quote(e01));
-        rows.push(("ewfverify -d sha1", time_cmd(&cmd, args.runs, &[0])?));
+        rows.push((
+            "ewfverify -d sha1",
+            time_cmd_in(&cmd, args.runs, &[0], args.cold)?,
+        ));
     }
     let mbs = |d: std::time::Duration| media as f64 / 1e6 / d.as_secs_f64();
     let peer = rows

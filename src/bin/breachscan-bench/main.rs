@@ -114,6 +114,35 @@ pub fn time_cmd(cmd: &str, runs: usize, ok_codes: &[i32]) -> anyhow::Result<Dura
     Ok(times[times.len() / 2])
 }
 
+/// [`time_cmd`], or with `cold` the median of `runs` each started after the
+/// page cache is dropped (root): a seized drive is read from its disk, not
+/// from memory.
+pub fn time_cmd_in(
+    cmd: &str,
+    runs: usize,
+    ok_codes: &[i32],
+    cold: bool,
+) -> anyhow::Result<Duration> {
+    if !cold {
+        return time_cmd(cmd, runs, ok_codes);
+    }
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        drop_caches()?;
+        times.push(time_once(cmd, ok_codes)?);
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+/// Writes dirty pages out and drops the page cache.
+pub fn drop_caches() -> anyhow::Result<()> {
+    use anyhow::Context;
+    Command::new("sync").status()?;
+    std::fs::write("/proc/sys/vm/drop_caches", "3")
+        .context("--cold drops the page cache: it needs root")
+}
+
 /// One timed run of `sh -c CMD`, which must exit with one of `ok_codes`.
 pub fn time_once(cmd: &str, ok_codes: &[i32]) -> anyhow::Result<Duration> {
     let start = Instant::now();
