@@ -244,9 +244,18 @@ fn walk(h: &Hir, t: Text) -> (Need, Exact) {
                 return (need, None);
             };
             if r.max == Some(r.min) {
+                if set.iter().all(String::is_empty) {
+                    // `(?:){4294967295}`: nothing, however often.
+                    return (need, Some(set));
+                }
+                // Each round lengthens the strings or multiplies them:
+                // the caps end the loop within MAX_EXACT_LEN rounds.
                 let mut all = empty();
                 for _ in 0..r.min {
                     all = all.and_then(|a| product(&a, &set));
+                    if all.is_none() {
+                        break;
+                    }
                 }
                 if all.is_some() {
                     return (need, all);
@@ -440,6 +449,11 @@ mod tests {
         assert_eq!(lits(regex(r"x[ab]{2}y")), ["xaay", "xaby", "xbay", "xbby"]);
         assert_eq!(regex(r"(foo|.*)"), Need::Any);
         assert_eq!(regex(r"(?i)é+"), Need::Any);
+        // Huge counts end at once (a hostile bundle's regex).
+        assert_eq!(regex(r"(?:){4294967295}"), Need::Any);
+        assert_eq!(regex(r"(?:^){4294967295}"), Need::Any);
+        assert_eq!(lits(regex(r"ab(?:c|){4294967295}x")), ["ab"]);
+        assert_eq!(lits(regex(r"a{4294967295}")), ["a"]);
         // Case-insensitive `s` also matches `ſ`, which the texts fold to `s`.
         assert_eq!(
             lits(regex_case_insensitive(r"\\Evils\.exe", Text::Rendered)),
