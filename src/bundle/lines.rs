@@ -467,7 +467,7 @@ fn loki_filenames(b: &mut Builder, text: &str) {
             let regex = parts.next().unwrap_or("").trim();
             let _score = parts.next();
             let fp = parts.next().map(str::trim).filter(|s| !s.is_empty());
-            let check = |r: &str| value::compile_regex(r).map(|_| ());
+            let check = value::check_regex;
             let main = if regex.is_empty() {
                 Ok(())
             } else {

@@ -475,7 +475,7 @@ impl<'a> Ctx<'a> {
             },
         };
         let exclude = raw.exclude.clone().filter(|x| !x.trim().is_empty());
-        if let Some(Err(msg)) = exclude.as_deref().map(value::compile_regex) {
+        if let Some(Err(msg)) = exclude.as_deref().map(value::check_regex) {
             self.field_error(&at, object_at, "exclude", &["exclude"], msg);
         }
         let alert_ref = raw

@@ -33,7 +33,7 @@ pub fn check(kind: IocType, function: DetectionFunction, value: &str) -> Result<
         return check_digest(kind, value);
     }
     match function {
-        DetectionFunction::Regex => compile_regex(value).map(|_| ()),
+        DetectionFunction::Regex => check_regex(value),
         DetectionFunction::Equals => match kind {
             IocType::IpAddress => Cidr::parse(value).map(|_| ()),
             IocType::DomainName => normalize_domain(value).map(|_| ()),
@@ -76,6 +76,42 @@ fn check_digest(kind: IocType, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Whether `value` compiles as [`compile_regex`] compiles it, at about
+/// half the cost (validating Loki's 3,700 file-name regexes was a fifth of
+/// a scan of the corpus logs): only the parts of a compile that can fail
+/// are built (the pattern's syntax, its forward and reverse NFAs under the
+/// same size limit), not the engines and literal prefilters that only
+/// speed a search. What that check refuses is decided, and worded, by the
+/// full compile.
+pub fn check_regex(value: &str) -> Result<(), String> {
+    super::limits::check_value_len(value, true)?;
+    use regex_automata::{MatchKind, meta, util::syntax};
+    let light = meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .utf8_empty(true)
+                .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+                .auto_prefilter(false)
+                .onepass(false)
+                .backtrack(false)
+                .dfa(false)
+                // The lazy DFA is what makes the reverse NFA be built.
+                .hybrid(true),
+        )
+        .syntax(
+            syntax::Config::new()
+                .case_insensitive(true)
+                .nest_limit(super::limits::MAX_NESTING as u32)
+                .utf8(true),
+        )
+        .build(value);
+    match light {
+        Ok(_) => Ok(()),
+        Err(_) => compile_regex(value).map(|_| ()),
+    }
 }
 
 pub fn compile_regex(value: &str) -> Result<regex::Regex, String> {
@@ -237,6 +273,27 @@ pub fn mitre_ids_in(s: &str, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_light_regex_check_accepts_and_words_what_the_compile_does() {
+        let nested = format!("{}a{}", "(".repeat(200), ")".repeat(200));
+        for p in [
+            r"\\svcsstat\.exe$",
+            r"(?i)\\procdump(64)?(a)?\.(exe|zip)",
+            r"(TEMP|Temp)\\[^\\]+\.(xmd|yls)$",
+            "a{1000}{1000}",
+            r"\w{500}\W{500}",
+            r"(?=lookahead)",
+            r"back(ref)\1",
+            "unclosed(",
+            nested.as_str(),
+            "",
+        ] {
+            let full = compile_regex(p).map(|_| ());
+            assert_eq!(check_regex(p), full, "{p:.40}");
+        }
+        assert!(check_regex("a{1000}{1000}").is_err(), "over the size limit");
+    }
 
     #[test]
     fn digests_are_checked_for_length_and_hex() {
