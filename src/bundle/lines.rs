@@ -456,34 +456,34 @@ fn under_headers(text: &str) -> impl Iterator<Item = (usize, &str, String)> {
 
 fn loki_filenames(b: &mut Builder, text: &str) {
     use rayon::prelude::*;
-    let lines: Vec<(usize, &str, String)> = under_headers(text).collect();
+    // REGEX;SCORE[;FALSE_POSITIVE_REGEX], split once: line, regex, score,
+    // false-positive regex, block header.
+    type Line<'t> = (usize, &'t str, Option<&'t str>, Option<&'t str>, String);
+    let lines: Vec<Line> = under_headers(text)
+        .map(|(line, l, header)| {
+            let mut parts = l.splitn(3, ';');
+            let regex = parts.next().unwrap_or("").trim();
+            let score = parts.next().map(str::trim);
+            let fp = parts.next().map(str::trim).filter(|s| !s.is_empty());
+            (line, regex, score, fp, header)
+        })
+        .collect();
     // Compiling each regex is most of the load (3,700 in signature-base):
     // checked on all cores first, in line order.
     type Checked = (Result<(), String>, Option<Result<(), String>>);
     let compiled: Vec<Checked> = lines
         .par_iter()
-        .map(|(_, l, _)| {
-            let mut parts = l.splitn(3, ';');
-            let regex = parts.next().unwrap_or("").trim();
-            let _score = parts.next();
-            let fp = parts.next().map(str::trim).filter(|s| !s.is_empty());
-            let check = value::check_regex;
+        .map(|(_, regex, _, fp, _)| {
             let main = if regex.is_empty() {
                 Ok(())
             } else {
-                check(regex)
+                value::check_regex(regex)
             };
-            (main, fp.map(check))
+            (main, fp.map(value::check_regex))
         })
         .collect();
-    for ((line, l, header), (main, fp_checked)) in lines.into_iter().zip(compiled) {
-        let mut parts = l.splitn(3, ';');
-        let regex = parts.next().unwrap_or("").trim();
-        let score = parts
-            .next()
-            .map(str::trim)
-            .and_then(|s| s.parse::<u32>().ok());
-        let fp = parts.next().map(str::trim).filter(|s| !s.is_empty());
+    for ((line, regex, score, fp, header), (main, fp_checked)) in lines.into_iter().zip(compiled) {
+        let score = score.and_then(|s| s.parse::<u32>().ok());
         let Some(score) = score else {
             b.unusable(line, "expected REGEX;SCORE[;FALSE_POSITIVE_REGEX]".into());
             continue;

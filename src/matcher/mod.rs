@@ -29,18 +29,13 @@ use text::{TextSet, TextSetBuilder};
 /// many have literals, and which have none (each such regex runs on every
 /// value of its field kind, and disables the record prefilter).
 pub fn regex_screening(bundle: &Bundle) -> (usize, Vec<IocIdx>) {
-    let mut screened = 0;
-    let mut bare = Vec::new();
-    for (i, ioc) in bundle.active_iocs() {
-        if ioc.function != DetectionFunction::Regex {
-            continue;
-        }
-        match regexes::literals(ioc.value.trim(), literals::Text::Value) {
-            Some(_) => screened += 1,
-            None => bare.push(i),
-        }
-    }
-    (screened, bare)
+    let catalog = regexes::Catalog::of(bundle);
+    let (screened, bare): (Vec<IocIdx>, Vec<IocIdx>) = bundle
+        .active_iocs()
+        .filter(|(_, ioc)| ioc.function == DetectionFunction::Regex)
+        .map(|(i, _)| i)
+        .partition(|&i| catalog.get(&bundle.iocs[i as usize].value).is_screened());
+    (screened.len(), bare)
 }
 
 /// One IOC hit: which IOC, which field of the artifact, and the value there.

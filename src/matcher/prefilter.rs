@@ -32,6 +32,7 @@ use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
+use super::literals::MAX_LITERAL;
 use crate::artifact::ValueKind;
 use crate::bundle::value::Cidr;
 use crate::bundle::{DetectionFunction, Ioc, IocType};
@@ -65,12 +66,6 @@ const DFA_MAX_BYTES: usize = 1 << 20;
 
 /// Literal bytes beyond which no prefilter is built at all.
 const PREFILTER_MAX_BYTES: usize = 4 << 20;
-
-/// Literals are cut to this many bytes: any piece of a necessary substring
-/// is one too, 16 characters rarely occur by chance, and the automaton's
-/// size (its build time, and its cache misses while searching) grows with
-/// the literals' total length. A SHA-256 literal would be 64.
-const MAX_LITERAL: usize = 16;
 
 /// Literals shorter than this still work but let most records through.
 const MIN_USEFUL: usize = 1;

@@ -50,6 +50,11 @@ impl Entry {
         }
     }
 
+    /// Whether it has literals to be screened by.
+    pub fn is_screened(&self) -> bool {
+        self.value.is_some()
+    }
+
     fn is_match(&self, form: &str) -> bool {
         self.compiled
             .get_or_init(|| compile_regex(&self.pattern).ok())

@@ -31,11 +31,8 @@ impl TextSetBuilder {
         }
     }
 
-    pub fn build(self) -> Result<TextSet, String> {
-        self.build_with(&Catalog::default())
-    }
-
-    /// [`Self::build`] with the bundle's regexes read beforehand.
+    /// The set, its regexes taken from the bundle's `catalog` (read once
+    /// for every set).
     pub fn build_with(self, catalog: &Catalog) -> Result<TextSet, String> {
         let mut pats: Vec<(String, Vec<(DetectionFunction, IocIdx)>)> =
             self.patterns.into_iter().collect();
@@ -117,7 +114,7 @@ mod tests {
         for (i, (f, v)) in items.iter().enumerate() {
             b.add(*f, v.to_lowercase(), v, i as IocIdx);
         }
-        b.build().unwrap()
+        b.build_with(&Catalog::default()).unwrap()
     }
 
     fn find(s: &TextSet, h: &str) -> Vec<IocIdx> {

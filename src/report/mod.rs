@@ -189,16 +189,14 @@ fn group(
     findings: Vec<Finding>,
 ) -> Vec<(AlertDefinitionReport, Vec<EvidenceReport>)> {
     use rayon::prelude::*;
-    let detections: Vec<crate::evidence::Detection> =
-        findings.iter().map(|f| f.detection).collect();
-    let items: Vec<EvidenceReport> = findings
+    let items: Vec<(crate::evidence::Detection, EvidenceReport)> = findings
         .into_par_iter()
-        .map(|f| render::evidence(catalog, places, f))
+        .map(|f| (f.detection, render::evidence(catalog, places, f)))
         .collect();
     let mut alerts: Vec<(AlertDefinitionReport, Vec<EvidenceReport>)> = Vec::new();
     let mut slot_of_id: HashMap<String, usize> = HashMap::new();
     let mut slot_of: HashMap<crate::evidence::Detection, usize> = HashMap::new();
-    for (d, item) in detections.into_iter().zip(items) {
+    for (d, item) in items {
         let i = *slot_of.entry(d).or_insert_with(|| {
             let (_, def) = catalog.alert(&d);
             *slot_of_id.entry(def.id.clone()).or_insert_with(|| {

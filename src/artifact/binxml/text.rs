@@ -178,3 +178,22 @@ pub(super) fn push_guid(out: &mut Vec<u8>, v: &[u8; 16]) {
     }
     out.push(b'}');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The screened text folds what literals are folded by: a literal
+    /// spelt with the ASCII letter is found in text holding the other.
+    #[test]
+    fn the_screen_folds_every_character_literals_fold() {
+        for &(c, ascii) in crate::matcher::literals::FOLDS_TO_ASCII {
+            let mut unit = [0u16; 1];
+            c.encode_utf16(&mut unit);
+            let mut out = Vec::new();
+            push_utf16(&mut out, &unit[0].to_le_bytes());
+            push_unit(&mut out, unit[0]);
+            assert_eq!(out, [ascii, ascii], "{c}");
+        }
+    }
+}
