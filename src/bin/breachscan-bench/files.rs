@@ -84,7 +84,10 @@ pub fn run(args: &Args) -> Result<()> {
     let ceil_all3 = lanes.unwrap_or(one_stream);
     let lanes_text = lanes.map_or_else(
         || "no MD5 lanes on this CPU".to_string(),
-        |l| format!("over 16 files at once (MD5 in AVX-512 lanes) {l:.0} MB/s"),
+        |l| {
+            let kernel = md5_lanes::Kernel::best();
+            format!("over 16 files at once (MD5 in {kernel:?} lanes) {l:.0} MB/s")
+        },
     );
     println!(
         "\nper core: SHA-256 {ceil_sha256:.0} MB/s; MD5+SHA-1+SHA-256 of one file {one_stream:.0} MB/s, {lanes_text}; {cores} cores → ceilings {:.0} / {:.0} MB/s\n",
