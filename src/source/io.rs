@@ -59,6 +59,10 @@ impl ReadBuf {
         self.parts().0
     }
 
+    pub fn as_slice(&self) -> &[u8] {
+        &self.storage[self.offset..self.offset + self.len]
+    }
+
     pub fn stop(&self) -> &Stop {
         &self.stop
     }
