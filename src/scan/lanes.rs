@@ -147,11 +147,12 @@ enum End {
 struct Worker<'a> {
     source: usize,
     ctx: &'a Ctx<'a>,
-    tx: &'a mpsc::SyncSender<Vec<ScanEvent>>,
     /// For the one-file path and for evidence's missing digests.
     buf: ReadBuf,
     /// Buffers of lanes that ended, for the next files.
     spare: Vec<ReadBuf>,
+    /// Its events, on their way to the report thread.
+    batch: Batch<'a>,
 }
 
 impl<'a> Worker<'a> {
@@ -159,9 +160,9 @@ impl<'a> Worker<'a> {
         Worker {
             source,
             ctx,
-            tx,
             buf: ReadBuf::for_scan(ctx.stop),
             spare: Vec::new(),
+            batch: Batch::new(tx),
         }
     }
 
@@ -208,7 +209,7 @@ impl<'a> Worker<'a> {
         let path = worker::item_path(&item);
         let mut lane = None;
         let ctx = self.ctx;
-        let batch = Batch::new(self.tx);
+        let batch = &self.batch;
         let emit: worker::Emit = &|ev| batch.push(ev);
         let run = catch_unwind(AssertUnwindSafe(|| match item {
             SourceItem::Problem(problem) => emit(ScanEvent::Problem { source, problem }),
@@ -258,7 +259,6 @@ impl<'a> Worker<'a> {
         if let Err(panic) = run {
             emit(worker::internal_error(source, path, &panic));
         }
-        batch.flush();
         lane
     }
 
@@ -329,8 +329,7 @@ impl<'a> Worker<'a> {
         let path = worker::problem_path(&entry);
         let size = entry.meta.size;
         let wbuf = &mut self.buf;
-        // One file's events go to the report thread together (see `Batch`).
-        let batch = Batch::new(self.tx);
+        let batch = &self.batch;
         let emit: worker::Emit = &|ev| batch.push(ev);
         let run = catch_unwind(AssertUnwindSafe(|| {
             let read = match end {
@@ -350,7 +349,6 @@ impl<'a> Worker<'a> {
         if let Err(panic) = run {
             emit(worker::internal_error(source, path, &panic));
         }
-        batch.flush();
         ctx.progress.file_done(size);
     }
 }

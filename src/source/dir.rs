@@ -248,29 +248,30 @@ struct HostFile {
 }
 
 impl HostFile {
-    /// Opens the file and checks it is still a regular file.
-    fn open_regular(&self) -> io::Result<File> {
+    /// Opens the file and checks it is still a regular file; with its size
+    /// from that one `fstat`.
+    fn open_regular(&self) -> io::Result<(File, u64)> {
         let file = open_evidence(&self.path, self.follow)?;
-        if !file.metadata()?.is_file() {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
             return Err(io::Error::other(
                 "no longer a regular file (changed after the walk); not read",
             ));
         }
-        Ok(file)
+        Ok((file, meta.len()))
     }
 }
 
 impl Content for HostFile {
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
-        let file = self.open_regular()?;
-        let len = file.metadata()?.len();
+        let (file, len) = self.open_regular()?;
         pump_file(&file, len, self.mmap, buf, sink)
     }
 
     fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {
         // Unbuffered: callers read a few bytes (the head, to recognise a
         // format) or whole blocks.
-        Ok(Box::new(self.open_regular()?))
+        Ok(Box::new(self.open_regular()?.0))
     }
 
     /// The host filesystem's holes (`SEEK_DATA`/`SEEK_HOLE`), so a sparse
@@ -278,7 +279,7 @@ impl Content for HostFile {
     /// counts would not do: a compressing filesystem stores data in fewer
     /// blocks than it holds.
     fn hole_bytes(&self) -> u64 {
-        self.open_regular().map_or(0, |f| host_holes(&f))
+        self.open_regular().map_or(0, |(f, _)| host_holes(&f))
     }
 }
 
