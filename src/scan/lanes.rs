@@ -21,7 +21,7 @@ use crate::evidence::ScanEvent;
 use crate::hash::MultiHasher;
 use crate::hash::md5_lanes::{self, LANES};
 use crate::matcher::content::ContentStream;
-use crate::source::{FileEntry, ReadBuf, SourceItem};
+use crate::source::{Deferred, FileEntry, ReadBuf, SourceItem};
 
 use super::Batch;
 use super::worker::{self, Ctx, Plan, Read1};
@@ -39,7 +39,7 @@ pub(super) fn worth_it(ctx: &Ctx) -> bool {
 /// thread pulling items from the shared walk as its lanes free up.
 pub(super) fn run_source(
     source: usize,
-    items: Box<dyn Iterator<Item = SourceItem> + Send + '_>,
+    items: Box<dyn Iterator<Item = Deferred<'_>> + Send + '_>,
     ctx: &Ctx,
     tx: &mpsc::SyncSender<Vec<ScanEvent>>,
 ) {
@@ -88,29 +88,34 @@ struct Lane<'a> {
 impl Lane<'_> {
     /// Reads the lane's next chunk into `buf[..len]`; notes the end of the
     /// file, a failed read, or first bytes that send the file the one-file
-    /// way (then `len` is 0). A file's first bytes are read on their own, so that an event
-    /// log costs the lanes 8 bytes, not a whole chunk.
+    /// way (then `len` is 0). A big file's first bytes are read on their
+    /// own, so that an event log costs the lanes 8 bytes, not a whole chunk;
+    /// a file that fits in a chunk is read in one call (a log that small
+    /// costs little to read twice).
     fn read_chunk(&mut self) {
         let first = self.bytes == 0 && self.head_len == 0;
+        let left = self.entry.meta.size.saturating_sub(self.bytes);
         let read = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Option<usize>> {
             let buf = self.buf.as_mut_slice();
+            let reader = &mut *self.reader;
             if !first {
-                return worker::read_full(&mut *self.reader, buf).map(Some);
+                return worker::read_upto(reader, buf, left).map(Some);
             }
-            let n = worker::read_full(&mut *self.reader, &mut buf[..artifact::HEAD_LEN])?;
-            self.head_len = n;
-            self.head[..n].copy_from_slice(&buf[..n]);
-            let parsed = artifact::parser_for(&self.head[..n]).is_some()
-                || super::kept::Kind::of(&self.head[..n]).is_some();
+            let whole = left <= CHUNK as u64;
+            let head_at = if whole { CHUNK } else { artifact::HEAD_LEN };
+            let mut n = worker::read_upto(reader, &mut buf[..head_at], left)?;
+            let head = n.min(artifact::HEAD_LEN);
+            self.head_len = head;
+            self.head[..head].copy_from_slice(&buf[..head]);
+            let parsed = artifact::parser_for(&self.head[..head]).is_some()
+                || super::kept::Kind::of(&self.head[..head]).is_some();
             if parsed {
                 return Ok(None);
             }
-            if n < artifact::HEAD_LEN {
-                return Ok(Some(n));
+            if !whole && n == artifact::HEAD_LEN {
+                n += worker::read_upto(reader, &mut buf[n..], left - n as u64)?;
             }
-            Ok(Some(
-                n + worker::read_full(&mut *self.reader, &mut buf[n..])?,
-            ))
+            Ok(Some(n))
         }));
         self.len = 0;
         match read {
@@ -168,7 +173,7 @@ impl<'a> Worker<'a> {
 
     fn run(
         mut self,
-        items: &Mutex<Box<dyn Iterator<Item = SourceItem> + Send + '_>>,
+        items: &Mutex<Box<dyn Iterator<Item = Deferred<'_>> + Send + '_>>,
         handed: &Mutex<Handed<'a>>,
     ) {
         let mut lanes: Vec<Lane<'a>> = Vec::with_capacity(LANES);
@@ -178,7 +183,7 @@ impl<'a> Worker<'a> {
                 let next = items.lock().unwrap_or_else(PoisonError::into_inner).next();
                 match next {
                     None => walk_done = true,
-                    Some(item) => lanes.extend(self.admit(item)),
+                    Some(item) => lanes.extend(self.admit(item.resolve())),
                 }
             }
             if walk_done {

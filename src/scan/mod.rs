@@ -20,9 +20,7 @@ use rayon::iter::{ParallelBridge, ParallelIterator};
 use crate::evidence::{ReportSink, ScanEvent};
 use crate::matcher::Matcher;
 use crate::sigma::RuleSet;
-use crate::source::{
-    self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceItem, SourceOptions,
-};
+use crate::source::{self, EvidencePath, FileSource, Problem, ProblemKind, ReadBuf, SourceOptions};
 use crate::stop::Stop;
 
 #[derive(Debug, Clone, Default)]
@@ -140,7 +138,7 @@ pub fn run(
                         None => src.kind().to_string(),
                     };
                     progress.stage(&format!("scanning {} ({kind})", targets[idx].display()));
-                    let entries = until_stopped(src.entries(), ctx.stop);
+                    let entries = until_stopped(src.deferred_entries(), ctx.stop);
                     if lanes {
                         lanes::run_source(idx, entries, ctx, &tx);
                     } else {
@@ -148,6 +146,7 @@ pub fn run(
                         entries.par_bridge().for_each_init(
                             || (Batch::new(tx), ReadBuf::for_scan(ctx.stop)),
                             |(batch, buf), item| {
+                                let item = item.resolve();
                                 worker::run_item(idx, item, ctx, buf, &|ev| batch.push(ev));
                             },
                         );
@@ -187,10 +186,10 @@ pub fn run(
 }
 
 /// A source's entries, ending early when the scan is asked to stop.
-pub(crate) fn until_stopped<'a>(
-    entries: Box<dyn Iterator<Item = SourceItem> + Send + 'a>,
+pub(crate) fn until_stopped<'a, T: 'a>(
+    entries: Box<dyn Iterator<Item = T> + Send + 'a>,
     stop: &'a Stop,
-) -> Box<dyn Iterator<Item = SourceItem> + Send + 'a> {
+) -> Box<dyn Iterator<Item = T> + Send + 'a> {
     Box::new(entries.take_while(move |_| stop.requested().is_none()))
 }
 

@@ -563,11 +563,24 @@ pub(super) fn host_path(p: &EvidencePath) -> std::path::PathBuf {
 
 /// Fills `buf` unless the reader ends first; returns the bytes read.
 pub(super) fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    read_upto(r, buf, u64::MAX)
+}
+
+/// [`read_full`] of a file that should hold `left` more bytes: a short read
+/// that ends exactly there is the end (as in `source::io`'s sized pump), so
+/// a small file costs one `read`, not a second to see end-of-file.
+pub(super) fn read_upto(r: &mut dyn Read, buf: &mut [u8], left: u64) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
+        let want = buf.len() - n;
         match r.read(&mut buf[n..]) {
             Ok(0) => break,
-            Ok(k) => n += k,
+            Ok(k) => {
+                n += k;
+                if k < want && n as u64 == left {
+                    break;
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -10,6 +10,7 @@
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use jiff::Timestamp;
@@ -17,8 +18,8 @@ use walkdir::WalkDir;
 
 use super::io::{ReadBuf, open_evidence, pump_file};
 use super::{
-    Content, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind, SourceItem,
-    SourceOptions,
+    Content, Deferred, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind,
+    SourceItem, SourceOptions,
 };
 
 pub struct DirSource {
@@ -91,18 +92,20 @@ impl DirSource {
         EvidencePath::from_bytes(bytes)
     }
 
-    fn item(&self, entry: walkdir::DirEntry) -> Option<SourceItem> {
+    /// The entry as the walk sees it: directories skipped, links and
+    /// special files listed, a regular file's facts left for later.
+    fn item(&self, entry: walkdir::DirEntry) -> Option<Deferred<'_>> {
         let path = entry.path();
         let ft = entry.file_type();
         if ft.is_dir() {
             return None;
         }
         let problem = |kind: ProblemKind, message: String| {
-            Some(SourceItem::Problem(Problem::new(
+            Some(Deferred::Ready(SourceItem::Problem(Problem::new(
                 self.inner_path(path),
                 kind,
                 message,
-            )))
+            ))))
         };
         if ft.is_symlink() {
             let target = std::fs::read_link(path)
@@ -125,19 +128,43 @@ impl DirSource {
             let (kind, what) = special_kind(&ft);
             return problem(kind, format!("{what}: never opened"));
         }
-        match entry.metadata() {
-            Ok(meta) => Some(SourceItem::File(FileEntry {
-                path: self.inner_path(path),
-                host_path: Some(EvidencePath::from_os(path.as_os_str())),
-                meta: file_meta(&meta),
-                content: Box::new(HostFile {
-                    path: path.to_path_buf(),
-                    follow: self.opts.follow_symlinks,
-                    mmap: self.opts.mmap,
-                }),
-            })),
-            Err(e) => problem(ProblemKind::Unreadable, format!("cannot stat: {e}")),
-        }
+        Some(Deferred::Later(Box::new(move || self.file(entry))))
+    }
+
+    /// A regular file of the walk, opened and `fstat`ed once: its facts
+    /// come from the open file, which is kept for the read. A file that
+    /// cannot be opened is listed from its `lstat` (its name still
+    /// matches; the read then reports why it failed).
+    fn file(&self, entry: walkdir::DirEntry) -> SourceItem {
+        let path = entry.path();
+        let opened = open_evidence(path, self.opts.follow_symlinks)
+            .and_then(|f| f.metadata().map(|m| (f, m)))
+            .ok()
+            .filter(|(_, m)| m.is_file());
+        let (meta, opened) = match opened {
+            Some((file, meta)) => (meta.clone(), Some((file, meta.len()))),
+            None => match entry.metadata() {
+                Ok(meta) => (meta, None),
+                Err(e) => {
+                    return SourceItem::Problem(Problem::new(
+                        self.inner_path(path),
+                        ProblemKind::Unreadable,
+                        format!("cannot stat: {e}"),
+                    ));
+                }
+            },
+        };
+        SourceItem::File(FileEntry {
+            path: self.inner_path(path),
+            host_path: Some(EvidencePath::from_os(path.as_os_str())),
+            meta: file_meta(&meta),
+            content: Box::new(HostFile {
+                path: entry.into_path(),
+                follow: self.opts.follow_symlinks,
+                mmap: self.opts.mmap,
+                opened: Mutex::new(opened),
+            }),
+        })
     }
 
     fn walk_error(&self, err: walkdir::Error) -> SourceItem {
@@ -176,9 +203,13 @@ impl FileSource for DirSource {
     }
 
     fn entries(&self) -> Box<dyn Iterator<Item = SourceItem> + Send + '_> {
+        Box::new(self.deferred_entries().map(Deferred::resolve))
+    }
+
+    fn deferred_entries(&self) -> Box<dyn Iterator<Item = Deferred<'_>> + Send + '_> {
         Box::new(self.walker().filter_map(move |r| match r {
             Ok(entry) => self.item(entry),
-            Err(e) => Some(self.walk_error(e)),
+            Err(e) => Some(Deferred::Ready(self.walk_error(e))),
         }))
     }
 
@@ -245,9 +276,22 @@ struct HostFile {
     path: PathBuf,
     follow: bool,
     mmap: bool,
+    /// The file as opened (with its size) when the walk's entry was
+    /// resolved, for the first read: one open and `fstat` a file, not two.
+    opened: Mutex<Option<(File, u64)>>,
 }
 
 impl HostFile {
+    /// The file opened when the entry was resolved, else opened now.
+    fn take_or_open(&self) -> io::Result<(File, u64)> {
+        let kept = self
+            .opened
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        kept.map_or_else(|| self.open_regular(), Ok)
+    }
+
     /// Opens the file and checks it is still a regular file; with its size
     /// from that one `fstat`.
     fn open_regular(&self) -> io::Result<(File, u64)> {
@@ -264,14 +308,14 @@ impl HostFile {
 
 impl Content for HostFile {
     fn pump(&self, buf: &mut ReadBuf, sink: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
-        let (file, len) = self.open_regular()?;
+        let (file, len) = self.take_or_open()?;
         pump_file(&file, len, self.mmap, buf, sink)
     }
 
     fn open(&self) -> io::Result<Box<dyn crate::artifact::ReadSeek>> {
         // Unbuffered: callers read a few bytes (the head, to recognise a
         // format) or whole blocks.
-        Ok(Box::new(self.open_regular()?.0))
+        Ok(Box::new(self.take_or_open()?.0))
     }
 
     /// The host filesystem's holes (`SEEK_DATA`/`SEEK_HOLE`), so a sparse

@@ -89,6 +89,19 @@ pub fn pump(
     buf: &mut ReadBuf,
     sink: &mut dyn FnMut(&[u8]),
 ) -> io::Result<u64> {
+    pump_sized(reader, buf, sink, None)
+}
+
+/// [`pump`] of a file that held `size` bytes when it was opened: a short
+/// read that ends exactly there is its end (a regular file reads short
+/// only at its end), so a small file costs one `read`, not a second to see
+/// end-of-file. A file that grew since reads on to its new end.
+fn pump_sized(
+    reader: &mut dyn Read,
+    buf: &mut ReadBuf,
+    sink: &mut dyn FnMut(&[u8]),
+    size: Option<u64>,
+) -> io::Result<u64> {
     let (buf, stop) = buf.parts();
     let mut total = 0u64;
     loop {
@@ -101,6 +114,9 @@ pub fn pump(
         };
         total += n as u64;
         sink(&buf[..n]);
+        if n < buf.len() && size == Some(total) {
+            return Ok(total);
+        }
     }
 }
 
@@ -149,7 +165,7 @@ pub fn pump_file(
         // Mapping can fail on special filesystems; reading still works.
     }
     let mut reader = file;
-    pump(&mut reader, buf, sink)
+    pump_sized(&mut reader, buf, sink, Some(size))
 }
 
 /// Marks a read as ended by the file shrinking under it.
@@ -255,5 +271,53 @@ mod tests {
         .unwrap();
         assert_eq!(n, data.len() as u64);
         assert_eq!(got, data);
+    }
+
+    /// Counts the reads it serves; hands out at most `piece` bytes a call.
+    struct Pieces<'a> {
+        data: &'a [u8],
+        piece: usize,
+        reads: usize,
+    }
+
+    impl Read for Pieces<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.reads += 1;
+            let n = buf.len().min(self.piece).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// A file read short at its known size ends there (one read, not a
+    /// second to see end-of-file); short reads before it, or a size that
+    /// was wrong, read on to the real end.
+    #[test]
+    fn sized_pump_stops_at_the_size_only_when_a_read_ends_there() {
+        let data: Vec<u8> = (0..20_000u32).map(|i| i as u8).collect();
+        let sized = |piece: usize, size: u64| {
+            let mut r = Pieces {
+                data: &data,
+                piece,
+                reads: 0,
+            };
+            let mut got = Vec::new();
+            let mut buf = ReadBuf::new(4096 * 4);
+            let n = pump_sized(
+                &mut r,
+                &mut buf,
+                &mut |c| got.extend_from_slice(c),
+                Some(size),
+            );
+            assert_eq!(got, data[..n.unwrap() as usize]);
+            (got.len(), r.reads)
+        };
+        // A full buffer (16 KiB), then a short read at the size.
+        assert_eq!(sized(usize::MAX, 20_000), (20_000, 2));
+        assert_eq!(sized(999, 20_000), (20_000, 21));
+        // Grown since its size was read: the read that reached the old
+        // size filled the buffer, so it was not the end.
+        assert_eq!(sized(usize::MAX, 16_384), (20_000, 3));
     }
 }
