@@ -54,6 +54,15 @@ impl Kernel {
         }
     }
 
+    /// Its name in figures.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Scalar => "scalar",
+            Kernel::Avx2 => "AVX2",
+            Kernel::Avx512 => "AVX-512",
+        }
+    }
+
     /// Whether this CPU runs it.
     pub fn runs(self) -> bool {
         match self {

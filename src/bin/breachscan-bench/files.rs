@@ -85,8 +85,8 @@ pub fn run(args: &Args) -> Result<()> {
     let lanes_text = lanes.map_or_else(
         || "no MD5 lanes on this CPU".to_string(),
         |l| {
-            let kernel = md5_lanes::Kernel::best();
-            format!("over 16 files at once (MD5 in {kernel:?} lanes) {l:.0} MB/s")
+            let kernel = md5_lanes::Kernel::best().name();
+            format!("over 16 files at once (MD5 in {kernel} lanes) {l:.0} MB/s")
         },
     );
     println!(
