@@ -113,10 +113,15 @@ pub fn update_with(jobs: &mut [(&mut Md5, &[u8])], kernel: Kernel) {
     if kernel != Kernel::Scalar {
         while rest.len() >= kernel.min_lanes() {
             let n = rest.iter().map(|r| r.1.len() / 64).min().unwrap_or(0);
-            let mut states = [[0u32; 4]; LANES];
+            // Word-major: `states[w][lane]` is word `w` of a lane's state,
+            // as the kernels load it.
+            let mut states = [[0u32; LANES]; 4];
             let mut data: [&[u8]; LANES] = [&[0u8; 64]; LANES];
             for (lane, (job, bytes)) in rest.iter().enumerate() {
-                states[lane] = jobs[*job].0.state();
+                let state = jobs[*job].0.state();
+                for (w, word) in state.into_iter().enumerate() {
+                    states[w][lane] = word;
+                }
                 data[lane] = bytes;
             }
             let used = rest.len();
@@ -130,7 +135,7 @@ pub fn update_with(jobs: &mut [(&mut Md5, &[u8])], kernel: Kernel) {
                 }
             }
             for (lane, (job, bytes)) in rest.iter_mut().enumerate() {
-                jobs[*job].0.set_state(states[lane]);
+                jobs[*job].0.set_state(states.map(|word| word[lane]));
                 *bytes = &bytes[n * 64..];
             }
             rest.retain(|r| !r.1.is_empty());
@@ -158,6 +163,36 @@ fn avx2_here() -> bool {
     }
 }
 
+/// The 64 steps of one block in order, for the vector kernels: the
+/// caller's `$step!(fun, a, b, c, d, word, k, shift)` per step, `fun` the
+/// round's entry of the four given, `a..d` the state variables rotated.
+#[cfg(target_arch = "x86_64")]
+macro_rules! md5_steps {
+    ($step:ident, [$f:tt, $g:tt, $h:tt, $i:tt], $a:ident, $b:ident, $c:ident, $d:ident) => {
+        md5_steps!(@round $step, $f, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+            0, [7, 12, 17, 22], $a, $b, $c, $d);
+        md5_steps!(@round $step, $g, [1, 6, 11, 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12],
+            16, [5, 9, 14, 20], $a, $b, $c, $d);
+        md5_steps!(@round $step, $h, [5, 8, 11, 14, 1, 4, 7, 10, 13, 0, 3, 6, 9, 12, 15, 2],
+            32, [4, 11, 16, 23], $a, $b, $c, $d);
+        md5_steps!(@round $step, $i, [0, 7, 14, 5, 12, 3, 10, 1, 8, 15, 6, 13, 4, 11, 2, 9],
+            48, [6, 10, 15, 21], $a, $b, $c, $d);
+    };
+    (@round $step:ident, $fun:tt, [$($w:expr),*], $base:expr,
+        [$s0:literal, $s1:literal, $s2:literal, $s3:literal],
+        $a:ident, $b:ident, $c:ident, $d:ident) => {
+        let words = [$($w),*];
+        let mut i = 0;
+        while i < 16 {
+            $step!($fun, $a, $b, $c, $d, words[i], $base + i, $s0);
+            $step!($fun, $d, $a, $b, $c, words[i + 1], $base + i + 1, $s1);
+            $step!($fun, $c, $d, $a, $b, words[i + 2], $base + i + 2, $s2);
+            $step!($fun, $b, $c, $d, $a, words[i + 3], $base + i + 3, $s3);
+            i += 4;
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::LANES;
@@ -166,35 +201,30 @@ mod avx2 {
 
     /// Runs `n` blocks of each of the first `used` lanes in `V` vectors of
     /// eight lanes (`V` is 1 or 2: two independent chains interleave, which
-    /// a latency-bound MD5 needs to fill the vector units); lanes past
-    /// `used` are computed over a dummy block and not stored.
+    /// a latency-bound MD5 needs to fill the vector units). `states` is
+    /// word-major; lanes past `used` run over a dummy block and are
+    /// ignored by the caller.
     ///
     /// # Safety
     /// The CPU must have AVX2; `used <= 8 * V`; `data[..used]` each hold
     /// `n * 64` bytes.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn compress<const V: usize>(
-        states: &mut [[u32; 4]; LANES],
+        states: &mut [[u32; LANES]; 4],
         data: &[&[u8]; LANES],
         used: usize,
         n: usize,
     ) {
-        let mut soa = [[0u32; LANES]; 4];
-        for (lane, s) in states.iter().enumerate() {
-            for w in 0..4 {
-                soa[w][lane] = s[w];
-            }
-        }
         let zero = _mm256_setzero_si256();
         // SAFETY (these loads and stores): each pointer is to 32 bytes.
         let load = |p: &[u32]| unsafe { _mm256_loadu_si256(p.as_ptr().cast()) };
         let (mut a, mut b, mut c, mut d) = ([zero; V], [zero; V], [zero; V], [zero; V]);
         for v in 0..V {
             let at = 8 * v;
-            a[v] = load(&soa[0][at..at + 8]);
-            b[v] = load(&soa[1][at..at + 8]);
-            c[v] = load(&soa[2][at..at + 8]);
-            d[v] = load(&soa[3][at..at + 8]);
+            a[v] = load(&states[0][at..at + 8]);
+            b[v] = load(&states[1][at..at + 8]);
+            c[v] = load(&states[2][at..at + 8]);
+            d[v] = load(&states[3][at..at + 8]);
         }
         let ones = _mm256_set1_epi32(-1);
         for k in 0..n {
@@ -226,43 +256,7 @@ mod avx2 {
                     }
                 };
             }
-            macro_rules! round {
-                ($f:ident, [$($g:expr),*], $base:expr, [$s0:literal, $s1:literal, $s2:literal, $s3:literal]) => {
-                    let g = [$($g),*];
-                    let mut i = 0;
-                    while i < 16 {
-                        step!($f, a, b, c, d, g[i], $base + i, $s0);
-                        step!($f, d, a, b, c, g[i + 1], $base + i + 1, $s1);
-                        step!($f, c, d, a, b, g[i + 2], $base + i + 2, $s2);
-                        step!($f, b, c, d, a, g[i + 3], $base + i + 3, $s3);
-                        i += 4;
-                    }
-                };
-            }
-            round!(
-                f,
-                [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-                0,
-                [7, 12, 17, 22]
-            );
-            round!(
-                g,
-                [1, 6, 11, 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12],
-                16,
-                [5, 9, 14, 20]
-            );
-            round!(
-                h,
-                [5, 8, 11, 14, 1, 4, 7, 10, 13, 0, 3, 6, 9, 12, 15, 2],
-                32,
-                [4, 11, 16, 23]
-            );
-            round!(
-                i,
-                [0, 7, 14, 5, 12, 3, 10, 1, 8, 15, 6, 13, 4, 11, 2, 9],
-                48,
-                [6, 10, 15, 21]
-            );
+            md5_steps!(step, [round_f, round_g, round_h, round_i], a, b, c, d);
             for v in 0..V {
                 a[v] = _mm256_add_epi32(a[v], aa[v]);
                 b[v] = _mm256_add_epi32(b[v], bb[v]);
@@ -273,12 +267,7 @@ mod avx2 {
         for v in 0..V {
             let at = 8 * v;
             for (w, x) in [a[v], b[v], c[v], d[v]].into_iter().enumerate() {
-                unsafe { _mm256_storeu_si256(soa[w][at..at + 8].as_mut_ptr().cast(), x) };
-            }
-        }
-        for (lane, s) in states.iter_mut().enumerate().take(used) {
-            for w in 0..4 {
-                s[w] = soa[w][lane];
+                unsafe { _mm256_storeu_si256(states[w][at..at + 8].as_mut_ptr().cast(), x) };
             }
         }
     }
@@ -288,22 +277,22 @@ mod avx2 {
     // G = c ^ (d & (b ^ c)), H = b ^ c ^ d, I = c ^ (b | !d).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn f(b: __m256i, c: __m256i, d: __m256i, _: __m256i) -> __m256i {
+    fn round_f(b: __m256i, c: __m256i, d: __m256i, _: __m256i) -> __m256i {
         _mm256_xor_si256(d, _mm256_and_si256(b, _mm256_xor_si256(c, d)))
     }
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn g(b: __m256i, c: __m256i, d: __m256i, _: __m256i) -> __m256i {
+    fn round_g(b: __m256i, c: __m256i, d: __m256i, _: __m256i) -> __m256i {
         _mm256_xor_si256(c, _mm256_and_si256(d, _mm256_xor_si256(b, c)))
     }
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn h(b: __m256i, c: __m256i, d: __m256i, _: __m256i) -> __m256i {
+    fn round_h(b: __m256i, c: __m256i, d: __m256i, _: __m256i) -> __m256i {
         _mm256_xor_si256(_mm256_xor_si256(c, d), b)
     }
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn i(b: __m256i, c: __m256i, d: __m256i, ones: __m256i) -> __m256i {
+    fn round_i(b: __m256i, c: __m256i, d: __m256i, ones: __m256i) -> __m256i {
         _mm256_xor_si256(c, _mm256_or_si256(b, _mm256_xor_si256(d, ones)))
     }
 
@@ -341,28 +330,27 @@ mod avx512 {
     use crate::hash::fast_md5::K;
     use std::arch::x86_64::*;
 
-    /// Runs `n` blocks of each of the first `used` lanes; lanes past
-    /// `used` are computed over a dummy block and not stored.
+    /// Runs `n` blocks of each of the first `used` lanes. `states` is
+    /// word-major; lanes past `used` run over a dummy block and are
+    /// ignored by the caller.
     ///
     /// # Safety
     /// The CPU must have AVX-512F; `data[..used]` each hold `n * 64` bytes.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn compress16(
-        states: &mut [[u32; 4]; LANES],
+        states: &mut [[u32; LANES]; 4],
         data: &[&[u8]; LANES],
         used: usize,
         n: usize,
     ) {
-        let mut soa = [[0u32; LANES]; 4];
-        for (lane, s) in states.iter().enumerate() {
-            for w in 0..4 {
-                soa[w][lane] = s[w];
-            }
-        }
         // SAFETY (these loads and stores): each pointer is to 64 bytes.
         let load = |v: &[u32; LANES]| unsafe { _mm512_loadu_si512(v.as_ptr().cast()) };
-        let (mut a, mut b, mut c, mut d) =
-            (load(&soa[0]), load(&soa[1]), load(&soa[2]), load(&soa[3]));
+        let (mut a, mut b, mut c, mut d) = (
+            load(&states[0]),
+            load(&states[1]),
+            load(&states[2]),
+            load(&states[3]),
+        );
         for k in 0..n {
             let mut rows = [_mm512_setzero_si512(); LANES];
             for (lane, row) in rows.iter_mut().enumerate() {
@@ -383,55 +371,14 @@ mod avx512 {
             // Round functions as truth tables of (b, c, d):
             // F = (b & c) | (!b & d) = 0xCA, G = (b & d) | (c & !d) = 0xE4,
             // H = b ^ c ^ d = 0x96, I = c ^ (b | !d) = 0x39.
-            macro_rules! round {
-                ($imm:literal, [$($g:expr),*], $base:expr, [$s0:literal, $s1:literal, $s2:literal, $s3:literal]) => {
-                    let g = [$($g),*];
-                    let mut i = 0;
-                    while i < 16 {
-                        step!($imm, a, b, c, d, g[i], $base + i, $s0);
-                        step!($imm, d, a, b, c, g[i + 1], $base + i + 1, $s1);
-                        step!($imm, c, d, a, b, g[i + 2], $base + i + 2, $s2);
-                        step!($imm, b, c, d, a, g[i + 3], $base + i + 3, $s3);
-                        i += 4;
-                    }
-                };
-            }
-            round!(
-                0xCA,
-                [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-                0,
-                [7, 12, 17, 22]
-            );
-            round!(
-                0xE4,
-                [1, 6, 11, 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12],
-                16,
-                [5, 9, 14, 20]
-            );
-            round!(
-                0x96,
-                [5, 8, 11, 14, 1, 4, 7, 10, 13, 0, 3, 6, 9, 12, 15, 2],
-                32,
-                [4, 11, 16, 23]
-            );
-            round!(
-                0x39,
-                [0, 7, 14, 5, 12, 3, 10, 1, 8, 15, 6, 13, 4, 11, 2, 9],
-                48,
-                [6, 10, 15, 21]
-            );
+            md5_steps!(step, [0xCA, 0xE4, 0x96, 0x39], a, b, c, d);
             a = _mm512_add_epi32(a, aa);
             b = _mm512_add_epi32(b, bb);
             c = _mm512_add_epi32(c, cc);
             d = _mm512_add_epi32(d, dd);
         }
         for (w, v) in [a, b, c, d].into_iter().enumerate() {
-            unsafe { _mm512_storeu_si512(soa[w].as_mut_ptr().cast(), v) };
-        }
-        for (lane, s) in states.iter_mut().enumerate().take(used) {
-            for w in 0..4 {
-                s[w] = soa[w][lane];
-            }
+            unsafe { _mm512_storeu_si512(states[w].as_mut_ptr().cast(), v) };
         }
     }
 

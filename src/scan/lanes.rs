@@ -56,7 +56,7 @@ pub(super) fn run_source(
 /// worker's lanes: its MD5 vectors stay full, and the other cores take its
 /// rounds' reading and SHA tasks (rayon stealing). Split over workers,
 /// eight big files were four lanes each, and half-empty vectors ran MD5 at
-/// half speed (0.67× of the lanes ceiling, against 0.9× now).
+/// half speed (0.67× of the lanes ceiling, against 0.88× now).
 struct Handed<'a> {
     lanes: Vec<Lane<'a>>,
     /// Workers that have not returned; the last one takes every lane left.

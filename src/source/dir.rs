@@ -137,13 +137,12 @@ impl DirSource {
     /// matches; the read then reports why it failed).
     fn file(&self, entry: walkdir::DirEntry) -> SourceItem {
         let path = entry.path();
-        let opened = open_evidence(path, self.opts.follow_symlinks)
-            .and_then(|f| f.metadata().map(|m| (f, m)))
-            .ok()
-            .filter(|(_, m)| m.is_file());
-        let (meta, opened) = match opened {
-            Some((file, meta)) => (meta.clone(), Some((file, meta.len()))),
-            None => match entry.metadata() {
+        let (meta, opened) = match open_regular(path, self.opts.follow_symlinks) {
+            Ok((file, meta)) => {
+                let len = meta.len();
+                (meta, Some((file, len)))
+            }
+            Err(_) => match entry.metadata() {
                 Ok(meta) => (meta, None),
                 Err(e) => {
                     return SourceItem::Problem(Problem::new(
@@ -292,18 +291,23 @@ impl HostFile {
         kept.map_or_else(|| self.open_regular(), Ok)
     }
 
-    /// Opens the file and checks it is still a regular file; with its size
-    /// from that one `fstat`.
+    /// Opens the file again (see [`open_regular`]), with its size.
     fn open_regular(&self) -> io::Result<(File, u64)> {
-        let file = open_evidence(&self.path, self.follow)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other(
-                "no longer a regular file (changed after the walk); not read",
-            ));
-        }
-        Ok((file, meta.len()))
+        open_regular(&self.path, self.follow).map(|(file, meta)| (file, meta.len()))
     }
+}
+
+/// Opens a file the walk saw as regular and checks, with the one `fstat`
+/// that also gives its facts, that it still is.
+fn open_regular(path: &Path, follow: bool) -> io::Result<(File, Metadata)> {
+    let file = open_evidence(path, follow)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "no longer a regular file (changed after the walk); not read",
+        ));
+    }
+    Ok((file, meta))
 }
 
 impl Content for HostFile {
