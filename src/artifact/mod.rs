@@ -93,6 +93,21 @@ pub trait RecordFilter: Sync {
     /// as hex, in ASCII lower case, any order, separated by NUL bytes) is
     /// `text` could hold a hit.
     fn may_match(&self, text: &[u8]) -> bool;
+    /// [`may_match`](Self::may_match) for a record whose System block is
+    /// known to say `facts`: rules of other channels and event ids need
+    /// not make it render.
+    fn may_match_record(&self, text: &[u8], facts: &SystemFacts) -> bool {
+        let _ = facts;
+        self.may_match(text)
+    }
+    /// Whether `text`, a piece of a record's text, holds any literal at
+    /// all. A piece holding none can be left out of the text of any record
+    /// it is part of; one holding some cannot, even when its record turns
+    /// out clean, because a filter may need several literals together
+    /// (the rules' clauses), which another record may complete.
+    fn holds_literal(&self, text: &[u8]) -> bool {
+        self.may_match(text)
+    }
     /// Whether some hit could lie in the text of a value of this kind; when
     /// not, a parser gathering a record's text may leave such values out.
     fn may_match_kind(&self, kind: ValueKind) -> bool;
@@ -102,6 +117,14 @@ pub trait RecordFilter: Sync {
     fn screens_system(&self) -> bool {
         false
     }
+}
+
+/// What a record's screening read for certain from its System block
+/// (`None`: not known, which any value may be).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemFacts<'a> {
+    pub channel: Option<&'a str>,
+    pub event_id: Option<u32>,
 }
 
 /// What a [`RecordFilter`] can decide.

@@ -140,11 +140,16 @@ impl Need {
 fn score(n: &Need) -> (usize, std::cmp::Reverse<usize>) {
     match n {
         Need::Any => (0, std::cmp::Reverse(usize::MAX)),
-        Need::OneOf(v) => (
-            v.iter().map(String::len).min().unwrap_or(0).min(8),
-            std::cmp::Reverse(v.len()),
-        ),
+        Need::OneOf(v) => score_of(v),
     }
+}
+
+/// [`score`] of the set `v`.
+pub fn score_of(v: &[String]) -> (usize, std::cmp::Reverse<usize>) {
+    (
+        v.iter().map(String::len).min().unwrap_or(0).min(8),
+        std::cmp::Reverse(v.len()),
+    )
 }
 
 /// The literals every match of `pattern` contains.

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::artifact::program::Program;
 use crate::artifact::registry::RegistryItem;
 use crate::artifact::{
-    self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen, ValueKind,
+    self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen,
+    SystemFacts, ValueKind,
 };
 use crate::bundle::IocIdx;
 use crate::evidence::{Artifact, Detection, FileFacts, Finding, Location, ScanEvent};
@@ -57,6 +58,14 @@ impl RecordFilter for Ctx<'_> {
     fn may_match(&self, text: &[u8]) -> bool {
         self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
             || self.rules.may_match(text)
+    }
+    fn may_match_record(&self, text: &[u8], facts: &SystemFacts) -> bool {
+        self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
+            || self.rules.may_match_record(text, facts)
+    }
+    fn holds_literal(&self, text: &[u8]) -> bool {
+        self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
+            || self.rules.holds_literal(text)
     }
     fn may_match_kind(&self, kind: ValueKind) -> bool {
         self.matcher.screen() != Screen::Nothing && self.matcher.may_match_kind(kind)

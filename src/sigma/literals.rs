@@ -1,11 +1,16 @@
-//! What text a rule needs: for each compiled rule, a set of literals one of
-//! which is in the text of every record the rule can fire on.
+//! What text a rule needs: for each compiled rule, clauses (sets of
+//! literals) each of which has a literal in the text of every record the
+//! rule can fire on.
 //!
-//! The analysis follows the rule's logic: an AND needs what any one of its
-//! parts needs (the part with the most selective literals is taken), an OR
-//! needs one of what each branch needs, a NOT or a matcher with no text of
-//! its own (numbers, ranges, `exists`, field references, placeholders)
-//! needs nothing. Regexes (Sigma `re`, and values with inner wildcards,
+//! The analysis follows the rule's logic: an AND needs what each of its
+//! parts needs (the clauses of all, the most selective kept), an OR needs
+//! one of what each branch needs (clauses distributed over the branches
+//! while few, else one clause of each branch's best), a NOT or a matcher
+//! with no text of its own (numbers, ranges, `exists`, field references,
+//! placeholders) needs nothing. Requiring every clause, not one, is what
+//! keeps a rule such as `Image|endswith: \rundll32.exe` *and*
+//! `CommandLine|contains: ...` from making every rundll32 record a
+//! candidate. Regexes (Sigma `re`, and values with inner wildcards,
 //! which compile to regexes) are read through their syntax tree for the
 //! literals every match contains. Literals are lower case and made only of
 //! "plain" characters (see `matcher::longest_plain_run`), so they appear
@@ -20,7 +25,8 @@ use std::collections::HashMap;
 
 use crate::artifact::ValueKind;
 use crate::matcher::fits_kind;
-pub use crate::matcher::literals::{MAX_LITERAL, Need, fold_lower, regex};
+use crate::matcher::literals::score_of;
+pub use crate::matcher::literals::{Need, fold_lower, regex};
 
 /// A rule whose best literals are shorter than this is screened by its
 /// channel instead: one- and two-letter literals are in nearly every
@@ -31,22 +37,133 @@ const MIN_USEFUL: usize = 3;
 /// record's time, formatted by us): no literal can be taken from them.
 const SYNTHETIC_FIELDS: &[&str] = &["TimeCreated"];
 
+/// Clauses a rule keeps at most: each costs a bit per rule and record, and
+/// past a few the next adds little.
+const MAX_CLAUSES: usize = 4;
+
 /// What the analysis asks of the leaves of a rule's logic.
 struct Leaves {
     item: fn(&CompiledDetectionItem) -> Need,
     keywords: fn(&CompiledMatcher) -> Need,
 }
 
-/// The literals of `rule`, or `None` when it needs nothing nameable.
-pub fn rule_literals(rule: &CompiledRule) -> Option<Vec<String>> {
+/// How the needs of a rule's parts combine.
+trait Combine: From<Need> {
+    fn all_of(parts: impl Iterator<Item = Self>) -> Self;
+    fn any_of(parts: impl Iterator<Item = Self>) -> Self;
+}
+
+impl Combine for Need {
+    fn all_of(parts: impl Iterator<Item = Self>) -> Self {
+        Need::all_of(parts)
+    }
+    fn any_of(parts: impl Iterator<Item = Self>) -> Self {
+        Need::any_of(parts)
+    }
+}
+
+/// Clauses that must all be found, each a set of literals of which one
+/// must be (none: the rule needs nothing nameable). Each clause is sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Clauses(pub Vec<Vec<String>>);
+
+impl From<Need> for Clauses {
+    fn from(n: Need) -> Self {
+        match n {
+            Need::Any => Clauses::default(),
+            Need::OneOf(mut v) => {
+                v.sort();
+                v.dedup();
+                Clauses(vec![v])
+            }
+        }
+    }
+}
+
+impl Clauses {
+    /// The most selective clauses, at most [`MAX_CLAUSES`]; clauses with a
+    /// literal too short to screen anything are dropped.
+    fn best(mut self) -> Self {
+        self.0.retain(|c| c.iter().all(|l| l.len() >= MIN_USEFUL));
+        self.0
+            .sort_by(|a, b| score_of(b).cmp(&score_of(a)).then_with(|| a.cmp(b)));
+        self.0.dedup();
+        self.0.truncate(MAX_CLAUSES);
+        self
+    }
+
+    /// The one clause that stands for the others where clauses cannot be
+    /// kept apart (`None`: nothing nameable).
+    fn first(self) -> Option<Vec<String>> {
+        self.best().0.into_iter().next()
+    }
+}
+
+fn union(a: &[String], b: &[String]) -> Vec<String> {
+    let mut u: Vec<String> = a.iter().chain(b).cloned().collect();
+    u.sort();
+    u.dedup();
+    u
+}
+
+impl Combine for Clauses {
+    fn all_of(parts: impl Iterator<Item = Self>) -> Self {
+        Clauses(parts.flat_map(|p| p.0).collect()).best()
+    }
+
+    fn any_of(parts: impl Iterator<Item = Self>) -> Self {
+        let parts: Vec<Clauses> = parts.collect();
+        if parts.is_empty() || parts.iter().any(|p| p.0.is_empty()) {
+            return Clauses::default();
+        }
+        // Value lists run to hundreds of one-clause branches: one union,
+        // sorted once.
+        if parts.iter().all(|p| p.0.len() == 1) {
+            let mut all: Vec<String> = parts.into_iter().flat_map(|p| p.0).flatten().collect();
+            all.sort();
+            all.dedup();
+            return Clauses(vec![all]);
+        }
+        let mut acc: Option<Clauses> = None;
+        for p in parts {
+            acc = Some(match acc {
+                None => p.best(),
+                Some(a) => or(a, p.best()),
+            });
+            if acc.as_ref().is_some_and(|a| a.0.is_empty()) {
+                return Clauses::default();
+            }
+        }
+        acc.unwrap_or_default()
+    }
+}
+
+/// `(a1 ∧ a2) ∨ (b1 ∧ b2)` is `(a1 ∨ b1) ∧ (a1 ∨ b2) ∧ (a2 ∨ b1) ∧
+/// (a2 ∨ b2)`: distributed while that gives few clauses, else the best
+/// clause of each side joined.
+fn or(a: Clauses, b: Clauses) -> Clauses {
+    if a.0.len() * b.0.len() <= MAX_CLAUSES {
+        let mut out = Vec::new();
+        for x in &a.0 {
+            for y in &b.0 {
+                out.push(union(x, y));
+            }
+        }
+        return Clauses(out).best();
+    }
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) => Clauses(vec![union(&x, &y)]),
+        _ => Clauses::default(),
+    }
+}
+
+/// The literal clauses of `rule` (empty when it needs nothing nameable).
+pub fn rule_literals(rule: &CompiledRule) -> Vec<Vec<String>> {
     let leaves = Leaves {
         item,
         keywords: keyword,
     };
-    match analyse(rule, &leaves) {
-        Need::OneOf(v) if v.iter().all(|l| l.len() >= MIN_USEFUL) => Some(v),
-        _ => None,
-    }
+    analyse::<Clauses>(rule, &leaves).best().0
 }
 
 /// The event ids a record must have for `rule` to fire on it (`EventID:
@@ -56,7 +173,7 @@ pub fn rule_event_ids(rule: &CompiledRule) -> Option<Vec<u32>> {
         item: event_id_item,
         keywords: |_| Need::Any,
     };
-    match analyse(rule, &leaves) {
+    match analyse::<Need>(rule, &leaves) {
         Need::OneOf(v) => v.iter().map(|s| s.parse().ok()).collect(),
         Need::Any => None,
     }
@@ -97,21 +214,27 @@ fn event_id_item(i: &CompiledDetectionItem) -> Need {
     }
 }
 
-fn analyse(rule: &CompiledRule, leaves: &Leaves) -> Need {
+fn analyse<N: Combine>(rule: &CompiledRule, leaves: &Leaves) -> N {
     // Several conditions: the rule fires when any does.
-    Need::any_of(
+    N::any_of(
         rule.conditions
             .iter()
             .map(|c| condition(c, &rule.detections, leaves)),
     )
 }
 
-fn condition(c: &ConditionExpr, dets: &HashMap<String, CompiledDetection>, l: &Leaves) -> Need {
+fn condition<N: Combine>(
+    c: &ConditionExpr,
+    dets: &HashMap<String, CompiledDetection>,
+    l: &Leaves,
+) -> N {
     match c {
-        ConditionExpr::And(xs) => Need::all_of(xs.iter().map(|x| condition(x, dets, l))),
-        ConditionExpr::Or(xs) => Need::any_of(xs.iter().map(|x| condition(x, dets, l))),
-        ConditionExpr::Not(_) => Need::Any,
-        ConditionExpr::Identifier(name) => dets.get(name).map_or(Need::Any, |d| detection(d, l)),
+        ConditionExpr::And(xs) => N::all_of(xs.iter().map(|x| condition(x, dets, l))),
+        ConditionExpr::Or(xs) => N::any_of(xs.iter().map(|x| condition(x, dets, l))),
+        ConditionExpr::Not(_) => Need::Any.into(),
+        ConditionExpr::Identifier(name) => {
+            dets.get(name).map_or(Need::Any.into(), |d| detection(d, l))
+        }
         ConditionExpr::Selector {
             quantifier,
             pattern,
@@ -122,26 +245,26 @@ fn condition(c: &ConditionExpr, dets: &HashMap<String, CompiledDetection>, l: &L
                 .map(|(_, d)| detection(d, l));
             match quantifier {
                 // `all of` over no detection is true of every record.
-                Quantifier::All => Need::all_of(named),
-                Quantifier::Any | Quantifier::Count(1..) => Need::any_of(named),
-                Quantifier::Count(0) => Need::Any,
+                Quantifier::All => N::all_of(named),
+                Quantifier::Any | Quantifier::Count(1..) => N::any_of(named),
+                Quantifier::Count(0) => Need::Any.into(),
             }
         }
     }
 }
 
-fn detection(d: &CompiledDetection, l: &Leaves) -> Need {
+fn detection<N: Combine>(d: &CompiledDetection, l: &Leaves) -> N {
     match d {
-        CompiledDetection::AllOf(items) => Need::all_of(items.iter().map(|i| (l.item)(i))),
-        CompiledDetection::AnyOf(ds) => Need::any_of(ds.iter().map(|d| detection(d, l))),
-        CompiledDetection::Keywords(m) => (l.keywords)(m),
-        CompiledDetection::And(ds) => Need::all_of(ds.iter().map(|d| detection(d, l))),
+        CompiledDetection::AllOf(items) => N::all_of(items.iter().map(|i| (l.item)(i).into())),
+        CompiledDetection::AnyOf(ds) => N::any_of(ds.iter().map(|d| detection(d, l))),
+        CompiledDetection::Keywords(m) => (l.keywords)(m).into(),
+        CompiledDetection::And(ds) => N::all_of(ds.iter().map(|d| detection(d, l))),
         CompiledDetection::Conditional {
             named,
             condition: c,
         } => condition(c, named, l),
         // Quantifiers over array items (`none of`) are not analysed.
-        CompiledDetection::ArrayMatch { .. } => Need::Any,
+        CompiledDetection::ArrayMatch { .. } => Need::Any.into(),
     }
 }
 
@@ -194,5 +317,55 @@ fn matcher(m: &CompiledMatcher) -> Need {
             GroupMode::All => Need::all_of(children.iter().map(matcher)),
         },
         _ => Need::Any,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(clauses: &[&[&str]]) -> Clauses {
+        Clauses(
+            clauses
+                .iter()
+                .map(|c| c.iter().map(|s| s.to_string()).collect())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn an_and_keeps_each_part_and_an_or_distributes_while_few() {
+        let and =
+            Clauses::all_of([c(&[&["rundll32"]]), c(&[&["javascript", "vbscript"]])].into_iter());
+        assert_eq!(and, c(&[&["rundll32"], &["javascript", "vbscript"]]));
+        // (a ∧ b) ∨ c = (a ∨ c) ∧ (b ∨ c)
+        let or = Clauses::any_of([and.clone(), c(&[&["mshta"]])].into_iter());
+        assert_eq!(
+            or,
+            c(&[&["mshta", "rundll32"], &["javascript", "mshta", "vbscript"]])
+        );
+        // Anything ORed with what needs nothing needs nothing.
+        assert_eq!(
+            Clauses::any_of([and, Clauses::default()].into_iter()),
+            Clauses::default()
+        );
+        // Too many clauses to distribute: the best (longest) of each side,
+        // joined.
+        let wide = |p: &str| {
+            c(&[
+                &[&format!("{p}aaaa")],
+                &[&format!("{p}bbb")],
+                &[&format!("{p}cccccc")],
+            ])
+        };
+        assert_eq!(
+            Clauses::any_of([wide("x"), wide("y")].into_iter()),
+            c(&[&["xcccccc", "ycccccc"]])
+        );
+        // Literals too short to screen anything are no clause.
+        assert_eq!(
+            Clauses::all_of([c(&[&["ab"]]), c(&[&["cmd"]])].into_iter()),
+            c(&[&["cmd"]])
+        );
     }
 }

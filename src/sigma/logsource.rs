@@ -223,7 +223,7 @@ pub fn sources(channel: Option<&str>, event_id: Option<u32>) -> Vec<Source> {
 
 /// Every mapped channel with each event id the tables name for it, and
 /// with no id; a channel in both tables comes more than once.
-fn channel_ids() -> impl Iterator<Item = (&'static str, Option<u32>)> {
+pub fn channel_ids() -> impl Iterator<Item = (&'static str, Option<u32>)> {
     let channels = SERVICES
         .iter()
         .map(|(c, _)| *c)

@@ -13,6 +13,7 @@ mod event;
 mod literals;
 mod load;
 mod logsource;
+mod narrowed;
 mod prefilter;
 
 pub use load::RuleProblem;
@@ -29,7 +30,7 @@ use rsigma_parser::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::artifact::{Record, Screen, ValueKind};
+use crate::artifact::{Record, Screen, SystemFacts, ValueKind};
 use crate::evidence::Finding;
 
 /// The index of a rule in [`RuleSet::rules`].
@@ -129,6 +130,8 @@ pub struct RuleSet {
     pub rules: Vec<RuleInfo>,
     slots: Vec<Slot>,
     prefilter: prefilter::Prefilter,
+    /// The prefilter narrowed per channel and event id.
+    narrowed: narrowed::Narrowed,
     /// Per log source a record can belong to (service, category): the
     /// slots whose rules are asked on it.
     by_source: HashMap<SourceKey, prefilter::RuleBits>,
@@ -150,6 +153,7 @@ impl RuleSet {
             rules: Vec::new(),
             slots: Vec::new(),
             prefilter: prefilter::Prefilter::build(&[]),
+            narrowed: narrowed::Narrowed::new(Vec::new(), [], |_, _| Vec::new()),
             by_source: HashMap::new(),
             by_event_id: HashMap::new(),
             any_event_id: Vec::new(),
@@ -306,6 +310,9 @@ impl RuleSet {
             }
             self.by_source.insert((src.service, src.category), fits);
         }
+        let ids: Vec<u32> = self.by_event_id.keys().copied().collect();
+        let narrowed = narrowed::Narrowed::new(rule_needs, ids, |c, id| self.allowed(c, id));
+        self.narrowed = narrowed;
     }
 
     /// How the prefilter screens the rules (see `rules check`).
@@ -513,6 +520,52 @@ impl RuleSet {
         self.prefilter.may_match(text)
     }
 
+    /// [`may_match`](Self::may_match) for a record whose System block says
+    /// `facts`: only rules of its log sources and event id count.
+    pub fn may_match_record(&self, text: &[u8], facts: &SystemFacts) -> bool {
+        if self.prefilter.screen() != Screen::Text {
+            return self.prefilter.may_match(text);
+        }
+        let Some(channel) = facts.channel else {
+            return self.prefilter.may_match(text);
+        };
+        if let Some(p) = self.narrowed(channel, facts.event_id) {
+            return p.may_match(text);
+        }
+        let candidates = self.prefilter.candidates(text);
+        let allowed = self.allowed(channel, facts.event_id);
+        candidates.iter().zip(&allowed).any(|(c, a)| c & a != 0)
+    }
+
+    /// The prefilter of the rules records of `channel` and `event_id` can
+    /// meet (`None`: use the whole one, masked by [`Self::allowed`]).
+    fn narrowed(&self, channel: &str, event_id: Option<u32>) -> Option<&prefilter::Prefilter> {
+        self.narrowed.get(channel, event_id)
+    }
+
+    /// The slots whose rules records of `channel` and `event_id` can meet:
+    /// of one of the record's log sources, requiring its id or none.
+    fn allowed(&self, channel: &str, event_id: Option<u32>) -> prefilter::RuleBits {
+        let sources = logsource::sources(Some(channel), event_id);
+        (0..self.slots.len().div_ceil(64))
+            .map(|w| {
+                let fits = sources.iter().fold(0, |m, src| {
+                    m | self
+                        .by_source
+                        .get(&(src.service, src.category))
+                        .map_or(u64::MAX, |f| f[w])
+                });
+                fits & self.id_fits(event_id, w)
+            })
+            .collect()
+    }
+
+    /// Whether `text` holds any rule's literal (see
+    /// [`RecordFilter::holds_literal`](crate::artifact::RecordFilter::holds_literal)).
+    pub fn holds_literal(&self, text: &[u8]) -> bool {
+        self.prefilter.holds_literal(text)
+    }
+
     /// Whether some rule's literal could be in a value of `kind`.
     pub fn may_match_kind(&self, kind: ValueKind) -> bool {
         self.prefilter.may_match_kind(kind)
@@ -533,7 +586,16 @@ impl RuleSet {
             return hits;
         }
         let system = event::system_fields(rec);
-        let candidates = self.prefilter.candidates(&event::lower_text(rec, &system));
+        let text = event::lower_text(rec, &system);
+        let narrowed = rec
+            .channel
+            .as_deref()
+            .filter(|_| self.prefilter.screen() == Screen::Text)
+            .and_then(|c| self.narrowed(c, rec.event_id));
+        let candidates = match narrowed {
+            Some(p) => p.candidates(&text),
+            None => self.prefilter.candidates(&text),
+        };
         if candidates.iter().all(|&w| w == 0) {
             return hits;
         }
@@ -541,7 +603,8 @@ impl RuleSet {
             let ev = event::RecordEvent::new(rec, &system, src.renames);
             let fits = self.by_source.get(&(src.service, src.category));
             for (w, &word) in candidates.iter().enumerate() {
-                let mut word = word & fits.map_or(u64::MAX, |f| f[w]) & self.id_fits(rec, w);
+                let mut word =
+                    word & fits.map_or(u64::MAX, |f| f[w]) & self.id_fits(rec.event_id, w);
                 while word != 0 {
                     let c = w * 64 + word.trailing_zeros() as usize;
                     word &= word - 1;
@@ -576,11 +639,12 @@ impl RuleSet {
         hits
     }
 
-    /// Word `w` of the slots whose required event ids `rec` has (all when
-    /// it has no id: the rules' `EventID` then reads its data).
-    fn id_fits(&self, rec: &Record, w: usize) -> u64 {
+    /// Word `w` of the slots whose required event ids a record of event id
+    /// `id` has (all when it has no id: the rules' `EventID` then reads its
+    /// data).
+    fn id_fits(&self, id: Option<u32>, w: usize) -> u64 {
         let word = |b: &prefilter::RuleBits| b.get(w).copied().unwrap_or(0);
-        match rec.event_id {
+        match id {
             Some(id) => word(&self.any_event_id) | self.by_event_id.get(&id).map_or(0, word),
             None => u64::MAX,
         }

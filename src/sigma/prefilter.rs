@@ -2,28 +2,30 @@
 //! literals (see `literals`), so that the cost per record does not grow
 //! with the number of rules.
 //!
-//! It works twice. Before a record is rendered, over the text the parser
-//! screens (its values in ASCII lower case): a record with none of the
-//! literals is counted and never rendered. After rendering, over the
-//! record's field values: the literals found name the candidate rules, and
-//! only those (of the record's log sources) are evaluated.
+//! A rule needs clauses: sets of literals, each of which must have one in
+//! a record's text for the rule to fire on it (see `literals`). A record is
+//! a candidate for a rule when every clause of the rule is found; a rule
+//! with no clause is a candidate for every record, which its log sources'
+//! channels and event ids (applied by `RuleSet` as bit masks, once the
+//! record's channel and event id are known) then narrow.
 //!
-//! A rule whose detection needs nothing nameable needs the name of one of
-//! its log sources' channels (a Sysmon rule fires only on records whose
-//! Channel is Sysmon's); one that needs nothing and fits any channel makes
-//! every record a candidate for it.
+//! It works twice. Before a record is rendered, over the text the parser
+//! screens (its values in ASCII lower case, the System block's too), with
+//! the channel and event id the screening read: a record that is no rule's
+//! candidate is counted and never rendered. After rendering, over the
+//! record's field values: the candidates, and only those (of the record's
+//! log sources), are evaluated.
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::artifact::{Screen, ValueKind};
-use crate::matcher::{fits_kind, longest_plain_run, narrow};
-
-use super::literals::MAX_LITERAL;
+use crate::matcher::fits_kind;
 
 /// What one rule needs, as the prefilter is built from it.
+#[derive(Debug, Clone)]
 pub struct RuleNeed {
-    /// Literals of its detection, one of which every hit contains.
-    pub literals: Option<Vec<String>>,
+    /// Clauses of its detection (see `literals`).
+    pub literals: Vec<Vec<String>>,
     /// The event ids it requires, if it does.
     pub event_ids: Option<Vec<u32>>,
     /// The channels of its log sources (`None`: any channel).
@@ -67,10 +69,19 @@ pub fn set_growing(b: &mut RuleBits, rule: usize) {
 pub struct Prefilter {
     /// `None` when no rule has a literal.
     ac: Option<AhoCorasick>,
-    /// Per pattern of `ac`: the rules it makes candidates.
-    by_pattern: Vec<Vec<u32>>,
-    /// Rules that are candidates for every record.
-    always: Vec<u32>,
+    /// Per pattern of `ac`: the rules it satisfies alone (their only
+    /// clause), as `(word, bits)` of a [`RuleBits`].
+    whole: Vec<Vec<(u32, u64)>>,
+    /// Per pattern: the rules of several clauses (by their index in
+    /// `full`) and the clause it satisfies, as a bit.
+    partial: Vec<Vec<(u32, u8)>>,
+    /// Per rule of several clauses: its rule index and all its clauses' bits.
+    full: Vec<(u32, u8)>,
+    /// Rules with no clause: candidates for every record (of their log
+    /// sources).
+    base: RuleBits,
+    /// Some rule is asked on every record of every channel.
+    everything: bool,
     kinds: [bool; ValueKind::COUNT],
     rules: usize,
     pub coverage: Coverage,
@@ -78,56 +89,66 @@ pub struct Prefilter {
 
 impl Prefilter {
     pub fn build(needs: &[RuleNeed]) -> Prefilter {
+        Prefilter::build_for(needs, None)
+    }
+
+    /// The prefilter of the rules `only` holds (all when `None`); the
+    /// others are never candidates. Rule indices stay those of `needs`.
+    pub fn build_for(needs: &[RuleNeed], only: Option<&RuleBits>) -> Prefilter {
+        let wanted = |rule: usize| only.is_none_or(|b| b[rule / 64] & (1 << (rule % 64)) != 0);
         let mut patterns: Vec<String> = Vec::new();
-        let mut by_pattern: Vec<Vec<u32>> = Vec::new();
+        let mut by_pattern: Vec<(RuleBits, Vec<(u32, u8)>)> = Vec::new();
         let mut index = std::collections::HashMap::<String, usize>::new();
-        let mut always = Vec::new();
+        let mut base = bits(needs.len());
+        let mut full = Vec::new();
+        let mut everything = false;
         let mut coverage = Coverage::default();
         for (rule, need) in needs.iter().enumerate() {
-            let rule = rule as u32;
-            // Event ids of three digits or more are rare as text elsewhere
-            // in a record (the System block's id is gathered); shorter ones
-            // are in every record's levels, tasks and opcodes.
-            let ids = need
-                .event_ids
-                .as_ref()
-                .filter(|ids| ids.iter().all(|&id| id >= 100));
-            let lits = match (&need.literals, &need.channels) {
+            if !wanted(rule) {
+                continue;
+            }
+            if need.channels.as_ref().is_some_and(|c| c.is_empty()) {
                 // A rule of no channel we map is never asked.
-                (_, Some(channels)) if channels.is_empty() => {
-                    coverage.unmapped += 1;
-                    continue;
-                }
-                (Some(l), _) => {
-                    coverage.literals += 1;
-                    l.clone()
-                }
-                (None, _) if ids.is_some() => {
+                coverage.unmapped += 1;
+                continue;
+            }
+            if need.literals.is_empty() {
+                set(&mut base, rule);
+                // Event ids of three digits or more are rare; shorter ones
+                // (`EventID: 1` of Sysmon) screen little even as masks.
+                if need.event_ids.is_some() {
                     coverage.event_ids += 1;
-                    ids.into_iter().flatten().map(u32::to_string).collect()
-                }
-                (None, None) => {
-                    coverage.every_record += 1;
-                    always.push(rule);
-                    continue;
-                }
-                (None, Some(channels)) => {
+                } else if need.channels.is_some() {
                     coverage.channels += 1;
-                    channels
-                        .iter()
-                        .filter_map(|c| longest_plain_run(&c.to_ascii_lowercase()))
-                        .map(|r| narrow(&r, MAX_LITERAL).to_string())
-                        .collect()
+                } else {
+                    coverage.every_record += 1;
+                    everything = true;
                 }
-            };
-            for lit in lits {
-                let id = *index.entry(lit).or_insert_with_key(|l| {
-                    patterns.push(l.clone());
-                    by_pattern.push(Vec::new());
-                    patterns.len() - 1
-                });
-                if by_pattern[id].last() != Some(&rule) {
-                    by_pattern[id].push(rule);
+                continue;
+            }
+            coverage.literals += 1;
+            // A clause is a bit of a byte.
+            let clauses = &need.literals[..need.literals.len().min(8)];
+            let several = clauses.len() > 1;
+            if several {
+                full.push((rule as u32, ((1u16 << clauses.len()) - 1) as u8));
+            }
+            for (clause, lits) in clauses.iter().enumerate() {
+                for lit in lits {
+                    let id = *index.entry(lit.clone()).or_insert_with_key(|l| {
+                        patterns.push(l.clone());
+                        by_pattern.push((bits(needs.len()), Vec::new()));
+                        patterns.len() - 1
+                    });
+                    let (whole, partial) = &mut by_pattern[id];
+                    if several {
+                        let entry = ((full.len() - 1) as u32, 1u8 << clause);
+                        if !partial.contains(&entry) {
+                            partial.push(entry);
+                        }
+                    } else {
+                        set(whole, rule);
+                    }
                 }
             }
         }
@@ -135,9 +156,8 @@ impl Prefilter {
         for kind in ValueKind::ALL {
             kinds[kind as usize] = patterns.iter().any(|l| fits_kind(l, kind));
         }
-        // Standard semantics: the second pass needs every literal found,
-        // overlapping ones too. A DFA, as the IOC prefilter's: it runs over
-        // every record.
+        // Standard semantics: every literal found, overlapping ones too. A
+        // DFA, as the IOC prefilter's: it runs over every record.
         let ac = (!patterns.is_empty())
             .then(|| {
                 AhoCorasick::builder()
@@ -148,10 +168,20 @@ impl Prefilter {
                     .ok()
             })
             .flatten();
+        let (whole, partial) = by_pattern
+            .into_iter()
+            .map(|(w, p)| {
+                let w = w.iter().enumerate().filter(|(_, b)| **b != 0);
+                (w.map(|(i, b)| (i as u32, *b)).collect(), p)
+            })
+            .unzip();
         Prefilter {
             ac,
-            by_pattern,
-            always,
+            whole,
+            partial,
+            full,
+            base,
+            everything,
             kinds,
             rules: needs.len(),
             coverage,
@@ -161,12 +191,12 @@ impl Prefilter {
     /// What the parsers may skip: nothing when some rule is asked on every
     /// record.
     pub fn screen(&self) -> Screen {
-        if !self.always.is_empty() {
+        if self.everything {
             Screen::Everything
-        } else if self.by_pattern.is_empty() {
+        } else if self.whole.is_empty() && self.base.iter().all(|&w| w == 0) {
             // No rule, or none of a log source we map: nothing can fire.
             Screen::Nothing
-        } else if self.ac.is_none() {
+        } else if self.ac.is_none() && !self.whole.is_empty() {
             // The automaton could not be built: ask every rule.
             Screen::Everything
         } else {
@@ -174,8 +204,34 @@ impl Prefilter {
         }
     }
 
-    /// Whether a record whose screened text is `text` could hit a rule.
+    /// Whether a record whose screened text is `text` is some rule's
+    /// candidate (stops at the first).
     pub fn may_match(&self, text: &[u8]) -> bool {
+        match self.screen() {
+            Screen::Nothing => false,
+            Screen::Everything => true,
+            Screen::Text if self.base.iter().any(|&w| w != 0) => true,
+            Screen::Text => {
+                let Some(ac) = &self.ac else {
+                    return false;
+                };
+                let mut found = vec![0u8; self.full.len()];
+                ac.find_overlapping_iter(text).any(|m| {
+                    let p = m.pattern().as_usize();
+                    !self.whole[p].is_empty()
+                        || self.partial[p].iter().any(|&(i, bit)| {
+                            let f = &mut found[i as usize];
+                            *f |= bit;
+                            *f == self.full[i as usize].1
+                        })
+                })
+            }
+        }
+    }
+
+    /// Whether `text` holds any rule's literal: a piece of a record's text
+    /// that holds none can be left out of it (see `artifact::binxml`).
+    pub fn holds_literal(&self, text: &[u8]) -> bool {
         match self.screen() {
             Screen::Nothing => false,
             Screen::Everything => true,
@@ -187,26 +243,33 @@ impl Prefilter {
         self.kinds[kind as usize]
     }
 
-    /// The rules a record whose lower-case field text is `text` is a
-    /// candidate for.
+    /// The rules a record whose lower-case text is `text` is a candidate
+    /// for: those whose every clause has a literal in it, and those with
+    /// no clause.
     pub fn candidates(&self, text: &[u8]) -> RuleBits {
-        let mut out = bits(self.rules);
-        for &r in &self.always {
-            set(&mut out, r as usize);
-        }
-        let mut mark = |rules: &[u32]| {
-            for &r in rules {
-                set(&mut out, r as usize);
+        let mut out = self.base.clone();
+        let Some(ac) = &self.ac else {
+            // No automaton: every rule (none has a literal, or it could not
+            // be built).
+            if !self.whole.is_empty() {
+                (0..self.rules).for_each(|r| set(&mut out, r));
             }
+            return out;
         };
-        match &self.ac {
-            Some(ac) => {
-                for m in ac.find_overlapping_iter(text) {
-                    mark(&self.by_pattern[m.pattern().as_usize()]);
+        let mut found = vec![0u8; self.full.len()];
+        for m in ac.find_overlapping_iter(text) {
+            let p = m.pattern().as_usize();
+            for &(w, b) in &self.whole[p] {
+                out[w as usize] |= b;
+            }
+            for &(i, bit) in &self.partial[p] {
+                let f = &mut found[i as usize];
+                *f |= bit;
+                let (rule, all) = self.full[i as usize];
+                if *f == all {
+                    set(&mut out, rule as usize);
                 }
             }
-            // No automaton: every rule that has literals.
-            None => self.by_pattern.iter().for_each(|r| mark(r)),
         }
         out
     }
@@ -224,33 +287,40 @@ mod tests {
 
     #[test]
     fn candidates_are_the_rules_whose_literals_are_found() {
-        let need = |l: Option<&[&str]>, c: Option<&[&'static str]>| RuleNeed {
-            literals: l.map(|l| l.iter().map(|s| s.to_string()).collect()),
+        let need = |l: &[&[&str]], c: Option<&[&'static str]>| RuleNeed {
+            literals: l
+                .iter()
+                .map(|c| c.iter().map(|s| s.to_string()).collect())
+                .collect(),
             event_ids: None,
             channels: c.map(<[_]>::to_vec),
         };
         let p = Prefilter::build(&[
-            need(Some(&["mimikatz", "kiwi"]), None),
-            need(None, Some(&["Microsoft-Windows-Sysmon/Operational"])),
-            need(Some(&["whoami"]), Some(&["Security"])),
-            need(None, Some(&[])),
+            need(&[&["mimikatz", "kiwi"]], None),
+            need(&[], Some(&["Microsoft-Windows-Sysmon/Operational"])),
+            need(&[&["whoami"]], Some(&["Security"])),
+            need(&[], Some(&[])),
+            need(&[&["rundll32"], &["javascript:", "vbscript:"]], None),
         ]);
         assert_eq!(p.screen(), Screen::Text);
-        let c = p.candidates(b"cmd /c kiwi\0microsoft-windows-sysmon/operational");
+        // Rule 1 needs no literal: its channel, a mask of `RuleSet`, decides.
+        let c = p.candidates(b"cmd /c kiwi\0rundll32.exe");
         assert_eq!(listed(&c), [0, 1]);
-        assert!(!p.may_match(b"security\0notepad.exe"));
-        assert!(p.may_match(b"x\0whoami /all"));
+        let c = p.candidates(b"x\0whoami /all\0rundll32 vbscript:x");
+        assert_eq!(listed(&c), [1, 2, 4]);
+        assert!(p.holds_literal(b"rundll32"));
+        assert!(!p.holds_literal(b"notepad.exe"));
         assert_eq!(
             p.coverage,
             Coverage {
-                literals: 2,
+                literals: 3,
                 event_ids: 0,
                 channels: 1,
                 every_record: 0,
                 unmapped: 1
             }
         );
-        let everything = Prefilter::build(&[need(None, None)]);
+        let everything = Prefilter::build(&[need(&[], None)]);
         assert_eq!(everything.screen(), Screen::Everything);
         assert_eq!(listed(&everything.candidates(b"")), [0]);
     }

@@ -10,16 +10,28 @@
 //! asking the prefilter about them decides whether the record needs
 //! rendering at all. The System block, attributes and anything outside the
 //! data elements are walked (a record is read whole, see below) but not
-//! gathered. A template is read once per chunk and place it is used in.
+//! gathered (the System block is, for rules, which read it). A template is
+//! read once per chunk and place it is used in; its static text joins the
+//! text of each record using it when it holds a literal.
+//!
+//! The filter may need several literals together (a rule's clauses), so a
+//! clean record can hold some: text is left out of later records (a
+//! template's, a long string seen before) only when it holds none at all.
+//! The walk also reads the record's event id and channel where it is sure
+//! of them (`facts`), so that the filter asks only the rules a record of
+//! that channel and id can meet.
 //!
 //! Whatever this walker does not fully understand (an unknown token or value
 //! type, a length that does not add up, static text next to a substitution
 //! in one value, nesting too deep) makes it answer "render": the crate's
 //! rendering and the precise matcher then decide. A record is skipped only
-//! when every piece of its data text was seen and holds no literal. The same
+//! when every piece of its data text was seen and the filter finds no hit
+//! in them. The same
 //! strictness lets `evtx.rs` trust a clean screening as a full read of the
 //! record (it then skips the crate's own record walk).
 
+mod facts;
+mod runs;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -29,6 +41,8 @@ use std::hash::BuildHasher;
 use crate::bundle::IdMap;
 
 use super::{RecordFilter, ValueKind};
+use facts::{Facts, Field};
+use runs::Runs;
 use text::*;
 
 /// Nested BinXML fragments deeper than this are left to the renderer.
@@ -51,14 +65,17 @@ pub(super) struct Screener<'f> {
     /// from record to record (an image path, a command line, a user) is
     /// asked about once.
     clean: IdMap<u64, (u32, u32)>,
-    /// The long strings of the record being screened, added to `clean` if
-    /// it turns out clean.
-    pending: Vec<(u64, u32, u32)>,
+    /// The long strings of the record being screened (hash, offset and
+    /// length in the chunk, start and end in the record's text), added to
+    /// `clean` if the record turns out clean and they hold no literal.
+    pending: Vec<Pending>,
     /// The record cannot be read by the crate either (set where that is
     /// certain).
     refused: bool,
     /// Gather the System block's text too (see [`RecordFilter::screens_system`]).
     system: bool,
+    /// The event id and channel of the record being screened.
+    facts: Facts,
     text: Vec<u8>,
 }
 
@@ -80,6 +97,7 @@ impl<'f> Screener<'f> {
             pending: Vec::new(),
             refused: false,
             system: filter.screens_system(),
+            facts: Facts::default(),
             text: Vec::with_capacity(4096),
         }
     }
@@ -100,6 +118,7 @@ impl<'f> Screener<'f> {
     /// What the record whose BinXML is `chunk[start..start + len]` is.
     pub fn screen(&mut self, chunk: &[u8], start: usize, len: usize) -> Verdict {
         self.refused = false;
+        self.facts = Facts::default();
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         let end = start.saturating_add(len).min(chunk.len());
@@ -119,12 +138,18 @@ impl<'f> Screener<'f> {
         let verdict = match seen {
             None if self.refused => Verdict::Unreadable,
             None => Verdict::Render,
-            Some(()) if self.filter.may_match(&text) => Verdict::Render,
+            Some(()) if self.filter.may_match_record(&text, &self.facts.get()) => Verdict::Render,
             Some(()) => Verdict::Clean,
         };
         if verdict == Verdict::Clean {
-            for (h, at, len) in self.pending.drain(..) {
-                self.clean.insert(h, (at, len));
+            // A clean record's pieces may still hold literals (of a rule
+            // that needs others too): only those holding none are left out
+            // of later records.
+            let none = !self.filter.holds_literal(&text);
+            for p in self.pending.drain(..) {
+                if none || !self.filter.holds_literal(&text[p.text.0..p.text.1]) {
+                    self.clean.insert(p.hash, p.chunk);
+                }
             }
         } else {
             self.pending.clear();
@@ -133,36 +158,56 @@ impl<'f> Screener<'f> {
         verdict
     }
 
-    /// Whether the long string `v`, at `at` in chunk `c`, was seen in a
-    /// clean record of this chunk; if not, it is remembered for when this
-    /// record turns out clean.
-    fn known_clean(&mut self, c: &[u8], at: usize, v: &[u8]) -> bool {
+    /// Gathers the long string `v`, at `at` in chunk `c`, into `out`
+    /// unless it was seen in a clean record of this chunk holding no
+    /// literal; it is remembered for when this record turns out clean.
+    fn gather_long(&mut self, c: &[u8], at: usize, v: &[u8], out: &mut Vec<u8>) {
         let h = foldhash::quality::FixedState::with_seed(0).hash_one(v);
         if let Some(&(off, len)) = self.clean.get(&h)
             && c.get(off as usize..(off + len) as usize) == Some(v)
         {
-            return true;
+            return;
         }
+        let start = out.len();
+        push_utf16(out, v);
         // Chunk offsets and value sizes fit in 32 bits (64 KiB chunks).
-        self.pending.push((h, at as u32, v.len() as u32));
-        false
+        self.pending.push(Pending {
+            hash: h,
+            chunk: (at as u32, v.len() as u32),
+            text: (start, out.len()),
+        });
     }
 
     /// What records instantiating the template defined at `def`, in
-    /// `scope`, need: `None` when they must render (its data text holds a
-    /// literal, or it could not be read).
-    fn template(&mut self, c: &[u8], def: u32, scope: Scope, depth: usize) -> Option<Shape> {
+    /// `scope`, need: `None` when they must render (it could not be read).
+    /// Its static text, when that holds a literal, is gathered into `out`.
+    fn template(
+        &mut self,
+        c: &[u8],
+        def: u32,
+        scope: Scope,
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Option<Shape> {
         let key = (def, scope);
         if !self.templates.contains_key(&key) {
-            let t = match self.read_template(c, def as usize, scope, depth) {
-                Some((text, shape)) if !self.filter.may_match(&text) => Template {
+            // The template's static facts are its own, merged at each use.
+            let record = std::mem::take(&mut self.facts);
+            let read = self.read_template(c, def as usize, scope, depth);
+            let facts = std::mem::replace(&mut self.facts, record);
+            let t = match read {
+                Some((text, shape)) => Template {
                     render: false,
                     refused: false,
+                    text: self.filter.holds_literal(&text).then_some(text),
+                    facts,
                     shape,
                 },
-                _ => Template {
+                None => Template {
                     render: true,
                     refused: std::mem::take(&mut self.refused),
+                    text: None,
+                    facts: Facts::default(),
                     shape: Shape::default(),
                 },
             };
@@ -170,6 +215,11 @@ impl<'f> Screener<'f> {
         }
         let t = self.templates.get(&key)?;
         self.refused |= t.refused;
+        self.facts.merge(&t.facts);
+        if let Some(text) = &t.text {
+            out.extend_from_slice(text);
+            sep(out);
+        }
         (!t.render).then_some(t.shape)
     }
 
@@ -259,10 +309,22 @@ pub(super) enum Verdict {
     Unreadable,
 }
 
+/// A long string of the record being screened (see [`Screener::pending`]).
+struct Pending {
+    hash: u64,
+    chunk: (u32, u32),
+    text: (usize, usize),
+}
+
 /// What a template definition tells about the records that use it.
 struct Template {
-    /// Its data text may hold a literal (or it could not be read).
+    /// It could not be read.
     render: bool,
+    /// Its data text, when that holds a literal: part of every record's
+    /// text that uses it.
+    text: Option<Vec<u8>>,
+    /// What its static text says of the event id and channel.
+    facts: Facts,
     /// It could not be read, and the crate cannot read it either.
     refused: bool,
     shape: Shape,
@@ -281,9 +343,23 @@ struct Shape {
     system: u128,
     /// Children of `Event` (a nested EventData or UserData).
     event: u128,
+    /// The text of `System › EventID`, of `System › Channel`.
+    event_id: u128,
+    channel: u128,
 }
 
 impl Shape {
+    fn field_of(&self, i: usize) -> Field {
+        let bit = |m: u128| i < 128 && m & (1 << i) != 0;
+        if bit(self.event_id) {
+            Field::EventId
+        } else if bit(self.channel) {
+            Field::Channel
+        } else {
+            Field::None
+        }
+    }
+
     fn scope_of(&self, i: usize) -> Scope {
         let bit = |m: u128| i < 128 && m & (1 << i) != 0;
         if bit(self.data) {
@@ -305,197 +381,6 @@ struct Walk<'c> {
     c: &'c [u8],
     template: bool,
     depth: usize,
-}
-
-/// The items of one data value (an element's own content). Static pieces
-/// side by side are gathered side by side, but a substitution next to
-/// anything else, or text beside child elements (which a renderer may
-/// join), could form a literal that no gathered piece holds.
-#[derive(Clone, Copy)]
-struct Run {
-    scope: Scope,
-    items: usize,
-    substitution: bool,
-    children: bool,
-}
-
-impl Run {
-    fn new(scope: Scope) -> Self {
-        Run {
-            scope,
-            items: 0,
-            substitution: false,
-            children: false,
-        }
-    }
-
-    /// `None` when a data value mixes pieces in a way the gathered text may
-    /// not show.
-    fn check(self) -> Option<()> {
-        let mixed = (self.substitution && self.items > 1) || (self.items > 0 && self.children);
-        (!self.scope.gathered() || !mixed).then_some(())
-    }
-}
-
-/// Where the walk is in the element tree, following the crate's tree
-/// builder state for state (whatever it refuses, this refuses): the
-/// elements whose start tag is closed (their runs), and the start tag being
-/// read, if any, with whether an attribute value has begun (attributes
-/// never become data).
-struct Runs {
-    elements: [Run; MAX_ELEMENTS],
-    open: usize,
-    /// The scope of the element whose start tag is being read.
-    start_tag: Option<Scope>,
-    attribute: bool,
-    /// Pieces of the current attribute value, and whether one is a
-    /// substitution: gathered System attributes must be one piece (two
-    /// would be joined by the renderer into text no gathered piece holds).
-    attribute_items: usize,
-    attribute_substitution: bool,
-    /// A gathered attribute value was made of several pieces.
-    mixed_attribute: bool,
-}
-
-impl Runs {
-    fn new(scope: Scope) -> Self {
-        Runs {
-            elements: [Run::new(scope); MAX_ELEMENTS],
-            open: 0,
-            start_tag: None,
-            attribute: false,
-            attribute_items: 0,
-            attribute_substitution: false,
-            mixed_attribute: false,
-        }
-    }
-
-    /// Whether the attribute being read is gathered.
-    fn gathered_attribute(&self) -> bool {
-        self.attribute && self.start_tag == Some(Scope::System)
-    }
-
-    /// Notes an attribute value's piece; checked when the value ends.
-    fn attribute_piece(&mut self, substitution: bool) {
-        self.attribute_items += 1;
-        self.attribute_substitution |= substitution;
-    }
-
-    fn end_attribute(&mut self) {
-        if self.gathered_attribute() && self.attribute_substitution && self.attribute_items > 1 {
-            self.mixed_attribute = true;
-        }
-        self.attribute_items = 0;
-        self.attribute_substitution = false;
-    }
-
-    /// Where a value met now goes: an attribute's value goes where its
-    /// element's content does when System attributes are gathered.
-    fn value_scope(&self) -> Option<Scope> {
-        if self.gathered_attribute() {
-            return Some(Scope::System);
-        }
-        self.scope()
-    }
-
-    fn current(&mut self) -> &mut Run {
-        &mut self.elements[self.open]
-    }
-
-    /// Where an element, template instance or substitution met now goes:
-    /// `None` inside a start tag.
-    fn scope(&self) -> Option<Scope> {
-        self.start_tag
-            .is_none()
-            .then_some(self.elements[self.open].scope)
-    }
-
-    /// A child element (or a template instance, which expands to elements):
-    /// never inside a start tag.
-    fn child(&mut self) -> Option<()> {
-        self.start_tag.is_none().then_some(())?;
-        self.current().children = true;
-        Some(())
-    }
-
-    /// An element start: its start tag is read next.
-    fn open(&mut self, scope: Scope) -> Option<()> {
-        self.start_tag.is_none().then_some(())?;
-        self.start_tag = Some(scope);
-        Some(())
-    }
-
-    fn attribute(&mut self) -> Option<()> {
-        self.start_tag?;
-        self.end_attribute();
-        self.attribute = true;
-        Some(())
-    }
-
-    /// The start tag ends; the element's content follows.
-    fn close_start(&mut self) -> Option<()> {
-        self.start_tag?;
-        self.end_attribute();
-        let scope = self.start_tag.take()?;
-        self.attribute = false;
-        self.current().children = true;
-        self.open += 1;
-        *self.elements.get_mut(self.open)? = Run::new(scope);
-        Some(())
-    }
-
-    /// The start tag ends the element (`<x/>`).
-    fn close_empty(&mut self) -> Option<()> {
-        self.start_tag?;
-        self.end_attribute();
-        self.start_tag.take()?;
-        self.attribute = false;
-        self.current().children = true;
-        Some(())
-    }
-
-    fn close(&mut self) -> Option<()> {
-        if self.start_tag.is_some() || self.open == 0 {
-            return None;
-        }
-        self.open -= 1;
-        self.elements[self.open + 1].check()
-    }
-
-    /// Text (value text, CDATA, a character or entity reference): whether
-    /// to gather it; `None` where the crate has no element to put it in.
-    fn text(&mut self) -> Option<bool> {
-        if self.start_tag.is_some() {
-            self.attribute_piece(false);
-            return self.attribute.then_some(self.gathered_attribute());
-        }
-        if self.open == 0 {
-            return None;
-        }
-        let r = self.current();
-        r.items += 1;
-        Some(r.scope.gathered())
-    }
-
-    /// A substitution that is not a nested fragment: placed like text.
-    fn substitution(&mut self) -> Option<()> {
-        if self.start_tag.is_some() {
-            self.attribute_piece(true);
-            return self.attribute.then_some(());
-        }
-        if self.open == 0 {
-            return None;
-        }
-        let r = self.current();
-        r.items += 1;
-        r.substitution = true;
-        Some(())
-    }
-
-    fn finish(self) -> Option<()> {
-        (self.open == 0 && self.start_tag.is_none() && !self.mixed_attribute).then_some(())?;
-        self.elements[0].check()
-    }
 }
 
 impl Walk<'_> {
@@ -528,8 +413,11 @@ impl Walk<'_> {
                     }
                     let name = u32_at(c, pos + 4)? as usize;
                     let system = s.system;
-                    let inner = refused(s, runs.scope().and_then(|sc| sc.child(c, name, system)))?;
-                    refused(s, runs.open(inner))?;
+                    let outer = runs.scope();
+                    let inner = refused(s, outer.and_then(|sc| sc.child(c, name, system)))?;
+                    let is_system = outer == Some(Scope::Event) && inner == Scope::System;
+                    let field = runs.field().child(is_system, |n| name_is(c, name, n));
+                    refused(s, runs.open(inner, field))?;
                     sep(out);
                     pos = refused(s, name_ref(c, pos + 4))?;
                     if token == 0x41 {
@@ -558,13 +446,20 @@ impl Walk<'_> {
                     if *c.get(pos)? != 0x01 {
                         return None;
                     }
-                    pos = counted_utf16(c, pos + 1, gather(&mut runs, out)?)?;
+                    let field = runs.field();
+                    let start = pos + 1;
+                    pos = counted_utf16(c, start, gather(&mut runs, out)?)?;
+                    if field != Field::None {
+                        s.facts.text(field, c.get(start + 2..pos)?);
+                    }
                 }
                 0x07 | 0x47 | 0x0b => {
                     // CDATA, processing-instruction data.
+                    s.facts.unreadable(runs.field());
                     pos = counted_utf16(c, pos, gather(&mut runs, out)?)?;
                 }
                 0x08 | 0x48 => {
+                    s.facts.unreadable(runs.field());
                     let unit = u16_at(c, pos)?;
                     if let Some(out) = gather(&mut runs, out)? {
                         push_unit(out, unit);
@@ -574,6 +469,7 @@ impl Walk<'_> {
                 0x09 | 0x49 => {
                     // An entity (`&amp;` …) renders as punctuation no
                     // literal holds: a break in the text.
+                    s.facts.unreadable(runs.field());
                     pos = refused(s, name_ref(c, pos))?;
                     if let Some(out) = gather(&mut runs, out)? {
                         sep(out);
@@ -601,6 +497,11 @@ impl Walk<'_> {
                     }
                     let here = runs.scope();
                     let value_here = runs.value_scope();
+                    match runs.field() {
+                        Field::EventId => shape.event_id |= bit(id).unwrap_or(0),
+                        Field::Channel => shape.channel |= bit(id).unwrap_or(0),
+                        Field::None | Field::System => {}
+                    }
                     // A nested fragment renders as elements: a child.
                     if ty == 0x21 {
                         let here = here?;
@@ -657,7 +558,7 @@ impl Walk<'_> {
             let size = u32_at(c, pos + 20)? as usize;
             pos = pos.checked_add(24 + size)?;
         }
-        let shape = s.template(c, def, scope, self.depth)?;
+        let shape = s.template(c, def, scope, self.depth, out)?;
         // Fewer values than the template refers to is fine: the crate
         // renders a missing one as nothing.
         let count = u32_at(c, pos)? as usize;
@@ -673,6 +574,7 @@ impl Walk<'_> {
             }
             let size = usize::from(u16::from_le_bytes([d[0], d[1]]));
             let value = c.get(pos..pos + size)?;
+            s.facts.value(shape.field_of(i), d[2], value);
             self.value(s, d[2], pos, value, shape.scope_of(i), out)?;
             pos += size;
         }
@@ -713,8 +615,10 @@ impl Walk<'_> {
         match ty {
             0x00 => {}
             0x01 => {
-                if v.len() < REMEMBER_FROM || !s.known_clean(self.c, at, v) {
+                if v.len() < REMEMBER_FROM {
                     push_utf16(out, v);
+                } else {
+                    s.gather_long(self.c, at, v, out);
                 }
             }
             0x02 => push_ansi(out, v),

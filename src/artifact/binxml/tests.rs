@@ -271,3 +271,98 @@ fn sids_and_guids_are_written_as_the_crate_writes_them() {
     assert_eq!(rendered("-def0-0123-"), [2]);
     assert_eq!(rendered("4688"), Vec::<u64>::new());
 }
+
+/// A filter that needs every one of its literals (as a rule's clauses do);
+/// a piece of text holding any one of them holds a literal.
+struct All(&'static [&'static str]);
+
+impl RecordFilter for All {
+    fn screen(&self) -> Screen {
+        Screen::Text
+    }
+    fn may_match(&self, text: &[u8]) -> bool {
+        self.0.iter().all(|l| One(l).may_match(text))
+    }
+    fn holds_literal(&self, text: &[u8]) -> bool {
+        self.0.iter().any(|l| One(l).may_match(text))
+    }
+    fn may_match_kind(&self, _: ValueKind) -> bool {
+        false
+    }
+}
+
+#[test]
+fn pieces_holding_part_of_what_a_filter_needs_stay_in_later_records() {
+    let long = |tail: &str| format!(r"C:\Program Files\Vendor Product Suite\bin\{tail}");
+    let rec = |id, image: &str, other: Data| {
+        Record::new(
+            id,
+            1,
+            &[("Image", Data::Sub(V::Str(image.into()))), ("Other", other)],
+        )
+    };
+    let s = |v: &str| Data::Sub(V::Str(v.into()));
+    let recs = vec![
+        // Clean: "needle" without "agent". Its image must not be taken
+        // for clean text in record 2.
+        rec(1, &long("needle.exe"), s("a")),
+        rec(2, &long("needle.exe"), s("agent")),
+        // A template whose static text holds "needle": part of the text
+        // of each record using it.
+        rec(3, &long("x.exe"), Data::Static("needle static".into())),
+        Record::new(
+            4,
+            1,
+            &[
+                ("Image", Data::Sub(V::Str(long("agent.exe")))),
+                ("Other", Data::Static("needle static".into())),
+            ],
+        ),
+    ];
+    let rendered: Vec<u64> = screen(&recs, &All(&["needle", "agent"]))
+        .into_iter()
+        .filter(|&(_, r)| r)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(rendered, [2, 4]);
+}
+
+/// A filter that notes the facts each record is screened with.
+struct Noting(std::sync::Mutex<Vec<(Option<String>, Option<u32>)>>);
+
+impl RecordFilter for Noting {
+    fn screen(&self) -> Screen {
+        Screen::Text
+    }
+    fn may_match(&self, _: &[u8]) -> bool {
+        false
+    }
+    fn may_match_record(&self, _: &[u8], facts: &crate::artifact::SystemFacts) -> bool {
+        let mut seen = self.0.lock().unwrap();
+        seen.push((facts.channel.map(str::to_string), facts.event_id));
+        false
+    }
+    fn may_match_kind(&self, _: ValueKind) -> bool {
+        false
+    }
+    fn screens_system(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn the_event_id_and_channel_are_read_from_the_system_block() {
+    let recs: Vec<Record> = [4688u16, 1, 4688, 7045]
+        .iter()
+        .enumerate()
+        .map(|(i, &id)| Record::new(i as u64 + 1, id, &[("Other", Data::Sub(V::U32(7)))]))
+        .collect();
+    let f = Noting(Default::default());
+    screen(&recs, &f);
+    let seen = f.0.into_inner().unwrap();
+    let channel = Some("Test/Operational".to_string());
+    assert_eq!(
+        seen,
+        [4688, 1, 4688, 7045].map(|id| (channel.clone(), Some(id)))
+    );
+}
