@@ -108,6 +108,11 @@ pub trait RecordFilter: Sync {
     fn holds_literal(&self, text: &[u8]) -> bool {
         self.may_match(text)
     }
+    /// Whether each literal alone makes a hit, so that a record found
+    /// clean holds none and its pieces need no asking one by one.
+    fn literals_alone_hit(&self) -> bool {
+        true
+    }
     /// Whether some hit could lie in the text of a value of this kind; when
     /// not, a parser gathering a record's text may leave such values out.
     fn may_match_kind(&self, kind: ValueKind) -> bool;

@@ -63,6 +63,9 @@ impl RecordFilter for Ctx<'_> {
         self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
             || self.rules.may_match_record(text, facts)
     }
+    fn literals_alone_hit(&self) -> bool {
+        self.rules.is_empty()
+    }
     fn holds_literal(&self, text: &[u8]) -> bool {
         self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
             || self.rules.holds_literal(text)

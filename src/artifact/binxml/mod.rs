@@ -145,7 +145,7 @@ impl<'f> Screener<'f> {
             // A clean record's pieces may still hold literals (of a rule
             // that needs others too): only those holding none are left out
             // of later records.
-            let none = !self.filter.holds_literal(&text);
+            let none = self.filter.literals_alone_hit() || !self.filter.holds_literal(&text);
             for p in self.pending.drain(..) {
                 if none || !self.filter.holds_literal(&text[p.text.0..p.text.1]) {
                     self.clean.insert(p.hash, p.chunk);

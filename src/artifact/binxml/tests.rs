@@ -286,6 +286,9 @@ impl RecordFilter for All {
     fn holds_literal(&self, text: &[u8]) -> bool {
         self.0.iter().any(|l| One(l).may_match(text))
     }
+    fn literals_alone_hit(&self) -> bool {
+        false
+    }
     fn may_match_kind(&self, _: ValueKind) -> bool {
         false
     }
