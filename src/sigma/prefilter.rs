@@ -157,12 +157,19 @@ impl Prefilter {
             kinds[kind as usize] = patterns.iter().any(|l| fits_kind(l, kind));
         }
         // Standard semantics: every literal found, overlapping ones too. A
-        // DFA, as the IOC prefilter's: it runs over every record.
+        // narrowed set's automaton is a DFA: it runs over every record of
+        // its channels. The whole set's screens only what no narrowed one
+        // can (records of unknown channel, pieces of text asked alone), and
+        // its DFA would take a fifth of loading: an NFA.
+        let kind = match only {
+            Some(_) => AhoCorasickKind::DFA,
+            None => AhoCorasickKind::ContiguousNFA,
+        };
         let ac = (!patterns.is_empty())
             .then(|| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    .kind(Some(kind))
                     .prefilter(false)
                     .build(&patterns)
                     .ok()
