@@ -218,21 +218,10 @@ impl Prefilter {
             Screen::Nothing => false,
             Screen::Everything => true,
             Screen::Text if self.base.iter().any(|&w| w != 0) => true,
-            Screen::Text => {
-                let Some(ac) = &self.ac else {
-                    return false;
-                };
-                let mut found = vec![0u8; self.full.len()];
-                ac.find_overlapping_iter(text).any(|m| {
-                    let p = m.pattern().as_usize();
-                    !self.whole[p].is_empty()
-                        || self.partial[p].iter().any(|&(i, bit)| {
-                            let f = &mut found[i as usize];
-                            *f |= bit;
-                            *f == self.full[i as usize].1
-                        })
-                })
-            }
+            Screen::Text => self
+                .ac
+                .as_ref()
+                .is_some_and(|ac| self.search(ac, text, |_, _| true)),
         }
     }
 
@@ -263,22 +252,40 @@ impl Prefilter {
             }
             return out;
         };
-        let mut found = vec![0u8; self.full.len()];
+        self.search(ac, text, |w, b| {
+            out[w] |= b;
+            false
+        });
+        out
+    }
+
+    /// Runs `ac` over `text`, handing `found` each rule complete (as a word
+    /// of [`RuleBits`] and its bits) until `found` says to stop; whether it
+    /// did.
+    fn search(
+        &self,
+        ac: &AhoCorasick,
+        text: &[u8],
+        mut found: impl FnMut(usize, u64) -> bool,
+    ) -> bool {
+        let mut clauses = vec![0u8; self.full.len()];
         for m in ac.find_overlapping_iter(text) {
             let p = m.pattern().as_usize();
             for &(w, b) in &self.whole[p] {
-                out[w as usize] |= b;
+                if found(w as usize, b) {
+                    return true;
+                }
             }
             for &(i, bit) in &self.partial[p] {
-                let f = &mut found[i as usize];
+                let f = &mut clauses[i as usize];
                 *f |= bit;
                 let (rule, all) = self.full[i as usize];
-                if *f == all {
-                    set(&mut out, rule as usize);
+                if *f == all && found(rule as usize / 64, 1 << (rule % 64)) {
+                    return true;
                 }
             }
         }
-        out
+        false
     }
 }
 

@@ -350,10 +350,9 @@ struct Shape {
 
 impl Shape {
     fn field_of(&self, i: usize) -> Field {
-        let bit = |m: u128| i < 128 && m & (1 << i) != 0;
-        if bit(self.event_id) {
+        if has(self.event_id, i) {
             Field::EventId
-        } else if bit(self.channel) {
+        } else if has(self.channel, i) {
             Field::Channel
         } else {
             Field::None
@@ -361,12 +360,11 @@ impl Shape {
     }
 
     fn scope_of(&self, i: usize) -> Scope {
-        let bit = |m: u128| i < 128 && m & (1 << i) != 0;
-        if bit(self.data) {
+        if has(self.data, i) {
             Scope::Data
-        } else if bit(self.system) {
+        } else if has(self.system, i) {
             Scope::System
-        } else if bit(self.event) {
+        } else if has(self.event, i) {
             Scope::Event
         } else {
             Scope::Other
@@ -568,7 +566,7 @@ impl Walk<'_> {
         for (i, d) in descriptors.chunks_exact(4).enumerate() {
             // A nested fragment where the template expects text, or text
             // where it expects elements, is not a shape this walker knows.
-            let element = i < 128 && shape.elements & (1 << i) != 0;
+            let element = has(shape.elements, i);
             if (d[2] == 0x21) != element && !(element && d[2] == 0x00) {
                 return None;
             }
@@ -744,6 +742,11 @@ fn refused<T>(s: &mut Screener, r: Option<T>) -> Option<T> {
 /// the item type).
 fn known_type(ty: u8) -> bool {
     matches!(ty, 0x00..=0x15 | 0x20 | 0x21 | 0x23 | 0x81..=0x95)
+}
+
+/// Whether mask `m` holds substitution `i` (none past 127).
+fn has(m: u128, i: usize) -> bool {
+    i < 128 && m & (1 << i) != 0
 }
 
 /// The bit for substitution `id`; `None` past 127.
