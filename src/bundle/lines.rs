@@ -473,13 +473,13 @@ fn loki_filenames(b: &mut Builder, text: &str) {
     type Checked = (Result<(), String>, Option<Result<(), String>>);
     let compiled: Vec<Checked> = lines
         .par_iter()
-        .map(|(_, regex, _, fp, _)| {
+        .map_init(value::RegexCheck::new, |check, (_, regex, _, fp, _)| {
             let main = if regex.is_empty() {
                 Ok(())
             } else {
-                value::check_regex(regex)
+                check.check(regex)
             };
-            (main, fp.map(value::check_regex))
+            (main, fp.map(|fp| check.check(fp)))
         })
         .collect();
     for ((line, regex, score, fp, header), (main, fp_checked)) in lines.into_iter().zip(compiled) {

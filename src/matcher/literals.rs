@@ -160,9 +160,13 @@ pub fn regex(pattern: &str) -> Need {
 /// [`regex`] of a pattern matched case-insensitively (as IOC regexes are):
 /// each letter is then a class of its case variants, and one with a
 /// variant outside ASCII that [`fold_lower`] does not fold (`ſ` for `s`)
-/// gives no literal.
-pub fn regex_case_insensitive(pattern: &str, t: Text) -> Need {
-    regex_with(pattern, true, t)
+/// gives no literal. One need per text in `texts`, the pattern parsed once
+/// (parsing is most of the cost of reading a regex IOC).
+pub fn regex_case_insensitive<const N: usize>(pattern: &str, texts: [Text; N]) -> [Need; N] {
+    match parse(pattern, true) {
+        Some(hir) => texts.map(|t| need_of(&hir, t)),
+        None => texts.map(|_| Need::Any),
+    }
 }
 
 /// The text literals are searched in.
@@ -180,19 +184,22 @@ pub enum Text {
 }
 
 fn regex_with(pattern: &str, case_insensitive: bool, t: Text) -> Need {
-    let parsed = regex_syntax::ParserBuilder::new()
+    parse(pattern, case_insensitive).map_or(Need::Any, |hir| need_of(&hir, t))
+}
+
+fn parse(pattern: &str, case_insensitive: bool) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
         .case_insensitive(case_insensitive)
         .build()
-        .parse(pattern);
-    match parsed {
-        Ok(hir) => {
-            let (need, exact) = walk(&hir, t);
-            match exact {
-                Some(set) => set_need(&set, t).and(need),
-                None => need,
-            }
-        }
-        Err(_) => Need::Any,
+        .parse(pattern)
+        .ok()
+}
+
+fn need_of(hir: &Hir, t: Text) -> Need {
+    let (need, exact) = walk(hir, t);
+    match exact {
+        Some(set) => set_need(&set, t).and(need),
+        None => need,
     }
 }
 
@@ -431,6 +438,10 @@ mod tests {
 
     #[test]
     fn regexes_yield_the_literals_every_match_contains() {
+        let folded = |p, t| {
+            let [need] = regex_case_insensitive(p, [t]);
+            need
+        };
         // Sigma wildcards compile to `.*`; case folding to classes.
         assert_eq!(lits(regex(r"(?i)^.*\\whoami\.exe$")), ["whoami.exe"]);
         assert_eq!(lits(regex(r"(?i)^.*foo.*barbaz.*$")), ["barbaz"]);
@@ -441,9 +452,9 @@ mod tests {
         assert_eq!(regex(r"[a-z0-9]+\d"), Need::Any);
         // Few strings are listed: alternations and small classes beside
         // literals.
-        let value = |p| lits(regex_case_insensitive(p, Text::Value));
+        let value = |p| lits(folded(p, Text::Value));
         assert_eq!(value(r"\\(q32|Q64)\.exe"), ["\\q32.exe", "\\q64.exe"]);
-        let screened = |p| lits(regex_case_insensitive(p, Text::Screened));
+        let screened = |p| lits(folded(p, Text::Screened));
         assert_eq!(screened(r"\\Temp\\a&b\.exe"), ["\\temp\\a"]);
         let letters = value(r"\\[a-z]\.exe$");
         assert_eq!(letters.len(), 26);
@@ -462,20 +473,11 @@ mod tests {
         assert_eq!(lits(regex(r"ab(?:c|){4294967295}x")), ["ab"]);
         assert_eq!(lits(regex(r"a{4294967295}")), ["a"]);
         // Case-insensitive `s` also matches `ſ`, which the texts fold to `s`.
-        assert_eq!(
-            lits(regex_case_insensitive(r"\\Evils\.exe", Text::Rendered)),
-            ["evils.exe"]
-        );
-        assert_eq!(
-            lits(regex_case_insensitive(r"mimikatz", Text::Rendered)),
-            ["mimikatz"]
-        );
+        assert_eq!(lits(folded(r"\\Evils\.exe", Text::Rendered)), ["evils.exe"]);
+        assert_eq!(lits(folded(r"mimikatz", Text::Rendered)), ["mimikatz"]);
         // In a value itself any ASCII can be part of a literal.
-        let value = |p| lits(regex_case_insensitive(p, Text::Value));
+        let value = |p| lits(folded(p, Text::Value));
         assert_eq!(value(r"\\winz\\\.exe"), ["\\winz\\.exe"]);
-        assert_eq!(
-            lits(regex_case_insensitive(r"\\winz\\\.exe", Text::Rendered)),
-            [".exe"]
-        );
+        assert_eq!(lits(folded(r"\\winz\\\.exe", Text::Rendered)), [".exe"]);
     }
 }

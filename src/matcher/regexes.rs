@@ -35,6 +35,9 @@ pub struct Entry {
     /// Its literals as they appear in a record's screened text
     /// ([`Text::Screened`]).
     pub screened: Option<Vec<String>>,
+    /// A path separator every one of its value literals holds: a spelling
+    /// of a path without it cannot match.
+    separator: Option<u8>,
     /// Compiled on first use; `None` if it does not compile (it did when
     /// the bundle loaded, with the same builder: not expected).
     compiled: OnceLock<Option<Regex>>,
@@ -42,10 +45,18 @@ pub struct Entry {
 
 impl Entry {
     fn new(pattern: &str) -> Entry {
+        let [value, screened] = regex_case_insensitive(pattern, [Text::Value, Text::Screened]);
+        let value = useful(value);
+        let separator = value.as_ref().and_then(|lits| {
+            [b'\\', b'/']
+                .into_iter()
+                .find(|&b| lits.iter().all(|l| l.as_bytes().contains(&b)))
+        });
         Entry {
             pattern: pattern.to_string(),
-            value: literals(pattern, Text::Value),
-            screened: literals(pattern, Text::Screened),
+            value,
+            screened: useful(screened),
+            separator,
             compiled: OnceLock::new(),
         }
     }
@@ -104,6 +115,9 @@ pub struct Regexes {
     /// (`.exe` in Loki's set): those regexes as one set, built on first
     /// use, so that a value holding it is read once, not once per regex.
     groups: Vec<Option<OnceLock<Option<RegexSet>>>>,
+    /// Per literal: the separator every regex it stands for needs (see
+    /// [`Entry::separator`]), if they agree.
+    separators: Vec<Option<u8>>,
     screened: Vec<(Arc<Entry>, IocIdx)>,
     /// Regexes with no literal, run on every value.
     unscreened: Option<RegexSet>,
@@ -120,10 +134,16 @@ const GROUP_DFA_LIMIT: usize = 16 << 20;
 /// best literals are that short is run on every value instead.
 const MIN_USEFUL: usize = 3;
 
-/// The literals one of which every match of a regex IOC contains, as they
-/// appear in text `t`, or `None`.
-pub fn literals(pattern: &str, t: Text) -> Option<Vec<String>> {
-    match regex_case_insensitive(pattern, t) {
+/// `s` with every `/` as `\\`: how literals are searched (see
+/// [`Regexes::find`]).
+fn unslash(s: &str) -> String {
+    s.replace('/', "\\")
+}
+
+/// The literals one of which every match of a regex IOC contains, or `None`
+/// when it has none or they are too short to screen by.
+fn useful(need: Need) -> Option<Vec<String>> {
+    match need {
         Need::OneOf(v) if v.iter().all(|l| l.len() >= MIN_USEFUL) => Some(v),
         _ => None,
     }
@@ -142,12 +162,15 @@ impl Regexes {
                 Some(found) => {
                     let at = screened.len() as u32;
                     for lit in found {
-                        let id = *index.entry(lit.clone()).or_insert_with_key(|l| {
+                        let id = *index.entry(unslash(lit)).or_insert_with_key(|l| {
                             lits.push(l.clone());
                             by_literal.push(Vec::new());
                             lits.len() - 1
                         });
-                        by_literal[id].push(at);
+                        // Two literals may read alike once unslashed: list it once.
+                        if by_literal[id].last() != Some(&at) {
+                            by_literal[id].push(at);
+                        }
                     }
                     screened.push((entry, ioc));
                 }
@@ -180,10 +203,24 @@ impl Regexes {
             .iter()
             .map(|members| (members.len() >= GROUP_FROM).then(OnceLock::new))
             .collect();
+        let separators = by_literal
+            .iter()
+            .map(|members| {
+                let first = members
+                    .first()
+                    .and_then(|&r| screened[r as usize].0.separator);
+                members
+                    .iter()
+                    .all(|&r| screened[r as usize].0.separator == first)
+                    .then_some(first)
+                    .flatten()
+            })
+            .collect();
         Ok(Regexes {
             ac,
             by_literal,
             groups,
+            separators,
             screened,
             unscreened: set,
             unscreened_iocs: unscreened.into_iter().map(|(_, i)| i).collect(),
@@ -194,12 +231,30 @@ impl Regexes {
         self.screened.is_empty() && self.unscreened.is_none()
     }
 
-    /// Pushes the IOC of every regex that matches `form` onto `out` (in no
-    /// order; a regex may be pushed once per call).
-    pub fn find(&self, form: &str, out: &mut Vec<IocIdx>) {
+    /// Pushes the IOC of every regex that matches one of `forms` onto `out`
+    /// (in no order, maybe more than once). The forms are spellings of one
+    /// value that differ only in `/` against `\\` (a path written both
+    /// ways): the literals are searched once, in the value with every `/`
+    /// read as `\\` (the literals were turned the same way), and the
+    /// regexes they name run on each form that holds the separator all
+    /// their literals hold, if any (`\\svchost\.exe$` only on the form
+    /// with backslashes).
+    pub fn find(&self, forms: &[&str], out: &mut Vec<IocIdx>) {
+        let Some(first) = forms.first() else {
+            return;
+        };
+        debug_assert!(forms.iter().all(|f| unslash(f) == unslash(first)));
+        let can_hold = |separator: Option<u8>, form: &str| {
+            separator.is_none_or(|b| memchr::memchr(b, form.as_bytes()).is_some())
+        };
         if let Some(ac) = &self.ac {
-            let mut folded = Vec::with_capacity(form.len());
-            fold_lower(form, &mut folded);
+            let mut folded = Vec::with_capacity(first.len());
+            fold_lower(first, &mut folded);
+            for b in &mut folded {
+                if *b == b'/' {
+                    *b = b'\\';
+                }
+            }
             let mut found: Vec<usize> = ac
                 .find_overlapping_iter(&folded)
                 .map(|m| m.pattern().as_usize())
@@ -225,11 +280,15 @@ impl Regexes {
                     .as_ref()
                 });
                 match set {
-                    Some(set) => out.extend(
-                        set.matches(form)
-                            .iter()
-                            .map(|i| self.screened[members[i] as usize].1),
-                    ),
+                    Some(set) => {
+                        for form in forms.iter().filter(|f| can_hold(self.separators[lit], f)) {
+                            out.extend(
+                                set.matches(form)
+                                    .iter()
+                                    .map(|i| self.screened[members[i] as usize].1),
+                            );
+                        }
+                    }
                     // Too big as one set: each on its own.
                     None => candidates.extend_from_slice(members),
                 }
@@ -238,13 +297,18 @@ impl Regexes {
             candidates.dedup();
             for r in candidates {
                 let (entry, ioc) = &self.screened[r as usize];
-                if entry.is_match(form) {
+                if forms
+                    .iter()
+                    .any(|form| can_hold(entry.separator, form) && entry.is_match(form))
+                {
                     out.push(*ioc);
                 }
             }
         }
         if let Some(set) = &self.unscreened {
-            out.extend(set.matches(form).iter().map(|i| self.unscreened_iocs[i]));
+            for form in forms {
+                out.extend(set.matches(form).iter().map(|i| self.unscreened_iocs[i]));
+            }
         }
     }
 }
@@ -255,7 +319,7 @@ mod tests {
 
     fn found(r: &Regexes, form: &str) -> Vec<IocIdx> {
         let mut out = Vec::new();
-        r.find(form, &mut out);
+        r.find(&[form], &mut out);
         out.sort_unstable();
         out
     }
@@ -348,7 +412,7 @@ mod tests {
         for path in paths {
             for form in [path.to_string(), path.replace('\\', "/")] {
                 let mut got = Vec::new();
-                screened.find(&form, &mut got);
+                screened.find(&[&form], &mut got);
                 got.sort_unstable();
                 got.dedup();
                 let want: Vec<IocIdx> =
@@ -356,6 +420,19 @@ mod tests {
                 assert_eq!(got, want, "{form}");
                 hits += want.len();
             }
+            // Both spellings at once: what either finds.
+            let (slashed, windows) = (path.replace('\\', "/"), path.replace('/', "\\"));
+            let mut got = Vec::new();
+            screened.find(&[&slashed, &windows], &mut got);
+            got.sort_unstable();
+            got.dedup();
+            let mut want: Vec<IocIdx> = [&slashed, &windows]
+                .iter()
+                .flat_map(|f| every.matches(f).into_iter().map(|i| patterns[i].1))
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(got, want, "{path}");
         }
         assert!(hits > 20, "the paths hit: {hits}");
     }

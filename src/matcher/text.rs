@@ -71,7 +71,8 @@ impl TextSet {
     }
 
     /// Pushes every IOC matching `normalized` (Equals/StartWith/EndWith/
-    /// Contains) or any of `raw_forms` (Regex) onto `out`, each once.
+    /// Contains) or any of `raw_forms` (Regex; spellings of one value that
+    /// differ only in `/` against `\\`) onto `out`, each once.
     pub fn find(&self, normalized: &str, raw_forms: &[&str], out: &mut Vec<IocIdx>) {
         let start = out.len();
         if let Some(v) = self.equals.get(normalized) {
@@ -92,9 +93,7 @@ impl TextSet {
                 }
             }
         }
-        for form in raw_forms {
-            self.regexes.find(form, out);
-        }
+        self.regexes.find(raw_forms, out);
         if out.len() - start > 1 {
             out[start..].sort_unstable();
             let mut tail = out.split_off(start);
