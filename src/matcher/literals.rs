@@ -157,18 +157,6 @@ pub fn regex(pattern: &str) -> Need {
     regex_with(pattern, false, Text::Rendered)
 }
 
-/// [`regex`] of a pattern matched case-insensitively (as IOC regexes are):
-/// each letter is then a class of its case variants, and one with a
-/// variant outside ASCII that [`fold_lower`] does not fold (`ſ` for `s`)
-/// gives no literal. One need per text in `texts`, the pattern parsed once
-/// (parsing is most of the cost of reading a regex IOC).
-pub fn regex_case_insensitive<const N: usize>(pattern: &str, texts: [Text; N]) -> [Need; N] {
-    match parse(pattern, true) {
-        Some(hir) => texts.map(|t| need_of(&hir, t)),
-        None => texts.map(|_| Need::Any),
-    }
-}
-
 /// The text literals are searched in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {
@@ -238,6 +226,84 @@ fn product(a: &[String], b: &[String]) -> Exact {
     Some(out)
 }
 
+/// What a concatenation needs, each piece necessary on its own: every
+/// part's need, and each run of adjacent exact parts as one set of strings;
+/// when every part is exact, the whole run is returned as exact instead.
+fn concat(parts: &[Hir], t: Text) -> (Vec<Need>, Exact) {
+    let mut needs = Vec::new();
+    let mut all_exact = true;
+    let mut run = vec![String::new()];
+    let flush = |needs: &mut Vec<Need>, run: &mut Vec<String>| {
+        if run.iter().any(|s| !s.is_empty()) {
+            needs.push(set_need(run, t));
+        }
+        *run = vec![String::new()];
+    };
+    for p in parts {
+        let (n, exact) = walk(p, t);
+        needs.push(n);
+        match exact {
+            Some(set) => match product(&run, &set) {
+                Some(joined) => run = joined,
+                None => {
+                    // Too many to list: what came before is a run of its
+                    // own, and this part starts the next.
+                    all_exact = false;
+                    flush(&mut needs, &mut run);
+                    run = set;
+                }
+            },
+            None => {
+                all_exact = false;
+                flush(&mut needs, &mut run);
+            }
+        }
+    }
+    if all_exact {
+        return (needs, Some(run));
+    }
+    flush(&mut needs, &mut run);
+    (needs, None)
+}
+
+/// What a regex IOC's matches contain in each of `texts` (the pattern parsed
+/// once: parsing is most of the cost). IOC regexes match case-insensitively:
+/// each letter is a class of its case variants, and one with a variant
+/// outside ASCII that [`fold_lower`] does not fold (`ſ` for `s`) gives no
+/// literal. The result is the needs of the pattern's top-level pieces, each
+/// necessary on its own (`\\win[0-9]{0,3}\.exe`: `\\win` and
+/// `.exe`), the most selective first: a screen runs on the first, and the
+/// others can turn a candidate away before its regex runs. Never empty.
+pub fn regex_conjuncts_case_insensitive<const N: usize>(
+    pattern: &str,
+    texts: [Text; N],
+) -> [Vec<Need>; N] {
+    let Some(mut hir) = parse(pattern, true) else {
+        return texts.map(|_| vec![Need::Any]);
+    };
+    while let HirKind::Capture(c) = hir.kind() {
+        hir = (*c.sub).clone();
+    }
+    texts.map(|t| {
+        let mut needs = match hir.kind() {
+            HirKind::Concat(parts) => {
+                let (mut needs, exact) = concat(parts, t);
+                if let Some(set) = exact {
+                    needs.push(set_need(&set, t));
+                }
+                needs
+            }
+            _ => vec![need_of(&hir, t)],
+        };
+        needs.retain(|n| *n != Need::Any);
+        needs.sort_by_key(|n| std::cmp::Reverse(score(n)));
+        if needs.is_empty() {
+            needs.push(Need::Any);
+        }
+        needs
+    })
+}
+
 /// A node's need, and the exact strings it matches if they are few.
 fn walk(h: &Hir, t: Text) -> (Need, Exact) {
     let empty = || Some(vec![String::new()]);
@@ -278,42 +344,8 @@ fn walk(h: &Hir, t: Text) -> (Need, Exact) {
             (set_need(&set, t).and(need), None)
         }
         HirKind::Concat(parts) => {
-            // Adjacent exact parts form one run of literals; each part's
-            // own need and each such run are all necessary.
-            let mut need = Need::Any;
-            let mut all_exact = true;
-            let mut run = vec![String::new()];
-            let flush = |need: &mut Need, run: &mut Vec<String>| {
-                if run.iter().any(|s| !s.is_empty()) {
-                    *need = std::mem::replace(need, Need::Any).and(set_need(run, t));
-                }
-                *run = vec![String::new()];
-            };
-            for p in parts {
-                let (n, exact) = walk(p, t);
-                need = need.and(n);
-                match exact {
-                    Some(set) => match product(&run, &set) {
-                        Some(joined) => run = joined,
-                        None => {
-                            // Too many to list: what came before is a run
-                            // of its own, and this part starts the next.
-                            all_exact = false;
-                            flush(&mut need, &mut run);
-                            run = set;
-                        }
-                    },
-                    None => {
-                        all_exact = false;
-                        flush(&mut need, &mut run);
-                    }
-                }
-            }
-            if all_exact {
-                return (need, Some(run));
-            }
-            flush(&mut need, &mut run);
-            (need, None)
+            let (needs, exact) = concat(parts, t);
+            (needs.into_iter().fold(Need::Any, Need::and), exact)
         }
         HirKind::Alternation(alts) => {
             let mut need = Need::OneOf(Vec::new());
@@ -439,8 +471,8 @@ mod tests {
     #[test]
     fn regexes_yield_the_literals_every_match_contains() {
         let folded = |p, t| {
-            let [need] = regex_case_insensitive(p, [t]);
-            need
+            let [needs] = regex_conjuncts_case_insensitive(p, [t]);
+            needs[0].clone()
         };
         // Sigma wildcards compile to `.*`; case folding to classes.
         assert_eq!(lits(regex(r"(?i)^.*\\whoami\.exe$")), ["whoami.exe"]);

@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use rayon::prelude::*;
 use regex::{Regex, RegexSet};
 
-use super::literals::{Need, Text, fold_lower, regex_case_insensitive};
+use super::literals::{Need, Text, fold_lower, regex_conjuncts_case_insensitive};
 use crate::bundle::value::{REGEX_SIZE_LIMIT, compile_regex};
 use crate::bundle::{Bundle, DetectionFunction, IocIdx};
 
@@ -35,6 +35,10 @@ pub struct Entry {
     /// Its literals as they appear in a record's screened text
     /// ([`Text::Screened`]).
     pub screened: Option<Vec<String>>,
+    /// Other literals its matches contain as they appear in a value, folded
+    /// and with `/` as `\\` (as [`Regexes::find`] searches): one of each
+    /// list must be in a value before the regex runs on it.
+    also: Vec<Vec<Vec<u8>>>,
     /// A path separator every one of its value literals holds: a spelling
     /// of a path without it cannot match.
     separator: Option<u8>,
@@ -45,8 +49,14 @@ pub struct Entry {
 
 impl Entry {
     fn new(pattern: &str) -> Entry {
-        let [value, screened] = regex_case_insensitive(pattern, [Text::Value, Text::Screened]);
-        let value = useful(value);
+        let [mut value, screened] =
+            regex_conjuncts_case_insensitive(pattern, [Text::Value, Text::Screened]);
+        let also = value
+            .drain(1..)
+            .filter_map(useful)
+            .map(|lits| lits.iter().map(|l| unslash(l).into_bytes()).collect())
+            .collect();
+        let value = useful(value.swap_remove(0));
         let separator = value.as_ref().and_then(|lits| {
             [b'\\', b'/']
                 .into_iter()
@@ -55,7 +65,8 @@ impl Entry {
         Entry {
             pattern: pattern.to_string(),
             value,
-            screened: useful(screened),
+            screened: screened.into_iter().next().and_then(useful),
+            also,
             separator,
             compiled: OnceLock::new(),
         }
@@ -297,9 +308,14 @@ impl Regexes {
             candidates.dedup();
             for r in candidates {
                 let (entry, ioc) = &self.screened[r as usize];
-                if forms
-                    .iter()
-                    .any(|form| can_hold(entry.separator, form) && entry.is_match(form))
+                let holds = |lits: &Vec<Vec<u8>>| {
+                    lits.iter()
+                        .any(|l| memchr::memmem::find(&folded, l).is_some())
+                };
+                if entry.also.iter().all(holds)
+                    && forms
+                        .iter()
+                        .any(|form| can_hold(entry.separator, form) && entry.is_match(form))
                 {
                     out.push(*ioc);
                 }
@@ -361,6 +377,18 @@ mod tests {
             Regexes::build(vec![(r"\\svcsstat\.exe$".into(), 0)], &Catalog::default()).unwrap();
         assert_eq!(found(&fresh, "notepad.exe"), Vec::<IocIdx>::new());
         assert!(fresh.screened[0].0.compiled.get().is_none());
+        // Each top-level piece's literal is needed: a value holding the
+        // screened one but not `.flv` does not run the regex.
+        let flv = Regexes::build(
+            vec![(r"Windows\\[0-9a-z]+.flv".into(), 0)],
+            &Catalog::default(),
+        )
+        .unwrap();
+        assert_eq!(flv.screened[0].0.also.len(), 1);
+        assert_eq!(found(&flv, r"C:\Windows\x.exe"), Vec::<IocIdx>::new());
+        assert!(flv.screened[0].0.compiled.get().is_none());
+        assert_eq!(found(&flv, r"C:\Windows\x1.FLV"), [0]);
+        assert_eq!(found(&flv, "C:/Windows/x1.flv"), Vec::<IocIdx>::new());
     }
 
     /// Every regex of Loki's signature-base against paths, screened and
