@@ -278,11 +278,12 @@ pub fn regex_conjuncts_case_insensitive<const N: usize>(
     pattern: &str,
     texts: [Text; N],
 ) -> [Vec<Need>; N] {
-    let Some(mut hir) = parse(pattern, true) else {
+    let Some(parsed) = parse(pattern, true) else {
         return texts.map(|_| vec![Need::Any]);
     };
+    let mut hir = &parsed;
     while let HirKind::Capture(c) = hir.kind() {
-        hir = (*c.sub).clone();
+        hir = &c.sub;
     }
     texts.map(|t| {
         let mut needs = match hir.kind() {
@@ -293,7 +294,7 @@ pub fn regex_conjuncts_case_insensitive<const N: usize>(
                 }
                 needs
             }
-            _ => vec![need_of(&hir, t)],
+            _ => vec![need_of(hir, t)],
         };
         needs.retain(|n| *n != Need::Any);
         needs.sort_by_key(|n| std::cmp::Reverse(score(n)));

@@ -306,12 +306,13 @@ impl Regexes {
             }
             candidates.sort_unstable();
             candidates.dedup();
+            // One literal of each list in the (unslashed, folded) value.
+            let holds = |lits: &Vec<Vec<u8>>| {
+                lits.iter()
+                    .any(|l| memchr::memmem::find(&folded, l).is_some())
+            };
             for r in candidates {
                 let (entry, ioc) = &self.screened[r as usize];
-                let holds = |lits: &Vec<Vec<u8>>| {
-                    lits.iter()
-                        .any(|l| memchr::memmem::find(&folded, l).is_some())
-                };
                 if entry.also.iter().all(holds)
                     && forms
                         .iter()
