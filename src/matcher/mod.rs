@@ -77,8 +77,8 @@ impl Matcher {
     pub fn new(bundle: &Bundle) -> Result<Matcher, String> {
         // Digest maps on one thread, everything textual on another: with a
         // million IOCs each half takes about a second. The record
-        // prefilter's automaton is built when a record is first screened
-        // (see `prefilter::Prefilter`).
+        // prefilter's automaton goes on building on a thread of its own
+        // while the scan starts (see `prefilter::Prefilter`).
         // Regex IOCs are read once (on all cores), for every set below.
         let catalog = regexes::Catalog::of(bundle);
         let record_prefilter = prefilter::build(bundle.active_iocs().map(|(_, i)| i), &catalog);

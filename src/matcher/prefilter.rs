@@ -28,7 +28,7 @@
 
 use std::net::IpAddr;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -40,41 +40,20 @@ use crate::bundle::{DetectionFunction, Ioc, IocType};
 /// The literal automaton and what the literals can look like.
 ///
 /// The automaton is the longest single thing to build at a scan's start
-/// (~30 ms for 10,000 IOCs, 0.1 s for signature-base's regexes and C2
-/// list, seconds for a million), and only records need it: it is built by
-/// the first worker to screen a record (the others wait for it), so a scan
-/// with no event log (a tree of files, most images' data partitions) never
-/// pays for it. Built at start on a thread of its own, it took a core from
-/// the scan of a 100,000-file tree for a tenth of a second.
+/// (~30 ms for 10,000 IOCs, seconds for a million), and the first record to
+/// screen comes only after the walk has found a log and read its first
+/// chunks: it is built on a thread of its own while the scan starts, and
+/// the first screening waits for it.
 pub(super) struct Prefilter {
     /// `None` inside when it could not be built: then every record passes.
-    ac: OnceLock<Option<AhoCorasick>>,
-    /// What it is built from: sorted literals, and whether as a DFA.
-    lits: Vec<String>,
-    dfa: bool,
+    ac: Arc<OnceLock<Option<AhoCorasick>>>,
     /// Per [`ValueKind`]: whether some literal could be in such a value's text.
     kinds: [bool; ValueKind::COUNT],
 }
 
 impl Prefilter {
     pub fn is_match(&self, text: &[u8]) -> bool {
-        self.ac
-            .get_or_init(|| self.build())
-            .as_ref()
-            .is_none_or(|ac| ac.is_match(text))
-    }
-
-    fn build(&self) -> Option<AhoCorasick> {
-        let mut b = AhoCorasick::builder();
-        b.match_kind(MatchKind::Standard).prefilter(false);
-        if self.dfa {
-            b.kind(Some(AhoCorasickKind::DFA));
-        }
-        // A panic in the build means no automaton (every record passes),
-        // not a panic in each worker that screens.
-        std::panic::catch_unwind(|| b.build(&self.lits).ok())
-            .ok()
-            .flatten()
+        self.ac.wait().as_ref().is_none_or(|ac| ac.is_match(text))
     }
 
     pub fn may_match_kind(&self, kind: ValueKind) -> bool {
@@ -136,12 +115,30 @@ pub(super) fn build<'a>(
     // same results. The crate's own prefilter (a scan for rare start bytes)
     // is off: with thousands of literals it fires everywhere and made the
     // search four times slower.
-    Some(Prefilter {
-        ac: OnceLock::new(),
-        lits,
-        dfa: total <= DFA_MAX_BYTES,
-        kinds,
-    })
+    let build = move || {
+        let mut b = AhoCorasick::builder();
+        b.match_kind(MatchKind::Standard).prefilter(false);
+        if total <= DFA_MAX_BYTES {
+            b.kind(Some(AhoCorasickKind::DFA));
+        }
+        // A panic in the build must not leave screening waiting forever.
+        std::panic::catch_unwind(|| b.build(&lits).ok())
+            .ok()
+            .flatten()
+    };
+    let ac = Arc::new(OnceLock::new());
+    let cell = Arc::clone(&ac);
+    let spawned = std::thread::Builder::new()
+        .name("breachscan-prefilter".into())
+        .spawn(move || {
+            let _ = cell.set(build());
+        });
+    if spawned.is_err() {
+        // No thread to spare (the system is out of them): no automaton,
+        // every record passes, as without a prefilter.
+        let _ = ac.set(None);
+    }
+    Some(Prefilter { ac, kinds })
 }
 
 /// The piece of `lit` (ASCII) of at most `max` bytes with the most
