@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use super::model::{
     AlertDefinitionReport, AlertReport, BundleReport, BySeverity, ErrorReport, EvidenceReport,
     Report, ScanInfo, SourceReport, Summary, Tool, Warning,
@@ -79,10 +81,10 @@ pub fn assemble(parts: Parts) -> Report {
         scan.complete && scan.interrupted.is_none() && !errors.iter().any(|e| e.class == "error");
 
     let mut alerts: Vec<(Severity, AlertReport)> = alerts
-        .into_iter()
+        .into_par_iter()
         .filter(|(_, ev)| !ev.is_empty())
         .map(|(def, mut evidence)| {
-            evidence.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+            sort_evidence(&mut evidence);
             let severity = Severity::parse(&def.severity).unwrap_or(Severity::Informational);
             (
                 severity,
@@ -151,6 +153,31 @@ type SortKey<'a> = (
     Option<u64>,
     Option<u32>,
 );
+
+/// Sorts by [`sort_key`], stably, moving each item at most once or twice:
+/// the indices are sorted, then the items put in place along the
+/// permutation's cycles (a comparison sort moved each ~1.7 KB item
+/// log₂(n) times, a tenth of a second for 27,000 items).
+fn sort_evidence(evidence: &mut [EvidenceReport]) {
+    let mut order: Vec<usize> = (0..evidence.len()).collect();
+    order.sort_by(|&a, &b| sort_key(&evidence[a]).cmp(&sort_key(&evidence[b])));
+    permute(evidence, order);
+}
+
+/// Rearranges `items` so that position `k` holds what was at `order[k]`
+/// (`order` a permutation of the positions).
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..items.len() {
+        let mut at = start;
+        while order[at] != start {
+            let from = order[at];
+            items.swap(at, from);
+            order[at] = at;
+            at = from;
+        }
+        order[at] = at;
+    }
+}
 
 fn sort_key(e: &EvidenceReport) -> SortKey<'_> {
     (
@@ -265,4 +292,44 @@ pub fn slice_warning(s: &SourceReport) -> Option<Warning> {
                 .join(", ")
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        // Every permutation of five items, and a long one of many cycles.
+        let mut orders: Vec<Vec<usize>> = Vec::new();
+        let mut perm: Vec<usize> = (0..5).collect();
+        heap_permutations(&mut perm, 5, &mut orders);
+        let mut seed = 7u64;
+        let mut long: Vec<usize> = (0..1000).collect();
+        for i in (1..long.len()).rev() {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            long.swap(i, (seed >> 33) as usize % (i + 1));
+        }
+        orders.push(long);
+        for order in orders {
+            let items: Vec<String> = (0..order.len()).map(|i| format!("item {i}")).collect();
+            let want: Vec<String> = order.iter().map(|&i| items[i].clone()).collect();
+            let mut got = items.clone();
+            permute(&mut got, order.clone());
+            assert_eq!(got, want, "order {order:?}");
+        }
+    }
+
+    fn heap_permutations(a: &mut Vec<usize>, k: usize, out: &mut Vec<Vec<usize>>) {
+        if k <= 1 {
+            out.push(a.clone());
+            return;
+        }
+        for i in 0..k {
+            heap_permutations(a, k - 1, out);
+            a.swap(if k.is_multiple_of(2) { i } else { 0 }, k - 1);
+        }
+    }
 }
