@@ -129,3 +129,65 @@ fn many_files_at_once_report_what_one_at_a_time_reports() {
         assert_eq!(lanes, single);
     }
 }
+
+/// Logs whose records fire while the bundle wants no MD5 are read again for
+/// their evidence's digests, many at once (`scan::fill`): the same digests
+/// and events as each log read again alone, over more logs than one batch
+/// holds, of sizes that end in different rounds.
+#[test]
+fn logs_read_again_together_give_what_each_read_alone_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let mut rng = support::Rng(11);
+    let mut logs = Vec::new();
+    for i in 0..37 {
+        let records = 1 + rng.below(if i % 5 == 0 { 6000 } else { 400 });
+        let events: Vec<Event> = (0..records)
+            .map(|r| {
+                let image = if r % 7 == 0 {
+                    r"C:\Users\x\evil.exe".to_string()
+                } else {
+                    format!(r"C:\Windows\System32\tool{r}.exe")
+                };
+                Event::new(
+                    r as u64 + 1,
+                    "Microsoft-Windows-Sysmon",
+                    1,
+                    "Microsoft-Windows-Sysmon/Operational",
+                    &[("Image", image.as_str())],
+                )
+            })
+            .collect();
+        let log = write_evtx(&events);
+        let path = dir.join(format!("log{i}.evtx"));
+        std::fs::write(&path, &log).unwrap();
+        logs.push(log);
+    }
+    assert!(logs.iter().any(|l| l.len() > 3 * 256 * 1024));
+    let bundle = tmp.path().join("bundle.json");
+    std::fs::write(
+        &bundle,
+        format!(
+            r#"{{"alertDefinitions":[{{"id":"ad","name":"fill","severity":"High"}}],"iocs":[
+            {{"id":"s","type":"Sha256","value":"{}","alertDefinitionId":"ad"}},
+            {{"id":"n","type":"FileName","value":"evil.exe","alertDefinitionId":"ad"}}]}}"#,
+            "0".repeat(63) + "1"
+        ),
+    )
+    .unwrap();
+    let gathered = scan_events(std::slice::from_ref(&dir), &bundle, false);
+    let alone = scan_events(std::slice::from_ref(&dir), &bundle, true);
+    for log in &logs {
+        let hex = support::md5_hex(log);
+        let bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        let md5 = format!("md5: Some({bytes:?})");
+        assert!(
+            gathered.iter().any(|e| e.contains(&md5)),
+            "a log's evidence should carry its MD5 {hex}"
+        );
+    }
+    assert_eq!(gathered, alone);
+}

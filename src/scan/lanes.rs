@@ -224,8 +224,9 @@ impl<'a> Worker<'a> {
                     return;
                 };
                 if !plan.want.md5 {
-                    worker::read_file(source, &entry, plan, ctx, &mut self.buf, emit);
-                    ctx.progress.file_done(entry.meta.size);
+                    let size = entry.meta.size;
+                    worker::read_file(source, entry, plan, ctx, &mut self.buf, emit);
+                    ctx.progress.file_done(size);
                     return;
                 }
                 match entry.content.open() {
@@ -246,9 +247,10 @@ impl<'a> Worker<'a> {
                         });
                     }
                     Err(e) => {
+                        let size = entry.meta.size;
                         worker::conclude(
                             source,
-                            &entry,
+                            entry,
                             plan,
                             Err(e),
                             Vec::new(),
@@ -256,7 +258,7 @@ impl<'a> Worker<'a> {
                             &mut self.buf,
                             emit,
                         );
-                        ctx.progress.file_done(entry.meta.size);
+                        ctx.progress.file_done(size);
                     }
                 }
             }
@@ -338,7 +340,7 @@ impl<'a> Worker<'a> {
         let emit: worker::Emit = &|ev| batch.push(ev);
         let run = catch_unwind(AssertUnwindSafe(|| {
             let read = match end {
-                End::Divert => return worker::read_file(source, &entry, plan, ctx, wbuf, emit),
+                End::Divert => return worker::read_file(source, entry, plan, ctx, wbuf, emit),
                 End::Failed(e) => Err(e),
                 End::Eof | End::No => Ok(Read1 {
                     digests: hasher.finish(),
@@ -349,7 +351,7 @@ impl<'a> Worker<'a> {
                     content: search.map(|c| c.finish()).unwrap_or_default(),
                 }),
             };
-            worker::conclude(source, &entry, plan, read, Vec::new(), ctx, wbuf, emit);
+            worker::conclude(source, entry, plan, read, Vec::new(), ctx, wbuf, emit);
         }));
         if let Err(panic) = run {
             emit(worker::internal_error(source, path, &panic));

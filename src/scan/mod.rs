@@ -6,6 +6,7 @@
 //! This is the only place with parallelism; workers own their read buffers
 //! and share nothing mutable.
 
+mod fill;
 mod hive;
 mod kept;
 mod lanes;
@@ -34,7 +35,8 @@ pub struct ScanOptions {
     /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Reads one file at a time per worker, never interleaving files for
-    /// multi-buffer MD5 (`lanes`); for comparing the two paths.
+    /// multi-buffer MD5 (`lanes`, and evidence's missing digests in
+    /// `fill`); for comparing the two paths.
     pub single_stream: bool,
 }
 
@@ -103,6 +105,7 @@ pub fn run(
         }
     }
     let parked = parked::Parked::default();
+    let filling = fill::Filling::new(!opts.single_stream);
     let ctx = worker::Ctx {
         matcher,
         rules,
@@ -112,6 +115,7 @@ pub fn run(
         progress,
         stop: &opts.source.stop,
         parked: &parked,
+        filling: &filling,
     };
     // Bounded so a slow sink cannot make the queue grow without limit.
     let (tx, rx) = mpsc::sync_channel::<Vec<ScanEvent>>(1024);
@@ -151,9 +155,11 @@ pub fn run(
                             },
                         );
                     }
-                    // Hives whose logs the walk may have met after them.
+                    // Hives whose logs the walk may have met after them;
+                    // files whose evidence waits for digests.
                     let batch = Batch::new(&tx);
                     hive::scan_parked(idx, ctx, &|ev| batch.push(ev));
+                    ctx.filling.flush(ctx, &|ev| batch.push(ev));
                     drop(batch);
                     let closing = src.finish();
                     let mut events: Vec<ScanEvent> = closing

@@ -43,6 +43,8 @@ pub(super) struct Ctx<'a> {
     pub stop: &'a Stop,
     /// Dirty hives inside images waiting for their logs.
     pub parked: &'a super::parked::Parked,
+    /// Files whose evidence waits for digests computed together.
+    pub filling: &'a super::fill::Filling,
 }
 
 /// The records a log parser must turn into fields: those the IOC
@@ -130,7 +132,7 @@ pub(super) fn process(source: usize, item: SourceItem, ctx: &Ctx, buf: &mut Read
         SourceItem::Problem(problem) => emit(ScanEvent::Problem { source, problem }),
         SourceItem::File(entry) => {
             let size = entry.meta.size;
-            process_file(source, &entry, ctx, buf, emit);
+            process_file(source, entry, ctx, buf, emit);
             ctx.progress.file_done(size);
         }
     }
@@ -177,8 +179,8 @@ pub(super) fn problem_path(entry: &FileEntry) -> EvidencePath {
     }
 }
 
-fn process_file(source: usize, entry: &FileEntry, ctx: &Ctx, buf: &mut ReadBuf, emit: Emit) {
-    if let Some(plan) = plan(source, entry, ctx, emit) {
+fn process_file(source: usize, entry: FileEntry, ctx: &Ctx, buf: &mut ReadBuf, emit: Emit) {
+    if let Some(plan) = plan(source, &entry, ctx, emit) {
         read_file(source, entry, plan, ctx, buf, emit);
     }
 }
@@ -287,13 +289,13 @@ fn name_only(
 /// Reads one file on its own (pumped), parsing it too if it is a log.
 pub(super) fn read_file(
     source: usize,
-    entry: &FileEntry,
+    entry: FileEntry,
     plan: Plan,
     ctx: &Ctx,
     buf: &mut ReadBuf,
     emit: Emit,
 ) {
-    let log = LogScan::new(source, entry, ctx, emit);
+    let log = LogScan::new(source, &entry, ctx, emit);
     let read = read_and_hash(&*entry.content, &plan, buf, &log);
     let found = log.finish();
     conclude(source, entry, plan, read, found, ctx, buf, emit);
@@ -304,7 +306,7 @@ pub(super) fn read_file(
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conclude(
     source: usize,
-    entry: &FileEntry,
+    entry: FileEntry,
     plan: Plan,
     read: std::io::Result<Read1>,
     found: Vec<(Fired, Box<Record>)>,
@@ -318,9 +320,9 @@ pub(super) fn conclude(
     let mut content = Vec::new();
     let (digests, bytes) = match read {
         Ok(r) => {
-            nested_image(source, entry, &r.head[..r.head_len], ctx, emit);
+            nested_image(source, &entry, &r.head[..r.head_len], ctx, emit);
             if let Some(k) = r.kept {
-                registry = kept::scan(source, entry, k, ctx, emit);
+                registry = kept::scan(source, &entry, k, ctx, emit);
             }
             content = r.content;
             content.retain(|(ioc, _, text)| !ctx.matcher.excluded(*ioc, text));
@@ -334,7 +336,7 @@ pub(super) fn conclude(
             } else {
                 (ProblemKind::Unreadable, format!("cannot read: {e}"))
             };
-            emit(problem(source, entry, kind, message));
+            emit(problem(source, &entry, kind, message));
             if hits.is_empty() && found.is_empty() {
                 return;
             }
@@ -345,43 +347,84 @@ pub(super) fn conclude(
     if (!want.is_empty() || bytes > 0) && bytes != size {
         emit(problem(
             source,
-            entry,
+            &entry,
             ProblemKind::Changed,
             format!(
                 "size changed while scanning: {size} bytes at the walk, {bytes} bytes read; digests are of the bytes read"
             ),
         ));
     }
-    let mut digests = digests;
     let path_hits = hits.len();
     ctx.matcher.match_digests(&digests, &mut hits);
     let inner = !found.is_empty() || !registry.items.is_empty() || !registry.programs.is_empty();
-    if hits.len() > path_hits || inner || !content.is_empty() {
-        fill_digests(source, entry, &mut digests, buf, emit);
+    let evidence = hits.len() > path_hits || inner || !content.is_empty();
+    let done = Done {
+        bytes,
+        hits,
+        found,
+        registry,
+        content,
+    };
+    let missing = DigestSet::ALL.minus(digests.computed());
+    if !evidence || missing.is_empty() {
+        return done.emit(source, &entry, &digests, emit);
     }
-
-    emit(ScanEvent::FileScanned { source, bytes });
-    for hit in hits {
-        emit(evidence(source, entry, hit.into(), &digests, None));
-    }
-    for (hit, record) in found {
-        emit(evidence(
+    if ctx.filling.gathers(missing) {
+        let waiting = super::fill::Waiting {
             source,
             entry,
-            hit,
-            &digests,
-            Some(Inner::Record(record)),
-        ));
-    }
-    emit_found(source, entry, registry, &digests, emit);
-    for (ioc, found, text) in content {
-        let hit = Hit {
-            ioc,
-            field: "content".into(),
-            value: text,
+            digests,
+            done,
         };
-        let inner = Some(Inner::Content(Box::new(found)));
-        emit(evidence(source, entry, hit.into(), &digests, inner));
+        return ctx.filling.add(waiting, ctx, emit);
+    }
+    let mut digests = digests;
+    fill_digests(source, &entry, &mut digests, buf, emit);
+    done.emit(source, &entry, &digests, emit);
+}
+
+/// What a file's scan found, emitted once its digests are complete.
+pub(super) struct Done {
+    bytes: u64,
+    hits: Vec<Hit>,
+    found: Vec<(Fired, Box<Record>)>,
+    registry: kept::Found,
+    content: Vec<(IocIdx, ContentHit, String)>,
+}
+
+impl Done {
+    /// The file's scanned event and its evidence, carrying `digests`.
+    pub(super) fn emit(self, source: usize, entry: &FileEntry, digests: &Digests, emit: Emit) {
+        let Done {
+            bytes,
+            hits,
+            found,
+            registry,
+            content,
+        } = self;
+        emit(ScanEvent::FileScanned { source, bytes });
+        for hit in hits {
+            emit(evidence(source, entry, hit.into(), digests, None));
+        }
+        for (hit, record) in found {
+            emit(evidence(
+                source,
+                entry,
+                hit,
+                digests,
+                Some(Inner::Record(record)),
+            ));
+        }
+        emit_found(source, entry, registry, digests, emit);
+        for (ioc, found, text) in content {
+            let hit = Hit {
+                ioc,
+                field: "content".into(),
+                value: text,
+            };
+            let inner = Some(Inner::Content(Box::new(found)));
+            emit(evidence(source, entry, hit.into(), digests, inner));
+        }
     }
 }
 
