@@ -145,23 +145,35 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
             }
         })
         .collect();
-    while reads.iter().any(|r| r.reader.is_some()) {
-        if ctx.stop.requested().is_some() {
-            for r in reads.iter_mut().filter(|r| r.reader.is_some()) {
-                r.fail(stop::interrupted());
+    // The files are read and hashed together, so a panic here would lose
+    // all of them: it is caught, and each file keeps its first digests.
+    let rounds = catch_unwind(AssertUnwindSafe(|| {
+        while reads.iter().any(|r| r.reader.is_some()) {
+            if ctx.stop.requested().is_some() {
+                for r in reads.iter_mut().filter(|r| r.reader.is_some()) {
+                    r.fail(stop::interrupted());
+                }
+                break;
             }
-            break;
+            reads
+                .par_iter_mut()
+                .with_max_len(1)
+                .for_each(Reading::read_chunk);
+            let mut jobs: Vec<(&mut MultiHasher, &[u8])> = reads
+                .iter_mut()
+                .filter(|r| r.len > 0)
+                .map(|r| (&mut r.hasher, &r.buf.as_slice()[..r.len]))
+                .collect();
+            MultiHasher::update_many(&mut jobs, true);
         }
-        reads
-            .par_iter_mut()
-            .with_max_len(1)
-            .for_each(Reading::read_chunk);
-        let mut jobs: Vec<(&mut MultiHasher, &[u8])> = reads
-            .iter_mut()
-            .filter(|r| r.len > 0)
-            .map(|r| (&mut r.hasher, &r.buf.as_slice()[..r.len]))
-            .collect();
-        MultiHasher::update_many(&mut jobs, true);
+    }));
+    if let Err(panic) = rounds {
+        let why = worker::panic_message(&panic);
+        for r in &mut reads {
+            r.fail(std::io::Error::other(format!(
+                "internal error while hashing (please report): {why}"
+            )));
+        }
     }
     for (w, r) in files.into_iter().zip(reads) {
         let Waiting {
