@@ -117,6 +117,11 @@ impl Reading {
         }
     }
 
+    /// The hasher and the bytes this round read, if any.
+    fn read(&mut self) -> Option<(&mut MultiHasher, &[u8])> {
+        (self.len > 0).then(|| (&mut self.hasher, &self.buf.as_slice()[..self.len]))
+    }
+
     fn fail(&mut self, e: std::io::Error) {
         self.reader = None;
         self.failed = Some(e);
@@ -127,7 +132,6 @@ impl Reading {
 /// each one's events. A file that cannot be read again keeps the digests
 /// it has, and that is listed.
 fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
-    use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
     let mut reads: Vec<Reading> = files
         .iter()
         .map(|w| {
@@ -155,16 +159,7 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
                 }
                 break;
             }
-            reads
-                .par_iter_mut()
-                .with_max_len(1)
-                .for_each(Reading::read_chunk);
-            let mut jobs: Vec<(&mut MultiHasher, &[u8])> = reads
-                .iter_mut()
-                .filter(|r| r.len > 0)
-                .map(|r| (&mut r.hasher, &r.buf.as_slice()[..r.len]))
-                .collect();
-            MultiHasher::update_many(&mut jobs, true);
+            super::lanes::read_and_hash(&mut reads, Reading::read_chunk, Reading::read);
         }
     }));
     if let Err(panic) = rounds {

@@ -141,6 +141,13 @@ impl Lane<'_> {
     }
 }
 
+impl Lane<'_> {
+    /// The hasher and the bytes this round read, if any.
+    fn read(&mut self) -> Option<(&mut MultiHasher, &[u8])> {
+        (self.len > 0).then(|| (&mut self.hasher, &self.buf.as_slice()[..self.len]))
+    }
+}
+
 enum End {
     No,
     Eof,
@@ -279,7 +286,6 @@ impl<'a> Worker<'a> {
     /// then advance together. One lane uses `MultiHasher::update`, whose
     /// MD5 | SHAs split over two cores serves it better.
     fn round(&mut self, lanes: &mut Vec<Lane<'a>>) {
-        use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
         if self.ctx.stop.requested().is_some() {
             for lane in lanes.drain(..) {
                 let lane = Lane {
@@ -296,16 +302,7 @@ impl<'a> Worker<'a> {
                 lane.hasher.update(&lane.buf.as_slice()[..lane.len]);
             }
         } else {
-            lanes
-                .par_iter_mut()
-                .with_max_len(1)
-                .for_each(Lane::read_chunk);
-            let mut jobs: Vec<(&mut MultiHasher, &[u8])> = lanes
-                .iter_mut()
-                .filter(|l| l.len > 0)
-                .map(|l| (&mut l.hasher, &l.buf.as_slice()[..l.len]))
-                .collect();
-            MultiHasher::update_many(&mut jobs, true);
+            read_and_hash(lanes, Lane::read_chunk, Lane::read);
         }
         let mut i = 0;
         while i < lanes.len() {
@@ -358,4 +355,18 @@ impl<'a> Worker<'a> {
         }
         ctx.progress.file_done(size);
     }
+}
+
+/// A file's hasher and the bytes its chunk brought this round, if any.
+pub(super) type ChunkRead<T> = for<'x> fn(&'x mut T) -> Option<(&'x mut MultiHasher, &'x [u8])>;
+
+/// One round over files read together: a chunk of each read (one rayon
+/// task per file, so an idle core takes some), then what was read hashed,
+/// MD5s across files in vector lanes. `read` returns a file's hasher and
+/// the bytes its chunk brought, if any.
+pub(super) fn read_and_hash<T: Send>(files: &mut [T], read_chunk: fn(&mut T), read: ChunkRead<T>) {
+    use rayon::iter::{IndexedParallelIterator, IntoParallelRefMutIterator, ParallelIterator};
+    files.par_iter_mut().with_max_len(1).for_each(read_chunk);
+    let mut jobs: Vec<(&mut MultiHasher, &[u8])> = files.iter_mut().filter_map(read).collect();
+    MultiHasher::update_many(&mut jobs, true);
 }
