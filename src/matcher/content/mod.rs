@@ -27,12 +27,18 @@ use crate::bundle::{Bundle, DetectionFunction, IocIdx, IocType};
 
 use super::record::normalize_url;
 
+mod tokens;
+
 /// Bytes on each side of a match that its evidence is made of: the
 /// boundary checks (two characters), the whole host name of a subdomain
 /// and the excerpt. A match is decided only once all of them are at hand
 /// (or the file ends), so the evidence does not depend on how the bytes
 /// were cut into chunks.
 const CTX: usize = 40;
+
+/// Patterns up to which the automaton is a DFA (fastest per byte; past
+/// some thousands of literals its tables grow large).
+const DFA_PATTERNS: usize = 20_000;
 
 /// Where in a file a network IOC was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,19 +86,25 @@ struct Literal {
 /// The compiled literals; empty when the bundle has no network IOC.
 #[derive(Default)]
 pub struct ContentSet {
-    /// The literals' bytes, by pattern index.
+    /// The bytes of the literals the automaton searches, by its pattern
+    /// index, and the pattern each stands for (see [`Literal`]).
     encoded: Vec<Vec<u8>>,
+    patterns: Vec<usize>,
+    /// The `Equals` literals, looked up by token instead.
+    tokens: tokens::Tokens,
     /// The automaton over them (lower-cased bytes), built by the first
     /// file that is searched: a scan of event logs alone never needs it,
     /// and a DFA over thousands of literals takes a fifth of a second.
     ac: OnceLock<Option<AhoCorasick>>,
     literals: Vec<Literal>,
     max_len: usize,
+    /// The shortest of the automaton's patterns.
     min_len: usize,
-    /// The bytes literals are made of, either case (see [`ContentSet::find`]).
+    /// The bytes the automaton's literals are made of, either case (see
+    /// [`ContentSet::find`]).
     literal_byte: Vec<bool>,
-    /// Whether every literal holds a `.` or `:` (then only runs of literal
-    /// bytes around one are searched).
+    /// Whether every literal of the automaton holds a `.` or `:` (then only
+    /// runs of literal bytes around one are searched).
     anchored: bool,
     /// IOCs searched, and network IOCs with nothing to search.
     searched: usize,
@@ -101,6 +113,16 @@ pub struct ContentSet {
 
 impl ContentSet {
     pub fn new(bundle: &Bundle) -> Result<ContentSet, String> {
+        ContentSet::build(bundle, None)
+    }
+
+    /// `by_token` forces (or forbids) the token lookup for every literal
+    /// that has one; the tests compare the two. Left to the set's size,
+    /// only sets past [`DFA_PATTERNS`] use it: below, the DFA walks text
+    /// faster than the lookup's scalar pass (measured on proxy logs: 64 MiB
+    /// in ~0.3 s against ~0.55 s), and above, the automaton is a slow NFA
+    /// of hundreds of megabytes.
+    fn build(bundle: &Bundle, by_token: Option<bool>) -> Result<ContentSet, String> {
         let mut by_literal: HashMap<String, Vec<Target>> = HashMap::new();
         let mut unsearched = 0;
         let mut searched = std::collections::HashSet::new();
@@ -180,11 +202,32 @@ impl ContentSet {
             });
         }
         let searched = searched.len();
-        let bytes: Vec<Vec<u8>> = literals
+        // Literals every IOC of which asks `Equals`, of one lookup class,
+        // are looked up by token; the rest go to the automaton.
+        let by_token = by_token.unwrap_or(2 * literals.len() > DFA_PATTERNS);
+        let mut tokens = tokens::Tokens::default();
+        let mut bytes = Vec::new();
+        let mut patterns = Vec::new();
+        for (i, l) in literals.iter().enumerate() {
+            let mut classes = l.targets.iter().map(|t| {
+                let class = (t.left && t.right).then(|| tokens::class_of(t.kind, &l.text));
+                class.flatten()
+            });
+            let first = classes.next().flatten().filter(|_| by_token);
+            match first.filter(|&c| classes.all(|o| o == Some(c))) {
+                Some(class) => tokens.add(class, &l.text, i as u32),
+                None => {
+                    bytes.extend([encode(&l.text, true), encode(&l.text, false)]);
+                    patterns.extend([2 * i, 2 * i + 1]);
+                }
+            }
+        }
+        let max_len = bytes
             .iter()
-            .flat_map(|l| [encode(&l.text, true), encode(&l.text, false)])
-            .collect();
-        let max_len = bytes.iter().map(Vec::len).max().unwrap_or(0);
+            .map(Vec::len)
+            .chain([tokens.max_bytes()])
+            .max()
+            .unwrap_or(0);
         let min_len = bytes.iter().map(Vec::len).min().unwrap_or(0);
         let mut literal_byte = vec![false; 256];
         for &b in bytes.iter().flatten() {
@@ -194,6 +237,8 @@ impl ContentSet {
         let anchored = bytes.iter().all(|b| b.contains(&b'.') || b.contains(&b':'));
         Ok(ContentSet {
             encoded: bytes,
+            patterns,
+            tokens,
             ac: OnceLock::new(),
             literals,
             max_len,
@@ -217,7 +262,7 @@ impl ContentSet {
     fn automaton(&self) -> Option<&AhoCorasick> {
         self.ac
             .get_or_init(|| {
-                let kinds: &[AhoCorasickKind] = if self.encoded.len() <= 20_000 {
+                let kinds: &[AhoCorasickKind] = if self.encoded.len() <= DFA_PATTERNS {
                     &[AhoCorasickKind::DFA, AhoCorasickKind::ContiguousNFA]
                 } else {
                     &[
@@ -259,14 +304,26 @@ impl ContentSet {
         self.max_len + 2 * CTX
     }
 
-    /// Every literal in `buf`: (pattern, start, end) into `out`. A literal
-    /// is made of literal bytes only, so it lies inside a run of them; when
-    /// every literal holds a `.` or `:`, only the runs around one (found
-    /// with `memchr2`) and as long as the shortest literal are searched:
-    /// random and binary data have few, text has many. Runs are lower-cased
-    /// into `scratch` for a case-sensitive automaton.
-    fn find(&self, buf: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<(usize, usize, usize)>) {
+    /// Every literal in `buf`: (pattern, start, end) into `out`, those
+    /// looked up by token (see [`tokens`]) and those of the automaton. A
+    /// literal is made of literal bytes only, so it lies inside a run of
+    /// them; when every literal of the automaton holds a `.` or `:`, only
+    /// the runs around one (found with `memchr2`) and as long as the
+    /// shortest literal are searched: random and binary data have few, text
+    /// has many. Runs are lower-cased into `scratch` for a case-sensitive
+    /// automaton.
+    fn find(
+        &self,
+        buf: &[u8],
+        scratch: &mut Vec<u8>,
+        tokens: &mut tokens::Scratch,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
         if buf.is_empty() {
+            return;
+        }
+        self.tokens.find(buf, tokens, out);
+        if self.encoded.is_empty() {
             return;
         }
         let Some(ac) = self.automaton() else { return };
@@ -274,7 +331,8 @@ impl ContentSet {
             scratch.clear();
             scratch.extend(buf[from..to].iter().map(u8::to_ascii_lowercase));
             for m in ac.find_overlapping_iter(scratch.as_slice()) {
-                out.push((m.pattern().as_usize(), from + m.start(), from + m.end()));
+                let pattern = self.patterns[m.pattern().as_usize()];
+                out.push((pattern, from + m.start(), from + m.end()));
             }
         };
         if !self.anchored {
@@ -308,6 +366,7 @@ impl ContentSet {
             carry: Vec::new(),
             seam: Vec::new(),
             scratch: Vec::new(),
+            tokens: tokens::Scratch::default(),
             matches: Vec::new(),
             pos: 0,
             found: HashMap::new(),
@@ -338,6 +397,7 @@ pub struct ContentStream<'a> {
     carry: Vec<u8>,
     seam: Vec<u8>,
     scratch: Vec<u8>,
+    tokens: tokens::Scratch,
     matches: Vec<(usize, usize, usize)>,
     /// Bytes fed so far.
     pos: u64,
@@ -417,7 +477,8 @@ impl ContentStream<'_> {
     fn search(&mut self, view: &View, decide: impl Fn(u64, u64) -> bool) {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
-        self.set.find(view.buf, &mut self.scratch, &mut matches);
+        self.set
+            .find(view.buf, &mut self.scratch, &mut self.tokens, &mut matches);
         for &(pattern, start, end) in &matches {
             if decide(view.base + start as u64, view.base + end as u64) {
                 self.check(view, pattern, start, end);
@@ -590,7 +651,7 @@ mod tests {
     use super::*;
     use crate::bundle::{LoadOptions, parse_bytes};
 
-    fn set(iocs: &[(&str, &str, &str)]) -> ContentSet {
+    fn sets(iocs: &[(&str, &str, &str)]) -> (ContentSet, crate::bundle::Bundle) {
         let iocs: Vec<_> = iocs
             .iter()
             .enumerate()
@@ -605,7 +666,11 @@ mod tests {
             all_attributes: false,
         };
         let bundle = parse_bytes("b.json".as_ref(), b.to_string().as_bytes(), &opts).unwrap();
-        ContentSet::new(&bundle).unwrap()
+        (ContentSet::new(&bundle).unwrap(), bundle)
+    }
+
+    fn set(iocs: &[(&str, &str, &str)]) -> ContentSet {
+        sets(iocs).0
     }
 
     /// (IOC, offset, occurrences, matched text) with the bytes fed in
@@ -694,6 +759,75 @@ mod tests {
                 "pieces of {piece}"
             );
         }
+    }
+
+    /// The token lookup finds what the automaton finds, with the same
+    /// boundaries, offsets and excerpts: random text over the characters
+    /// that make and break the literals, in both encodings, cut anywhere.
+    #[test]
+    fn tokens_find_what_the_automaton_finds() {
+        let iocs = [
+            ("IpAddress", "1.0.0.1", "Equals"),
+            ("IpAddress", "a::1", "Equals"),
+            ("IpAddress", "::1", "Equals"),
+            ("DomainName", "ab.ba", "Equals"),
+            ("DomainName", "b.a", "Equals"),
+            ("DomainName", "a-b.b", "Equals"),
+            ("Url", "http://ab.ba/x", "Equals"),
+            ("Url", "h://a", "Equals"),
+        ];
+        let bundle = sets(&iocs).1;
+        let by_token = ContentSet::build(&bundle, Some(true)).unwrap();
+        let by_automaton = ContentSet::build(&bundle, Some(false)).unwrap();
+        assert!(by_token.encoded.is_empty() && !by_token.tokens.is_empty());
+        assert_eq!(by_automaton.encoded.len(), 2 * iocs.len());
+        let alphabet = b"ab1:.0-_/hpxt\0 ";
+        let pieces = [
+            "1.0.0.1",
+            "a::1",
+            "ab.ba",
+            "b.a",
+            "http://ab.ba/x",
+            "h://a",
+            "A-B.B",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut found = 0;
+        for round in 0..300 {
+            let mut text = Vec::new();
+            for _ in 0..40 {
+                if next(3) == 0 {
+                    text.extend_from_slice(pieces[next(pieces.len())].as_bytes());
+                } else {
+                    text.push(alphabet[next(alphabet.len())]);
+                }
+            }
+            let data = if round % 3 == 0 {
+                let mut wide = vec![next(256) as u8];
+                wide.truncate(round % 2);
+                wide.extend(text.iter().flat_map(|&c| [c, 0]));
+                wide
+            } else {
+                text
+            };
+            let want = search_hits(&by_automaton, &data, usize::MAX);
+            found += want.len();
+            for piece in [usize::MAX, 1, 7, 64] {
+                assert_eq!(
+                    search_hits(&by_token, &data, piece),
+                    want,
+                    "{:?} in pieces of {piece}",
+                    String::from_utf8_lossy(&data)
+                );
+            }
+        }
+        assert!(found > 300, "the text holds matches: {found}");
     }
 
     #[test]

@@ -1,0 +1,353 @@
+//! `Equals` literals found by looking up the tokens their boundaries cut,
+//! not through the automaton.
+//!
+//! An address, host name or URL that must match whole can only sit between
+//! the boundaries its type sets (see `left_ok`/`right_ok` in the parent): a
+//! host name starts after a non-host character (a dot too: subdomains
+//! match) and ends before one, an address fills a run of address
+//! characters, a URL starts at its scheme. In a run of text the places
+//! where such a value can start and end are few, and each candidate is one
+//! hash lookup whatever the number of IOCs: the cost no longer grows with
+//! the bundle (an automaton over 100,000 literals is a slow NFA of hundreds
+//! of megabytes) and a text full of dotted names costs a lookup per name,
+//! not a walk of the automaton. The candidates are a superset of the
+//! matches; the parent's boundary check decides each, as it does the
+//! automaton's.
+
+use std::collections::HashMap;
+
+use super::{Kind, is_host_char, right_ok};
+
+/// The lookup a literal belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Class {
+    Ip,
+    Domain,
+    Url,
+}
+
+/// The lookup for a literal of `kind` whose every IOC asks `Equals`, or
+/// `None` to leave it to the automaton: it must be ASCII and hold a `.` or
+/// `:` (runs are found around those), and a URL must start with its scheme
+/// (its start is found back from `://`).
+pub(super) fn class_of(kind: Kind, text: &str) -> Option<Class> {
+    if !text.is_ascii() || text.len() < 2 || !text.contains(['.', ':']) {
+        return None;
+    }
+    match kind {
+        Kind::Ip4 | Kind::Ip6 => Some(Class::Ip),
+        Kind::Domain => Some(Class::Domain),
+        Kind::Url => scheme_len(text.as_bytes()).map(|_| Class::Url),
+    }
+}
+
+/// Length of the scheme before the first `://`, when it is one.
+fn scheme_len(t: &[u8]) -> Option<usize> {
+    let k = memchr::memmem::find(t, b"://")?;
+    (k > 0 && t[..k].iter().all(|&c| is_scheme_char(c))).then_some(k)
+}
+
+fn is_scheme_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')
+}
+
+/// The literals of one class by their lower-case text.
+#[derive(Default)]
+struct Table {
+    by_text: HashMap<Box<[u8]>, u32, foldhash::fast::FixedState>,
+    /// Characters the literals are made of, either case.
+    alpha: Vec<bool>,
+    /// One bit per [`key`] some literal has: most candidates in text are
+    /// turned away by one load, without hashing or lower-casing them.
+    filter: Vec<u64>,
+    min: usize,
+    max: usize,
+}
+
+/// 16 bits of a candidate's length and its first and last two characters,
+/// either case.
+fn key(t: &[u8]) -> usize {
+    let n = t.len();
+    let w = u32::from_le_bytes([t[0], t[1], t[n - 2], t[n - 1]]) | 0x2020_2020;
+    let h = (w ^ (n as u32).wrapping_mul(0x9e37_79b9)).wrapping_mul(0x85eb_ca6b);
+    (h >> 16) as usize
+}
+
+impl Table {
+    fn add(&mut self, text: &str, literal: u32) {
+        let t = text.as_bytes();
+        if self.alpha.is_empty() {
+            self.alpha = vec![false; 256];
+            self.filter = vec![0; 1 << 10];
+            self.min = usize::MAX;
+        }
+        for &c in t {
+            self.alpha[usize::from(c.to_ascii_lowercase())] = true;
+            self.alpha[usize::from(c.to_ascii_uppercase())] = true;
+        }
+        let k = key(t);
+        self.filter[k / 64] |= 1 << (k % 64);
+        self.min = self.min.min(t.len());
+        self.max = self.max.max(t.len());
+        self.by_text.insert(t.into(), literal);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_text.is_empty()
+    }
+
+    /// The literal `t` is, in any case (`lower` is room to lower-case it).
+    fn get(&self, t: &[u8], lower: &mut Vec<u8>) -> Option<u32> {
+        if t.len() < self.min || t.len() > self.max {
+            return None;
+        }
+        let k = key(t);
+        if self.filter[k / 64] & 1 << (k % 64) == 0 {
+            return None;
+        }
+        lower.clear();
+        lower.extend(t.iter().map(u8::to_ascii_lowercase));
+        self.by_text.get(lower.as_slice()).copied()
+    }
+}
+
+/// The literals looked up by token.
+#[derive(Default)]
+pub(super) struct Tokens {
+    ip: Table,
+    domain: Table,
+    url: Table,
+    /// Characters of any literal, either case: the runs searched.
+    token: Vec<bool>,
+}
+
+/// Room the search reuses from one run to the next.
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// A UTF-16 run's characters.
+    chars: Vec<u8>,
+    /// A candidate in lower case.
+    lower: Vec<u8>,
+    /// Where candidates may start, in the segment being read.
+    starts: Vec<usize>,
+}
+
+/// One run of text: ASCII characters in any case, and the characters just
+/// before and after it (`None` past the view's ends; non-ASCII as `0x80`).
+struct Run<'r> {
+    chars: &'r [u8],
+    before: Option<u8>,
+    after: [Option<u8>; 2],
+}
+
+impl Run<'_> {
+    /// The character at `i`: in the run, or one of the two after it.
+    fn at(&self, i: usize) -> Option<u8> {
+        match i.checked_sub(self.chars.len()) {
+            None => Some(self.chars[i]),
+            Some(k) => self.after.get(k).copied().flatten(),
+        }
+    }
+
+    fn prev(&self, s: usize) -> Option<u8> {
+        if s == 0 {
+            self.before
+        } else {
+            Some(self.chars[s - 1])
+        }
+    }
+}
+
+impl Tokens {
+    pub(super) fn add(&mut self, class: Class, text: &str, literal: u32) {
+        match class {
+            Class::Ip => self.ip.add(text, literal),
+            Class::Domain => self.domain.add(text, literal),
+            Class::Url => self.url.add(text, literal),
+        }
+        if self.token.is_empty() {
+            self.token = vec![false; 256];
+        }
+        for c in text.bytes() {
+            self.token[usize::from(c.to_ascii_lowercase())] = true;
+            self.token[usize::from(c.to_ascii_uppercase())] = true;
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.token.is_empty()
+    }
+
+    /// Bytes of the longest literal in UTF-16.
+    pub(super) fn max_bytes(&self) -> usize {
+        2 * [&self.ip, &self.domain, &self.url]
+            .iter()
+            .map(|t| t.max)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Every candidate in `buf`, as ASCII and as UTF-16LE: (pattern, start,
+    /// end) into `out`, pattern `2 * literal + 1` for ASCII and `2 *
+    /// literal` for UTF-16, as the automaton numbers them. Every literal
+    /// holds a `.` or `:`, so only the runs of literal characters around
+    /// one are looked at.
+    pub(super) fn find(
+        &self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        if self.is_empty() {
+            return;
+        }
+        let tok = |b: u8| self.token[usize::from(b)];
+        let mut covered = 0;
+        // Per byte parity: a UTF-16 string may start at any offset.
+        let mut covered16 = [0usize; 2];
+        let mut chars = std::mem::take(&mut scratch.chars);
+        for at in memchr::memchr2_iter(b'.', b':', buf) {
+            if at >= covered {
+                let mut from = at;
+                while from > covered && tok(buf[from - 1]) {
+                    from -= 1;
+                }
+                let mut to = at + 1;
+                while to < buf.len() && tok(buf[to]) {
+                    to += 1;
+                }
+                covered = to;
+                let byte = |i: usize| buf.get(i).map(|&b| ascii(b));
+                let run = Run {
+                    chars: &buf[from..to],
+                    before: from.checked_sub(1).and_then(byte),
+                    after: [byte(to), byte(to + 1)],
+                };
+                self.candidates(&run, scratch, |lit, s, e| {
+                    out.push((2 * lit + 1, from + s, from + e))
+                });
+            }
+            if buf.get(at + 1) != Some(&0) || at < covered16[at % 2] {
+                continue;
+            }
+            let unit = |i: usize| match buf.get(i..i + 2) {
+                Some(&[lo, 0]) => Some(lo),
+                _ => None,
+            };
+            let mut from = at;
+            while from >= 2 && unit(from - 2).is_some_and(tok) {
+                from -= 2;
+            }
+            let mut to = at + 2;
+            while unit(to).is_some_and(tok) {
+                to += 2;
+            }
+            covered16[at % 2] = to;
+            chars.clear();
+            chars.extend(buf[from..to].iter().step_by(2));
+            let wide = |i: Option<usize>| i.and_then(|i| super::char_at(buf, Some(i), 2));
+            let run = Run {
+                chars: &chars,
+                before: wide(from.checked_sub(2)),
+                after: [wide(Some(to)), wide(Some(to + 2))],
+            };
+            self.candidates(&run, scratch, |lit, s, e| {
+                out.push((2 * lit, from + 2 * s, from + 2 * e))
+            });
+        }
+        scratch.chars = chars;
+    }
+
+    /// The (literal, start, end) in a run's characters that some table
+    /// holds and whose boundaries could be right.
+    fn candidates(
+        &self,
+        run: &Run,
+        scratch: &mut Scratch,
+        mut hit: impl FnMut(usize, usize, usize),
+    ) {
+        if !self.ip.is_empty() {
+            // The Ip4 rule on the right is the looser of the two.
+            let left = |p: Option<u8>| {
+                p.is_none_or(|c| !(c.is_ascii_hexdigit() || matches!(c, b'.' | b':')))
+            };
+            self.ip.scan(run, scratch, left, Kind::Ip4, &mut hit);
+        }
+        if !self.domain.is_empty() {
+            let left = |p: Option<u8>| p.is_none_or(|c| !is_host_char(c));
+            self.domain.scan(run, scratch, left, Kind::Domain, &mut hit);
+        }
+        if !self.url.is_empty() {
+            let n = run.chars.len();
+            for k in memchr::memmem::find_iter(run.chars, b"://") {
+                let mut s = k;
+                while s > 0 && is_scheme_char(run.chars[s - 1]) {
+                    s -= 1;
+                }
+                if s == k {
+                    continue;
+                }
+                for e in s + 1..=n.min(s + self.url.max) {
+                    if !self.url.alpha[usize::from(run.chars[e - 1])] {
+                        break;
+                    }
+                    if right_ok(Kind::Url, run.at(e), run.at(e + 1))
+                        && let Some(lit) = self.url.get(&run.chars[s..e], &mut scratch.lower)
+                    {
+                        hit(lit as usize, s, e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Table {
+    /// One pass over a run: where `left` allows a start, it is kept (while
+    /// the characters since are the table's); where `right` allows an
+    /// end, the spans from the kept starts are looked up.
+    fn scan(
+        &self,
+        run: &Run,
+        scratch: &mut Scratch,
+        left: impl Fn(Option<u8>) -> bool,
+        right: Kind,
+        hit: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let n = run.chars.len();
+        let starts = &mut scratch.starts;
+        starts.clear();
+        let mut first = 0;
+        for e in 0..=n {
+            if first < starts.len() && right_ok(right, run.at(e), run.at(e + 1)) {
+                for &s in &starts[first..] {
+                    if e - s < self.min {
+                        break;
+                    }
+                    if let Some(lit) = self.get(&run.chars[s..e], &mut scratch.lower) {
+                        hit(lit as usize, s, e);
+                    }
+                }
+            }
+            if e == n {
+                break;
+            }
+            if !self.alpha[usize::from(run.chars[e])] {
+                starts.clear();
+                first = 0;
+                continue;
+            }
+            if left(run.prev(e)) {
+                starts.push(e);
+            }
+            while first < starts.len() && e + 1 - starts[first] > self.max {
+                first += 1;
+            }
+        }
+    }
+}
+
+/// A byte as the boundary checks read it: non-ASCII as `0x80`.
+fn ascii(b: u8) -> u8 {
+    if b.is_ascii() { b } else { 0x80 }
+}
