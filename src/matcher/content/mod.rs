@@ -830,6 +830,35 @@ mod tests {
         assert!(found > 300, "the text holds matches: {found}");
     }
 
+    /// Small sets keep the DFA; a set past it looks its `Equals` literals
+    /// up by token and leaves the others to the automaton.
+    #[test]
+    fn large_sets_are_looked_up_by_token() {
+        let small = set(&[("DomainName", "evil.example", "Equals")]);
+        assert!(small.tokens.is_empty() && small.encoded.len() == 2);
+        let names: Vec<String> = (0..DFA_PATTERNS / 2 + 1)
+            .map(|i| format!("h{i}.evil.example"))
+            .collect();
+        let mut iocs: Vec<_> = names
+            .iter()
+            .map(|n| ("DomainName", n.as_str(), "Equals"))
+            .collect();
+        iocs.push(("DomainName", "bad", "Contains"));
+        let large = set(&iocs);
+        assert!(!large.tokens.is_empty() && large.encoded.len() == 2);
+        let text = b"GET http://h77.EVIL.example/ from x.h5000.evil.example; badness";
+        let found = search(&large, text, 9);
+        let got: Vec<_> = found.iter().map(|(i, _, _, t)| (*i, t.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (77, "h77.EVIL.example"),
+                (5000, "x.h5000.evil.example"),
+                (iocs.len() as u32 - 1, "bad")
+            ]
+        );
+    }
+
     #[test]
     fn ranges_and_regexes_are_counted_not_searched() {
         let s = set(&[
