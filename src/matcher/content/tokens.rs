@@ -34,9 +34,11 @@ pub(super) fn class_of(kind: Kind, text: &str) -> Option<Class> {
     if !text.is_ascii() || text.len() < 2 || !text.contains(['.', ':']) {
         return None;
     }
+    let t = text.as_bytes();
     match kind {
-        Kind::Ip4 | Kind::Ip6 => Some(Class::Ip),
-        Kind::Domain => Some(Class::Domain),
+        Kind::Ip4 | Kind::Ip6 if t.iter().all(|&c| is_ip_char(c)) => Some(Class::Ip),
+        Kind::Domain if t.iter().all(|&c| c == b'.' || is_host_char(c)) => Some(Class::Domain),
+        Kind::Ip4 | Kind::Ip6 | Kind::Domain => None,
         Kind::Url => scheme_len(text.as_bytes()).map(|_| Class::Url),
     }
 }
@@ -45,6 +47,11 @@ pub(super) fn class_of(kind: Kind, text: &str) -> Option<Class> {
 fn scheme_len(t: &[u8]) -> Option<usize> {
     let k = memchr::memmem::find(t, b"://")?;
     (k > 0 && t[..k].iter().all(|&c| is_scheme_char(c))).then_some(k)
+}
+
+/// The characters an address is written with.
+fn is_ip_char(c: u8) -> bool {
+    c.is_ascii_hexdigit() || matches!(c, b'.' | b':')
 }
 
 fn is_scheme_char(c: u8) -> bool {
@@ -201,13 +208,15 @@ impl Tokens {
         if self.is_empty() {
             return;
         }
+        self.domains_ascii(buf, scratch, out);
+        self.addresses_ascii(buf, scratch, out);
         let tok = |b: u8| self.token[usize::from(b)];
         let mut covered = 0;
         // Per byte parity: a UTF-16 string may start at any offset.
         let mut covered16 = [0usize; 2];
         let mut chars = std::mem::take(&mut scratch.chars);
         for at in memchr::memchr2_iter(b'.', b':', buf) {
-            if at >= covered {
+            if at >= covered && !self.url.is_empty() {
                 let mut from = at;
                 while from > covered && tok(buf[from - 1]) {
                     from -= 1;
@@ -223,7 +232,7 @@ impl Tokens {
                     before: from.checked_sub(1).and_then(byte),
                     after: [byte(to), byte(to + 1)],
                 };
-                self.candidates(&run, scratch, |lit, s, e| {
+                self.candidates(&run, scratch, true, |lit, s, e| {
                     out.push((2 * lit + 1, from + s, from + e))
                 });
             }
@@ -251,11 +260,100 @@ impl Tokens {
                 before: wide(from.checked_sub(2)),
                 after: [wide(Some(to)), wide(Some(to + 2))],
             };
-            self.candidates(&run, scratch, |lit, s, e| {
+            self.candidates(&run, scratch, false, |lit, s, e| {
                 out.push((2 * lit, from + 2 * s, from + 2 * e))
             });
         }
         scratch.chars = chars;
+    }
+
+    /// Host names in ASCII: each name (labels and dots, found from its
+    /// first dot) has one end, where the boundary rule allows it, and a
+    /// start at each label; every suffix is one probe.
+    fn domains_ascii(
+        &self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        let table = &self.domain;
+        if table.is_empty() {
+            return;
+        }
+        let host = |i: usize| buf.get(i).is_some_and(|&c| is_host_char(c));
+        let starts = &mut scratch.starts;
+        let mut covered = 0;
+        for dot in memchr::memchr_iter(b'.', buf) {
+            if dot < covered {
+                continue;
+            }
+            let mut from = dot;
+            while from > covered && host(from - 1) {
+                from -= 1;
+            }
+            starts.clear();
+            starts.push(from);
+            // `to` is at a dot: the name goes on while a label follows.
+            let mut to = dot;
+            while host(to + 1) {
+                starts.push(to + 1);
+                to += 1;
+                while host(to) {
+                    to += 1;
+                }
+                if buf.get(to) != Some(&b'.') {
+                    break;
+                }
+            }
+            covered = to.max(dot + 1);
+            for &s in starts.iter() {
+                if to > s
+                    && let Some(lit) = table.get(&buf[s..to], &mut scratch.lower)
+                {
+                    out.push((2 * lit as usize + 1, s, to));
+                }
+            }
+        }
+    }
+
+    /// Addresses in ASCII: a run of address characters starts where one
+    /// may, and may end at its end or at a `.` or `:` the boundary rule
+    /// allows (`10.0.0.5.` ends before the last dot).
+    fn addresses_ascii(
+        &self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        let table = &self.ip;
+        if table.is_empty() {
+            return;
+        }
+        let at = |i: usize| buf.get(i).map(|&b| ascii(b));
+        let mut covered = 0;
+        for anchor in memchr::memchr2_iter(b'.', b':', buf) {
+            if anchor < covered {
+                continue;
+            }
+            let mut from = anchor;
+            while from > covered && is_ip_char(buf[from - 1]) {
+                from -= 1;
+            }
+            let mut to = anchor + 1;
+            while to < buf.len() && is_ip_char(buf[to]) {
+                to += 1;
+            }
+            covered = to;
+            for e in from + table.min..=to.min(from + table.max) {
+                let end = e == to || matches!(buf[e], b'.' | b':');
+                if end
+                    && right_ok(Kind::Ip4, at(e), at(e + 1))
+                    && let Some(lit) = table.get(&buf[from..e], &mut scratch.lower)
+                {
+                    out.push((2 * lit as usize + 1, from, e));
+                }
+            }
+        }
     }
 
     /// The (literal, start, end) in a run's characters that some table
@@ -264,16 +362,17 @@ impl Tokens {
         &self,
         run: &Run,
         scratch: &mut Scratch,
+        url_only: bool,
         mut hit: impl FnMut(usize, usize, usize),
     ) {
-        if !self.ip.is_empty() {
+        if !self.ip.is_empty() && !url_only {
             // The Ip4 rule on the right is the looser of the two.
             let left = |p: Option<u8>| {
                 p.is_none_or(|c| !(c.is_ascii_hexdigit() || matches!(c, b'.' | b':')))
             };
             self.ip.scan(run, scratch, left, Kind::Ip4, &mut hit);
         }
-        if !self.domain.is_empty() {
+        if !self.domain.is_empty() && !url_only {
             let left = |p: Option<u8>| p.is_none_or(|c| !is_host_char(c));
             self.domain.scan(run, scratch, left, Kind::Domain, &mut hit);
         }
