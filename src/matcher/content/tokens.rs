@@ -208,14 +208,19 @@ impl Tokens {
         if self.is_empty() {
             return;
         }
-        self.domains_ascii(buf, scratch, out);
-        self.addresses_ascii(buf, scratch, out);
         let tok = |b: u8| self.token[usize::from(b)];
         let mut covered = 0;
+        let (mut names, mut addresses) = (0, 0);
         // Per byte parity: a UTF-16 string may start at any offset.
         let mut covered16 = [0usize; 2];
         let mut chars = std::mem::take(&mut scratch.chars);
         for at in memchr::memchr2_iter(b'.', b':', buf) {
+            if buf[at] == b'.' && at >= names && !self.domain.is_empty() {
+                names = self.name_at(buf, at, names, scratch, out);
+            }
+            if at >= addresses && !self.ip.is_empty() {
+                addresses = self.address_at(buf, at, addresses, scratch, out);
+            }
             if at >= covered && !self.url.is_empty() {
                 let mut from = at;
                 while from > covered && tok(buf[from - 1]) {
@@ -267,93 +272,80 @@ impl Tokens {
         scratch.chars = chars;
     }
 
-    /// Host names in ASCII: each name (labels and dots, found from its
-    /// first dot) has one end, where the boundary rule allows it, and a
-    /// start at each label; every suffix is one probe.
-    fn domains_ascii(
+    /// A host name in ASCII, from its first dot (`dot`, at or past
+    /// `covered`, where the last name ended): it has one end, where no
+    /// label follows, and a start at each label; every suffix is one
+    /// probe. Returns where it ends.
+    fn name_at(
         &self,
         buf: &[u8],
+        dot: usize,
+        covered: usize,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
-    ) {
-        let table = &self.domain;
-        if table.is_empty() {
-            return;
-        }
+    ) -> usize {
         let host = |i: usize| buf.get(i).is_some_and(|&c| is_host_char(c));
         let starts = &mut scratch.starts;
-        let mut covered = 0;
-        for dot in memchr::memchr_iter(b'.', buf) {
-            if dot < covered {
-                continue;
-            }
-            let mut from = dot;
-            while from > covered && host(from - 1) {
-                from -= 1;
-            }
-            starts.clear();
-            starts.push(from);
-            // `to` is at a dot: the name goes on while a label follows.
-            let mut to = dot;
-            while host(to + 1) {
-                starts.push(to + 1);
+        let mut from = dot;
+        while from > covered && host(from - 1) {
+            from -= 1;
+        }
+        starts.clear();
+        starts.push(from);
+        // `to` is at a dot: the name goes on while a label follows.
+        let mut to = dot;
+        while host(to + 1) {
+            starts.push(to + 1);
+            to += 1;
+            while host(to) {
                 to += 1;
-                while host(to) {
-                    to += 1;
-                }
-                if buf.get(to) != Some(&b'.') {
-                    break;
-                }
             }
-            covered = to.max(dot + 1);
-            for &s in starts.iter() {
-                if to > s
-                    && let Some(lit) = table.get(&buf[s..to], &mut scratch.lower)
-                {
-                    out.push((2 * lit as usize + 1, s, to));
-                }
+            if buf.get(to) != Some(&b'.') {
+                break;
             }
         }
+        for &s in starts.iter() {
+            if to > s
+                && let Some(lit) = self.domain.get(&buf[s..to], &mut scratch.lower)
+            {
+                out.push((2 * lit as usize + 1, s, to));
+            }
+        }
+        to.max(dot + 1)
     }
 
-    /// Addresses in ASCII: a run of address characters starts where one
-    /// may, and may end at its end or at a `.` or `:` the boundary rule
-    /// allows (`10.0.0.5.` ends before the last dot).
-    fn addresses_ascii(
+    /// An address in ASCII around `anchor` (a `.` or `:` at or past
+    /// `covered`): its run of address characters starts where one may, and
+    /// may end at the run's end or at a `.` or `:` the boundary rule allows
+    /// (`10.0.0.5.` ends before the last dot). Returns where the run ends.
+    fn address_at(
         &self,
         buf: &[u8],
+        anchor: usize,
+        covered: usize,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
-    ) {
+    ) -> usize {
         let table = &self.ip;
-        if table.is_empty() {
-            return;
-        }
         let at = |i: usize| buf.get(i).map(|&b| ascii(b));
-        let mut covered = 0;
-        for anchor in memchr::memchr2_iter(b'.', b':', buf) {
-            if anchor < covered {
-                continue;
-            }
-            let mut from = anchor;
-            while from > covered && is_ip_char(buf[from - 1]) {
-                from -= 1;
-            }
-            let mut to = anchor + 1;
-            while to < buf.len() && is_ip_char(buf[to]) {
-                to += 1;
-            }
-            covered = to;
-            for e in from + table.min..=to.min(from + table.max) {
-                let end = e == to || matches!(buf[e], b'.' | b':');
-                if end
-                    && right_ok(Kind::Ip4, at(e), at(e + 1))
-                    && let Some(lit) = table.get(&buf[from..e], &mut scratch.lower)
-                {
-                    out.push((2 * lit as usize + 1, from, e));
-                }
+        let mut from = anchor;
+        while from > covered && is_ip_char(buf[from - 1]) {
+            from -= 1;
+        }
+        let mut to = anchor + 1;
+        while to < buf.len() && is_ip_char(buf[to]) {
+            to += 1;
+        }
+        for e in from + table.min..=to.min(from + table.max) {
+            let end = e == to || matches!(buf[e], b'.' | b':');
+            if end
+                && right_ok(Kind::Ip4, at(e), at(e + 1))
+                && let Some(lit) = table.get(&buf[from..e], &mut scratch.lower)
+            {
+                out.push((2 * lit as usize + 1, from, e));
             }
         }
+        to
     }
 
     /// The (literal, start, end) in a run's characters that some table
