@@ -197,8 +197,10 @@ impl Tokens {
     /// Every candidate in `buf`, as ASCII and as UTF-16LE: (pattern, start,
     /// end) into `out`, pattern `2 * literal + 1` for ASCII and `2 *
     /// literal` for UTF-16, as the automaton numbers them. Every literal
-    /// holds a `.` or `:`, so only the runs of literal characters around
-    /// one are looked at.
+    /// holds a `.` or `:`, so only what lies around one is looked at: in
+    /// ASCII, host names and addresses by [`Tokens::name_at`] and
+    /// [`Tokens::address_at`], URLs in the run of literal characters; in
+    /// UTF-16 (rarer, decoded first) every class in that run.
     pub(super) fn find(
         &self,
         buf: &[u8],
@@ -349,7 +351,8 @@ impl Tokens {
     }
 
     /// The (literal, start, end) in a run's characters that some table
-    /// holds and whose boundaries could be right.
+    /// holds and whose boundaries could be right (`url_only`: the ASCII
+    /// host names and addresses were looked up already).
     fn candidates(
         &self,
         run: &Run,
