@@ -344,14 +344,7 @@ impl ContentSet {
             if at < covered {
                 continue;
             }
-            let mut from = at;
-            while from > covered && lit(buf[from - 1]) {
-                from -= 1;
-            }
-            let mut to = at + 1;
-            while to < buf.len() && lit(buf[to]) {
-                to += 1;
-            }
+            let (from, to) = run_around(buf, at, covered, lit);
             covered = to;
             if to - from >= self.min_len {
                 search(from, to);
@@ -537,6 +530,20 @@ impl ContentStream<'_> {
             }
         }
     }
+}
+
+/// The run of bytes `inside` allows around `at` (taken whatever it is),
+/// reaching back no further than `floor`: `(start, end)`.
+fn run_around(buf: &[u8], at: usize, floor: usize, inside: impl Fn(u8) -> bool) -> (usize, usize) {
+    let mut from = at;
+    while from > floor && inside(buf[from - 1]) {
+        from -= 1;
+    }
+    let mut to = at + 1;
+    while to < buf.len() && inside(buf[to]) {
+        to += 1;
+    }
+    (from, to)
 }
 
 /// The character next to a match at `at`, `None` past either end of the

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use super::{Kind, is_host_char, right_ok};
+use super::{Kind, is_host_char, right_ok, run_around};
 
 /// The lookup a literal belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,14 +224,7 @@ impl Tokens {
                 addresses = self.address_at(buf, at, addresses, scratch, out);
             }
             if at >= covered && !self.url.is_empty() {
-                let mut from = at;
-                while from > covered && tok(buf[from - 1]) {
-                    from -= 1;
-                }
-                let mut to = at + 1;
-                while to < buf.len() && tok(buf[to]) {
-                    to += 1;
-                }
+                let (from, to) = run_around(buf, at, covered, tok);
                 covered = to;
                 let byte = |i: usize| buf.get(i).map(|&b| ascii(b));
                 let run = Run {
@@ -330,14 +323,7 @@ impl Tokens {
     ) -> usize {
         let table = &self.ip;
         let at = |i: usize| buf.get(i).map(|&b| ascii(b));
-        let mut from = anchor;
-        while from > covered && is_ip_char(buf[from - 1]) {
-            from -= 1;
-        }
-        let mut to = anchor + 1;
-        while to < buf.len() && is_ip_char(buf[to]) {
-            to += 1;
-        }
+        let (from, to) = run_around(buf, anchor, covered, is_ip_char);
         for e in from + table.min..=to.min(from + table.max) {
             let end = e == to || matches!(buf[e], b'.' | b':');
             if end
