@@ -238,7 +238,7 @@ fn plan(args: PlanArgs) -> Result<u8> {
         units,
         unit_size,
     };
-    state::write_json(&layout.plan(), &plan)?;
+    state::write_json(&layout.plan(), &plan, state::WriteMode::Synced)?;
     let bytes: u64 = plan.targets.iter().map(|t| t.size).sum();
     eprintln!(
         "breachscan: planned {} unit(s) over {} target(s), {} bytes, in {}\n\
@@ -320,6 +320,7 @@ fn run_unit(
                 error: Some(error),
                 ..attempt.clone()
             },
+            state::WriteMode::Unsynced,
         )?;
         state::remove(&layout.running(n))?;
         Ok(code)
@@ -340,7 +341,7 @@ fn run_unit(
             Err(e) => return fail(2, format!("cannot read {}: {e}", path.display())),
         }
     }
-    state::write_json(&layout.running(n), &attempt)?;
+    state::write_json(&layout.running(n), &attempt, state::WriteMode::Unsynced)?;
     state::remove(&layout.failed(n))?;
     if let Err(e) = std::env::set_current_dir(&plan.working_directory) {
         return fail(
@@ -399,6 +400,7 @@ fn run_unit(
         collect_format: "folder".into(),
         slice_from: unit.slice.as_ref().and_then(|s| s.from.clone()),
         slice_to: unit.slice.as_ref().and_then(|s| s.to.clone()),
+        unsynced_report: true,
     };
     let result = super::scan_command::run_with(scan, stop, unfinished);
     let code = match result {
@@ -434,6 +436,7 @@ fn run_unit(
             finished_at: now(),
             evidence: r.summary.evidence,
         },
+        state::WriteMode::Unsynced,
     )?;
     state::remove(&layout.running(n))?;
     eprintln!(

@@ -145,6 +145,10 @@ pub struct ScanArgs {
     /// Walk only the part of a directory target before this path.
     #[arg(long, value_name = "REL", hide = true)]
     pub slice_to: Option<String>,
+    /// The report is renamed into place without a sync (a batch unit: its
+    /// done record's digest tells a report cut short by a crash).
+    #[arg(skip)]
+    pub unsynced_report: bool,
 }
 
 impl std::ops::Deref for ScanArgs {

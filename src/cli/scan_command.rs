@@ -88,6 +88,11 @@ pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<
         Destination::File(path) => {
             let f = AtomicFile::create(path, "report")
                 .with_context(|| format!("cannot write the report to {}", path.display()))?;
+            let f = if args.unsynced_report {
+                f.unsynced()
+            } else {
+                f
+            };
             *unfinished.lock().unwrap_or_else(|p| p.into_inner()) =
                 Some(f.temp_path().to_path_buf());
             Some(f)
