@@ -5,9 +5,11 @@
 //!
 //! Data: `--images` ext4 volumes made with `mkfs.ext4 -d` (no mount), each
 //! holding `--files` random files of `--file-mib` MiB and one file named as
-//! an IOC. Figures: wall time of each step (plan, the array and its merge
-//! job, from submission until the merge job ended), the overhead of the
-//! batch against the single scan, and merge time and peak memory.
+//! an IOC. Figures (medians of `--runs`, every row timed in each run): wall
+//! time of each step (plan, the array's tasks run by hand without Slurm,
+//! the array and its merge job from submission until the merge job ended),
+//! the overhead of the batch against the single scan, and merge time and
+//! peak memory.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,10 @@ pub struct Args {
     /// Jobs per CPU Slurm may run at once (`OverSubscribe=FORCE:N`).
     #[arg(long, default_value_t = 1)]
     oversubscribe: u32,
+    /// Runs of each row (the median is shown): Slurm starts jobs on its
+    /// passes, once a second here, so one run lands anywhere in that second.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
 }
 
 fn run_ok(cmd: &mut Command) -> Result<String> {
@@ -134,8 +140,12 @@ pub fn run(args: &Args) -> Result<()> {
     single.push(bundle.display().to_string());
     single.extend(["-o".into(), base.join("single.json").display().to_string()]);
     single.extend(imgs.iter().map(|p| p.display().to_string()));
-    let argv: Vec<&str> = single.iter().map(String::as_str).collect();
-    let (single_time, _) = measure(&exe, &argv, 1, &[1])?;
+    // A warm-up: the page cache holds the images before the first row.
+    let warm = Command::new(&exe).args(&single).output()?;
+    ensure!(
+        warm.status.code() == Some(1),
+        "the single scan found nothing"
+    );
 
     let start = Command::new("bash")
         .arg("scripts/slurm/start.sh")
@@ -149,20 +159,132 @@ pub fn run(args: &Args) -> Result<()> {
         "the cluster did not start: {}",
         String::from_utf8_lossy(&start.stderr)
     );
+    // Each run times every row back to back: this VM's speed drifts by
+    // 15% within minutes, so rows run far apart would compare two machines.
+    let mut rows: [Vec<Duration>; 6] = Default::default();
+    for _ in 0..args.runs.max(1) {
+        let t = Instant::now();
+        let out = Command::new(&exe).args(&single).output()?;
+        ensure!(
+            out.status.code() == Some(1),
+            "the single scan found nothing"
+        );
+        rows[0].push(t.elapsed());
+        let t = batch_once(args, &exe, &bundle, &base, &imgs, as_of)?;
+        let rows = &mut rows[1..];
+        for (row, d) in rows.iter_mut().zip(t) {
+            row.push(d);
+        }
+    }
+    let _ = Command::new("bash")
+        .args(["scripts/slurm/stop.sh", "--purge"])
+        .output();
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let [single_time, plan, by_hand, array, merged, all] = rows.each_mut().map(median);
+
+    println!(
+        "\n{} ext4 images, {:.2} GB, demo bundle; {} CPUs; Slurm OverSubscribe {}, 1 CPU and {} unit(s) a task; medians of {}\n",
+        imgs.len(),
+        bytes as f64 / 1e9,
+        cpus(),
+        args.oversubscribe,
+        args.units_per_task,
+        args.runs.max(1)
+    );
+    println!("| how | time | GB/s | vs one process |");
+    println!("|---|---:|---:|---:|");
+    let row = |name: &str, d: Duration| {
+        println!(
+            "| {name} | {:.2} s | {:.2} | {:+.1}% |",
+            d.as_secs_f64(),
+            bytes as f64 / 1e9 / d.as_secs_f64(),
+            (d.as_secs_f64() / single_time.as_secs_f64() - 1.0) * 100.0
+        )
+    };
+    row("one `breachscan scan` process", single_time);
+    row("`batch plan` (hashes each image's first segment)", plan);
+    row(
+        "the same tasks' `batch run`s by hand, as many at once as CPUs (no Slurm)",
+        by_hand,
+    );
+    row(
+        "Slurm array alone: submission until its last task ended",
+        array,
+    );
+    row(
+        &format!("Slurm array over {} units + merge job", imgs.len()),
+        merged,
+    );
+    row("batch in all (plan + array + merge)", all);
+
+    merge_bench(&exe, &base, &bundle, args.merge_units)
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// One batch of the images: plan, the tasks' `batch run`s by hand, then
+/// (units cleared) the Slurm array and its merge job. Times: plan, by hand,
+/// array, array + merge, plan + array + merge.
+fn batch_once(
+    args: &Args,
+    exe: &Path,
+    bundle: &Path,
+    base: &Path,
+    imgs: &[PathBuf],
+    as_of: &str,
+) -> Result<[Duration; 5]> {
     let batch = base.join("run");
     let _ = fs::remove_dir_all(&batch);
     let t = Instant::now();
-    let mut plan = Command::new(&exe);
+    let mut plan = Command::new(exe);
     plan.args(["batch", "plan", "--as-of", as_of, "-b"])
-        .arg(&bundle)
+        .arg(bundle)
         .arg("-o")
         .arg(&batch)
-        .args(&imgs);
+        .args(imgs);
     run_ok(&mut plan)?;
     let plan_time = t.elapsed();
+
+    // By hand: the tasks the array would run, `cpus()` at a time.
+    let per = args.units_per_task.max(1);
+    let tasks: Vec<Vec<usize>> = (0..imgs.len())
+        .collect::<Vec<_>>()
+        .chunks(per)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let t = Instant::now();
+    for wave in tasks.chunks(cpus()) {
+        let children = wave
+            .iter()
+            .map(|units| {
+                let mut c = Command::new(exe);
+                c.args(["batch", "run"]).arg(&batch);
+                for u in units {
+                    c.arg("--unit").arg(u.to_string());
+                }
+                c.args(["-j", "1"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(anyhow::Error::from)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for mut c in children {
+            ensure!(c.wait()?.success(), "a `batch run` failed");
+        }
+    }
+    let by_hand = t.elapsed();
+    fs::remove_dir_all(batch.join("units"))?;
+    fs::create_dir_all(batch.join("units"))?;
+
     let t = Instant::now();
     let submitted = run_ok(
-        Command::new(&exe)
+        Command::new(exe)
             .args(["batch", "slurm", "--submit", "--cpus-per-task", "1"])
             .arg("--units-per-task")
             .arg(args.units_per_task.to_string())
@@ -176,49 +298,11 @@ pub fn run(args: &Args) -> Result<()> {
     for array in submitted.lines().filter_map(|l| l.strip_prefix("array ")) {
         wait(array)?;
     }
-    let scan_time = t.elapsed();
-    let state = wait(&merge_job)?;
     let array_time = t.elapsed();
+    let state = wait(&merge_job)?;
+    let merged = t.elapsed();
     ensure!(state == "COMPLETED", "the merge job ended {state}");
-    let _ = Command::new("bash")
-        .args(["scripts/slurm/stop.sh", "--purge"])
-        .output();
-    let batch_time = plan_time + array_time;
-
-    println!(
-        "\n{} ext4 images, {:.2} GB, demo bundle; {} CPUs; Slurm OverSubscribe {}, 1 CPU and {} unit(s) a task\n",
-        imgs.len(),
-        bytes as f64 / 1e9,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        args.oversubscribe,
-        args.units_per_task
-    );
-    println!("| how | time | GB/s | vs one process |");
-    println!("|---|---:|---:|---:|");
-    let row = |name: &str, d: Duration| {
-        println!(
-            "| {name} | {:.2} s | {:.2} | {:+.1}% |",
-            d.as_secs_f64(),
-            bytes as f64 / 1e9 / d.as_secs_f64(),
-            (d.as_secs_f64() / single_time.as_secs_f64() - 1.0) * 100.0
-        )
-    };
-    row("one `breachscan scan` process", single_time);
-    row(
-        "`batch plan` (hashes each image's first segment)",
-        plan_time,
-    );
-    row(
-        "Slurm array alone: submission until its last task ended",
-        scan_time,
-    );
-    row(
-        &format!("Slurm array over {} units + merge job", imgs.len()),
-        array_time,
-    );
-    row("batch in all (plan + array + merge)", batch_time);
-
-    merge_bench(&exe, &base, &bundle, args.merge_units)
+    Ok([plan_time, by_hand, array_time, merged, plan_time + merged])
 }
 
 /// `batch merge` of a batch of `units` one-folder units, each run here.
