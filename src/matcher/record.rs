@@ -194,11 +194,29 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 /// `192.168.1.100` never yields `192.168.1.1` and `10.0.0.5x` yields
 /// `10.0.0.5`, but `v1.2.3.4a` (a hex letter after) yields nothing.
 pub(super) fn embedded_ips(s: &str) -> impl Iterator<Item = (&str, IpAddr)> {
-    s.split(|c: char| !(c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '%')))
-        .filter_map(|run| {
-            let run = run.trim_matches('.');
-            let dots = run.matches('.').count();
-            let colons = run.matches(':').count();
+    // Cut as bytes (every byte of a non-ASCII character is a boundary, as
+    // the character is), and only text with a dot or a colon: most values
+    // (numbers, SIDs, GUIDs, names) hold neither and cost one memchr2.
+    let bytes = s.as_bytes();
+    let bytes = if memchr::memchr2(b'.', b':', bytes).is_some() {
+        bytes
+    } else {
+        &[]
+    };
+    bytes
+        .split(|&c| !(c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b'%')))
+        .filter_map(move |run| {
+            // The run is ASCII, so its ends are character boundaries.
+            let at = run.as_ptr() as usize - bytes.as_ptr() as usize;
+            let run = s.get(at..at + run.len())?.trim_matches('.');
+            // `tcp:10.0.0.5:443`: one colon before an address is not part of
+            // it (an IPv6 address starts with two, `::1`, or none).
+            let run = match run.strip_prefix(':') {
+                Some(rest) if !rest.starts_with(':') => rest,
+                _ => run,
+            };
+            let count = |b: u8| run.bytes().filter(|&c| c == b).count();
+            let (dots, colons) = (count(b'.'), count(b':'));
             // An IPv4 address (maybe with a port), or an IPv6 one.
             if !(dots == 3 && colons <= 1 || colons >= 2) {
                 return None;
@@ -221,15 +239,20 @@ pub(super) fn embedded_ips(s: &str) -> impl Iterator<Item = (&str, IpAddr)> {
 /// a quote or a space after it) or ends in a file extension (`cmd.exe`)
 /// is left out; URLs' hosts are matched as URLs.
 fn embedded_hosts(s: &str) -> impl Iterator<Item = &str> {
-    let is_host = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.');
+    // Cut as bytes (every byte of a non-ASCII character is a boundary, as
+    // the character is), and only text with a dot: a host name has one.
     let bytes = s.as_bytes();
-    s.match_indices(move |c: char| !is_host(c))
-        .map(|(i, d)| (i, i + d.len()))
-        .chain([(s.len(), s.len())])
-        .scan(0, move |start, (end, next)| {
-            let run = (&s[*start..end], *start, end);
-            *start = next;
-            Some(run)
+    let cut = if memchr::memchr(b'.', bytes).is_some() {
+        bytes
+    } else {
+        &[]
+    };
+    cut.split(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.')))
+        .filter_map(move |run| {
+            // The run is ASCII, so its ends are character boundaries.
+            let at = run.as_ptr() as usize - cut.as_ptr() as usize;
+            let end = at + run.len();
+            Some((s.get(at..end)?, at, end))
         })
         .filter_map(move |(run, at, end)| {
             let lead = run.len() - run.trim_start_matches('.').len();
@@ -790,6 +813,10 @@ mod tests {
         );
         // Versions, words and longer runs are no address.
         assert!(found("10.0.17763.1 cafe 1.2.3.4.5 deadbeef:1").is_empty());
+        // Non-ASCII text bounds a run as any other character does.
+        assert_eq!(found("é10.0.0.7ü:80"), ["10.0.0.7=10.0.0.7"]);
+        assert_eq!(found("адрес:10.1.2.3:445"), ["10.1.2.3:445=10.1.2.3"]);
+        assert_eq!(found("tcp:fe80::1 ::1"), ["fe80::1=fe80::1", "::1=::1"]);
     }
 
     #[test]
@@ -815,6 +842,10 @@ mod tests {
         // No letter, or no dot: not a host name; nor a file.
         assert!(found("10.0.0.5 localhost").is_empty());
         assert!(found(r"C:\Windows\cmd.exe /c x.ps1 C:\tmp\evil.example").is_empty());
+        // Non-ASCII text bounds a run as any other character does.
+        assert_eq!(found("ü.evil.example»"), ["evil.example"]);
+        assert_eq!(found("hôte:evil.example"), ["evil.example"]);
+        assert_eq!(found("é\\evil.example\\tmp\\a.example"), ["evil.example"]);
     }
 
     #[test]
