@@ -74,7 +74,9 @@ fn units_run_by_parallel_workers_merge_into_the_single_scan() {
         support::sha256_hex(&std::fs::read(&targets[0]).unwrap())
     );
 
-    // Two workers, each taking every unit in its own order, at once.
+    // Two workers, each taking every unit in its own order, at once: one
+    // process a unit, and one process for all (its units share one load of
+    // the bundle, which must not carry anything from one unit to the next).
     let exe = env!("CARGO_BIN_EXE_breachscan");
     let worker = |rev: bool| {
         let dir = dir.clone();
@@ -83,17 +85,19 @@ fn units_run_by_parallel_workers_merge_into_the_single_scan() {
             if rev {
                 order.reverse();
             }
-            for u in order {
+            let calls: Vec<Vec<usize>> = if rev {
+                vec![order]
+            } else {
+                order.into_iter().map(|u| vec![u]).collect()
+            };
+            for units in calls {
+                let mut args = vec!["batch".to_string(), "run".into(), dir.display().to_string()];
+                for u in units {
+                    args.extend(["--unit".into(), u.to_string()]);
+                }
+                args.extend(["-j".into(), "1".into()]);
                 let out = std::process::Command::new(exe)
-                    .args([
-                        "batch",
-                        "run",
-                        dir.to_str().unwrap(),
-                        "--unit",
-                        &u.to_string(),
-                        "-j",
-                        "1",
-                    ])
+                    .args(&args)
                     .output()
                     .unwrap();
                 assert!(

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::output::{self, AtomicFile, Destination, Inputs};
 use super::scan_args::{ScanArgs, ScanSpec};
+use super::scan_command::{Load, Prepared};
 use super::{case, check, parse_size};
 use crate::batch::plan::{self as planning, WalkOptions};
 use crate::batch::slurm::{self, SlurmOptions};
@@ -122,13 +123,16 @@ pub fn run(command: BatchCommand) -> Result<u8> {
             // One signal handler for all the units: a signal stops the one
             // running, and no other starts.
             let (stop, unfinished) = super::scan_command::catch_signals()?;
+            // The bundles and rules, loaded and compiled by the first unit
+            // and used by the others: all run the batch's one scan.
+            let mut shared = None;
             let mut code = 0;
             for &n in &a.unit {
                 if let Some(signal) = stop.requested() {
                     eprintln!("breachscan: stopped: unit {n} and those after it not started");
                     return Ok(super::signals::exit_code(signal));
                 }
-                let c = run_unit(&a, n, &stop, &unfinished)?;
+                let c = run_unit(&a, n, &stop, &unfinished, &mut shared)?;
                 if code == 0 {
                     code = c;
                 }
@@ -283,6 +287,7 @@ fn run_unit(
     n: usize,
     stop: &crate::stop::Stop,
     unfinished: &super::signals::Unfinished,
+    shared: &mut Option<Prepared>,
 ) -> Result<u8> {
     let dir = std::path::absolute(&args.dir)?;
     let layout = Layout::new(&dir);
@@ -402,7 +407,20 @@ fn run_unit(
         slice_to: unit.slice.as_ref().and_then(|s| s.to.clone()),
         unsynced_report: true,
     };
-    let result = super::scan_command::run_with(scan, stop, unfinished);
+    let loads_here = shared.is_none();
+    if loads_here {
+        match super::scan_command::prepare(&scan, jiff::Timestamp::now()) {
+            Ok(Some(p)) => *shared = Some(p),
+            Ok(None) => return fail(2, "the batch's bundle was refused (see above)".into()),
+            Err(e) => return fail(2, format!("{e:#}")),
+        }
+    }
+    let load = match shared.as_ref() {
+        Some(p) if loads_here => Load::For(p),
+        Some(p) => Load::Shared(p),
+        None => Load::Here,
+    };
+    let result = super::scan_command::run_loaded(scan, stop, unfinished, load);
     let code = match result {
         Ok(code @ (0 | 1 | 3)) if out.exists() => code,
         Ok(code) => {

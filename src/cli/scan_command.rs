@@ -4,6 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
@@ -43,6 +44,27 @@ pub fn catch_signals() -> Result<(Stop, Unfinished)> {
 /// several scans in one process (a batch worker's units) share it, so a
 /// signal stops the one running.
 pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<u8> {
+    run_loaded(args, stop, unfinished, Load::Here)
+}
+
+/// Where a scan's bundles and rules come from.
+pub enum Load<'a> {
+    /// The scan loads them.
+    Here,
+    /// [`prepare`]d for this scan, from the same bundles, IOCs and rules
+    /// (its report counts the time that took).
+    For(&'a Prepared),
+    /// Prepared for an earlier scan of the process and shared (no time).
+    Shared(&'a Prepared),
+}
+
+/// [`run_with`], with what to look for maybe loaded already.
+pub fn run_loaded(
+    args: ScanArgs,
+    stop: &Stop,
+    unfinished: &Unfinished,
+    load: Load<'_>,
+) -> Result<u8> {
     let started = Timestamp::now();
 
     let targets = case::targets(&args)?;
@@ -67,10 +89,6 @@ pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<
         .chain(&args.ioc_files)
         .cloned()
         .collect();
-    let adhoc = crate::bundle::AdHoc {
-        inline: args.iocs.clone(),
-        files: args.ioc_files.clone(),
-    };
     if let Some(dir) = &args.collect {
         crate::collect::check_dir(dir, &targets.paths).map_err(anyhow::Error::msg)?;
     }
@@ -99,78 +117,22 @@ pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<
         }
         Destination::Stdout => None,
     };
-    let as_of = args.as_of.unwrap_or(started);
-    let opts = LoadOptions {
-        as_of,
-        all_attributes: args.all_attributes,
-    };
-    let clock = std::time::Instant::now();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let stage = progress::Stage::start(
-        show_progress && !(args.bundles.is_empty() && adhoc.is_empty()),
-        &format!(
-            "loading {} bundle file(s)",
-            args.bundles.len() + args.ioc_files.len()
-        ),
-    );
-    let bundle = if args.bundles.is_empty() && adhoc.is_empty() {
-        crate::bundle::Bundle::default()
-    } else {
-        let Some(bundle) = check::load_or_report(&args.bundles, &adhoc, &opts) else {
-            return Ok(2);
-        };
-        bundle
+    let mut owned: Option<Prepared> = None;
+    let p: &Prepared = match load {
+        Load::For(p) | Load::Shared(p) => p,
+        Load::Here => match prepare(&args, started)? {
+            Some(p) => owned.insert(p),
+            None => return Ok(2),
+        },
     };
-    drop(stage);
-    let stage = progress::Stage::start(
-        show_progress && !args.rules.is_empty(),
-        "loading Sigma rules",
-    );
-    let rules = RuleSet::load(&args.rules).map_err(anyhow::Error::msg)?;
-    drop(stage);
-    if !args.rules.is_empty() && rules.is_empty() {
-        bail!(
-            "nothing to look for: no Sigma rule could be loaded from {} \
-             (`breachscan rules check` lists why)",
-            args.rules
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    if !(args.bundles.is_empty() && adhoc.is_empty())
-        && bundle.active_iocs().next().is_none()
-        && rules.is_empty()
-    {
-        bail!(
-            "nothing to look for: the bundle(s) hold {} IOC(s), none active ({}) — \
-             `bundle check` lists them; --as-of TIME judges expiry at another time, \
-             --all-attributes takes MISP attributes not marked to_ids",
-            bundle.iocs.len(),
-            inactive_reasons(&bundle)
-        );
-    }
-    let loaded = clock.elapsed();
-    let stage = progress::Stage::start(
-        show_progress,
-        &format!("compiling {} active IOC(s)", bundle.active_iocs().count()),
-    );
-    let mut matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
-    // Searching bytes that are read anyway costs little (README, "File
-    // content"); reading every byte only to search it is asked for.
-    let content = args.content || !args.no_content && !matcher.digests_needed().is_empty();
-    let content_search = if content {
-        let (iocs, unsearched) = matcher
-            .search_content(&bundle)
-            .map_err(anyhow::Error::msg)?;
-        (iocs + unsearched > 0).then_some(report::ContentSearch { iocs, unsearched })
-    } else {
-        None
+    // The time this scan spent loading: none when it shares a load.
+    let (loaded, compiled) = match load {
+        Load::Shared(_) => (Duration::ZERO, Duration::ZERO),
+        _ => (p.loaded, p.compiled),
     };
-    let compiled = clock.elapsed();
-    drop(stage);
-
+    let (bundle, rules, matcher, as_of) = (&p.bundle, &p.rules, &p.matcher, p.as_of);
+    let clock = std::time::Instant::now();
     let bar = show_progress.then(progress::Bar::new);
     let opts = ScanOptions {
         source: SourceOptions {
@@ -202,8 +164,8 @@ pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<
     let scan_start = clock.elapsed();
     let outcome = scan::run(
         &targets.paths,
-        &matcher,
-        &rules,
+        matcher,
+        rules,
         &opts,
         progress,
         &mut builder,
@@ -232,22 +194,16 @@ pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<
         as_of: report::format_time(as_of),
         timings: report::Timings {
             bundle_load: loaded.as_secs_f64(),
-            matcher_build: (compiled - loaded).as_secs_f64(),
+            matcher_build: compiled.as_secs_f64(),
             scan: scanned.as_secs_f64(),
         },
-        content_search,
+        content_search: p.content_search,
         case: case::case(&args),
         time_window: None,
         collection: None,
         time_zone: "UTC".into(),
     };
-    let mut report = builder.finish(
-        &report::Detections {
-            bundle: &bundle,
-            rules: &rules,
-        },
-        scan_info,
-    );
+    let mut report = builder.finish(&report::Detections { bundle, rules }, scan_info);
     case::describe(&mut report, &targets);
     if let (Some(slice), Some(source)) = (slice, report.sources.first_mut()) {
         source.slices = vec![slice];
@@ -311,12 +267,118 @@ pub fn run_with(args: ScanArgs, stop: &Stop, unfinished: &Unfinished) -> Result<
     // Freeing the matcher of a million-IOC bundle, or a report of 100,000
     // evidence items, piece by piece takes seconds: a thread does it while
     // the process exits (or a batch worker starts its next unit).
-    std::thread::spawn(move || drop((matcher, bundle, report, rules)));
+    std::thread::spawn(move || drop((owned, report)));
     if outcome.targets_opened == 0 {
         eprintln!("breachscan: error: no target could be opened");
         return Ok(2);
     }
     Ok(code)
+}
+
+/// What a scan looks for, loaded and compiled: the units a batch worker
+/// runs share one (their bundles and rules are the batch's), instead of
+/// loading signature-base's 3,702 regexes again for every image.
+pub struct Prepared {
+    bundle: crate::bundle::Bundle,
+    rules: RuleSet,
+    matcher: Matcher,
+    content_search: Option<report::ContentSearch>,
+    /// The time IOC expiry was judged at.
+    as_of: Timestamp,
+    /// Time to load the bundles and rules, then to compile them.
+    loaded: Duration,
+    compiled: Duration,
+}
+
+/// Loads and compiles the bundles, IOCs and rules `args` name (expiry
+/// judged at `--as-of`, else `started`). `None`: a bundle was refused, its
+/// problems printed (exit code 2).
+pub fn prepare(args: &ScanArgs, started: Timestamp) -> Result<Option<Prepared>> {
+    let adhoc = crate::bundle::AdHoc {
+        inline: args.iocs.clone(),
+        files: args.ioc_files.clone(),
+    };
+    let as_of = args.as_of.unwrap_or(started);
+    let opts = LoadOptions {
+        as_of,
+        all_attributes: args.all_attributes,
+    };
+    let clock = std::time::Instant::now();
+    let show_progress = !args.quiet && std::io::stderr().is_terminal();
+    let stage = progress::Stage::start(
+        show_progress && !(args.bundles.is_empty() && adhoc.is_empty()),
+        &format!(
+            "loading {} bundle file(s)",
+            args.bundles.len() + args.ioc_files.len()
+        ),
+    );
+    let bundle = if args.bundles.is_empty() && adhoc.is_empty() {
+        crate::bundle::Bundle::default()
+    } else {
+        let Some(bundle) = check::load_or_report(&args.bundles, &adhoc, &opts) else {
+            return Ok(None);
+        };
+        bundle
+    };
+    drop(stage);
+    let stage = progress::Stage::start(
+        show_progress && !args.rules.is_empty(),
+        "loading Sigma rules",
+    );
+    let rules = RuleSet::load(&args.rules).map_err(anyhow::Error::msg)?;
+    drop(stage);
+    if !args.rules.is_empty() && rules.is_empty() {
+        bail!(
+            "nothing to look for: no Sigma rule could be loaded from {} \
+             (`breachscan rules check` lists why)",
+            args.rules
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !(args.bundles.is_empty() && adhoc.is_empty())
+        && bundle.active_iocs().next().is_none()
+        && rules.is_empty()
+    {
+        bail!(
+            "nothing to look for: the bundle(s) hold {} IOC(s), none active ({}) — \
+             `bundle check` lists them; --as-of TIME judges expiry at another time, \
+             --all-attributes takes MISP attributes not marked to_ids",
+            bundle.iocs.len(),
+            inactive_reasons(&bundle)
+        );
+    }
+    let loaded = clock.elapsed();
+    let stage = progress::Stage::start(
+        show_progress,
+        &format!("compiling {} active IOC(s)", bundle.active_iocs().count()),
+    );
+    let mut matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
+    // Searching bytes that are read anyway costs little (README, "File
+    // content"); reading every byte only to search it is asked for.
+    let content = args.content || !args.no_content && !matcher.digests_needed().is_empty();
+    let content_search = if content {
+        let (iocs, unsearched) = matcher
+            .search_content(&bundle)
+            .map_err(anyhow::Error::msg)?;
+        (iocs + unsearched > 0).then_some(report::ContentSearch { iocs, unsearched })
+    } else {
+        None
+    };
+    let compiled = clock.elapsed();
+    drop(stage);
+
+    Ok(Some(Prepared {
+        bundle,
+        rules,
+        matcher,
+        content_search,
+        as_of,
+        loaded,
+        compiled: compiled - loaded,
+    }))
 }
 
 /// The exit code of a scan that ran (see `--help`).
