@@ -43,6 +43,10 @@ pub struct Args {
     /// Jobs per CPU Slurm may run at once (`OverSubscribe=FORCE:N`).
     #[arg(long, default_value_t = 1)]
     oversubscribe: u32,
+    /// Bundles the scans use (repeatable; default: the demo bundle), e.g.
+    /// signature-base's three lists, whose loading each process pays once.
+    #[arg(long = "bundle", value_name = "FILE")]
+    bundles: Vec<PathBuf>,
     /// Runs of each row (the median is shown): Slurm starts jobs on its
     /// passes, once a second here, so one run lands anywhere in that second.
     #[arg(long, default_value_t = 3)]
@@ -122,8 +126,26 @@ pub fn run(args: &Args) -> Result<()> {
     let exe = breachscan_exe()?;
     let base = std::path::absolute(args.dir.join("batch"))?;
     fs::create_dir_all(&base)?;
-    let bundle = std::path::absolute("samples/bundles/demo.json")?;
-    ensure!(bundle.exists(), "run from the repository's root");
+    let demo = std::path::absolute("samples/bundles/demo.json")?;
+    ensure!(demo.exists(), "run from the repository's root");
+    let bundles: Vec<PathBuf> = if args.bundles.is_empty() {
+        vec![demo.clone()]
+    } else {
+        args.bundles
+            .iter()
+            .map(std::path::absolute)
+            .collect::<std::io::Result<_>>()?
+    };
+    let bundle_name = if args.bundles.is_empty() {
+        "demo bundle".to_string()
+    } else {
+        bundles
+            .iter()
+            .filter_map(|b| b.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
     let imgs = images(args, &base)?;
     let bytes: u64 = imgs
         .iter()
@@ -135,9 +157,10 @@ pub fn run(args: &Args) -> Result<()> {
         "-q".into(),
         "--as-of".into(),
         as_of.into(),
-        "-b".into(),
     ];
-    single.push(bundle.display().to_string());
+    for b in &bundles {
+        single.extend(["-b".into(), b.display().to_string()]);
+    }
     single.extend(["-o".into(), base.join("single.json").display().to_string()]);
     single.extend(imgs.iter().map(|p| p.display().to_string()));
     // A warm-up: the page cache holds the images before the first row.
@@ -170,7 +193,7 @@ pub fn run(args: &Args) -> Result<()> {
             "the single scan found nothing"
         );
         rows[0].push(t.elapsed());
-        let t = batch_once(args, &exe, &bundle, &base, &imgs, as_of)?;
+        let t = batch_once(args, &exe, &bundles, &base, &imgs, as_of)?;
         let rows = &mut rows[1..];
         for (row, d) in rows.iter_mut().zip(t) {
             row.push(d);
@@ -186,7 +209,7 @@ pub fn run(args: &Args) -> Result<()> {
     let [single_time, plan, by_hand, array, merged, all] = rows.each_mut().map(median);
 
     println!(
-        "\n{} ext4 images, {:.2} GB, demo bundle; {} CPUs; Slurm OverSubscribe {}, 1 CPU and {} unit(s) a task; medians of {}\n",
+        "\n{} ext4 images, {:.2} GB, {bundle_name}; {} CPUs; Slurm OverSubscribe {}, 1 CPU and {} unit(s) a task; medians of {}\n",
         imgs.len(),
         bytes as f64 / 1e9,
         cpus(),
@@ -220,7 +243,7 @@ pub fn run(args: &Args) -> Result<()> {
     );
     row("batch in all (plan + array + merge)", all);
 
-    merge_bench(&exe, &base, &bundle, args.merge_units)
+    merge_bench(&exe, &base, &demo, args.merge_units)
 }
 
 fn cpus() -> usize {
@@ -233,7 +256,7 @@ fn cpus() -> usize {
 fn batch_once(
     args: &Args,
     exe: &Path,
-    bundle: &Path,
+    bundles: &[PathBuf],
     base: &Path,
     imgs: &[PathBuf],
     as_of: &str,
@@ -242,11 +265,11 @@ fn batch_once(
     let _ = fs::remove_dir_all(&batch);
     let t = Instant::now();
     let mut plan = Command::new(exe);
-    plan.args(["batch", "plan", "--as-of", as_of, "-b"])
-        .arg(bundle)
-        .arg("-o")
-        .arg(&batch)
-        .args(imgs);
+    plan.args(["batch", "plan", "--as-of", as_of]);
+    for b in bundles {
+        plan.arg("-b").arg(b);
+    }
+    plan.arg("-o").arg(&batch).args(imgs);
     run_ok(&mut plan)?;
     let plan_time = t.elapsed();
 
