@@ -91,8 +91,9 @@ pub struct SlurmArgs {
     /// Slurm's MaxArraySize: more tasks are submitted as several arrays.
     #[arg(long, value_name = "N", default_value_t = 1001)]
     max_array_size: usize,
-    /// Units each array task runs in turn (Slurm takes about half a second
-    /// to start a task: group short units).
+    /// Units each array task runs in turn, sharing one load of the bundle
+    /// (Slurm starts tasks on its passes, at best once a second: group
+    /// short units).
     #[arg(long, value_name = "K", default_value_t = 1)]
     units_per_task: usize,
     /// The breachscan the jobs run (default: this one).

@@ -152,12 +152,7 @@ pub fn run(args: &Args) -> Result<()> {
         .map(|p| fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
     let as_of = "2026-01-01T00:00:00Z";
-    let mut single: Vec<String> = vec![
-        "scan".into(),
-        "-q".into(),
-        "--as-of".into(),
-        as_of.into(),
-    ];
+    let mut single: Vec<String> = vec!["scan".into(), "-q".into(), "--as-of".into(), as_of.into()];
     for b in &bundles {
         single.extend(["-b".into(), b.display().to_string()]);
     }
