@@ -229,3 +229,44 @@ fn files_inside_an_image_are_searched() {
         .unwrap();
     assert_eq!(ev["location"]["volume"]["filesystem"], "ext4");
 }
+
+/// A panic in the content search (injected in debug builds by a marker in
+/// the bytes) fails that one file, listed with the error; the scan goes on
+/// and the other files are searched, in the vector lanes and alone.
+#[test]
+fn a_panic_in_the_content_search_fails_one_file_not_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ev");
+    fs::create_dir(&root).unwrap();
+    fs::write(
+        root.join("bad.bin"),
+        b"x breachscan-test-fault:content-feed y",
+    )
+    .unwrap();
+    for i in 0..4 {
+        fs::write(
+            root.join(format!("proxy{i}.log")),
+            b"GET http://evil.example/ 200\n",
+        )
+        .unwrap();
+    }
+    for (name, digests) in [
+        ("md5.json", vec![("Md5", 32)]),
+        ("sha256.json", vec![("Sha256", 64)]),
+    ] {
+        let b = bundle(dir.path(), name, &digests);
+        let (run, report) = scan_to(&b, &dir.path().join("r.json"), &root, &[]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        let hits = content_hits(&report);
+        assert_eq!(hits.len(), 4, "{name}: {hits:?}");
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{name}: {errors:?}");
+        let message = errors[0]["message"].as_str().unwrap();
+        assert!(message.contains("internal error"), "{message}");
+        assert!(
+            errors[0].to_string().contains("bad.bin"),
+            "the error names the file: {}",
+            errors[0]
+        );
+    }
+}

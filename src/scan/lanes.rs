@@ -126,8 +126,17 @@ impl Lane<'_> {
                 }
                 self.len = n;
                 self.bytes += n as u64;
+                // The content search reads hostile bytes: a panic in it
+                // fails this file (listed with the error), as in the
+                // one-file path, not the scan and the other lanes.
                 if let Some(c) = &mut self.search {
-                    c.feed(&self.buf.as_slice()[..n]);
+                    let data = &self.buf.as_slice()[..n];
+                    if let Err(panic) = catch_unwind(AssertUnwindSafe(|| c.feed(data))) {
+                        self.end = End::Failed(std::io::Error::other(format!(
+                            "internal error while searching the content (please report): {}",
+                            worker::panic_message(&panic)
+                        )));
+                    }
                 }
             }
             Ok(Err(e)) => self.end = End::Failed(e),

@@ -42,6 +42,10 @@ const CTX: usize = 40;
 const DENSE_AFTER_RUNS: usize = 16;
 const DENSE_SHARE: usize = 4;
 
+/// Bytes that make [`ContentStream::feed`] panic in debug builds (tests).
+#[cfg(debug_assertions)]
+pub const FAULT_MARKER: &[u8] = b"breachscan-test-fault:content-feed";
+
 /// Patterns up to which the automaton is a DFA (fastest per byte; past
 /// some thousands of literals its tables grow large).
 const DFA_PATTERNS: usize = 20_000;
@@ -427,6 +431,12 @@ impl ContentStream<'_> {
     pub fn feed(&mut self, chunk: &[u8]) {
         if self.set.is_empty() || chunk.is_empty() {
             return;
+        }
+        // Debug builds only: a fault the tests inject to check that a
+        // panic here fails one file, not the scan.
+        #[cfg(debug_assertions)]
+        if memchr::memmem::find(chunk, FAULT_MARKER).is_some() {
+            panic!("fault injected by a test");
         }
         let pos = self.pos;
         let end = pos + chunk.len() as u64;
