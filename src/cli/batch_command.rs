@@ -408,18 +408,13 @@ fn run_unit(
         slice_to: unit.slice.as_ref().and_then(|s| s.to.clone()),
         unsynced_report: true,
     };
-    let loads_here = shared.is_none();
-    if loads_here {
-        match super::scan_command::prepare(&scan, jiff::Timestamp::now()) {
-            Ok(Some(p)) => *shared = Some(p),
+    let load = match shared {
+        Some(p) => Load::Shared(p),
+        None => match super::scan_command::prepare(&scan, jiff::Timestamp::now()) {
+            Ok(Some(p)) => Load::For(shared.insert(p)),
             Ok(None) => return fail(2, "the batch's bundle was refused (see above)".into()),
             Err(e) => return fail(2, format!("{e:#}")),
-        }
-    }
-    let load = match shared.as_ref() {
-        Some(p) if loads_here => Load::For(p),
-        Some(p) => Load::Shared(p),
-        None => Load::Here,
+        },
     };
     let result = super::scan_command::run_loaded(scan, stop, unfinished, load);
     let code = match result {

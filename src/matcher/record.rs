@@ -187,6 +187,23 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
     }
 }
 
+/// The runs of `s` made of the ASCII bytes `keep` takes, each with its
+/// offset; none when `searched` is false (the caller's cheap test found
+/// nothing to look for). Cut as bytes: every byte of a non-ASCII character
+/// is a boundary, as the character is, so a run's ends are character
+/// boundaries.
+fn ascii_runs<'a>(
+    s: &'a str,
+    searched: bool,
+    keep: impl Fn(u8) -> bool + 'a,
+) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    let bytes = if searched { s.as_bytes() } else { &[] };
+    bytes.split(move |&c| !keep(c)).filter_map(move |run| {
+        let at = run.as_ptr() as usize - bytes.as_ptr() as usize;
+        Some((at, s.get(at..at + run.len())?))
+    })
+}
+
 /// The addresses written inside a text, each with the text that holds it:
 /// runs of the characters an address is written with (hex digits, `.`,
 /// `:`, `%`) that parse as one once a `:port` (IPv4) or a `%zone` (IPv6)
@@ -194,40 +211,33 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 /// `192.168.1.100` never yields `192.168.1.1` and `10.0.0.5x` yields
 /// `10.0.0.5`, but `v1.2.3.4a` (a hex letter after) yields nothing.
 pub(super) fn embedded_ips(s: &str) -> impl Iterator<Item = (&str, IpAddr)> {
-    // Cut as bytes (every byte of a non-ASCII character is a boundary, as
-    // the character is), and only text with a dot or a colon: most values
-    // (numbers, SIDs, GUIDs, names) hold neither and cost one memchr2.
-    let bytes = s.as_bytes();
-    let bytes = if memchr::memchr2(b'.', b':', bytes).is_some() {
-        bytes
-    } else {
-        &[]
-    };
-    bytes
-        .split(|&c| !(c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b'%')))
-        .filter_map(move |run| {
-            // The run is ASCII, so its ends are character boundaries.
-            let at = run.as_ptr() as usize - bytes.as_ptr() as usize;
-            let run = s.get(at..at + run.len())?.trim_matches('.');
-            // `tcp:10.0.0.5:443`: one colon before an address is not part of
-            // it (an IPv6 address starts with two, `::1`, or none).
-            let run = match run.strip_prefix(':') {
-                Some(rest) if !rest.starts_with(':') => rest,
-                _ => run,
-            };
-            let count = |b: u8| run.bytes().filter(|&c| c == b).count();
-            let (dots, colons) = (count(b'.'), count(b':'));
-            // An IPv4 address (maybe with a port), or an IPv6 one.
-            if !(dots == 3 && colons <= 1 || colons >= 2) {
-                return None;
-            }
-            let bare = run.split('%').next().unwrap_or(run);
-            let bare = match (dots, colons) {
-                (3, 1) => bare.split(':').next().unwrap_or(bare),
-                _ => bare,
-            };
-            parse_ip(bare).map(|ip| (run, ip))
-        })
+    // Most values (numbers, SIDs, GUIDs, names) hold neither a dot nor a
+    // colon and cost one memchr2.
+    let searched = memchr::memchr2(b'.', b':', s.as_bytes()).is_some();
+    ascii_runs(s, searched, |c| {
+        c.is_ascii_hexdigit() || matches!(c, b'.' | b':' | b'%')
+    })
+    .filter_map(|(_, run)| {
+        let run = run.trim_matches('.');
+        // `tcp:10.0.0.5:443`: one colon before an address is not part of
+        // it (an IPv6 address starts with two, `::1`, or none).
+        let run = match run.strip_prefix(':') {
+            Some(rest) if !rest.starts_with(':') => rest,
+            _ => run,
+        };
+        let count = |b: u8| run.bytes().filter(|&c| c == b).count();
+        let (dots, colons) = (count(b'.'), count(b':'));
+        // An IPv4 address (maybe with a port), or an IPv6 one.
+        if !(dots == 3 && colons <= 1 || colons >= 2) {
+            return None;
+        }
+        let bare = run.split('%').next().unwrap_or(run);
+        let bare = match (dots, colons) {
+            (3, 1) => bare.split(':').next().unwrap_or(bare),
+            _ => bare,
+        };
+        parse_ip(bare).map(|ip| (run, ip))
+    })
 }
 
 /// The host names written inside a text: runs of the characters a host
@@ -239,34 +249,26 @@ pub(super) fn embedded_ips(s: &str) -> impl Iterator<Item = (&str, IpAddr)> {
 /// a quote or a space after it) or ends in a file extension (`cmd.exe`)
 /// is left out; URLs' hosts are matched as URLs.
 fn embedded_hosts(s: &str) -> impl Iterator<Item = &str> {
-    // Cut as bytes (every byte of a non-ASCII character is a boundary, as
-    // the character is), and only text with a dot: a host name has one.
+    // A host name has a dot.
     let bytes = s.as_bytes();
-    let cut = if memchr::memchr(b'.', bytes).is_some() {
-        bytes
-    } else {
-        &[]
-    };
-    cut.split(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.')))
-        .filter_map(move |run| {
-            // The run is ASCII, so its ends are character boundaries.
-            let at = run.as_ptr() as usize - cut.as_ptr() as usize;
-            let end = at + run.len();
-            Some((s.get(at..end)?, at, end))
-        })
-        .filter_map(move |(run, at, end)| {
-            let lead = run.len() - run.trim_start_matches('.').len();
-            let host = run.trim_matches('.');
-            let last = host.rsplit('.').next().unwrap_or("");
-            let after = bytes.get(end).copied();
-            let ends_path = at > 0
-                && matches!(bytes[at - 1], b'\\' | b'/')
-                && matches!(after, None | Some(b'"' | b'\'' | b' ' | b'\t'));
-            let plausible = host.contains('.')
-                && host.bytes().any(|b| b.is_ascii_alphabetic())
-                && !FILE_EXTENSIONS.contains(&last.to_ascii_lowercase().as_str());
-            (plausible && !(ends_path && lead == 0)).then_some(host)
-        })
+    let searched = memchr::memchr(b'.', bytes).is_some();
+    ascii_runs(s, searched, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.')
+    })
+    .filter_map(move |(at, run)| {
+        let end = at + run.len();
+        let lead = run.len() - run.trim_start_matches('.').len();
+        let host = run.trim_matches('.');
+        let last = host.rsplit('.').next().unwrap_or("");
+        let after = bytes.get(end).copied();
+        let ends_path = at > 0
+            && matches!(bytes[at - 1], b'\\' | b'/')
+            && matches!(after, None | Some(b'"' | b'\'' | b' ' | b'\t'));
+        let plausible = host.contains('.')
+            && host.bytes().any(|b| b.is_ascii_alphabetic())
+            && !FILE_EXTENSIONS.contains(&last.to_ascii_lowercase().as_str());
+        (plausible && !(ends_path && lead == 0)).then_some(host)
+    })
 }
 
 /// The file names written inside a text: runs between path separators,
