@@ -201,6 +201,17 @@ impl Matcher {
         Ok((records.build(catalog)?, exclusions))
     }
 
+    /// Starts building the record prefilter (in the background, once): the
+    /// scan calls it on meeting a log, so that the build overlaps the log's
+    /// first reads and a scan without logs never pays for it.
+    pub fn prepare_records(&self) {
+        if self.has_record_iocs
+            && let Some(p) = &self.record_prefilter
+        {
+            p.start();
+        }
+    }
+
     /// Whether a record whose text (a rendering, or its values gathered by
     /// a parser) is `text` can hit any IOC; `false` lets the parser skip
     /// turning it into fields.

@@ -28,7 +28,7 @@
 
 use std::net::IpAddr;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -40,20 +40,49 @@ use crate::bundle::{DetectionFunction, Ioc, IocType};
 /// The literal automaton and what the literals can look like.
 ///
 /// The automaton is the longest single thing to build at a scan's start
-/// (~30 ms for 10,000 IOCs, seconds for a million), and the first record to
-/// screen comes only after the walk has found a log and read its first
-/// chunks: it is built on a thread of its own while the scan starts, and
-/// the first screening waits for it.
+/// (~30 ms for 10,000 IOCs, 0.1 core-seconds for the signature-base with
+/// its regexes, seconds for a million), and only records need it: its
+/// build starts on a thread of its own when the scan meets its first log
+/// ([`Prefilter::start`]), overlapping that log's first reads, and the first
+/// screening waits for it. A scan of files alone never pays for it.
 pub(super) struct Prefilter {
     /// `None` inside when it could not be built: then every record passes.
     ac: Arc<OnceLock<Option<AhoCorasick>>>,
+    /// The literals and their total length, until the build takes them.
+    pending: Mutex<Option<(Vec<String>, usize)>>,
+    started: Once,
     /// Per [`ValueKind`]: whether some literal could be in such a value's text.
     kinds: [bool; ValueKind::COUNT],
 }
 
 impl Prefilter {
     pub fn is_match(&self, text: &[u8]) -> bool {
+        if self.ac.get().is_none() {
+            self.start();
+        }
         self.ac.wait().as_ref().is_none_or(|ac| ac.is_match(text))
+    }
+
+    /// Starts building the automaton (once; later calls return at once).
+    pub fn start(&self) {
+        self.started.call_once(|| {
+            let taken = self.pending.lock().map(|mut p| p.take());
+            let Ok(Some((lits, total))) = taken else {
+                let _ = self.ac.set(None);
+                return;
+            };
+            let cell = Arc::clone(&self.ac);
+            let spawned = std::thread::Builder::new()
+                .name("breachscan-prefilter".into())
+                .spawn(move || {
+                    let _ = cell.set(build_automaton(&lits, total));
+                });
+            if spawned.is_err() {
+                // No thread to spare (the system is out of them): no
+                // automaton, every record passes, as without a prefilter.
+                let _ = self.ac.set(None);
+            }
+        });
     }
 
     pub fn may_match_kind(&self, kind: ValueKind) -> bool {
@@ -104,6 +133,17 @@ pub(super) fn build<'a>(
     for kind in ValueKind::ALL {
         kinds[kind as usize] = lits.iter().any(|l| fits_kind(l, kind));
     }
+    Some(Prefilter {
+        ac: Arc::new(OnceLock::new()),
+        pending: Mutex::new(Some((lits, total))),
+        started: Once::new(),
+        kinds,
+    })
+}
+
+/// The automaton over `lits` (`total` bytes), or `None` when the crate
+/// refuses or panics: then every record passes.
+fn build_automaton(lits: &[String], total: usize) -> Option<AhoCorasick> {
     // A DFA: the prefilter runs over every record's text, and with
     // thousands of literals the NFA the crate would choose is several times
     // slower. But a DFA's size grows with the literals times the alphabet:
@@ -115,30 +155,15 @@ pub(super) fn build<'a>(
     // same results. The crate's own prefilter (a scan for rare start bytes)
     // is off: with thousands of literals it fires everywhere and made the
     // search four times slower.
-    let build = move || {
-        let mut b = AhoCorasick::builder();
-        b.match_kind(MatchKind::Standard).prefilter(false);
-        if total <= DFA_MAX_BYTES {
-            b.kind(Some(AhoCorasickKind::DFA));
-        }
-        // A panic in the build must not leave screening waiting forever.
-        std::panic::catch_unwind(|| b.build(&lits).ok())
-            .ok()
-            .flatten()
-    };
-    let ac = Arc::new(OnceLock::new());
-    let cell = Arc::clone(&ac);
-    let spawned = std::thread::Builder::new()
-        .name("breachscan-prefilter".into())
-        .spawn(move || {
-            let _ = cell.set(build());
-        });
-    if spawned.is_err() {
-        // No thread to spare (the system is out of them): no automaton,
-        // every record passes, as without a prefilter.
-        let _ = ac.set(None);
+    let mut b = AhoCorasick::builder();
+    b.match_kind(MatchKind::Standard).prefilter(false);
+    if total <= DFA_MAX_BYTES {
+        b.kind(Some(AhoCorasickKind::DFA));
     }
-    Some(Prefilter { ac, kinds })
+    // A panic in the build must not leave screening waiting forever.
+    std::panic::catch_unwind(|| b.build(lits).ok())
+        .ok()
+        .flatten()
 }
 
 /// The piece of `lit` (ASCII) of at most `max` bytes with the most
@@ -428,6 +453,22 @@ mod tests {
         // Text comes lower-cased by the parser.
         assert!(pf.is_match(br#"{"image":"c:\\t\\mimikatz.exe"}"#));
         assert!(!pf.is_match(br#"{"Image":"C:\\T\\cmd.exe"}"#));
+    }
+
+    /// The automaton is built only once a log asks for it (a scan of files
+    /// alone never pays for it), and a screening before `start` starts it.
+    #[test]
+    fn automaton_is_built_on_demand() {
+        let a = ioc(IocType::FileName, "mimikatz.exe", DetectionFunction::Equals);
+        let p = build([&a].into_iter(), &Default::default()).unwrap();
+        assert!(!p.started.is_completed() && p.ac.get().is_none());
+        assert!(p.is_match(b"c:\\tools\\mimikatz.exe"));
+        assert!(!p.is_match(b"notepad.exe"));
+        let q = build([&a].into_iter(), &Default::default()).unwrap();
+        q.start();
+        q.start();
+        assert!(q.ac.wait().is_some());
+        assert!(q.is_match(b"mimikatz.exe"));
     }
 }
 

@@ -760,6 +760,7 @@ impl<'a> LogScan<'a> {
         sink: artifact::RecordSink<'s>,
     ) -> Box<dyn LogStream + 's> {
         self.started.store(true, Ordering::Relaxed);
+        self.ctx.matcher.prepare_records();
         parser.start(self.ctx, sink)
     }
 
