@@ -38,7 +38,7 @@ pub struct Entry {
     /// Other literals its matches contain as they appear in a value, folded
     /// and with `/` as `\\` (as [`Regexes::find`] searches): one of each
     /// list must be in a value before the regex runs on it.
-    also: Vec<Vec<Vec<u8>>>,
+    also: Vec<Vec<String>>,
     /// A path separator every one of its value literals holds: a spelling
     /// of a path without it cannot match.
     separator: Option<u8>,
@@ -54,7 +54,7 @@ impl Entry {
         let also = value
             .drain(1..)
             .filter_map(useful)
-            .map(|lits| lits.iter().map(|l| unslash(l).into_bytes()).collect())
+            .map(|lits| lits.iter().map(|l| unslash(l)).collect())
             .collect();
         let value = useful(value.swap_remove(0));
         let separator = value.as_ref().and_then(|lits| {
@@ -130,6 +130,10 @@ pub struct Regexes {
     /// [`Entry::separator`]), if they agree.
     separators: Vec<Option<u8>>,
     screened: Vec<(Arc<Entry>, IocIdx)>,
+    /// Per screened regex: its [`Entry::also`] lists as literals of `ac`,
+    /// so that the one search names them too (no substring search per
+    /// candidate regex).
+    also: Vec<Vec<Vec<u32>>>,
     /// Regexes with no literal, run on every value.
     unscreened: Option<RegexSet>,
     unscreened_iocs: Vec<IocIdx>,
@@ -166,23 +170,35 @@ impl Regexes {
         let mut by_literal: Vec<Vec<u32>> = Vec::new();
         let mut index = HashMap::<String, usize>::new();
         let mut screened = Vec::new();
+        let mut also = Vec::new();
         let mut unscreened = Vec::new();
+        let mut id_of = |lit: String, lits: &mut Vec<String>, by_literal: &mut Vec<Vec<u32>>| {
+            *index.entry(lit).or_insert_with_key(|l| {
+                lits.push(l.clone());
+                by_literal.push(Vec::new());
+                lits.len() - 1
+            })
+        };
         for (pattern, ioc) in regexes {
             let entry = catalog.get(&pattern);
             match &entry.value {
                 Some(found) => {
                     let at = screened.len() as u32;
                     for lit in found {
-                        let id = *index.entry(unslash(lit)).or_insert_with_key(|l| {
-                            lits.push(l.clone());
-                            by_literal.push(Vec::new());
-                            lits.len() - 1
-                        });
+                        let id = id_of(unslash(lit), &mut lits, &mut by_literal);
                         // Two literals may read alike once unslashed: list it once.
                         if by_literal[id].last() != Some(&at) {
                             by_literal[id].push(at);
                         }
                     }
+                    // Literals only needed alongside stand for no regex.
+                    let ids = entry.also.iter().map(|list| {
+                        let ids = list
+                            .iter()
+                            .map(|l| id_of(l.clone(), &mut lits, &mut by_literal));
+                        ids.map(|id| id as u32).collect()
+                    });
+                    also.push(ids.collect());
                     screened.push((entry, ioc));
                 }
                 None => unscreened.push((pattern, ioc)),
@@ -233,6 +249,7 @@ impl Regexes {
             groups,
             separators,
             screened,
+            also,
             unscreened: set,
             unscreened_iocs: unscreened.into_iter().map(|(_, i)| i).collect(),
         })
@@ -273,7 +290,7 @@ impl Regexes {
             found.sort_unstable();
             found.dedup();
             let mut candidates: Vec<u32> = Vec::new();
-            for lit in found {
+            for &lit in &found {
                 let members = &self.by_literal[lit];
                 let set = self.groups[lit].as_ref().and_then(|g| {
                     g.get_or_init(|| {
@@ -307,13 +324,13 @@ impl Regexes {
             candidates.sort_unstable();
             candidates.dedup();
             // One literal of each list in the (unslashed, folded) value.
-            let holds = |lits: &Vec<Vec<u8>>| {
-                lits.iter()
-                    .any(|l| memchr::memmem::find(&folded, l).is_some())
+            let holds = |ids: &Vec<u32>| {
+                ids.iter()
+                    .any(|&id| found.binary_search(&(id as usize)).is_ok())
             };
             for r in candidates {
                 let (entry, ioc) = &self.screened[r as usize];
-                if entry.also.iter().all(holds)
+                if self.also[r as usize].iter().all(holds)
                     && forms
                         .iter()
                         .any(|form| can_hold(entry.separator, form) && entry.is_match(form))
