@@ -18,6 +18,7 @@ mod misp;
 mod model;
 mod native;
 mod native_par;
+mod nfa_bound;
 mod openioc;
 mod stix;
 pub mod value;

@@ -87,10 +87,12 @@ pub fn check_regex(value: &str) -> Result<(), String> {
 /// Checks regexes as [`compile_regex`] would compile them, at a fraction of
 /// the cost (validating Loki's 3,700 file-name regexes was a fifth of a
 /// scan of the corpus logs): only the parts of a compile that can fail are
-/// built, each pattern parsed once: its syntax, then its forward NFA (with
-/// captures) and its reverse NFA (without) under the same size limit, as
-/// `regex`'s engine builds them, not the engines and literal prefilters
-/// that only speed a search. The compilers are kept from one pattern to
+/// checked, each pattern parsed once: its syntax, then its forward NFA
+/// (with captures) and its reverse NFA (without) under the same size
+/// limit, as `regex`'s engine builds them, not the engines and literal
+/// prefilters that only speed a search; and the NFAs are built only when a
+/// bound read from the syntax ([`super::nfa_bound`]) does not already keep
+/// them far below the limit. The compilers are kept from one pattern to
 /// the next: a fresh one allocates and clears tables for UTF-8 classes,
 /// which was half the cost. What this check refuses is decided, and
 /// worded, by the full compile.
@@ -137,10 +139,13 @@ impl RegexCheck {
         }
     }
 
-    /// Whether the parts of a compile that can fail succeed.
+    /// Whether the parts of a compile that can fail succeed. The NFAs are
+    /// built only for a pattern whose bound comes near the size limit.
     fn builds(&mut self, value: &str) -> bool {
         self.parser.parse(value).is_ok_and(|hir| {
-            self.forward.build_from_hir(&hir).is_ok() && self.reverse.build_from_hir(&hir).is_ok()
+            super::nfa_bound::nfa_bytes(&hir) <= (REGEX_SIZE_LIMIT / 2) as u64
+                || (self.forward.build_from_hir(&hir).is_ok()
+                    && self.reverse.build_from_hir(&hir).is_ok())
         })
     }
 }
