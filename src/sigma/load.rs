@@ -79,13 +79,93 @@ pub fn documents(text: &str) -> Vec<Document> {
             line,
             text_start: a,
             text_end: b,
-            collection: parse_sigma_yaml(&text[a..b]).unwrap_or_else(|e| {
-                let mut c = SigmaCollection::new();
-                c.errors.push(e.to_string());
-                c
-            }),
+            collection: match too_deep(&text[a..b]) {
+                Some(why) => {
+                    let mut c = SigmaCollection::new();
+                    c.errors.push(why);
+                    c
+                }
+                None => parse_sigma_yaml(&text[a..b]).unwrap_or_else(|e| {
+                    let mut c = SigmaCollection::new();
+                    c.errors.push(e.to_string());
+                    c
+                }),
+            },
         })
         .collect()
+}
+
+/// Flow collections (`[`, `{`) a document may hold open before it is
+/// refused unparsed. The YAML scanner's work per token grows with the open
+/// flow levels: 200,000 nested `[` kept it busy for minutes, though its
+/// loader refuses anything past 128 levels in the end. Brackets are
+/// counted wherever they stand (in quotes and comments too: a stray quote
+/// must not hide the rest), so only a document with hundreds of unclosed
+/// ones is refused.
+const MAX_FLOW_DEPTH: usize = 256;
+
+/// `not`s in a row a document may write (`not not … sel`) before it is
+/// refused unparsed: the condition parser recurses once for each, and
+/// 16,000 of them (64 KiB of condition) overflowed a worker's stack.
+/// Parentheses are limited by the parser itself.
+const MAX_NOT_RUN: usize = 64;
+
+/// Why `doc` is refused before the parsers see it (see [`MAX_FLOW_DEPTH`]
+/// and [`MAX_NOT_RUN`]), naming the line; `None` when it is not.
+fn too_deep(doc: &str) -> Option<String> {
+    if let Some(at) = flow_too_deep(doc) {
+        return Some(format!(
+            "YAML parse error: flow collections ([ or {{) nested deeper than \
+             {MAX_FLOW_DEPTH} at line {at}: not parsed"
+        ));
+    }
+    not_run_too_long(doc).map(|at| {
+        format!(
+            "Condition parse error: more than {MAX_NOT_RUN} `not` in a row at line {at}: \
+             not parsed"
+        )
+    })
+}
+
+/// The line at which a run of more than [`MAX_NOT_RUN`] `not` words, apart
+/// only by spaces, line breaks and opening parentheses, reaches the limit.
+fn not_run_too_long(doc: &str) -> Option<usize> {
+    let (mut run, mut line) = (0usize, 1usize);
+    let words = doc.split_inclusive(|c: char| c.is_whitespace() || c == '(');
+    for word in words {
+        let w = word.trim_end_matches(|c: char| c.is_whitespace() || c == '(');
+        if w.eq_ignore_ascii_case("not") {
+            run += 1;
+            if run > MAX_NOT_RUN {
+                return Some(line);
+            }
+        } else if !w.is_empty() {
+            run = 0;
+        }
+        line += word.matches('\n').count();
+    }
+    None
+}
+
+/// The line (1-based, in `doc`) at which more than [`MAX_FLOW_DEPTH`]
+/// brackets are open, if any.
+fn flow_too_deep(doc: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    for b in doc.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some(line);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 fn is_separator(line: &str) -> bool {
@@ -208,6 +288,46 @@ mod tests {
         let (line, _) = locate(body, docs[1].line, msg);
         assert_eq!(line, 13, "{msg}");
         assert_eq!(title_in(body).as_deref(), Some("b"));
+    }
+
+    /// Deeply nested flow collections are refused before the YAML scanner
+    /// (whose work grows with the nesting) sees them, naming the line; the
+    /// file's other documents still load.
+    #[test]
+    fn deep_flow_nesting_is_refused_unparsed() {
+        let ok = "title: ok\nlogsource: {product: windows}\ndetection:\n  s: {x: '[[[['}\n  condition: s\n";
+        let deep = format!(
+            "title: deep\nlogsource: {{product: windows}}\ndetection:\n  s:\n    x: {}{}\n  condition: s\n",
+            "[".repeat(200_000),
+            "]".repeat(200_000)
+        );
+        let text = format!("{ok}---\n{deep}");
+        let docs = documents(&text);
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].collection.rules.len(), 1);
+        let msg = &docs[1].collection.errors[0];
+        assert!(msg.contains("nested deeper than 256"), "{msg}");
+        let body = &text[docs[1].text_start..];
+        assert_eq!(locate(body, docs[1].line, msg).0, 11);
+    }
+
+    /// A run of `not`s the condition parser would recurse through past a
+    /// worker's stack is refused with its line, on a worker thread as in a
+    /// scan; a few in a row still load.
+    #[test]
+    fn long_not_runs_are_refused_unparsed() {
+        let rule = |cond: &str| {
+            format!("title: n\nlogsource: {{product: windows}}\ndetection:\n  s: {{x: 1}}\n  condition: {cond}\n")
+        };
+        let few = rule("not not (not s)");
+        let many = rule(&format!("{}s", "not ".repeat(16_000)));
+        let docs = std::thread::spawn(move || (documents(&few), documents(&many)))
+            .join()
+            .unwrap();
+        assert_eq!(docs.0[0].collection.rules.len(), 1);
+        let msg = &docs.1[0].collection.errors[0];
+        assert!(msg.contains("`not` in a row"), "{msg}");
+        assert_eq!(locate(&rule(""), 1, msg).0, 5);
     }
 
     #[test]
