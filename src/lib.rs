@@ -19,6 +19,7 @@ pub mod evidence;
 pub mod fuzzing;
 pub mod hash;
 pub mod matcher;
+pub mod panics;
 pub mod report;
 pub mod scan;
 pub mod sigma;

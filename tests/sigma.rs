@@ -749,6 +749,92 @@ fn broken_rules_are_named_and_the_rest_fire() {
     assert_eq!(run.code, 2, "{}", run.stderr);
 }
 
+/// Hostile rule documents (flow collections nested 200,000 deep, 16,000
+/// `not` in a row, and in debug builds a panic in the parser and in the
+/// compiler) are each listed with their file and line; the scan, whose
+/// workers load rules on small stacks, goes on and the other rules fire.
+#[test]
+#[cfg(debug_assertions)]
+fn hostile_rule_documents_cost_only_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, rules) = write_case(dir.path());
+    let head = |title: &str| {
+        format!(
+            "title: {title}\nlogsource: {{product: windows, category: process_creation}}\ndetection:\n"
+        )
+    };
+    let deep = format!(
+        "{}    sel:\n        Image: {}{}\n    condition: sel\n",
+        head("Deep"),
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    let nots = format!(
+        "{}    sel:\n        Image: x\n    condition: {}sel\n",
+        head("Nots"),
+        "not ".repeat(16_000)
+    );
+    let parser = format!(
+        "{}    sel:\n        Image: x # {}\n    condition: sel\n",
+        head("Parser"),
+        breachscan::sigma::PARSE_FAULT_MARKER
+    );
+    let compiler = format!(
+        "{}    sel:\n        Image: x\n    condition: sel\n",
+        head(breachscan::sigma::COMPILE_FAULT_MARKER)
+    );
+    fs::write(
+        rules.join("hostile.yml"),
+        [deep, nots, parser, compiler].join("---\n"),
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let run = breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        logs.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = read_report(&out);
+    assert_eq!(rule_hits(&report), expected());
+    let file = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("hostile.yml"))
+        .unwrap();
+    let problems: Vec<(u64, String)> = file["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap(),
+                p["message"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let lines: Vec<u64> = problems.iter().map(|p| p.0).collect();
+    assert_eq!(lines, [5, 13, 15, 22], "{problems:?}");
+    assert!(
+        problems[0].1.contains("nested deeper than 256"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].1.contains("in a row at line 13"),
+        "{problems:?}"
+    );
+    assert!(problems[2].1.contains("rule parser failed"), "{problems:?}");
+    assert!(
+        problems[3].1.contains("rule compiler failed"),
+        "{problems:?}"
+    );
+}
+
 /// Logons for the correlation rules: failures for alice (three within
 /// five minutes, then a success), bob (a success before a failure, and a
 /// failure long after), carol and dave (from alice's address).

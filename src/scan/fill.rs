@@ -112,7 +112,7 @@ impl Reading {
             Ok(Err(e)) => self.fail(e),
             Err(panic) => self.fail(std::io::Error::other(format!(
                 "internal error while reading (please report): {}",
-                worker::panic_message(&panic)
+                crate::panics::message(&panic)
             ))),
         }
     }
@@ -163,7 +163,7 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
         }
     }));
     if let Err(panic) = rounds {
-        let why = worker::panic_message(&panic);
+        let why = crate::panics::message(&panic);
         for r in &mut reads {
             r.fail(std::io::Error::other(format!(
                 "internal error while hashing (please report): {why}"

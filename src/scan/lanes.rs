@@ -134,7 +134,7 @@ impl Lane<'_> {
                     if let Err(panic) = catch_unwind(AssertUnwindSafe(|| c.feed(data))) {
                         self.end = End::Failed(std::io::Error::other(format!(
                             "internal error while searching the content (please report): {}",
-                            worker::panic_message(&panic)
+                            crate::panics::message(&panic)
                         )));
                     }
                 }
@@ -143,7 +143,7 @@ impl Lane<'_> {
             Err(panic) => {
                 self.end = End::Failed(std::io::Error::other(format!(
                     "internal error while reading (please report): {}",
-                    worker::panic_message(&panic)
+                    crate::panics::message(&panic)
                 )))
             }
         }

@@ -107,17 +107,10 @@ pub(super) fn internal_error(
             ProblemKind::Unreadable,
             format!(
                 "internal error while scanning this entry (please report): {}",
-                panic_message(panic)
+                crate::panics::message(panic)
             ),
         ),
     }
-}
-
-pub(super) fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 pub(super) fn item_path(item: &SourceItem) -> EvidencePath {

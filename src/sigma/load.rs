@@ -85,11 +85,7 @@ pub fn documents(text: &str) -> Vec<Document> {
                     c.errors.push(why);
                     c
                 }
-                None => parse_sigma_yaml(&text[a..b]).unwrap_or_else(|e| {
-                    let mut c = SigmaCollection::new();
-                    c.errors.push(e.to_string());
-                    c
-                }),
+                None => parse_document(&text[a..b]),
             },
         })
         .collect()
@@ -103,6 +99,35 @@ pub fn documents(text: &str) -> Vec<Document> {
 /// must not hide the rest), so only a document with hundreds of unclosed
 /// ones is refused.
 const MAX_FLOW_DEPTH: usize = 256;
+
+/// Text that makes [`parse_document`] panic in debug builds (tests).
+#[cfg(debug_assertions)]
+pub const FAULT_MARKER: &str = "breachscan-test-fault:sigma-parse";
+
+/// One document parsed; what could not be is in `errors`. A panic in the
+/// parser (a bug met on strange input) is this document's error, not the
+/// end of the scan.
+fn parse_document(doc: &str) -> SigmaCollection {
+    let parsed = std::panic::catch_unwind(|| {
+        // Debug builds only: a fault the tests inject.
+        #[cfg(debug_assertions)]
+        if doc.contains(FAULT_MARKER) {
+            panic!("fault injected by a test");
+        }
+        parse_sigma_yaml(doc)
+    });
+    let error = match parsed {
+        Ok(Ok(c)) => return c,
+        Ok(Err(e)) => e.to_string(),
+        Err(panic) => format!(
+            "the rule parser failed on this document ({}): not parsed",
+            crate::panics::message(&panic)
+        ),
+    };
+    let mut c = SigmaCollection::new();
+    c.errors.push(error);
+    c
+}
 
 /// `not`s in a row a document may write (`not not … sel`) before it is
 /// refused unparsed: the condition parser recurses once for each, and
@@ -119,12 +144,8 @@ fn too_deep(doc: &str) -> Option<String> {
              {MAX_FLOW_DEPTH} at line {at}: not parsed"
         ));
     }
-    not_run_too_long(doc).map(|at| {
-        format!(
-            "Condition parse error: more than {MAX_NOT_RUN} `not` in a row at line {at}: \
-             not parsed"
-        )
-    })
+    not_run_too_long(doc)
+        .map(|at| format!("more than {MAX_NOT_RUN} `not` in a row at line {at}: not parsed"))
 }
 
 /// The line at which a run of more than [`MAX_NOT_RUN`] `not` words, apart
@@ -317,7 +338,9 @@ mod tests {
     #[test]
     fn long_not_runs_are_refused_unparsed() {
         let rule = |cond: &str| {
-            format!("title: n\nlogsource: {{product: windows}}\ndetection:\n  s: {{x: 1}}\n  condition: {cond}\n")
+            format!(
+                "title: n\nlogsource: {{product: windows}}\ndetection:\n  s: {{x: 1}}\n  condition: {cond}\n"
+            )
         };
         let few = rule("not not (not s)");
         let many = rule(&format!("{}s", "not ".repeat(16_000)));
@@ -328,6 +351,20 @@ mod tests {
         let msg = &docs.1[0].collection.errors[0];
         assert!(msg.contains("`not` in a row"), "{msg}");
         assert_eq!(locate(&rule(""), 1, msg).0, 5);
+    }
+
+    /// A panic in the parser costs its document, listed, not the file's
+    /// other documents (nor the scan).
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_panic_in_the_parser_fails_one_document() {
+        let ok =
+            "title: ok\nlogsource: {product: windows}\ndetection:\n  s: {x: 1}\n  condition: s\n";
+        let bad = format!("title: bad\ndescription: {FAULT_MARKER}\n{}", &ok[10..]);
+        let docs = documents(&format!("{ok}---\n{bad}"));
+        assert_eq!(docs[0].collection.rules.len(), 1);
+        let msg = &docs[1].collection.errors[0];
+        assert!(msg.contains("rule parser failed"), "{msg}");
     }
 
     #[test]

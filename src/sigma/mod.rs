@@ -145,6 +145,14 @@ pub struct RuleSet {
     named: Vec<(RuleIdx, SigmaRule)>,
 }
 
+/// Text that makes a rule document's parse panic in debug builds (tests).
+#[cfg(debug_assertions)]
+pub use load::FAULT_MARKER as PARSE_FAULT_MARKER;
+
+/// A rule title that makes compiling the rule panic in debug builds (tests).
+#[cfg(debug_assertions)]
+pub const COMPILE_FAULT_MARKER: &str = "breachscan-test-fault:sigma-compile";
+
 impl RuleSet {
     /// No rules: records are matched by IOCs only.
     pub fn empty() -> RuleSet {
@@ -182,7 +190,25 @@ impl RuleSet {
         }
         let compiled: Vec<_> = rules
             .par_iter()
-            .map(|(_, r)| rsigma_eval::compile_rule(r))
+            .map(|(_, r)| {
+                // A panic compiling one rule (a bug met on a strange rule)
+                // costs that rule, listed, not the load.
+                let compile = || {
+                    // Debug builds only: a fault the tests inject.
+                    #[cfg(debug_assertions)]
+                    if r.title.contains(COMPILE_FAULT_MARKER) {
+                        panic!("fault injected by a test");
+                    }
+                    rsigma_eval::compile_rule(r)
+                };
+                match std::panic::catch_unwind(compile) {
+                    Ok(compiled) => compiled.map_err(|e| e.to_string()),
+                    Err(p) => Err(format!(
+                        "the rule compiler failed ({})",
+                        crate::panics::message(&p)
+                    )),
+                }
+            })
             .collect();
         let mut ok = Vec::new();
         for ((idx, _), c) in rules.iter().zip(compiled) {
