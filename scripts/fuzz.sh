@@ -7,7 +7,8 @@
 # filesystem (NTFS, FAT/exFAT, ext2/3/4 walkers and file reads), container
 # (VHD/E01/VHDX/VMDK/QCOW2 headers and tables), hive (registry hive
 # parser and registry matching), prefetch (SCCA formats, MAM/LZXPRESS
-# Huffman decompression, program matching).
+# Huffman decompression, program matching), sigma (rule files: YAML, conditions,
+# modifiers, filters, correlations; evaluated on a record holding the input's values).
 #
 # Seeds: fuzz/seeds.tar.gz (committed, made by fuzz/make-seeds.sh from the
 # samples), plus ../shared/corpus when present (prepared into fuzz/extra/,
@@ -19,7 +20,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive prefetch)
+[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive prefetch sigma)
 cd "$root/fuzz"
 [ -d corpus ] || tar xzf seeds.tar.gz
 corpus=$root/../shared/corpus
@@ -49,14 +50,22 @@ if [ -d "$corpus" ] && [ ! -d extra ]; then
 fi
 # Hive and prefetch seeds are the real samples (also in seeds.tar.gz when it was
 # made after the target was added).
-mkdir -p corpus/hive corpus/prefetch
+mkdir -p corpus/hive corpus/prefetch corpus/sigma
+# Sigma seeds: SigmaHQ rules (with a record of values after a NUL) when the
+# shared corpus is there.
+if [ -d "$corpus/sigma/rules/windows" ] && [ -z "$(ls corpus/sigma)" ]; then
+  find "$corpus/sigma/rules/windows" -name '*.yml' | head -n 300 | while read -r r; do
+    { cat "$r"; printf '\0C:\\Windows\\System32\\cmd.exe\ncmd.exe /c whoami /all\n'; } \
+      > "corpus/sigma/$(basename "$r")"
+  done
+fi
 for p in "$root"/samples/prefetch/*.pf.gz; do
   [ -e "corpus/prefetch/$(basename "$p" .gz)" ] || gzip -dc "$p" > "corpus/prefetch/$(basename "$p" .gz)"
 done
 for h in "$root"/samples/hives/SAM.gz "$root"/samples/hives/NTUSER.DAT.gz; do
   [ -e "corpus/hive/$(basename "$h" .gz)" ] || gzip -dc "$h" > "corpus/hive/$(basename "$h" .gz)"
 done
-declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000 [prefetch]=400000)
+declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000 [prefetch]=400000 [sigma]=100000)
 for t in "${targets[@]}"; do
   mkdir -p "work/$t" "artifacts/$t"
   dirs=("work/$t" "corpus/$t")

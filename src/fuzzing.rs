@@ -176,3 +176,87 @@ pub fn container(data: &[u8], dir: &Path) {
         }
     }
 }
+
+/// Field names the `sigma` target's record fills (process creation, logon,
+/// network, registry and script rules read them).
+const SIGMA_FIELDS: [&str; 10] = [
+    "Image",
+    "CommandLine",
+    "ParentImage",
+    "TargetFilename",
+    "TargetObject",
+    "User",
+    "IpAddress",
+    "DestinationHostname",
+    "ScriptBlockText",
+    "Hashes",
+];
+
+/// A Sigma rule file and a record to evaluate it on: the bytes before the
+/// first NUL are the file (written to `dir`, loaded as `--rules` loads it),
+/// the lines after it the values of [`SIGMA_FIELDS`], so that rules and
+/// records share literals. The record is matched under a Sysmon, a
+/// Security and a PowerShell channel, and the hits correlated.
+pub fn sigma(data: &[u8], dir: &Path) {
+    let (rules, values) = match memchr::memchr(0, data) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let path = dir.join("rules.yml");
+    std::fs::write(&path, rules).expect("write the input");
+    let Ok(set) = crate::sigma::RuleSet::load(std::slice::from_ref(&path)) else {
+        return;
+    };
+    use crate::evidence::{Artifact, Detection, FileFacts, Finding, Location};
+    let values = String::from_utf8_lossy(values);
+    let mut findings = Vec::new();
+    let data: Vec<(String, String)> = SIGMA_FIELDS
+        .iter()
+        .zip(values.split('\n'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (channel, event_id) in [
+        ("Microsoft-Windows-Sysmon/Operational", 1),
+        ("Security", 4688),
+        ("Microsoft-Windows-PowerShell/Operational", 4104),
+    ] {
+        let rec = artifact::Record {
+            record_id: 1,
+            record_number: 1,
+            chunk: Some(0),
+            carved_copies: 0,
+            timestamp: Some(jiff::Timestamp::UNIX_EPOCH),
+            channel: Some(channel.into()),
+            provider: None,
+            event_id: Some(event_id),
+            computer: Some("host".into()),
+            user: None,
+            data: data.clone(),
+            system: Vec::new(),
+            recovered: false,
+        };
+        for hit in set.match_record(&rec) {
+            let (field, value) = hit.fields.first().cloned().unwrap_or_default();
+            findings.push(Finding {
+                detection: Detection::Rule { rule: hit.rule },
+                field,
+                value,
+                matched: hit.fields,
+                artifact: Artifact::Record {
+                    log: FileFacts {
+                        meta: Default::default(),
+                        digests: Default::default(),
+                    },
+                    record: Box::new(rec.clone()),
+                },
+                location: Location {
+                    source: 0,
+                    path: crate::source::EvidencePath::from_bytes(&b"/f.evtx"[..]),
+                    host_path: None,
+                    volume: None,
+                },
+            });
+        }
+    }
+    let _ = set.correlate(&findings);
+}

@@ -31,7 +31,14 @@ fn inputs(target: &str) -> Vec<(String, Vec<u8>)> {
 fn fuzz_findings_stay_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let mut n = 0;
-    for target in ["bundle", "evtx", "volume", "filesystem", "container"] {
+    for target in [
+        "bundle",
+        "evtx",
+        "volume",
+        "filesystem",
+        "container",
+        "sigma",
+    ] {
         for (name, data) in inputs(target) {
             eprintln!("{target}/{name}");
             match target {
@@ -39,6 +46,7 @@ fn fuzz_findings_stay_fixed() {
                 "evtx" => breachscan::fuzzing::evtx(&data),
                 "volume" => breachscan::fuzzing::volume(&data),
                 "filesystem" => breachscan::fuzzing::filesystem(&data),
+                "sigma" => breachscan::fuzzing::sigma(&data, dir.path()),
                 _ => breachscan::fuzzing::container(&data, dir.path()),
             }
             n += 1;
