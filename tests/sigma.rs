@@ -19,6 +19,19 @@ const SYSMON: &str = "Microsoft-Windows-Sysmon";
 const SYSMON_CH: &str = "Microsoft-Windows-Sysmon/Operational";
 const SECURITY: &str = "Microsoft-Windows-Security-Auditing";
 
+/// `breachscan scan -q --rules RULES -o OUT TARGET`.
+fn scan_rules(rules: &Path, out: &Path, target: &Path) -> Run {
+    breachscan(&[
+        "scan",
+        "-q",
+        "--rules",
+        rules.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ])
+}
+
 /// `(rule id, log path, record id)` of every record evidence item.
 fn rule_hits(report: &Value) -> BTreeSet<(String, String, u64)> {
     report["alerts"]
@@ -47,15 +60,7 @@ fn the_sigma_regression_suite_passes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.json");
     let rules = sigma.join("rules/windows");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        data.to_str().unwrap(),
-    ]);
+    let run = scan_rules(&rules, &out, &data);
     assert_eq!(run.code, 1, "alerts raised: {}", run.stderr);
     let report = read_report(&out);
     let problems: usize = report["rules"]
@@ -439,15 +444,7 @@ fn rules_fire_on_exactly_the_planted_records() {
     let dir = tempfile::tempdir().unwrap();
     let (logs, rules) = write_case(dir.path());
     let out = dir.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        logs.to_str().unwrap(),
-    ]);
+    let run = scan_rules(&rules, &out, &logs);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = read_report(&out);
     assert_eq!(rule_hits(&report), expected());
@@ -459,15 +456,7 @@ fn rules_fire_on_exactly_the_planted_records() {
         let alone = dir.path().join(format!("alone{i}.yml"));
         fs::write(&alone, doc).unwrap();
         let out = dir.path().join(format!("alone{i}.json"));
-        let run = breachscan(&[
-            "scan",
-            "-q",
-            "--rules",
-            alone.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            logs.to_str().unwrap(),
-        ]);
+        let run = scan_rules(&alone, &out, &logs);
         assert!(run.code <= 1, "{}", run.stderr);
         let hits = rule_hits(&read_report(&out));
         let want: BTreeSet<_> = expected()
@@ -684,15 +673,7 @@ fn broken_rules_are_named_and_the_rest_fire() {
     );
 
     let out = dir.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        logs.to_str().unwrap(),
-    ]);
+    let run = scan_rules(&rules, &out, &logs);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = read_report(&out);
     let mut want = expected();
@@ -789,15 +770,7 @@ fn hostile_rule_documents_cost_only_themselves() {
     )
     .unwrap();
     let out = dir.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        logs.to_str().unwrap(),
-    ]);
+    let run = scan_rules(&rules, &out, &logs);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = read_report(&out);
     assert_eq!(rule_hits(&report), expected());
@@ -983,15 +956,7 @@ fn correlations_group_the_records_of_the_scan() {
     let rules = dir.path().join("logons.yml");
     fs::write(&rules, CORRELATIONS).unwrap();
     let out = dir.path().join("r.json");
-    let run = breachscan(&[
-        "scan",
-        "-q",
-        "--rules",
-        rules.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        logs.to_str().unwrap(),
-    ]);
+    let run = scan_rules(&rules, &out, &logs);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = read_report(&out);
     let id = |n: u32| format!("44444444-0000-0000-0000-00000000000{n}");
@@ -1128,15 +1093,7 @@ fn screened_records_reach_rules_on_system_fields_template_text_and_folded_letter
         let file = dir.path().join(format!("r{i}.yml"));
         fs::write(&file, text).unwrap();
         let out = dir.path().join(format!("r{i}.json"));
-        let run = breachscan(&[
-            "scan",
-            "-q",
-            "--rules",
-            file.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            logs.to_str().unwrap(),
-        ]);
+        let run = scan_rules(&file, &out, &logs);
         assert_eq!(run.code, 1, "{text}\n{}", run.stderr);
         let got: Vec<u64> = rule_hits(&read_report(&out))
             .into_iter()

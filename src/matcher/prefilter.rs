@@ -65,10 +65,8 @@ pub(super) struct Prefilter {
 impl Prefilter {
     pub fn is_match(&self, text: &[u8]) -> bool {
         if let Some(built) = self.fast.get() {
-            if let Some(ac) = built.as_ref().or(self.quick.as_ref()) {
-                return ac.is_match(text);
-            }
-            return true;
+            let ac = built.as_ref().or(self.quick.as_ref());
+            return ac.is_none_or(|ac| ac.is_match(text));
         }
         self.start();
         match &self.quick {
