@@ -37,6 +37,8 @@ fn fuzz_findings_stay_fixed() {
         "volume",
         "filesystem",
         "container",
+        "hive",
+        "prefetch",
         "sigma",
     ] {
         for (name, data) in inputs(target) {
@@ -46,6 +48,8 @@ fn fuzz_findings_stay_fixed() {
                 "evtx" => breachscan::fuzzing::evtx(&data),
                 "volume" => breachscan::fuzzing::volume(&data),
                 "filesystem" => breachscan::fuzzing::filesystem(&data),
+                "hive" => breachscan::fuzzing::hive(&data),
+                "prefetch" => breachscan::fuzzing::prefetch(&data),
                 "sigma" => breachscan::fuzzing::sigma(&data, dir.path()),
                 _ => breachscan::fuzzing::container(&data, dir.path()),
             }

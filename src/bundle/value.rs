@@ -120,14 +120,18 @@ impl RegexCheck {
         let mut reverse = Compiler::new();
         reverse.configure(config.which_captures(WhichCaptures::None).reverse(true));
         RegexCheck {
-            parser: regex_syntax::ParserBuilder::new()
-                .case_insensitive(true)
-                .nest_limit(super::limits::MAX_NESTING as u32)
-                .utf8(true)
-                .build(),
+            parser: Self::parser(),
             forward,
             reverse,
         }
+    }
+
+    fn parser() -> regex_syntax::Parser {
+        regex_syntax::ParserBuilder::new()
+            .case_insensitive(true)
+            .nest_limit(super::limits::MAX_NESTING as u32)
+            .utf8(true)
+            .build()
     }
 
     pub fn check(&mut self, value: &str) -> Result<(), String> {
@@ -141,12 +145,17 @@ impl RegexCheck {
 
     /// Whether the parts of a compile that can fail succeed. The NFAs are
     /// built only for a pattern whose bound comes near the size limit.
+    /// A parser is not reused after a refusal: regex-syntax 0.8's
+    /// translator keeps its frames when translation fails (an unknown
+    /// Unicode class, say), and the next pattern then trips its assertion.
     fn builds(&mut self, value: &str) -> bool {
-        self.parser.parse(value).is_ok_and(|hir| {
-            super::nfa_bound::nfa_bytes(&hir) <= (REGEX_SIZE_LIMIT / 2) as u64
-                || (self.forward.build_from_hir(&hir).is_ok()
-                    && self.reverse.build_from_hir(&hir).is_ok())
-        })
+        let Ok(hir) = self.parser.parse(value) else {
+            self.parser = Self::parser();
+            return false;
+        };
+        super::nfa_bound::nfa_bytes(&hir) <= (REGEX_SIZE_LIMIT / 2) as u64
+            || (self.forward.build_from_hir(&hir).is_ok()
+                && self.reverse.build_from_hir(&hir).is_ok())
     }
 }
 
@@ -357,6 +366,17 @@ mod tests {
             assert!(check.builds(&at(ok)), "{piece}{{{ok}}} compiles");
             assert!(!check.builds(&at(refused)), "{piece}{{{refused}}} does not");
             assert!(check.check(&at(refused)).is_err());
+        }
+    }
+
+    /// Fuzzing found a refused translation (`\\p[`: no such class) left
+    /// the reused parser broken for the next, valid, pattern.
+    #[test]
+    fn a_refused_pattern_leaves_the_checker_usable() {
+        let mut check = RegexCheck::new();
+        for bad in [r"a(b\p[\]{4})", r"(x)\p{NoSuchClass}", "(?-u:\\xFF)"] {
+            assert!(check.check(bad).is_err(), "{bad}");
+            assert!(check.check(r"(a)(b)\.exe;[0-9]{2}").is_ok(), "after {bad}");
         }
     }
 
