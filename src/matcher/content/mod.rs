@@ -340,8 +340,10 @@ impl ContentSet {
         if self.encoded.is_empty() {
             return;
         }
-        let Some(ac) = self.automaton() else { return };
+        // The automaton is built when a first run needs searching: files
+        // with no `.` or `:` (a tree of small text files) never wait for it.
         let mut search = |from: usize, to: usize| {
+            let Some(ac) = self.automaton() else { return };
             scratch.clear();
             scratch.extend(buf[from..to].iter().map(u8::to_ascii_lowercase));
             for m in ac.find_overlapping_iter(scratch.as_slice()) {
