@@ -19,6 +19,7 @@ pub use hkey::normalize_registry;
 pub use record::normalize_url;
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::artifact::program::Program;
 use crate::bundle::{Bundle, DetectionFunction, IdMap, IocIdx, IocType, value};
@@ -64,7 +65,7 @@ pub struct Matcher {
     /// none (see `prefilter`).
     record_prefilter: Option<prefilter::Prefilter>,
     /// False-positive regexes by IOC (see `Ioc::exclude`).
-    exclusions: HashMap<IocIdx, regex::Regex>,
+    exclusions: HashMap<IocIdx, Exclusion>,
     /// Network IOCs searched in file bytes; empty unless asked for
     /// ([`Matcher::search_content`]).
     content: content::ContentSet,
@@ -138,9 +139,7 @@ impl Matcher {
 
     /// Whether an IOC's false-positive regex rejects a matched value.
     pub fn excluded(&self, ioc: IocIdx, value: &str) -> bool {
-        self.exclusions
-            .get(&ioc)
-            .is_some_and(|re| re.is_match(value) || re.is_match(&value.replace('/', "\\")))
+        self.exclusions.get(&ioc).is_some_and(|x| x.rejects(value))
     }
 
     #[allow(clippy::type_complexity)]
@@ -198,14 +197,12 @@ impl Matcher {
     fn record_sets(
         bundle: &Bundle,
         catalog: &regexes::Catalog,
-    ) -> Result<(record::RecordSets, HashMap<IocIdx, regex::Regex>), String> {
+    ) -> Result<(record::RecordSets, HashMap<IocIdx, Exclusion>), String> {
         let mut records = record::RecordSetsBuilder::default();
         let mut exclusions = HashMap::new();
         for (idx, ioc) in bundle.active_iocs() {
             if let Some(x) = &ioc.exclude {
-                let re = value::compile_regex(x)
-                    .map_err(|e| format!("IOC {}: exclusion: {e}", ioc.id))?;
-                exclusions.insert(idx, re);
+                exclusions.insert(idx, Exclusion::new(x));
             }
             records.add(idx, ioc);
         }
@@ -387,6 +384,32 @@ impl crate::artifact::RecordFilter for Matcher {
         self.record_prefilter
             .as_ref()
             .is_none_or(|p| p.may_match_kind(kind))
+    }
+}
+
+/// An IOC's false-positive regex, compiled when a hit first needs it:
+/// hits are rare, and compiling signature-base's 30 up front was a twentieth
+/// of loading it. Loading checked that it compiles (`value::RegexCheck`).
+struct Exclusion {
+    pattern: String,
+    compiled: OnceLock<Option<regex::Regex>>,
+}
+
+impl Exclusion {
+    fn new(pattern: &str) -> Exclusion {
+        Exclusion {
+            pattern: pattern.to_string(),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// Whether it matches `value` (either path separator). Should the
+    /// compile fail after all, nothing is rejected: the hit is reported.
+    fn rejects(&self, value: &str) -> bool {
+        self.compiled
+            .get_or_init(|| value::compile_regex(&self.pattern).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(value) || re.is_match(&value.replace('/', "\\")))
     }
 }
 
