@@ -78,11 +78,10 @@ impl Matcher {
     pub fn new(bundle: &Bundle) -> Result<Matcher, String> {
         // Regex IOCs are read once (on all cores), for every set below. Then
         // digest maps, file sets, record sets and the record prefilter's
-        // quick automaton are built side by side: with a million IOCs each
-        // takes about a second, and with signature-base's 3,700 regexes the
-        // prefilter alone held one core for 15 ms before the rest began. The
-        // prefilter's DFA is built later, on a thread of its own, once the
-        // scan meets a log (see `prefilter::Prefilter`).
+        // literals are gathered side by side: with a million IOCs each takes
+        // about a second. The prefilter's automata are built later, on
+        // threads of their own, once the scan meets a log (see
+        // `prefilter::Prefilter`).
         let catalog = regexes::Catalog::of(bundle);
         let ((digests, files), (rest, record_prefilter)) = rayon::join(
             || {

@@ -28,7 +28,8 @@
 
 use std::net::IpAddr;
 
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -39,25 +40,34 @@ use crate::bundle::{DetectionFunction, Ioc, IocType};
 
 /// The literal automata and what the literals can look like.
 ///
-/// The automaton every record's text runs through is a DFA, the longest
-/// single thing to build at a scan's start (~10 ms for 10,000 IOCs, 0.1
-/// core-seconds for the signature-base with its regexes, seconds for a
-/// million), and only records need it. So a contiguous NFA over the same
-/// literals, built with the matcher in a fifth of the time, screens the
-/// first records, and the DFA is built on a thread of its own once the scan
-/// meets its first log ([`Prefilter::start`]), taking over when ready: no
-/// worker waits for it, and a scan of files alone never builds it.
+/// Only records need an automaton, so none is built until the scan meets
+/// its first log ([`Prefilter::start`]): then a contiguous NFA over the
+/// literals is built on a thread of its own (15 ms of one core for the
+/// signature-base with its regexes), and the first screening waits for it.
+/// A DFA runs several times faster over the records' text but costs five
+/// times as much to build (0.1 core-seconds, 23 MB for the signature-base;
+/// seconds for a million IOCs), which the corpus logs (8 MB of screened
+/// text) never earned back. So a large one is bought as a ski is: once the
+/// NFA has screened about as many bytes as would pay for the DFA's build
+/// ([`Prefilter::dfa_after`], from the DFA's estimated size), it is built on
+/// another thread and takes over when ready; no worker waits for it. A
+/// small one ([`SMALL_DFA_CELLS`]) is built right after the NFA.
 pub(super) struct Prefilter {
-    /// The NFA; `None` when the literals are past [`DFA_MAX_BYTES`] (then
-    /// the one automaton is the crate's own choice, built at the first log
-    /// and waited for) or the crate refused it.
-    quick: Option<AhoCorasick>,
+    /// The NFA once built; `None` inside when the literals are past
+    /// [`DFA_MAX_BYTES`] (then the one automaton is the crate's own choice,
+    /// in `fast`, waited for) or the crate refused it.
+    quick: Arc<OnceLock<Option<AhoCorasick>>>,
     /// The DFA once built (`None` inside when it could not be: then the
     /// NFA goes on, or every record passes without one).
     fast: Arc<OnceLock<Option<AhoCorasick>>>,
-    /// The literals and their total length, until the build takes them.
-    pending: Mutex<Option<(Vec<String>, usize)>>,
+    /// The literals, sorted, and their total length.
+    lits: Arc<Vec<String>>,
+    total: usize,
     started: Once,
+    /// Text bytes the NFA has screened, and from how many the DFA is built
+    /// (0: right after the NFA).
+    screened: AtomicU64,
+    dfa_after: u64,
     /// Per [`ValueKind`]: whether some literal could be in such a value's text.
     kinds: [bool; ValueKind::COUNT],
 }
@@ -65,42 +75,72 @@ pub(super) struct Prefilter {
 impl Prefilter {
     pub fn is_match(&self, text: &[u8]) -> bool {
         if let Some(built) = self.fast.get() {
-            let ac = built.as_ref().or(self.quick.as_ref());
+            let ac = built
+                .as_ref()
+                .or_else(|| self.quick.get().and_then(Option::as_ref));
             return ac.is_none_or(|ac| ac.is_match(text));
         }
         self.start();
-        match &self.quick {
-            Some(ac) => ac.is_match(text),
+        match self.quick.wait() {
+            Some(ac) => {
+                self.count(text.len());
+                ac.is_match(text)
+            }
             // Nothing quick to screen with: wait for the one automaton.
             None => self.fast.wait().as_ref().is_none_or(|ac| ac.is_match(text)),
         }
     }
 
-    /// Starts building the DFA (once; later calls return at once).
+    /// Starts building the NFA (once; later calls return at once).
     pub fn start(&self) {
         self.started.call_once(|| {
-            let taken = self.pending.lock().map(|mut p| p.take());
-            let Ok(Some((lits, total))) = taken else {
-                let _ = self.fast.set(None);
-                return;
-            };
-            let cell = Arc::clone(&self.fast);
-            let spawned = std::thread::Builder::new()
-                .name("breachscan-prefilter".into())
-                .spawn(move || {
-                    let _ = cell.set(build_automaton(&lits, total));
-                });
-            if spawned.is_err() {
-                // No thread to spare (the system is out of them): the NFA
-                // goes on, or every record passes, as without a prefilter.
+            let (quick, fast) = (Arc::clone(&self.quick), Arc::clone(&self.fast));
+            let (lits, total, dfa_after) = (Arc::clone(&self.lits), self.total, self.dfa_after);
+            let spawned = spawn(move || {
+                let nfa = (total <= DFA_MAX_BYTES)
+                    .then(|| build_automaton(&lits, Some(AhoCorasickKind::ContiguousNFA)))
+                    .flatten();
+                let none = nfa.is_none();
+                let _ = quick.set(nfa);
+                if none || dfa_after == 0 {
+                    let kind = (total <= DFA_MAX_BYTES).then_some(AhoCorasickKind::DFA);
+                    let _ = fast.set(build_automaton(&lits, kind));
+                }
+            });
+            if !spawned {
+                // No thread to spare (the system is out of them): every
+                // record passes, as without a prefilter.
+                let _ = self.quick.set(None);
                 let _ = self.fast.set(None);
             }
         });
     }
 
+    /// Counts bytes the NFA screened; the count that crosses
+    /// [`Prefilter::dfa_after`] starts the DFA's build.
+    fn count(&self, bytes: usize) {
+        let before = self.screened.fetch_add(bytes as u64, Ordering::Relaxed);
+        if self.dfa_after > 0 && before < self.dfa_after && before + bytes as u64 >= self.dfa_after
+        {
+            let (fast, lits) = (Arc::clone(&self.fast), Arc::clone(&self.lits));
+            // Without a thread the NFA goes on.
+            let _ = spawn(move || {
+                let _ = fast.set(build_automaton(&lits, Some(AhoCorasickKind::DFA)));
+            });
+        }
+    }
+
     pub fn may_match_kind(&self, kind: ValueKind) -> bool {
         self.kinds[kind as usize]
     }
+}
+
+/// Runs `f` on a thread of its own; `false` when there is none to be had.
+fn spawn(f: impl FnOnce() + Send + 'static) -> bool {
+    std::thread::Builder::new()
+        .name("breachscan-prefilter".into())
+        .spawn(f)
+        .is_ok()
 }
 
 /// Literal bytes up to which the prefilter is built as a DFA.
@@ -111,6 +151,20 @@ const PREFILTER_MAX_BYTES: usize = 4 << 20;
 
 /// Literals shorter than this still work but let most records through.
 const MIN_USEFUL: usize = 1;
+
+/// DFA cells (estimated) up to which the DFA is built right after the NFA:
+/// ~20 ms of one core, which a bundle of 10,000 IOCs earned back within
+/// 2 MB of text; waiting for the text to prove it (below) cost such a
+/// bundle more than the build.
+const SMALL_DFA_CELLS: u64 = 2 << 20;
+
+/// Bytes of text the NFA screens per cell of the DFA's transition table
+/// before a larger DFA is built. Measured here: a cell costs ~12 ns to
+/// build, and the DFA saves ~2.5 ns a byte of text, so 5 would break even;
+/// 2 buys early, bounding the loss on text that would have paid for it,
+/// while the signature-base over the corpus logs (4.6 million cells
+/// estimated, 8 MB of text) never builds it: 40 ms and 25 MB saved.
+const TEXT_PER_DFA_CELL: u64 = 2;
 
 /// Builds the prefilter, or `None` when some IOC has no necessary literal
 /// (every record must then be parsed).
@@ -146,45 +200,58 @@ pub(super) fn build<'a>(
     for kind in ValueKind::ALL {
         kinds[kind as usize] = lits.iter().any(|l| fits_kind(l, kind));
     }
-    let quick = (total <= DFA_MAX_BYTES)
-        .then(|| {
-            let mut b = AhoCorasick::builder();
-            b.match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .kind(Some(AhoCorasickKind::ContiguousNFA));
-            std::panic::catch_unwind(|| b.build(&lits).ok())
-                .ok()
-                .flatten()
-        })
-        .flatten();
-    Some(Prefilter {
-        quick,
+    let cells = dfa_cells(&lits);
+    let p = Prefilter {
+        quick: Arc::new(OnceLock::new()),
         fast: Arc::new(OnceLock::new()),
-        pending: Mutex::new(Some((lits, total))),
+        dfa_after: if cells <= SMALL_DFA_CELLS {
+            0
+        } else {
+            cells.saturating_mul(TEXT_PER_DFA_CELL)
+        },
+        lits: Arc::new(lits),
+        total,
         started: Once::new(),
+        screened: AtomicU64::new(0),
         kinds,
-    })
+    };
+    Some(p)
 }
 
-/// The automaton over `lits` (`total` bytes), or `None` when the crate
-/// refuses or panics: then every record passes.
-fn build_automaton(lits: &[String], total: usize) -> Option<AhoCorasick> {
-    // A DFA: the prefilter runs over every record's text, and with
-    // thousands of literals the NFA the crate would choose is several times
-    // slower. But a DFA's size grows with the literals times the alphabet:
-    // beyond DFA_MAX_BYTES of literals (a million-IOC bundle) its build alone
-    // took minutes and gigabytes, so the crate's own choice is used there.
-    // Beyond PREFILTER_MAX_BYTES (checked above) building the automaton
-    // (its failure links) would cost more than it saves: with a million-IOC
-    // bundle it took 30 s. Without it every record is parsed: slower logs,
-    // same results. The crate's own prefilter (a scan for rare start bytes)
-    // is off: with thousands of literals it fires everywhere and made the
-    // search four times slower.
-    let mut b = AhoCorasick::builder();
-    b.match_kind(MatchKind::Standard).prefilter(false);
-    if total <= DFA_MAX_BYTES {
-        b.kind(Some(AhoCorasickKind::DFA));
+/// The DFA's transition-table cells for `lits` (sorted), estimated: its
+/// states are the literals' trie nodes, each with a transition per class
+/// of bytes (at most one class per distinct byte, and one for the rest).
+fn dfa_cells(lits: &[String]) -> u64 {
+    let mut nodes = 1u64;
+    let mut used = [false; 256];
+    let mut prev: &[u8] = &[];
+    for l in lits {
+        let l = l.as_bytes();
+        let shared = l.iter().zip(prev).take_while(|(a, b)| a == b).count();
+        nodes += (l.len() - shared) as u64;
+        l.iter().for_each(|&b| used[usize::from(b)] = true);
+        prev = l;
     }
+    let classes = used.iter().filter(|&&u| u).count() as u64 + 1;
+    nodes.saturating_mul(classes)
+}
+
+/// The automaton over `lits` of `kind` (the crate's choice for `None`), or
+/// `None` when the crate refuses or panics: then every record passes.
+fn build_automaton(lits: &[String], kind: Option<AhoCorasickKind>) -> Option<AhoCorasick> {
+    // Beyond DFA_MAX_BYTES of literals (a million-IOC bundle) a DFA's
+    // build alone took minutes and gigabytes (its size grows with the
+    // literals times the alphabet), so the crate's own choice is used
+    // there. Beyond PREFILTER_MAX_BYTES (checked above) building the
+    // automaton (its failure links) would cost more than it saves: with a
+    // million-IOC bundle it took 30 s. Without it every record is parsed:
+    // slower logs, same results. The crate's own prefilter (a scan for rare
+    // start bytes) is off: with thousands of literals it fires everywhere
+    // and made the search four times slower.
+    let mut b = AhoCorasick::builder();
+    b.match_kind(MatchKind::Standard)
+        .prefilter(false)
+        .kind(kind);
     // A panic in the build must not leave screening waiting forever.
     std::panic::catch_unwind(|| b.build(lits).ok())
         .ok()
@@ -480,21 +547,54 @@ mod tests {
         assert!(!pf.is_match(br#"{"Image":"C:\\T\\cmd.exe"}"#));
     }
 
-    /// The automaton is built only once a log asks for it (a scan of files
-    /// alone never pays for it), and a screening before `start` starts it.
+    /// No automaton is built until a log asks for one (a scan of files
+    /// alone never pays for it), a screening before `start` starts it, and
+    /// the DFA is built only once the NFA has screened enough text.
     #[test]
-    fn automaton_is_built_on_demand() {
+    fn automata_are_built_on_demand() {
         let a = ioc(IocType::FileName, "mimikatz.exe", DetectionFunction::Equals);
-        let p = build([&a].into_iter(), &Default::default()).unwrap();
-        assert!(!p.started.is_completed() && p.fast.get().is_none());
-        assert!(p.quick.is_some());
+        let mut p = build([&a].into_iter(), &Default::default()).unwrap();
+        assert_eq!(p.dfa_after, 0, "a small DFA is built at once");
+        // As if it were large.
+        p.dfa_after = 4096;
+        assert!(!p.started.is_completed() && p.quick.get().is_none());
         assert!(p.is_match(b"c:\\tools\\mimikatz.exe"));
         assert!(!p.is_match(b"notepad.exe"));
-        let q = build([&a].into_iter(), &Default::default()).unwrap();
+        assert!(p.quick.get().is_some_and(Option::is_some));
+        assert!(p.fast.get().is_none(), "too little text for a DFA yet");
+        let mut q = build([&a].into_iter(), &Default::default()).unwrap();
+        q.dfa_after = 4096;
         q.start();
         q.start();
-        assert!(q.fast.wait().is_some());
+        assert!(q.quick.wait().is_some());
         assert!(q.is_match(b"mimikatz.exe"));
+        // Enough text: the DFA is built and takes over.
+        let text = vec![b'x'; usize::try_from(q.dfa_after).unwrap()];
+        assert!(!q.is_match(&text));
+        assert!(built_soon(&q.fast));
+        assert!(q.is_match(b"c:\\mimikatz.exe") && !q.is_match(b"notepad.exe"));
+        // A small one follows the NFA unasked.
+        let r = build([&a].into_iter(), &Default::default()).unwrap();
+        r.start();
+        assert!(built_soon(&r.fast));
+    }
+
+    /// Whether the automaton is built within a generous while (a build that
+    /// never starts fails the test instead of hanging it).
+    fn built_soon(cell: &OnceLock<Option<AhoCorasick>>) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while cell.get().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        cell.get().is_some_and(Option::is_some)
+    }
+
+    /// The estimate is the trie's nodes times the byte classes.
+    #[test]
+    fn dfa_cells_count_trie_nodes_and_classes() {
+        let lits = ["abc", "abd", "b"].map(String::from);
+        // Nodes: the root, a, ab, abc, abd, b; classes: a, b, c, d, other.
+        assert_eq!(dfa_cells(&lits), 6 * 5);
     }
 }
 
