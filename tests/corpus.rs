@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::*;
@@ -355,7 +356,10 @@ fn openioc_files_load_with_known_counts() {
 /// every corpus log, a bundle of hundreds of values taken from the logs
 /// themselves (file names, addresses, domains, registry keys, URLs) must
 /// find exactly what a full parse (forced by a regex IOC, which has no
-/// literal to screen with) finds.
+/// literal to screen with) finds. So must regexes alone, whose common
+/// literals (`.exe`, `\win`, a drive) a record passes only if a regex
+/// matches its screened text: names of the logs' files as regexes whose one
+/// literal is the extension, and Loki's file-name regexes.
 #[test]
 fn screened_scan_finds_what_a_full_parse_finds() {
     let Some(logs) = corpus("evtx") else {
@@ -427,9 +431,55 @@ fn screened_scan_finds_what_a_full_parse_finds() {
         }
     }
     assert!(iocs.len() > 300, "{} sampled IOCs", iocs.len());
+    let no_literal = ioc("rx".into(), "FileName", r"^[0-9a-f]{41}$", "Regex");
     let screened = write("sampled.json", &iocs);
-    iocs.push(ioc("rx".into(), "FileName", r"^never-\d+\.exe$", "Regex"));
+    iocs.push(no_literal.clone());
     let full = write("full.json", &iocs);
+    // Names not sampled above: any name of the logs starting with the same
+    // character and of the same extension (a few hundred of these cost
+    // minutes in a debug build).
+    let names: BTreeSet<&str> = (values.get("FileName").into_iter())
+        .flatten()
+        .filter_map(|v| v.rsplit(['\\', '/']).next())
+        .filter(|n| n.len() < 64 && n.bytes().all(|b| b.is_ascii_graphic()))
+        .collect();
+    let candidates: BTreeSet<String> = (names.iter())
+        .filter_map(|name| {
+            let (_, ext) = name.rsplit_once('.')?;
+            let ext = Some(ext).filter(|e| {
+                (3..=4).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphabetic())
+            })?;
+            let first = regex::escape(&name.chars().next()?.to_string());
+            Some(format!(r"\\{first}[^\\]*\.{}$", regex::escape(ext)))
+        })
+        .collect();
+    let step = candidates.len() / 60 + 1;
+    let mut regexes: Vec<Value> = (candidates.iter().step_by(step).enumerate())
+        .map(|(i, rx)| ioc(format!("x{i}"), "FilePath", rx, "Regex"))
+        .collect();
+    assert!(regexes.len() > 20, "{} regexes", regexes.len());
+    let by_regex = write("regexes.json", &regexes);
+    regexes.push(no_literal);
+    let by_regex_full = write("regexes-full.json", &regexes);
+    // Loki's: those of the families that hit these logs or whose best
+    // literal is common, and every eighth of the rest (all of them doubled
+    // the test's time in a debug build).
+    let loki = corpus("bundles/signature-base").map(|d| {
+        let text = std::fs::read_to_string(d.join("filename-iocs.txt")).unwrap();
+        let common = [
+            "Users", "AppData", "[C-Zc-z]", "[Cc]:", "imikatz", "procdump", "Program", "lsass",
+            "a-zA-Z]", "Potato", "\\s]", "svchost", "winlogon", "xplorer", "\\\\win", "ntds",
+            "Startup", "\\\\a\\.",
+        ];
+        let lines: Vec<&str> = (text.lines().enumerate())
+            .filter(|(i, l)| i % 8 == 0 || common.iter().any(|c| l.contains(c)))
+            .map(|(_, l)| l)
+            .collect();
+        assert!(lines.len() > 1_000, "{} regexes", lines.len());
+        let p = dir.path().join("filename-iocs.txt");
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        p
+    });
     let evidence = |r: &Value| -> BTreeSet<String> {
         r["alerts"]
             .as_array()
@@ -448,23 +498,41 @@ fn screened_scan_finds_what_a_full_parse_finds() {
             })
             .collect()
     };
-    let (_, a) = scan_to(&screened, &dir.path().join("a.json"), &logs, &[]);
-    let (_, b) = scan_to(&full, &dir.path().join("b.json"), &logs, &[]);
-    let (a_ev, b_ev) = (evidence(&a), evidence(&b));
-    assert!(a_ev.len() > 5_000, "{} evidence items", a_ev.len());
-    assert_eq!(
-        a_ev.difference(&b_ev).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "screened only"
-    );
-    assert_eq!(
-        b_ev.difference(&a_ev).collect::<Vec<_>>(),
-        Vec::<&String>::new(),
-        "missed by screening"
-    );
-    assert_eq!(a["errors"], b["errors"]);
-    assert_eq!(
-        a["summary"]["recordsScanned"],
-        b["summary"]["recordsScanned"]
-    );
+    let scan =
+        |bundles: &[&Path], out: &str| scan_bundles(bundles, &dir.path().join(out), &logs, &[]).1;
+    let with_loki =
+        |b: &Path| -> Vec<PathBuf> { [b.to_path_buf()].into_iter().chain(loki.clone()).collect() };
+    let (rx, rx_full) = (with_loki(&by_regex), with_loki(&by_regex_full));
+    for (what, screened, full, least) in [
+        (
+            "values",
+            vec![screened.as_path()],
+            vec![full.as_path()],
+            5_000,
+        ),
+        ("regexes", paths(&rx), paths(&rx_full), 300),
+    ] {
+        let (a, b) = (scan(&screened, "a.json"), scan(&full, "b.json"));
+        let (a_ev, b_ev) = (evidence(&a), evidence(&b));
+        assert!(a_ev.len() > least, "{what}: {} evidence items", a_ev.len());
+        assert_eq!(
+            a_ev.difference(&b_ev).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{what}: screened only"
+        );
+        assert_eq!(
+            b_ev.difference(&a_ev).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "{what}: missed by screening"
+        );
+        assert_eq!(a["errors"], b["errors"]);
+        assert_eq!(
+            a["summary"]["recordsScanned"],
+            b["summary"]["recordsScanned"]
+        );
+    }
+}
+
+fn paths(v: &[PathBuf]) -> Vec<&Path> {
+    v.iter().map(PathBuf::as_path).collect()
 }

@@ -359,7 +359,7 @@ fn full_parse_without_the_prefilter_finds_the_same() {
         .as_array_mut()
         .unwrap()
         .push(json!({"id": "rx", "alertDefinitionId": "ad",
-        "type": "FileName", "value": r"^never-\\d+\\.exe$", "detectionFunction": "Regex"}));
+        "type": "FileName", "value": r"^[0-9a-f]{41}$", "detectionFunction": "Regex"}));
     fs::write(&bundle, b.to_string()).unwrap();
     let (run, report) = scan(&bundle, &log_path, &dir.path().join("r.json"));
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -140,7 +140,7 @@ fn bundle(dir: &Path, with_regex: bool) -> std::path::PathBuf {
     ];
     if with_regex {
         // No necessary literal: every record is rendered and matched.
-        iocs.push(ioc("rx", "FileName", r"^never-\d+\.exe$", "Regex"));
+        iocs.push(ioc("rx", "FileName", r"^[0-9a-f]{41}$", "Regex"));
     }
     let b = json!({
         "alertDefinitions": [{"id": "ad", "name": "templated", "severity": "High"}],

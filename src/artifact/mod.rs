@@ -113,6 +113,18 @@ pub trait RecordFilter: Sync {
     fn literals_alone_hit(&self) -> bool {
         true
     }
+    /// [`may_match_record`](Self::may_match_record), and for a clean
+    /// record whether its text holds any literal, in one answer (a filter
+    /// may find both in one search).
+    fn screen_record(&self, text: &[u8], facts: &SystemFacts) -> Screening {
+        if self.may_match_record(text, facts) {
+            Screening::Render
+        } else if self.literals_alone_hit() || !self.holds_literal(text) {
+            Screening::NoLiteral
+        } else {
+            Screening::Literals
+        }
+    }
     /// Whether some hit could lie in the text of a value of this kind; when
     /// not, a parser gathering a record's text may leave such values out.
     fn may_match_kind(&self, kind: ValueKind) -> bool;
@@ -125,11 +137,32 @@ pub trait RecordFilter: Sync {
 }
 
 /// What a record's screening read for certain from its System block
-/// (`None`: not known, which any value may be).
+/// (`None`: not known, which any value may be), and whether its text is
+/// a plain image of its values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SystemFacts<'a> {
     pub channel: Option<&'a str>,
     pub event_id: Option<u32>,
+    /// Each data value is in the text whole, as the renderer writes it but
+    /// in ASCII lower case with every other character a NUL (or the ASCII
+    /// letter it folds to), values apart by NULs; none is left out unless
+    /// it holds no literal at all. Not so when the record's data holds an
+    /// entity or character reference, CDATA or a processing instruction,
+    /// which the renderer writes otherwise: then a filter must not read
+    /// more than literals from the text.
+    pub verbatim: bool,
+}
+
+/// What a [`RecordFilter`] says of one record's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screening {
+    /// It could hold a hit: render and match the record.
+    Render,
+    /// Clean, and no piece of it holds a literal.
+    NoLiteral,
+    /// Clean, but it holds literals (which, with others, could make a hit
+    /// in another record).
+    Literals,
 }
 
 /// What a [`RecordFilter`] can decide.

@@ -11,7 +11,7 @@ mod defender;
 mod dnf;
 mod draft;
 mod error;
-mod limits;
+pub(crate) mod limits;
 mod lines;
 mod locate;
 mod misp;

@@ -7,6 +7,7 @@
 
 pub(crate) mod literals;
 mod prefilter;
+mod screened_regex;
 // The literal helpers the Sigma rules' prefilter shares.
 pub(crate) use prefilter::{fits_kind, longest_plain_run, narrow};
 pub mod content;
@@ -219,17 +220,6 @@ impl Matcher {
         }
     }
 
-    /// Whether a record whose text (a rendering, or its values gathered by
-    /// a parser) is `text` can hit any IOC; `false` lets the parser skip
-    /// turning it into fields.
-    pub fn record_may_match(&self, text: &[u8]) -> bool {
-        self.has_record_iocs
-            && self
-                .record_prefilter
-                .as_ref()
-                .is_none_or(|p| p.is_match(text))
-    }
-
     /// The digests a file must have computed for hash IOCs to be checked.
     /// Whether registry hives are worth reading: some IOC could hit a key,
     /// a value or its data.
@@ -375,8 +365,38 @@ impl crate::artifact::RecordFilter for Matcher {
         }
     }
 
+    /// Whether `text` (a record's values gathered by a parser) holds a
+    /// literal of some IOC; `false` lets the parser skip turning the record
+    /// into fields. [`Self::screen_record`] says more when it can.
     fn may_match(&self, text: &[u8]) -> bool {
-        self.record_may_match(text)
+        self.has_record_iocs
+            && self
+                .record_prefilter
+                .as_ref()
+                .is_none_or(|p| p.is_match(text))
+    }
+
+    fn may_match_record(&self, text: &[u8], facts: &crate::artifact::SystemFacts) -> bool {
+        self.screen_record(text, facts) == crate::artifact::Screening::Render
+    }
+
+    fn screen_record(
+        &self,
+        text: &[u8],
+        facts: &crate::artifact::SystemFacts,
+    ) -> crate::artifact::Screening {
+        use crate::artifact::Screening;
+        match &self.record_prefilter {
+            _ if !self.has_record_iocs => Screening::NoLiteral,
+            None => Screening::Render,
+            Some(p) => p.screen(text, facts.verbatim),
+        }
+    }
+
+    fn literals_alone_hit(&self) -> bool {
+        self.record_prefilter
+            .as_ref()
+            .is_none_or(|p| !p.has_groups())
     }
 
     fn may_match_kind(&self, kind: crate::artifact::ValueKind) -> bool {

@@ -31,10 +31,11 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once, OnceLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
 use super::literals::MAX_LITERAL;
-use crate::artifact::ValueKind;
+use super::screened_regex::Group;
+use crate::artifact::{Screening, ValueKind};
 use crate::bundle::value::Cidr;
 use crate::bundle::{DetectionFunction, Ioc, IocType};
 
@@ -70,24 +71,79 @@ pub(super) struct Prefilter {
     dfa_after: u64,
     /// Per [`ValueKind`]: whether some literal could be in such a value's text.
     kinds: [bool; ValueKind::COUNT],
+    /// Per literal: `None` when it stands for some IOC that hits wherever
+    /// the literal is (as far as the prefilter can tell), else the regexes
+    /// it is the literal of, which are run on the text to decide
+    /// ([`Prefilter::may_match`]).
+    groups: Vec<Option<Group>>,
+    /// Whether any literal has a group.
+    has_groups: bool,
 }
 
 impl Prefilter {
+    /// Whether `text` holds a literal. Not counted towards the DFA's
+    /// price: the pieces asked about are of records already screened.
     pub fn is_match(&self, text: &[u8]) -> bool {
+        self.automaton(0).is_none_or(|ac| ac.is_match(text))
+    }
+
+    /// Whether the record whose screened text is `text` could hit an IOC:
+    /// it holds a literal, and, when each literal it holds stands only for
+    /// regexes, one of those regexes matches the text as rewritten for it
+    /// (`super::screened_regex`). `verbatim` says that the text is a plain
+    /// image of the record's values (see `SystemFacts::verbatim`); when not,
+    /// a literal alone decides.
+    pub fn screen(&self, text: &[u8], verbatim: bool) -> Screening {
+        let Some(ac) = self.automaton(text.len()) else {
+            return Screening::Render;
+        };
+        // The literal that ends first; most records hold none.
+        let Some(first) = ac.find(text) else {
+            return Screening::NoLiteral;
+        };
+        if !verbatim || self.groups[first.pattern().as_usize()].is_none() {
+            return Screening::Render;
+        }
+        // Every literal: none ends before the first one does, and none is
+        // longer than MAX_LITERAL.
+        let from = first.end().saturating_sub(MAX_LITERAL);
+        let mut found: Vec<&Group> = Vec::new();
+        for m in ac.find_overlapping_iter(Input::new(text).range(from..)) {
+            match &self.groups[m.pattern().as_usize()] {
+                None => return Screening::Render,
+                Some(g) if !found.iter().any(|f| std::ptr::eq(*f, g)) => found.push(g),
+                Some(_) => {}
+            }
+        }
+        if found.iter().any(|g| g.may_match(text)) {
+            Screening::Render
+        } else {
+            Screening::Literals
+        }
+    }
+
+    /// Whether some literal stands only for regexes (so that a record
+    /// holding literals may still be found clean).
+    pub fn has_groups(&self) -> bool {
+        self.has_groups
+    }
+
+    /// The automaton to screen `len` bytes of text with now (waiting for
+    /// the first one); `None` when there is none, and every record passes.
+    fn automaton(&self, len: usize) -> Option<&AhoCorasick> {
         if let Some(built) = self.fast.get() {
-            let ac = built
+            return built
                 .as_ref()
                 .or_else(|| self.quick.get().and_then(Option::as_ref));
-            return ac.is_none_or(|ac| ac.is_match(text));
         }
         self.start();
         match self.quick.wait() {
             Some(ac) => {
-                self.count(text.len());
-                ac.is_match(text)
+                self.count(len);
+                Some(ac)
             }
             // Nothing quick to screen with: wait for the one automaton.
-            None => self.fast.wait().as_ref().is_none_or(|ac| ac.is_match(text)),
+            None => self.fast.wait().as_ref(),
         }
     }
 
@@ -172,30 +228,41 @@ pub(super) fn build<'a>(
     iocs: impl Iterator<Item = &'a Ioc>,
     catalog: &super::regexes::Catalog,
 ) -> Option<Prefilter> {
-    let mut seen = crate::bundle::IdMap::<String, ()>::default();
+    // Each literal and the regexes it stands for (`None`: some other IOC).
+    let mut seen = crate::bundle::IdMap::<String, Option<Group>>::default();
     let mut total = 0usize;
     for ioc in iocs {
+        let regex = (ioc.function == DetectionFunction::Regex).then_some(ioc.value.as_str());
         for lit in literals(ioc, catalog)? {
             if lit.len() < MIN_USEFUL {
                 return None;
             }
             let lit = narrow(&lit.to_ascii_lowercase(), MAX_LITERAL).to_string();
-            if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(lit) {
-                total += slot.key().len();
-                // Past the cap there will be no prefilter (below): stop
-                // collecting literals a million-IOC bundle would not use.
-                if total > PREFILTER_MAX_BYTES {
-                    return None;
+            match seen.entry(lit) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    total += slot.key().len();
+                    // Past the cap there will be no prefilter (below): stop
+                    // collecting literals a million-IOC bundle would not use.
+                    if total > PREFILTER_MAX_BYTES {
+                        return None;
+                    }
+                    slot.insert(regex.map(|r| Group::new(vec![r.to_string()])));
                 }
-                slot.insert(());
+                std::collections::hash_map::Entry::Occupied(mut slot) => {
+                    match (slot.get_mut(), regex) {
+                        (Some(group), Some(r)) => group.add(r),
+                        (group, _) => *group = None,
+                    }
+                }
             }
         }
     }
     if seen.is_empty() {
         return None;
     }
-    let mut lits: Vec<String> = seen.into_keys().collect();
-    lits.sort();
+    let mut seen: Vec<(String, Option<Group>)> = seen.into_iter().collect();
+    seen.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let (lits, groups): (Vec<String>, Vec<Option<Group>>) = seen.into_iter().unzip();
     let mut kinds = [false; ValueKind::COUNT];
     for kind in ValueKind::ALL {
         kinds[kind as usize] = lits.iter().any(|l| fits_kind(l, kind));
@@ -214,6 +281,8 @@ pub(super) fn build<'a>(
         started: Once::new(),
         screened: AtomicU64::new(0),
         kinds,
+        has_groups: groups.iter().any(Option::is_some),
+        groups,
     };
     Some(p)
 }
@@ -558,8 +627,11 @@ mod tests {
         // As if it were large.
         p.dfa_after = 4096;
         assert!(!p.started.is_completed() && p.quick.get().is_none());
-        assert!(p.is_match(b"c:\\tools\\mimikatz.exe"));
-        assert!(!p.is_match(b"notepad.exe"));
+        assert_eq!(
+            p.screen(b"c:\\tools\\mimikatz.exe", true),
+            Screening::Render
+        );
+        assert_eq!(p.screen(b"notepad.exe", true), Screening::NoLiteral);
         assert!(p.quick.get().is_some_and(Option::is_some));
         assert!(p.fast.get().is_none(), "too little text for a DFA yet");
         let mut q = build([&a].into_iter(), &Default::default()).unwrap();
@@ -568,15 +640,54 @@ mod tests {
         q.start();
         assert!(q.quick.wait().is_some());
         assert!(q.is_match(b"mimikatz.exe"));
-        // Enough text: the DFA is built and takes over.
+        // Enough text screened (pieces asked about again do not count): the
+        // DFA is built and takes over.
         let text = vec![b'x'; usize::try_from(q.dfa_after).unwrap()];
         assert!(!q.is_match(&text));
+        assert!(q.fast.get().is_none());
+        assert_eq!(q.screen(&text, true), Screening::NoLiteral);
         assert!(built_soon(&q.fast));
         assert!(q.is_match(b"c:\\mimikatz.exe") && !q.is_match(b"notepad.exe"));
         // A small one follows the NFA unasked.
         let r = build([&a].into_iter(), &Default::default()).unwrap();
         r.start();
         assert!(built_soon(&r.fast));
+    }
+
+    /// A literal that stands only for regexes lets a record through when
+    /// one of them matches its text, and only then; any other literal, or a
+    /// text that is not a plain image of its values, lets it through.
+    #[test]
+    fn regex_literals_are_checked_by_their_regexes() {
+        let re = ioc(
+            IocType::FilePath,
+            r"\\win[0-9_]{0,3}\.exe$",
+            DetectionFunction::Regex,
+        );
+        let name = ioc(IocType::FileName, "winword.exe", DetectionFunction::Equals);
+        let p = build([&re].into_iter(), &Default::default()).unwrap();
+        assert!(p.has_groups());
+        let windows = b"c:\\windows\\system32\\cmd.exe\0x";
+        assert!(p.is_match(windows), "it holds the literal");
+        assert_eq!(p.screen(windows, true), Screening::Literals);
+        assert_eq!(p.screen(windows, false), Screening::Render);
+        assert_eq!(p.screen(b"a\0c:\\tmp\\win_7.exe", true), Screening::Render);
+        assert_eq!(p.screen(b"notepad.exe", true), Screening::NoLiteral);
+        // The same literal from an IOC that is no regex: no group.
+        let both = build([&re, &name].into_iter(), &Default::default()).unwrap();
+        assert_eq!(both.screen(b"c:\\x\\winword.exe", true), Screening::Render);
+        // A literal shared by a regex and another IOC stands for both.
+        let digit = ioc(
+            IocType::FilePath,
+            r"mimikatz[0-9]+\.exe",
+            DetectionFunction::Regex,
+        );
+        let tool = ioc(IocType::FileName, "mimikatz", DetectionFunction::Equals);
+        let alone = build([&digit].into_iter(), &Default::default()).unwrap();
+        assert_eq!(alone.screen(b"c:\\mimikatz.exe", true), Screening::Literals);
+        let shared = build([&digit, &tool].into_iter(), &Default::default()).unwrap();
+        assert_eq!(shared.lits.len(), 1, "{:?}", shared.lits);
+        assert_eq!(shared.screen(b"c:\\mimikatz.exe", true), Screening::Render);
     }
 
     /// Whether the automaton is built within a generous while (a build that

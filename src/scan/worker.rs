@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::artifact::program::Program;
 use crate::artifact::registry::RegistryItem;
 use crate::artifact::{
-    self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen,
+    self, DamageKind, LogStream, Record, RecordFilter, RecordItem, RecordParser, Screen, Screening,
     SystemFacts, ValueKind,
 };
 use crate::bundle::IocIdx;
@@ -62,11 +62,26 @@ impl RecordFilter for Ctx<'_> {
             || self.rules.may_match(text)
     }
     fn may_match_record(&self, text: &[u8], facts: &SystemFacts) -> bool {
-        self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
+        self.matcher.screen() != Screen::Nothing && self.matcher.may_match_record(text, facts)
             || self.rules.may_match_record(text, facts)
     }
     fn literals_alone_hit(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.matcher.literals_alone_hit()
+    }
+    fn screen_record(&self, text: &[u8], facts: &SystemFacts) -> Screening {
+        let iocs = match self.matcher.screen() {
+            Screen::Nothing => Screening::NoLiteral,
+            _ => self.matcher.screen_record(text, facts),
+        };
+        if iocs == Screening::Render || self.rules.may_match_record(text, facts) {
+            Screening::Render
+        } else if iocs == Screening::NoLiteral
+            && (self.rules.is_empty() || !self.rules.holds_literal(text))
+        {
+            Screening::NoLiteral
+        } else {
+            Screening::Literals
+        }
     }
     fn holds_literal(&self, text: &[u8]) -> bool {
         self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)

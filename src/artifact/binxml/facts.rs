@@ -75,6 +75,9 @@ impl<T: PartialEq + Clone> Slot<T> {
 pub(super) struct Facts {
     event_id: Slot<u32>,
     channel: Slot<String>,
+    /// Content the screener does not write as the renderer does was met
+    /// (see `SystemFacts::verbatim`).
+    inexact: bool,
 }
 
 impl Facts {
@@ -88,8 +91,10 @@ impl Facts {
     }
 
     /// Content of `field` this does not decode (an entity, a character
-    /// reference, a nested fragment).
+    /// reference, CDATA, a processing instruction); the record's text is
+    /// then no plain image of its values either.
     pub(super) fn unreadable(&mut self, field: Field) {
+        self.inexact = true;
         match field {
             Field::EventId => self.event_id.put(None),
             Field::Channel => self.channel.put(None),
@@ -111,12 +116,14 @@ impl Facts {
     pub(super) fn merge(&mut self, other: &Facts) {
         self.event_id.merge(&other.event_id);
         self.channel.merge(&other.channel);
+        self.inexact |= other.inexact;
     }
 
     pub(super) fn get(&self) -> SystemFacts<'_> {
         SystemFacts {
             channel: self.channel.get().map(String::as_str),
             event_id: self.event_id.get().copied(),
+            verbatim: !self.inexact,
         }
     }
 }

@@ -40,7 +40,7 @@ use std::hash::BuildHasher;
 
 use crate::bundle::IdMap;
 
-use super::{RecordFilter, ValueKind};
+use super::{RecordFilter, Screening, ValueKind};
 use facts::{Facts, Field};
 use runs::Runs;
 use text::*;
@@ -135,19 +135,25 @@ impl<'f> Screener<'f> {
             &mut text,
             &mut Shape::default(),
         );
+        let mut literals = false;
         let verdict = match seen {
             None if self.refused => Verdict::Unreadable,
             None => Verdict::Render,
-            Some(()) if self.filter.may_match_record(&text, &self.facts.get()) => Verdict::Render,
-            Some(()) => Verdict::Clean,
+            Some(()) => match self.filter.screen_record(&text, &self.facts.get()) {
+                Screening::Render => Verdict::Render,
+                Screening::NoLiteral => Verdict::Clean,
+                Screening::Literals => {
+                    literals = true;
+                    Verdict::Clean
+                }
+            },
         };
         if verdict == Verdict::Clean {
             // A clean record's pieces may still hold literals (of a rule
-            // that needs others too): only those holding none are left out
-            // of later records.
-            let none = self.filter.literals_alone_hit() || !self.filter.holds_literal(&text);
+            // that needs others too, or of a regex that did not match):
+            // only those holding none are left out of later records.
             for p in self.pending.drain(..) {
-                if none || !self.filter.holds_literal(&text[p.text.0..p.text.1]) {
+                if !literals || !self.filter.holds_literal(&text[p.text.0..p.text.1]) {
                     self.clean.insert(p.hash, p.chunk);
                 }
             }
@@ -475,6 +481,7 @@ impl Walk<'_> {
                 }
                 0x0a => {
                     // A processing-instruction target: placed like text.
+                    s.facts.unreadable(runs.field());
                     runs.text()?;
                     pos = refused(s, name_ref(c, pos))?;
                 }
