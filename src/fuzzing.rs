@@ -31,7 +31,9 @@ const RECORD_BUNDLE: &str = r#"{"alertDefinitions":[{"id":"a","name":"n","severi
  {"id":"2","alertDefinitionId":"a","type":"IpAddress","value":"10.0.0.0/8"},
  {"id":"3","alertDefinitionId":"a","type":"DomainName","value":"example.com"},
  {"id":"4","alertDefinitionId":"a","type":"RegistryKey","value":"run","detectionFunction":"Contains"},
- {"id":"5","alertDefinitionId":"a","type":"Sha1","value":"0000000000000000000000000000000000000000"}]}"#;
+ {"id":"5","alertDefinitionId":"a","type":"Sha1","value":"0000000000000000000000000000000000000000"},
+ {"id":"6","alertDefinitionId":"a","type":"FilePath","value":"\\\\win[0-9_]{0,3}\\.exe$","detectionFunction":"Regex"},
+ {"id":"7","alertDefinitionId":"a","type":"FilePath","value":"\\\\[\\w]{1,3}\\.(dll|ps1)\\b","detectionFunction":"Regex"}]}"#;
 
 fn record_matcher() -> &'static Matcher {
     static M: OnceLock<Option<Matcher>> = OnceLock::new();
@@ -48,8 +50,6 @@ fn record_matcher() -> &'static Matcher {
     .expect("the fixed bundle compiles")
 }
 
-/// An event log fed as the scan feeds it: in uneven pieces, screened by a
-/// real matcher's prefilter, every record matched.
 /// A registry hive: every key and value read and matched, as a scan does
 /// with a hive it finds (the `regf` signature is put in front when
 /// missing, so that every input reaches the parser).
@@ -94,6 +94,9 @@ pub fn prefetch(data: &[u8]) {
     }
 }
 
+/// An event log fed as the scan feeds it: in uneven pieces, screened by a
+/// real matcher's prefilter (literals, and regexes whose literals are
+/// common), every record matched.
 pub fn evtx(data: &[u8]) {
     let Some(parser) = artifact::parser_for(&data[..data.len().min(artifact::HEAD_LEN)]) else {
         return;
