@@ -183,6 +183,33 @@ fn parse(pattern: &str, case_insensitive: bool) -> Option<Hir> {
         .ok()
 }
 
+/// A case-insensitive pattern's syntax as far as literals go. Reading it
+/// case-sensitively is much cheaper (no class of case variants for each
+/// letter) and gives the same literals whenever its literal characters are
+/// ASCII: folding case only adds, to a class or a letter, variants whose
+/// lower-case ASCII image is the one already there (`K` for `k`, the Kelvin
+/// sign and `ſ` fold to `k` and `s` in [`class_set`] too), or variants
+/// outside ASCII, which [`class_set`] gives up on either way. A letter
+/// outside ASCII read case-sensitively would be a literal of its own case
+/// only: such a pattern is read case-insensitively.
+fn parse_folded(pattern: &str) -> Option<Hir> {
+    parse(pattern, false)
+        .filter(ascii_literals)
+        .or_else(|| parse(pattern, true))
+}
+
+/// Whether every literal of `h` is ASCII (recursion bounded by the parser's
+/// nest limit).
+fn ascii_literals(h: &Hir) -> bool {
+    match h.kind() {
+        HirKind::Literal(l) => l.0.is_ascii(),
+        HirKind::Capture(c) => ascii_literals(&c.sub),
+        HirKind::Repetition(r) => ascii_literals(&r.sub),
+        HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().all(ascii_literals),
+        HirKind::Empty | HirKind::Look(_) | HirKind::Class(_) => true,
+    }
+}
+
 fn need_of(hir: &Hir, t: Text) -> Need {
     let (need, exact) = walk(hir, t);
     match exact {
@@ -267,10 +294,10 @@ fn concat(parts: &[Hir], t: Text) -> (Vec<Need>, Exact) {
 }
 
 /// What a regex IOC's matches contain in each of `texts` (the pattern parsed
-/// once: parsing is most of the cost). IOC regexes match case-insensitively:
-/// each letter is a class of its case variants, and one with a variant
-/// outside ASCII that [`fold_lower`] does not fold (`ſ` for `s`) gives no
-/// literal. The result is the needs of the pattern's top-level pieces, each
+/// once, case-sensitively where that reads the same: [`parse_folded`];
+/// parsing is most of the cost). IOC regexes match case-insensitively: each
+/// letter is a class of its case variants, and one with a variant outside
+/// ASCII that [`fold_lower`] does not fold gives no literal. The result is the needs of the pattern's top-level pieces, each
 /// necessary on its own (`\\win[0-9]{0,3}\.exe`: `\\win` and
 /// `.exe`), the most selective first: a screen runs on the first, and the
 /// others can turn a candidate away before its regex runs. Never empty.
@@ -278,10 +305,13 @@ pub fn regex_conjuncts_case_insensitive<const N: usize>(
     pattern: &str,
     texts: [Text; N],
 ) -> [Vec<Need>; N] {
-    let Some(parsed) = parse(pattern, true) else {
+    conjuncts(parse_folded(pattern).as_ref(), texts)
+}
+
+fn conjuncts<const N: usize>(parsed: Option<&Hir>, texts: [Text; N]) -> [Vec<Need>; N] {
+    let Some(mut hir) = parsed else {
         return texts.map(|_| vec![Need::Any]);
     };
-    let mut hir = &parsed;
     while let HirKind::Capture(c) = hir.kind() {
         hir = &c.sub;
     }
@@ -427,6 +457,53 @@ fn class_set(c: &Class) -> Exact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reading a pattern case-sensitively where that is allowed gives the
+    /// literals reading it case-insensitively gives, or others as good:
+    /// regex-syntax factors alternations differently in the two modes
+    /// (`(Windows|WinXP)` is `Win(dows|XP)` case-insensitively), so the
+    /// readings may differ in their other pieces, never in whether a
+    /// pattern can be screened.
+    #[test]
+    fn case_sensitive_reading_gives_the_case_insensitive_literals() {
+        let texts = [Text::Value, Text::Screened];
+        let both = |p: &str| {
+            (
+                conjuncts(parse(p, true).as_ref(), texts),
+                conjuncts(parse_folded(p).as_ref(), texts),
+            )
+        };
+        for p in [
+            r"\\mimi[k]atz\.exe",
+            r"\\S[a-z]{2}host\.exe$",
+            r"(?-i)\\Temp\\[A-Z]{3}\.ps1",
+            r"(?i:AB)cd\x{212A}\.dll",
+            r"\\t\x{e4}st\.exe",
+            r"\\\x{17F}vchost\.exe",
+            r"[[:upper:]]{2}\.bat",
+            r"\p{Lu}x\.exe",
+            r"caf\u{e9}\\(a|b|\x{130})\.exe",
+        ] {
+            let (folded, quick) = both(p);
+            assert_eq!(quick, folded, "{p}");
+        }
+        // A letter outside ASCII is read with its case variants.
+        let umlaut = r"t\x{e4}st";
+        assert!(parse(umlaut, false).is_some_and(|h| !ascii_literals(&h)));
+        assert_eq!(parse_folded(umlaut), parse(umlaut, true));
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/bundles/signature-base/filename-iocs.txt"
+        );
+        let loki = std::fs::read_to_string(file).unwrap_or_default();
+        for p in loki.lines().filter(|l| !l.starts_with('#')) {
+            let p = p.split(';').next().unwrap_or("");
+            let (folded, quick) = both(p);
+            for (f, q) in folded.iter().zip(&quick) {
+                assert_eq!(f[0] == Need::Any, q[0] == Need::Any, "{p}");
+            }
+        }
+    }
 
     fn lits(n: Need) -> Vec<String> {
         match n {
