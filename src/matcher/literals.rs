@@ -297,10 +297,11 @@ fn concat(parts: &[Hir], t: Text) -> (Vec<Need>, Exact) {
 /// once, case-sensitively where that reads the same: [`parse_folded`];
 /// parsing is most of the cost). IOC regexes match case-insensitively: each
 /// letter is a class of its case variants, and one with a variant outside
-/// ASCII that [`fold_lower`] does not fold gives no literal. The result is the needs of the pattern's top-level pieces, each
-/// necessary on its own (`\\win[0-9]{0,3}\.exe`: `\\win` and
-/// `.exe`), the most selective first: a screen runs on the first, and the
-/// others can turn a candidate away before its regex runs. Never empty.
+/// ASCII that [`fold_lower`] does not fold gives no literal. The result is
+/// the needs of the pattern's top-level pieces, each necessary on its own
+/// (`\\win[0-9]{0,3}\.exe`: `\\win` and `.exe`), the most selective first:
+/// a screen runs on the first, and the others can turn a candidate away
+/// before its regex runs. Never empty.
 pub fn regex_conjuncts_case_insensitive<const N: usize>(
     pattern: &str,
     texts: [Text; N],

@@ -376,10 +376,6 @@ impl crate::artifact::RecordFilter for Matcher {
                 .is_none_or(|p| p.is_match(text))
     }
 
-    fn may_match_record(&self, text: &[u8], facts: &crate::artifact::SystemFacts) -> bool {
-        self.screen_record(text, facts) == crate::artifact::Screening::Render
-    }
-
     fn screen_record(
         &self,
         text: &[u8],
@@ -391,12 +387,6 @@ impl crate::artifact::RecordFilter for Matcher {
             None => Screening::Render,
             Some(p) => p.screen(text, facts.verbatim),
         }
-    }
-
-    fn literals_alone_hit(&self) -> bool {
-        self.record_prefilter
-            .as_ref()
-            .is_none_or(|p| !p.has_groups())
     }
 
     fn may_match_kind(&self, kind: crate::artifact::ValueKind) -> bool {

@@ -74,10 +74,8 @@ pub(super) struct Prefilter {
     /// Per literal: `None` when it stands for some IOC that hits wherever
     /// the literal is (as far as the prefilter can tell), else the regexes
     /// it is the literal of, which are run on the text to decide
-    /// ([`Prefilter::may_match`]).
+    /// ([`Prefilter::screen`]).
     groups: Vec<Option<Group>>,
-    /// Whether any literal has a group.
-    has_groups: bool,
 }
 
 impl Prefilter {
@@ -120,12 +118,6 @@ impl Prefilter {
         } else {
             Screening::Literals
         }
-    }
-
-    /// Whether some literal stands only for regexes (so that a record
-    /// holding literals may still be found clean).
-    pub fn has_groups(&self) -> bool {
-        self.has_groups
     }
 
     /// The automaton to screen `len` bytes of text with now (waiting for
@@ -281,7 +273,6 @@ pub(super) fn build<'a>(
         started: Once::new(),
         screened: AtomicU64::new(0),
         kinds,
-        has_groups: groups.iter().any(Option::is_some),
         groups,
     };
     Some(p)
@@ -659,14 +650,12 @@ mod tests {
     /// text that is not a plain image of its values, lets it through.
     #[test]
     fn regex_literals_are_checked_by_their_regexes() {
-        let re = ioc(
-            IocType::FilePath,
-            r"\\win[0-9_]{0,3}\.exe$",
-            DetectionFunction::Regex,
-        );
+        let regex = |v| ioc(IocType::FilePath, v, DetectionFunction::Regex);
+        let built = |iocs: &[&Ioc]| build(iocs.iter().copied(), &Default::default()).unwrap();
+        let re = regex(r"\\win[0-9_]{0,3}\.exe$");
         let name = ioc(IocType::FileName, "winword.exe", DetectionFunction::Equals);
-        let p = build([&re].into_iter(), &Default::default()).unwrap();
-        assert!(p.has_groups());
+        let p = built(&[&re]);
+        assert!(p.groups.iter().any(Option::is_some));
         let windows = b"c:\\windows\\system32\\cmd.exe\0x";
         assert!(p.is_match(windows), "it holds the literal");
         assert_eq!(p.screen(windows, true), Screening::Literals);
@@ -674,18 +663,14 @@ mod tests {
         assert_eq!(p.screen(b"a\0c:\\tmp\\win_7.exe", true), Screening::Render);
         assert_eq!(p.screen(b"notepad.exe", true), Screening::NoLiteral);
         // The same literal from an IOC that is no regex: no group.
-        let both = build([&re, &name].into_iter(), &Default::default()).unwrap();
+        let both = built(&[&re, &name]);
         assert_eq!(both.screen(b"c:\\x\\winword.exe", true), Screening::Render);
         // A literal shared by a regex and another IOC stands for both.
-        let digit = ioc(
-            IocType::FilePath,
-            r"mimikatz[0-9]+\.exe",
-            DetectionFunction::Regex,
-        );
+        let digit = regex(r"mimikatz[0-9]+\.exe");
         let tool = ioc(IocType::FileName, "mimikatz", DetectionFunction::Equals);
-        let alone = build([&digit].into_iter(), &Default::default()).unwrap();
+        let alone = built(&[&digit]);
         assert_eq!(alone.screen(b"c:\\mimikatz.exe", true), Screening::Literals);
-        let shared = build([&digit, &tool].into_iter(), &Default::default()).unwrap();
+        let shared = built(&[&digit, &tool]);
         assert_eq!(shared.lits.len(), 1, "{:?}", shared.lits);
         assert_eq!(shared.screen(b"c:\\mimikatz.exe", true), Screening::Render);
     }

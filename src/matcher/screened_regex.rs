@@ -51,6 +51,10 @@ pub(super) struct Group {
 /// Lazy-DFA cache of a group: a few regexes, ASCII classes only.
 const GROUP_CACHE: usize = 4 << 20;
 
+/// Most bytes a group's NFA may take (thousands of regexes sharing `.exe`
+/// would otherwise ask for gigabytes).
+const GROUP_NFA_LIMIT: usize = 64 << 20;
+
 impl Group {
     pub fn new(patterns: Vec<String>) -> Group {
         Group {
@@ -59,10 +63,10 @@ impl Group {
         }
     }
 
+    /// Adds a regex (repeats are dropped when the group is built: checking
+    /// here would cost the square of a large group's size).
     pub fn add(&mut self, pattern: &str) {
-        if !self.patterns.iter().any(|p| p == pattern) {
-            self.patterns.push(pattern.to_string());
-        }
+        self.patterns.push(pattern.to_string());
     }
 
     /// Whether one of the regexes could match a value of the record whose
@@ -75,11 +79,16 @@ impl Group {
     }
 
     fn build(&self) -> Option<Regex> {
-        let hirs: Option<Vec<Hir>> = self.patterns.iter().map(|p| on_screened_text(p)).collect();
-        // Each character is three states where the pattern had one.
+        let mut patterns: Vec<&str> = self.patterns.iter().map(String::as_str).collect();
+        patterns.sort_unstable();
+        patterns.dedup();
+        let hirs: Option<Vec<Hir>> = patterns.iter().map(|p| on_screened_text(p)).collect();
+        // A character may take a few states where the pattern had one; a
+        // group past the cap lets its records through instead.
         let limit = REGEX_SIZE_LIMIT
             .saturating_mul(4)
-            .saturating_mul(self.patterns.len());
+            .saturating_mul(patterns.len())
+            .min(GROUP_NFA_LIMIT);
         Regex::builder()
             .configure(
                 meta::Config::new()
@@ -108,28 +117,26 @@ pub(super) fn on_screened_text(pattern: &str) -> Option<Hir> {
 fn rewrite(h: &Hir) -> Hir {
     match h.kind() {
         HirKind::Empty | HirKind::Look(_) => Hir::empty(),
-        HirKind::Literal(Literal(bytes)) => match std::str::from_utf8(bytes) {
-            Ok(s) => Hir::concat(s.chars().map(|c| atom(&[(c, c)])).collect()),
-            Err(_) => Hir::concat(
-                bytes
-                    .iter()
-                    .map(|&b| atom(&[(char::from(b.min(0x7f)), char::from(b.min(0x7f)))]))
-                    .collect(),
-            ),
-        },
+        // Valid UTF-8 (the parser refuses patterns that could match
+        // anything else); a stray byte would be a character outside ASCII.
+        HirKind::Literal(Literal(bytes)) => Hir::concat(
+            String::from_utf8_lossy(bytes)
+                .chars()
+                .map(|c| atom(&[(c, c)]))
+                .collect(),
+        ),
         HirKind::Class(Class::Unicode(c)) => {
             let ranges: Vec<(char, char)> =
                 c.ranges().iter().map(|r| (r.start(), r.end())).collect();
             atom(&ranges)
         }
         HirKind::Class(Class::Bytes(c)) => {
-            // A byte above 0x7F (part of a character outside ASCII) is a
-            // NUL in the text, which every atom takes.
+            // A byte above 0x7F (part of a character outside ASCII) reads
+            // as a character outside ASCII too.
             let ranges: Vec<(char, char)> = c
                 .ranges()
                 .iter()
-                .map(|r| (char::from(r.start()), char::from(r.end().min(0x7f))))
-                .filter(|(s, e)| s <= e)
+                .map(|r| (char::from(r.start()), char::from(r.end())))
                 .collect();
             atom(&ranges)
         }

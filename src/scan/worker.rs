@@ -61,13 +61,6 @@ impl RecordFilter for Ctx<'_> {
         self.matcher.screen() != Screen::Nothing && self.matcher.may_match(text)
             || self.rules.may_match(text)
     }
-    fn may_match_record(&self, text: &[u8], facts: &SystemFacts) -> bool {
-        self.matcher.screen() != Screen::Nothing && self.matcher.may_match_record(text, facts)
-            || self.rules.may_match_record(text, facts)
-    }
-    fn literals_alone_hit(&self) -> bool {
-        self.rules.is_empty() && self.matcher.literals_alone_hit()
-    }
     fn screen_record(&self, text: &[u8], facts: &SystemFacts) -> Screening {
         let iocs = match self.matcher.screen() {
             Screen::Nothing => Screening::NoLiteral,
