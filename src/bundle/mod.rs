@@ -26,6 +26,7 @@ pub mod value;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 pub use convert::to_native;
@@ -82,8 +83,11 @@ pub fn load_with(
 ) -> Result<Bundle, BundleErrors> {
     let mut errors = Vec::new();
     let mut parsed = Vec::new();
-    for path in paths {
-        match load_file(path, opts) {
+    // Files are parsed side by side (a hash list parses on one core while
+    // a regex list is checked on the others), kept in the order given.
+    let loaded: Vec<_> = paths.par_iter().map(|p| load_file(p, opts)).collect();
+    for loaded in loaded {
+        match loaded {
             Ok(p) => parsed.push(p),
             Err(mut e) => errors.append(&mut e),
         }

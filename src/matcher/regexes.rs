@@ -11,7 +11,7 @@
 //! counts and lists them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use rayon::prelude::*;
@@ -89,7 +89,14 @@ impl Entry {
 #[derive(Default)]
 pub struct Catalog {
     entries: HashMap<String, Arc<Entry>>,
+    /// [`Regexes`] built from it, by their list: field kinds given the
+    /// same regexes (Loki's file-name regexes are both path and
+    /// command-line IOCs) share one set, built by the first to ask.
+    built: Mutex<Vec<(RegexList, Arc<Shared>)>>,
 }
+
+type RegexList = Vec<(String, IocIdx)>;
+type Shared = OnceLock<Result<Arc<Regexes>, String>>;
 
 impl Catalog {
     pub fn of(bundle: &Bundle) -> Catalog {
@@ -104,7 +111,29 @@ impl Catalog {
             .into_par_iter()
             .map(|p| (p.to_string(), Arc::new(Entry::new(p))))
             .collect();
-        Catalog { entries }
+        Catalog {
+            entries,
+            built: Mutex::default(),
+        }
+    }
+
+    /// The set of `regexes`, built once for every caller with the same
+    /// list (the others wait for it).
+    pub fn regexes(&self, regexes: RegexList) -> Result<Arc<Regexes>, String> {
+        let shared = {
+            let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
+            match built.iter().find(|(list, _)| *list == regexes) {
+                Some((_, shared)) => Arc::clone(shared),
+                None => {
+                    let shared = Arc::new(Shared::new());
+                    built.push((regexes.clone(), Arc::clone(&shared)));
+                    shared
+                }
+            }
+        };
+        shared
+            .get_or_init(|| Regexes::build(regexes, self).map(Arc::new))
+            .clone()
     }
 
     /// The entry of `pattern` (read now if the catalog lacks it).
@@ -356,6 +385,20 @@ mod tests {
         r.find(&[form], &mut out);
         out.sort_unstable();
         out
+    }
+
+    /// Field kinds given the same regexes share one set; another list
+    /// gets its own.
+    #[test]
+    fn the_same_list_is_built_once() {
+        let catalog = Catalog::default();
+        let list = |i: IocIdx| vec![(r"\\svcsstat\.exe$".to_string(), i)];
+        let a = catalog.regexes(list(0)).unwrap();
+        let b = catalog.regexes(list(0)).unwrap();
+        let c = catalog.regexes(list(1)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert_eq!(found(&c, r"C:\x\svcsstat.exe"), vec![1]);
     }
 
     #[test]

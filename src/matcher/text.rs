@@ -5,6 +5,7 @@
 //! ([`Regexes`]).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 
@@ -47,7 +48,7 @@ impl TextSetBuilder {
                     .map_err(|e| format!("cannot compile string IOCs: {e}"))?,
             )
         };
-        let regexes = Regexes::build(self.regexes, catalog)?;
+        let regexes = catalog.regexes(self.regexes)?;
         Ok(TextSet {
             equals: self.equals,
             ac,
@@ -62,7 +63,7 @@ pub struct TextSet {
     equals: HashMap<String, Vec<IocIdx>>,
     ac: Option<AhoCorasick>,
     ac_iocs: Vec<Vec<(DetectionFunction, IocIdx)>>,
-    regexes: Regexes,
+    regexes: Arc<Regexes>,
 }
 
 impl TextSet {
