@@ -430,8 +430,45 @@ fn screened_scan_finds_what_a_full_parse_finds() {
             iocs.push(ioc(format!("i{}", iocs.len()), kind, &v, f));
         }
     }
+    // Digests: whole runs of 32, 40 or 64 hex digits in the records' fields
+    // (Sysmon's `Hashes`), every third.
+    let mut digests = BTreeSet::new();
+    for e in all["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["evidence"].as_array().unwrap())
+    {
+        let data = e["record"]["data"].as_object().into_iter().flatten();
+        for v in data.flat_map(|(_, v)| match v {
+            Value::Array(items) => items.clone(),
+            v => vec![v.clone()],
+        }) {
+            let v = v.as_str().unwrap_or_default().to_string();
+            for run in v.split(|c: char| !c.is_ascii_hexdigit()) {
+                if matches!(run.len(), 32 | 40 | 64) {
+                    digests.insert(run.to_string());
+                }
+            }
+        }
+    }
+    let mut by_digest: Vec<Value> = (digests.iter().step_by(3).enumerate())
+        .map(|(i, d)| {
+            let kind = match d.len() {
+                32 => "Md5",
+                40 => "Sha1",
+                _ => "Sha256",
+            };
+            ioc(format!("h{i}"), kind, d, "Equals")
+        })
+        .collect();
+    assert!(by_digest.len() > 20, "{} digests", by_digest.len());
     assert!(iocs.len() > 300, "{} sampled IOCs", iocs.len());
     let no_literal = ioc("rx".into(), "FileName", r"^[0-9a-f]{41}$", "Regex");
+    // Alone: the records holding them also hold sampled names.
+    let digests = write("digests.json", &by_digest);
+    by_digest.push(no_literal.clone());
+    let digests_full = write("digests-full.json", &by_digest);
     let screened = write("sampled.json", &iocs);
     iocs.push(no_literal.clone());
     let full = write("full.json", &iocs);
@@ -511,6 +548,12 @@ fn screened_scan_finds_what_a_full_parse_finds() {
             5_000,
         ),
         ("regexes", paths(&rx), paths(&rx_full), 300),
+        (
+            "digests",
+            vec![digests.as_path()],
+            vec![digests_full.as_path()],
+            10,
+        ),
     ] {
         let (a, b) = (scan(&screened, "a.json"), scan(&full, "b.json"));
         let (a_ev, b_ev) = (evidence(&a), evidence(&b));

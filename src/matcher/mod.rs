@@ -5,6 +5,7 @@
 //! number of IOCs (DESIGN.md §2): hash maps of digests, [`text::TextSet`]s for
 //! names and paths.
 
+mod digest_runs;
 pub(crate) mod literals;
 mod prefilter;
 mod screened_regex;

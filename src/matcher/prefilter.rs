@@ -9,8 +9,8 @@
 //! gathering): a case-sensitive automaton is smaller and quicker to build
 //! than one folding case.
 //!
-//! Each IOC contributes one necessary literal: the whole digest, the
-//! address or its leading octets, the domain, the longest run of plain
+//! Each IOC contributes one necessary literal: the address or its leading
+//! octets, the domain, the longest run of plain
 //! characters of a name, path, URL or registry key. "Plain" characters are
 //! ASCII letters, digits and punctuation that no JSON or XML renderer
 //! escapes, so the literal appears verbatim in any rendering of a record
@@ -20,6 +20,8 @@
 //! which is also matched under other spellings of its root. An IOC
 //! without such a literal (a regex with none, a `/0` range, an IPv6 range,
 //! a value with no plain run) disables the prefilter: correctness first.
+//! Digests are no literals: the text's runs of hex digits are looked up
+//! (`super::digest_runs`).
 //!
 //! Parsers may screen a record from its raw values instead of a rendering
 //! (strings, binary as hex); for the value kinds they leave out unless asked
@@ -33,6 +35,7 @@ use std::sync::{Arc, Once, OnceLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 
+use super::digest_runs::DigestRuns;
 use super::literals::MAX_LITERAL;
 use super::screened_regex::Group;
 use crate::artifact::{Screening, ValueKind};
@@ -76,13 +79,17 @@ pub(super) struct Prefilter {
     /// it is the literal of, which are run on the text to decide
     /// ([`Prefilter::screen`]).
     groups: Vec<Option<Group>>,
+    /// Digest IOCs, looked up by the runs of hex digits in the text
+    /// instead of being literals.
+    digests: DigestRuns,
 }
 
 impl Prefilter {
     /// Whether `text` holds a literal. Not counted towards the DFA's
     /// price: the pieces asked about are of records already screened.
     pub fn is_match(&self, text: &[u8]) -> bool {
-        self.automaton(0).is_none_or(|ac| ac.is_match(text))
+        self.digests.find(text)
+            || (!self.lits.is_empty() && self.automaton(0).is_none_or(|ac| ac.is_match(text)))
     }
 
     /// Whether the record whose screened text is `text` could hit an IOC:
@@ -92,12 +99,22 @@ impl Prefilter {
     /// image of the record's values (see `SystemFacts::verbatim`); when not,
     /// a literal alone decides.
     pub fn screen(&self, text: &[u8], verbatim: bool) -> Screening {
+        let digest = || {
+            if self.digests.find(text) {
+                Screening::Render
+            } else {
+                Screening::NoLiteral
+            }
+        };
+        if self.lits.is_empty() {
+            return digest();
+        }
         let Some(ac) = self.automaton(text.len()) else {
             return Screening::Render;
         };
         // The literal that ends first; most records hold none.
         let Some(first) = ac.find(text) else {
-            return Screening::NoLiteral;
+            return digest();
         };
         if !verbatim || self.groups[first.pattern().as_usize()].is_none() {
             return Screening::Render;
@@ -113,7 +130,7 @@ impl Prefilter {
                 Some(_) => {}
             }
         }
-        if found.iter().any(|g| g.may_match(text)) {
+        if found.iter().any(|g| g.may_match(text)) || self.digests.find(text) {
             Screening::Render
         } else {
             Screening::Literals
@@ -141,6 +158,9 @@ impl Prefilter {
 
     /// Starts building the NFA (once; later calls return at once).
     pub fn start(&self) {
+        if self.lits.is_empty() {
+            return;
+        }
         self.started.call_once(|| {
             let (quick, fast) = (Arc::clone(&self.quick), Arc::clone(&self.fast));
             let (lits, total, dfa_after) = (Arc::clone(&self.lits), self.total, self.dfa_after);
@@ -207,12 +227,13 @@ const MIN_USEFUL: usize = 1;
 const SMALL_DFA_CELLS: u64 = 2 << 20;
 
 /// Bytes of text the NFA screens per cell of the DFA's transition table
-/// before a larger DFA is built. Measured here: a cell costs ~12 ns to
-/// build, and the DFA saves ~2.5 ns a byte of text, so 5 would break even;
-/// 2 buys early, bounding the loss on text that would have paid for it,
-/// while the signature-base over the corpus logs (4.6 million cells
-/// estimated, 8 MB of text) never builds it: 40 ms and 25 MB saved.
-const TEXT_PER_DFA_CELL: u64 = 2;
+/// before a larger DFA is built: the break-even point (ski rental's rule).
+/// Measured here with the signature-base (2.5 million cells estimated once
+/// digests left the literals): the build costs ~29 ns a cell (its NFA is
+/// built again first), and the DFA saves ~2-2.5 ns a byte of text. Buying
+/// at 2 bytes a cell built it over the corpus logs' 8 MB of text for ~70 ms
+/// of a core it never earned back.
+const TEXT_PER_DFA_CELL: u64 = 12;
 
 /// Builds the prefilter, or `None` when some IOC has no necessary literal
 /// (every record must then be parsed).
@@ -222,8 +243,15 @@ pub(super) fn build<'a>(
 ) -> Option<Prefilter> {
     // Each literal and the regexes it stands for (`None`: some other IOC).
     let mut seen = crate::bundle::IdMap::<String, Option<Group>>::default();
+    let mut digests = DigestRuns::default();
     let mut total = 0usize;
     for ioc in iocs {
+        if ioc.kind.is_hash()
+            && ioc.function != DetectionFunction::Regex
+            && digests.add(ioc.value.trim())
+        {
+            continue;
+        }
         let regex = (ioc.function == DetectionFunction::Regex).then_some(ioc.value.as_str());
         for lit in literals(ioc, catalog)? {
             if lit.len() < MIN_USEFUL {
@@ -249,7 +277,7 @@ pub(super) fn build<'a>(
             }
         }
     }
-    if seen.is_empty() {
+    if seen.is_empty() && digests.is_empty() {
         return None;
     }
     let mut seen: Vec<(String, Option<Group>)> = seen.into_iter().collect();
@@ -274,6 +302,7 @@ pub(super) fn build<'a>(
         screened: AtomicU64::new(0),
         kinds,
         groups,
+        digests,
     };
     Some(p)
 }
