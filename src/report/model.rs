@@ -410,7 +410,53 @@ pub struct RecordReport {
     /// Identical copies carved from the log's slack (not listed again).
     pub carved_copies: u32,
     /// EventData/UserData fields by name; repeated names are arrays.
-    pub data: std::collections::BTreeMap<String, serde_json::Value>,
+    pub data: Fields,
+}
+
+/// A record's fields in name order, written as the JSON object a sorted
+/// map gives. A list, not a map: rendering 27k records into B-tree maps was
+/// mostly their nodes' allocations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fields(pub Vec<(String, serde_json::Value)>);
+
+impl Fields {
+    /// The fields of `pairs` (in record order): sorted by name, a repeated
+    /// name's values becoming an array in the order they came.
+    pub fn of(mut pairs: Vec<(String, String)>) -> Fields {
+        use serde_json::Value;
+        // Stable: a repeated name's values keep their order.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            match out.last_mut() {
+                Some((last, Value::Array(items))) if *last == k => items.push(v.into()),
+                Some((last, first)) if *last == k => {
+                    let prev = first.take();
+                    *first = Value::Array(vec![prev, v.into()]);
+                }
+                _ => out.push((k, Value::String(v))),
+            }
+        }
+        Fields(out)
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
+        let map = std::collections::BTreeMap::<String, serde_json::Value>::deserialize(d)?;
+        Ok(Fields(map.into_iter().collect()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -505,4 +551,43 @@ pub struct ErrorReport {
     /// record, line, column (each where it applies).
     #[serde(flatten)]
     pub at: At,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON is what the B-tree map of the fields gave (names in byte
+    /// order, a repeated name's values as an array in record order), and
+    /// it reads back.
+    #[test]
+    fn fields_are_written_as_the_sorted_map_was() {
+        let pairs: Vec<(String, String)> = [
+            ("b", "1"),
+            ("", "x"),
+            ("a", "2"),
+            ("B", "3"),
+            ("", "y"),
+            ("", "z"),
+            ("a", "4"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut map = std::collections::BTreeMap::<String, serde_json::Value>::new();
+        for (k, v) in pairs.clone() {
+            match map.get_mut(&k) {
+                None => {
+                    map.insert(k, v.into());
+                }
+                Some(serde_json::Value::Array(items)) => items.push(v.into()),
+                Some(first) => *first = serde_json::Value::Array(vec![first.take(), v.into()]),
+            }
+        }
+        let fields = Fields::of(pairs);
+        let json = serde_json::to_string(&fields).unwrap();
+        assert_eq!(json, serde_json::to_string(&map).unwrap());
+        assert_eq!(json, r#"{"":["x","y","z"],"B":"3","a":["2","4"],"b":"1"}"#);
+        assert_eq!(serde_json::from_str::<Fields>(&json).unwrap(), fields);
+    }
 }

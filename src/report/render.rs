@@ -1,12 +1,10 @@
 //! Scan events as the report writes them: a finding becomes an evidence
 //! item, a problem an `errors` entry.
 
-use std::collections::BTreeMap;
-
 use super::catalog::Catalog;
 use super::model::{
-    CorrelationReport, ErrorReport, EvidenceReport, FileReport, GroupedReport, LocationReport,
-    MatchedField, RecordReport, VolumeReport,
+    CorrelationReport, ErrorReport, EvidenceReport, Fields, FileReport, GroupedReport,
+    LocationReport, MatchedField, RecordReport, VolumeReport,
 };
 use crate::artifact::Record;
 use crate::evidence::{Artifact, Detection, FileFacts, Finding, Grouped, Location};
@@ -190,20 +188,6 @@ fn volume_report(v: &VolumeInfo) -> VolumeReport {
 }
 
 fn record_report(r: Record) -> RecordReport {
-    // Repeated names (unnamed <Data> elements) become arrays.
-    let mut data: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    for (k, v) in r.data {
-        match data.get_mut(&k) {
-            None => {
-                data.insert(k, serde_json::Value::String(v));
-            }
-            Some(serde_json::Value::Array(items)) => items.push(v.into()),
-            Some(first) => {
-                let prev = first.take();
-                *first = serde_json::Value::Array(vec![prev, v.into()]);
-            }
-        }
-    }
     RecordReport {
         record_id: r.record_id,
         record_number: r.record_number,
@@ -216,7 +200,7 @@ fn record_report(r: Record) -> RecordReport {
         user: r.user,
         recovered: r.recovered,
         carved_copies: r.carved_copies,
-        data,
+        data: Fields::of(r.data),
     }
 }
 
