@@ -414,48 +414,69 @@ pub struct RecordReport {
 }
 
 /// A record's fields in name order, written as the JSON object a sorted
-/// map gives. A list, not a map: rendering 27k records into B-tree maps was
-/// mostly their nodes' allocations.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Fields(pub Vec<(String, serde_json::Value)>);
+/// map gives (a repeated name once, its values as an array in the order
+/// they came). The record's own list, sorted in place: rendering 27k
+/// records into B-tree maps of JSON values was mostly allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
-    /// The fields of `pairs` (in record order): sorted by name, a repeated
-    /// name's values becoming an array in the order they came.
+    /// The fields of `pairs` (in record order).
     pub fn of(mut pairs: Vec<(String, String)>) -> Fields {
-        use serde_json::Value;
         // Stable: a repeated name's values keep their order.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
-        for (k, v) in pairs {
-            match out.last_mut() {
-                Some((last, Value::Array(items))) if *last == k => items.push(v.into()),
-                Some((last, first)) if *last == k => {
-                    let prev = first.take();
-                    *first = Value::Array(vec![prev, v.into()]);
-                }
-                _ => out.push((k, Value::String(v))),
-            }
-        }
-        Fields(out)
+        Fields(pairs)
+    }
+
+    /// Each name with its values.
+    fn runs(&self) -> impl Iterator<Item = (&str, &[(String, String)])> {
+        self.0
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| (run[0].0.as_str(), run))
     }
 }
 
 impl Serialize for Fields {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
+        /// A repeated name's values, as an array.
+        struct Values<'a>(&'a [(String, String)]);
+        impl Serialize for Values<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|(_, v)| v))
+            }
+        }
+        let mut map = s.serialize_map(Some(self.runs().count()))?;
+        for (name, run) in self.runs() {
+            match run {
+                [(_, one)] => map.serialize_entry(name, one)?,
+                many => map.serialize_entry(name, &Values(many))?,
+            }
         }
         map.end()
     }
 }
 
 impl<'de> Deserialize<'de> for Fields {
+    /// Reads what [`Fields::serialize`] writes: a value, or an array of
+    /// them, by name (a value other than a string as its JSON text).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Fields, D::Error> {
-        let map = std::collections::BTreeMap::<String, serde_json::Value>::deserialize(d)?;
-        Ok(Fields(map.into_iter().collect()))
+        use serde_json::Value;
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let map = std::collections::BTreeMap::<String, Value>::deserialize(d)?;
+        let mut pairs = Vec::with_capacity(map.len());
+        for (name, value) in map {
+            match value {
+                Value::Array(items) => {
+                    pairs.extend(items.into_iter().map(|v| (name.clone(), text(v))))
+                }
+                v => pairs.push((name, text(v))),
+            }
+        }
+        Ok(Fields(pairs))
     }
 }
 
