@@ -105,7 +105,7 @@ impl Reading {
         match read {
             Ok(Ok(n)) => {
                 self.len = n;
-                if n < CHUNK {
+                if n < self.buf.as_slice().len() {
                     self.reader = None;
                 }
             }
@@ -143,7 +143,12 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
             Reading {
                 reader,
                 hasher: MultiHasher::new(missing),
-                buf: ReadBuf::new(CHUNK),
+                // Sized to the file when smaller (most logs are): a
+                // buffer is zeroed when made, sixteen at a time.
+                buf: ReadBuf::new(
+                    usize::try_from(w.entry.meta.size.saturating_add(1))
+                        .map_or(CHUNK, |n| n.min(CHUNK)),
+                ),
                 len: 0,
                 failed,
             }
