@@ -233,7 +233,7 @@ const SMALL_DFA_CELLS: u64 = 2 << 20;
 /// built again first), and the DFA saves ~2-2.5 ns a byte of text. Buying
 /// at 2 bytes a cell built it over the corpus logs' 8 MB of text for ~70 ms
 /// of a core it never earned back.
-const TEXT_PER_DFA_CELL: u64 = 12;
+pub(crate) const TEXT_PER_DFA_CELL: u64 = 12;
 
 /// Builds the prefilter, or `None` when some IOC has no necessary literal
 /// (every record must then be parsed).
@@ -310,7 +310,7 @@ pub(super) fn build<'a>(
 /// The DFA's transition-table cells for `lits` (sorted), estimated: its
 /// states are the literals' trie nodes, each with a transition per class
 /// of bytes (at most one class per distinct byte, and one for the rest).
-fn dfa_cells(lits: &[String]) -> u64 {
+pub(crate) fn dfa_cells(lits: &[String]) -> u64 {
     let mut nodes = 1u64;
     let mut used = [false; 256];
     let mut prev: &[u8] = &[];

@@ -555,7 +555,7 @@ impl RuleSet {
         let Some(channel) = facts.channel else {
             return self.prefilter.may_match(text);
         };
-        if let Some(p) = self.narrowed(channel, facts.event_id) {
+        if let Some(p) = self.narrowed(channel, facts.event_id, text.len()) {
             return p.may_match(text);
         }
         let candidates = self.prefilter.candidates(text);
@@ -565,8 +565,14 @@ impl RuleSet {
 
     /// The prefilter of the rules records of `channel` and `event_id` can
     /// meet (`None`: use the whole one, masked by [`Self::allowed`]).
-    fn narrowed(&self, channel: &str, event_id: Option<u32>) -> Option<&prefilter::Prefilter> {
-        self.narrowed.get(channel, event_id)
+    /// (`len`: the bytes of text it is to screen.)
+    fn narrowed(
+        &self,
+        channel: &str,
+        event_id: Option<u32>,
+        len: usize,
+    ) -> Option<&prefilter::Prefilter> {
+        self.narrowed.get(channel, event_id, len)
     }
 
     /// The slots whose rules records of `channel` and `event_id` can meet:
@@ -617,7 +623,7 @@ impl RuleSet {
             .channel
             .as_deref()
             .filter(|_| self.prefilter.screen() == Screen::Text)
-            .and_then(|c| self.narrowed(c, rec.event_id));
+            .and_then(|c| self.narrowed(c, rec.event_id, text.len()));
         let candidates = match narrowed {
             Some(p) => p.candidates(&text),
             None => self.prefilter.candidates(&text),

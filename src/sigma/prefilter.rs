@@ -19,7 +19,7 @@
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::artifact::{Screen, ValueKind};
-use crate::matcher::fits_kind;
+use crate::matcher::{TEXT_PER_DFA_CELL, dfa_cells, fits_kind};
 
 /// What one rule needs, as the prefilter is built from it.
 #[derive(Debug, Clone)]
@@ -85,16 +85,27 @@ pub struct Prefilter {
     kinds: [bool; ValueKind::COUNT],
     rules: usize,
     pub coverage: Coverage,
+    /// Bytes of text an NFA of these literals screens before a DFA of them
+    /// pays for its build (see `matcher::TEXT_PER_DFA_CELL`).
+    pub dfa_price: u64,
 }
 
 impl Prefilter {
+    /// The whole set's prefilter: it screens only what no narrowed one can
+    /// (records of unknown channel, pieces of text asked alone), and its
+    /// DFA would take a fifth of loading: an NFA.
     pub fn build(needs: &[RuleNeed]) -> Prefilter {
-        Prefilter::build_for(needs, None)
+        Prefilter::build_for(needs, None, AhoCorasickKind::ContiguousNFA)
     }
 
-    /// The prefilter of the rules `only` holds (all when `None`); the
-    /// others are never candidates. Rule indices stay those of `needs`.
-    pub fn build_for(needs: &[RuleNeed], only: Option<&RuleBits>) -> Prefilter {
+    /// The prefilter of the rules `only` holds (all when `None`), its
+    /// automaton of `kind`; the others are never candidates. Rule indices
+    /// stay those of `needs`.
+    pub fn build_for(
+        needs: &[RuleNeed],
+        only: Option<&RuleBits>,
+        kind: AhoCorasickKind,
+    ) -> Prefilter {
         let wanted = |rule: usize| only.is_none_or(|b| b[rule / 64] & (1 << (rule % 64)) != 0);
         let mut patterns: Vec<String> = Vec::new();
         let mut by_pattern: Vec<(RuleBits, Vec<(u32, u8)>)> = Vec::new();
@@ -156,15 +167,10 @@ impl Prefilter {
         for kind in ValueKind::ALL {
             kinds[kind as usize] = patterns.iter().any(|l| fits_kind(l, kind));
         }
-        // Standard semantics: every literal found, overlapping ones too. A
-        // narrowed set's automaton is a DFA: it runs over every record of
-        // its channels. The whole set's screens only what no narrowed one
-        // can (records of unknown channel, pieces of text asked alone), and
-        // its DFA would take a fifth of loading: an NFA.
-        let kind = match only {
-            Some(_) => AhoCorasickKind::DFA,
-            None => AhoCorasickKind::ContiguousNFA,
-        };
+        let mut sorted = patterns.clone();
+        sorted.sort_unstable();
+        let dfa_price = dfa_cells(&sorted).saturating_mul(TEXT_PER_DFA_CELL);
+        // Standard semantics: every literal found, overlapping ones too.
         let ac = (!patterns.is_empty())
             .then(|| {
                 AhoCorasick::builder()
@@ -192,6 +198,7 @@ impl Prefilter {
             kinds,
             rules: needs.len(),
             coverage,
+            dfa_price,
         }
     }
 
