@@ -386,12 +386,7 @@ fn screened_scan_finds_what_a_full_parse_finds() {
     );
     let (_, all) = scan_to(&any, &dir.path().join("any-r.json"), &logs, &[]);
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for e in all["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|a| a["evidence"].as_array().unwrap())
-    {
+    for e in evidence(&all) {
         let kind = e["ioc"]["id"].as_str().unwrap().to_string();
         values
             .entry(kind)
@@ -433,12 +428,7 @@ fn screened_scan_finds_what_a_full_parse_finds() {
     // Digests: whole runs of 32, 40 or 64 hex digits in the records' fields
     // (Sysmon's `Hashes`), every third.
     let mut digests = BTreeSet::new();
-    for e in all["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|a| a["evidence"].as_array().unwrap())
-    {
+    for e in evidence(&all) {
         let data = e["record"]["data"].as_object().into_iter().flatten();
         for v in data.flat_map(|(_, v)| match v {
             Value::Array(items) => items.clone(),
@@ -517,12 +507,8 @@ fn screened_scan_finds_what_a_full_parse_finds() {
         std::fs::write(&p, lines.join("\n")).unwrap();
         p
     });
-    let evidence = |r: &Value| -> BTreeSet<String> {
-        r["alerts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|a| a["evidence"].as_array().unwrap())
+    let items = |r: &Value| -> BTreeSet<String> {
+        evidence(r)
             .map(|e| {
                 format!(
                     "{} {} {} {} {}",
@@ -556,7 +542,7 @@ fn screened_scan_finds_what_a_full_parse_finds() {
         ),
     ] {
         let (a, b) = (scan(&screened, "a.json"), scan(&full, "b.json"));
-        let (a_ev, b_ev) = (evidence(&a), evidence(&b));
+        let (a_ev, b_ev) = (items(&a), items(&b));
         assert!(a_ev.len() > least, "{what}: {} evidence items", a_ev.len());
         assert_eq!(
             a_ev.difference(&b_ev).collect::<Vec<_>>(),

@@ -136,14 +136,18 @@ impl Rng {
     }
 }
 
-/// Every evidence item of kind `file` in a report.
-pub fn file_evidence(report: &Value) -> impl Iterator<Item = &Value> {
+/// Every evidence item in a report, alert by alert.
+pub fn evidence(report: &Value) -> impl Iterator<Item = &Value> {
     report["alerts"]
         .as_array()
         .unwrap()
         .iter()
         .flat_map(|a| a["evidence"].as_array().unwrap().iter())
-        .filter(|e| e["kind"] == "file")
+}
+
+/// Every evidence item of kind `file` in a report.
+pub fn file_evidence(report: &Value) -> impl Iterator<Item = &Value> {
+    evidence(report).filter(|e| e["kind"] == "file")
 }
 
 /// The bytes of a gzip-compressed sample.
