@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use aho_corasick::AhoCorasickKind;
+use rayon::prelude::*;
 
 use crate::bundle::IdMap;
 
@@ -70,7 +71,7 @@ impl Narrowed {
     pub fn new(
         needs: Vec<RuleNeed>,
         rule_ids: impl IntoIterator<Item = u32>,
-        allowed: impl Fn(&str, Option<u32>) -> RuleBits,
+        allowed: impl Fn(&str, Option<u32>) -> RuleBits + Sync,
     ) -> Narrowed {
         let mut channels: Vec<&'static str> = Vec::new();
         let mut named: IdMap<u32, ()> = rule_ids.into_iter().map(|i| (i, ())).collect();
@@ -82,32 +83,40 @@ impl Narrowed {
         }
         // Some id of no table or rule, standing for all of them.
         let other = (0..=u32::MAX).rev().find(|i| !named.contains_key(i));
-        let mut index: HashMap<RuleBits, usize> = HashMap::new();
-        let mut sets = Vec::new();
-        let mut set_of = IdMap::default();
         let mut ids: Vec<Id> = vec![Id::None, Id::Other];
         ids.extend(named.keys().map(|&i| Id::Named(i)));
-        for class in 0..=channels.len() {
-            let channel = channels.get(class).copied().unwrap_or("");
-            for &id in &ids {
+        // Each class's rules, on every core (a class is a few masks, and
+        // there are thousands of classes); then the distinct ones.
+        let classes: Vec<(usize, Id)> = (0..=channels.len())
+            .flat_map(|class| ids.iter().map(move |&id| (class, id)))
+            .collect();
+        let allowed_sets: Vec<RuleBits> = classes
+            .par_iter()
+            .map(|&(class, id)| {
+                let channel = channels.get(class).copied().unwrap_or("");
                 let id_value = match id {
                     Id::None => None,
                     Id::Named(i) => Some(i),
                     Id::Other => other,
                 };
-                let set = allowed(channel, id_value);
-                let at = *index.entry(set.clone()).or_insert_with(|| {
-                    sets.push(Set {
-                        rules: set,
-                        quick: OnceLock::new(),
-                        fast: OnceLock::new(),
-                        screened: AtomicU64::new(0),
-                        buying: AtomicBool::new(false),
-                    });
-                    sets.len() - 1
+                allowed(channel, id_value)
+            })
+            .collect();
+        let mut index: HashMap<RuleBits, usize> = HashMap::new();
+        let mut sets = Vec::new();
+        let mut set_of = IdMap::default();
+        for (key, set) in classes.into_iter().zip(allowed_sets) {
+            let at = *index.entry(set.clone()).or_insert_with(|| {
+                sets.push(Set {
+                    rules: set,
+                    quick: OnceLock::new(),
+                    fast: OnceLock::new(),
+                    screened: AtomicU64::new(0),
+                    buying: AtomicBool::new(false),
                 });
-                set_of.insert((class, id), at);
-            }
+                sets.len() - 1
+            });
+            set_of.insert(key, at);
         }
         Narrowed {
             needs,
