@@ -160,7 +160,8 @@ type SortKey<'a> = (
 /// log₂(n) times, a tenth of a second for 27,000 items).
 fn sort_evidence(evidence: &mut [EvidenceReport]) {
     let mut order: Vec<usize> = (0..evidence.len()).collect();
-    order.sort_by(|&a, &b| sort_key(&evidence[a]).cmp(&sort_key(&evidence[b])));
+    // On every core: an alert can hold most of a scan's evidence.
+    order.par_sort_by(|&a, &b| sort_key(&evidence[a]).cmp(&sort_key(&evidence[b])));
     permute(evidence, order);
 }
 

@@ -19,7 +19,8 @@ const CHUNK: usize = 512;
 
 /// Chunks serialized before they are written, per core: enough to keep
 /// every core busy, few enough that the bytes held stay small (a window of
-/// 64 chunks held 110 MB of a 150 MB report at once).
+/// 64 chunks held 110 MB of a 150 MB report at once; two windows are held
+/// while one is written and the next serialized).
 const WINDOW_PER_CORE: usize = 4;
 
 /// Writes the report as pretty JSON to `out`, followed by a newline.
@@ -77,27 +78,46 @@ fn write_alert(alert: &AlertReport, out: &mut dyn Write, split: Split) -> std::i
         out.write_all(b"[")?;
         let chunks: Vec<&[EvidenceReport]> = alert.evidence.chunks(split.chunk).collect();
         let mut first = true;
-        for window in chunks.chunks(split.window) {
-            let done: Vec<std::io::Result<Vec<u8>>> = window
-                .par_iter()
-                .map(|items| {
-                    let mut buf = Vec::new();
-                    for item in *items {
-                        buf.extend_from_slice(b",\n        ");
-                        pretty_into(&mut buf, item, 4)?;
-                    }
-                    Ok(buf)
-                })
-                .collect();
+        let mut write = |done: Vec<std::io::Result<Vec<u8>>>| -> std::io::Result<()> {
             for buf in done {
                 // The first item of the array takes no comma.
                 out.write_all(&buf?[usize::from(first)..])?;
                 first = false;
             }
+            Ok(())
+        };
+        // A window is written while the next one is serialized: the
+        // writing thread (whose writer need not be `Send`: stdout) would
+        // otherwise leave the other cores idle.
+        let mut written: Option<Vec<std::io::Result<Vec<u8>>>> = None;
+        for window in chunks.chunks(split.window) {
+            let mut done = Vec::new();
+            rayon::in_place_scope(|s| {
+                s.spawn(|_| done = serialize(window));
+                written.take().map_or(Ok(()), &mut write)
+            })?;
+            written = Some(done);
         }
+        written.map_or(Ok(()), &mut write)?;
         out.write_all(b"\n      ]")?;
     }
     out.write_all(after)
+}
+
+/// Each chunk of evidence items as pretty JSON at depth 4, each item after
+/// its separator, on all cores.
+fn serialize(chunks: &[&[EvidenceReport]]) -> Vec<std::io::Result<Vec<u8>>> {
+    chunks
+        .par_iter()
+        .map(|items| {
+            let mut buf = Vec::new();
+            for item in *items {
+                buf.extend_from_slice(b",\n        ");
+                pretty_into(&mut buf, item, 4)?;
+            }
+            Ok(buf)
+        })
+        .collect()
 }
 
 /// The report with no alerts, everything else borrowed into a copy (the
