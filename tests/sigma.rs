@@ -731,8 +731,9 @@ fn broken_rules_are_named_and_the_rest_fire() {
 }
 
 /// Hostile rule documents (flow collections nested 200,000 deep, 16,000
-/// `not` in a row, and in debug builds a panic in the parser and in the
-/// compiler) are each listed with their file and line; the scan, whose
+/// `not` in a row, and in debug builds a panic in the parser, in the
+/// compiler and in indexing a compiled rule) are each listed with their
+/// file and line; the scan, whose
 /// workers load rules on small stacks, goes on and the other rules fire.
 #[test]
 #[cfg(debug_assertions)]
@@ -764,9 +765,13 @@ fn hostile_rule_documents_cost_only_themselves() {
         "{}    sel:\n        Image: x\n    condition: sel\n",
         head(breachscan::sigma::COMPILE_FAULT_MARKER)
     );
+    let indexer = format!(
+        "{}    sel:\n        Image: x\n    condition: sel\n",
+        head(breachscan::sigma::INDEX_FAULT_MARKER)
+    );
     fs::write(
         rules.join("hostile.yml"),
-        [deep, nots, parser, compiler].join("---\n"),
+        [deep, nots, parser, compiler, indexer].join("---\n"),
     )
     .unwrap();
     let out = dir.path().join("r.json");
@@ -792,7 +797,7 @@ fn hostile_rule_documents_cost_only_themselves() {
         })
         .collect();
     let lines: Vec<u64> = problems.iter().map(|p| p.0).collect();
-    assert_eq!(lines, [5, 13, 15, 22], "{problems:?}");
+    assert_eq!(lines, [5, 13, 15, 22, 29], "{problems:?}");
     assert!(
         problems[0].1.contains("nested deeper than 256"),
         "{problems:?}"
@@ -804,6 +809,10 @@ fn hostile_rule_documents_cost_only_themselves() {
     assert!(problems[2].1.contains("rule parser failed"), "{problems:?}");
     assert!(
         problems[3].1.contains("rule compiler failed"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[4].1.contains("indexing the rule failed"),
         "{problems:?}"
     );
 }

@@ -153,6 +153,11 @@ pub use load::FAULT_MARKER as PARSE_FAULT_MARKER;
 #[cfg(debug_assertions)]
 pub const COMPILE_FAULT_MARKER: &str = "breachscan-test-fault:sigma-compile";
 
+/// A rule title that makes indexing the compiled rule (its literals, its
+/// engine) panic in debug builds (tests).
+#[cfg(debug_assertions)]
+pub const INDEX_FAULT_MARKER: &str = "breachscan-test-fault:sigma-index";
+
 impl RuleSet {
     /// No rules: records are matched by IOCs only.
     pub fn empty() -> RuleSet {
@@ -214,17 +219,7 @@ impl RuleSet {
         for ((idx, _), c) in rules.iter().zip(compiled) {
             match c {
                 Ok(c) => ok.push(c),
-                Err(e) => {
-                    let info = &set.rules[*idx as usize];
-                    if let Some(f) = set.files.iter_mut().find(|f| f.path == info.file) {
-                        f.rules -= 1;
-                        f.problems.push(RuleProblem {
-                            line: Some(info.line),
-                            rule: Some(info.title.clone()),
-                            message: format!("not loaded: {e}"),
-                        });
-                    }
-                }
+                Err(e) => set.not_loaded(*idx, &e),
             }
         }
         let compiled = if filters.is_empty() {
@@ -274,6 +269,19 @@ impl RuleSet {
         engine.rules().to_vec()
     }
 
+    /// Lists rule `idx` as not loaded, for `why`, in its file's problems.
+    fn not_loaded(&mut self, idx: RuleIdx, why: &str) {
+        let info = &self.rules[idx as usize];
+        if let Some(f) = self.files.iter_mut().find(|f| f.path == info.file) {
+            f.rules -= 1;
+            f.problems.push(RuleProblem {
+                line: Some(info.line),
+                rule: Some(info.title.clone()),
+                message: format!("not loaded: {why}"),
+            });
+        }
+    }
+
     /// One engine per compiled rule, and the prefilter over their literals.
     fn compile(&mut self, compiled: Vec<CompiledRule>) {
         use rayon::prelude::*;
@@ -286,26 +294,46 @@ impl RuleSet {
                 let rule = compiled
                     .custom_attributes
                     .get(INDEX_ATTR)
-                    .and_then(|v| v.as_u64())?;
-                let literals = literals::rule_literals(&compiled);
-                let event_ids = literals::rule_event_ids(&compiled);
-                let logsource = compiled.logsource.clone();
-                let mut engine = Engine::new();
-                // Keyword matches are named only above `Off`; the detail is
-                // built only for rules that fire.
-                engine.set_match_detail(MatchDetailLevel::Summary);
-                engine.add_compiled_rule(compiled);
-                let slot = Slot {
-                    engine,
-                    rule: rule as RuleIdx,
-                    logsource,
-                };
-                Some((slot, literals, event_ids))
+                    .and_then(|v| v.as_u64())? as RuleIdx;
+                // A panic indexing one rule (a bug met on a strange rule)
+                // costs that rule, listed, not the load.
+                let index = std::panic::AssertUnwindSafe(|| {
+                    // Debug builds only: a fault the tests inject.
+                    #[cfg(debug_assertions)]
+                    if compiled.title.contains(INDEX_FAULT_MARKER) {
+                        panic!("fault injected by a test");
+                    }
+                    let literals = literals::rule_literals(&compiled);
+                    let event_ids = literals::rule_event_ids(&compiled);
+                    let logsource = compiled.logsource.clone();
+                    let mut engine = Engine::new();
+                    // Keyword matches are named only above `Off`; the
+                    // detail is built only for rules that fire.
+                    engine.set_match_detail(MatchDetailLevel::Summary);
+                    engine.add_compiled_rule(compiled);
+                    let slot = Slot {
+                        engine,
+                        rule,
+                        logsource,
+                    };
+                    (slot, literals, event_ids)
+                });
+                Some(std::panic::catch_unwind(index).map_err(|p| {
+                    let why = crate::panics::message(&p);
+                    (rule, format!("indexing the rule failed ({why})"))
+                }))
             })
             .collect();
         let mut channels = HashMap::new();
         let mut rule_needs = Vec::new();
-        for (slot, literals, event_ids) in built {
+        for built in built {
+            let (slot, literals, event_ids) = match built {
+                Ok(b) => b,
+                Err((rule, why)) => {
+                    self.not_loaded(rule, &why);
+                    continue;
+                }
+            };
             let at = self.slots.len();
             match &event_ids {
                 Some(ids) => {
