@@ -733,8 +733,8 @@ fn broken_rules_are_named_and_the_rest_fire() {
 /// Hostile rule documents (flow collections nested 200,000 deep, 16,000
 /// `not` in a row, and in debug builds a panic in the parser, in the
 /// compiler and in indexing a compiled rule) are each listed with their
-/// file and line; the scan, whose
-/// workers load rules on small stacks, goes on and the other rules fire.
+/// file and line; the scan, whose workers load rules on small stacks, goes
+/// on and the other rules fire.
 #[test]
 #[cfg(debug_assertions)]
 fn hostile_rule_documents_cost_only_themselves() {
