@@ -106,6 +106,13 @@ pub struct ContentSet {
     /// file that is searched: a scan of event logs alone never needs it,
     /// and a DFA over thousands of literals takes a fifth of a second.
     ac: OnceLock<Option<AhoCorasick>>,
+    /// The automaton over only the patterns without a NUL byte (the UTF-8
+    /// ones, as a rule), for text that holds none: no other pattern can
+    /// be in it, and half the patterns make half the tables (12 MB less to
+    /// walk for signature-base's C2 list). Built on first use, as `ac`.
+    nul_free: OnceLock<Option<AhoCorasick>>,
+    /// Its pattern indices in `encoded`.
+    nul_free_patterns: Vec<usize>,
     literals: Vec<Literal>,
     max_len: usize,
     /// The shortest of the automaton's patterns.
@@ -245,11 +252,16 @@ impl ContentSet {
             literal_byte[usize::from(b.to_ascii_uppercase())] = true;
         }
         let anchored = bytes.iter().all(|b| b.contains(&b'.') || b.contains(&b':'));
+        let nul_free_patterns = (0..bytes.len())
+            .filter(|&i| !bytes[i].contains(&0))
+            .collect();
         Ok(ContentSet {
             encoded: bytes,
             patterns,
             tokens,
             ac: OnceLock::new(),
+            nul_free: OnceLock::new(),
+            nul_free_patterns,
             literals,
             max_len,
             min_len,
@@ -271,36 +283,52 @@ impl ContentSet {
     /// limits fails to build: then bytes are not searched, said once.
     fn automaton(&self) -> Option<&AhoCorasick> {
         self.ac
+            .get_or_init(|| self.build_automaton(&self.encoded))
+            .as_ref()
+    }
+
+    /// [`automaton`](Self::automaton) over the patterns without a NUL byte.
+    fn nul_free_automaton(&self) -> Option<&AhoCorasick> {
+        self.nul_free
             .get_or_init(|| {
-                let kinds: &[AhoCorasickKind] = if self.encoded.len() <= DFA_PATTERNS {
-                    &[AhoCorasickKind::DFA, AhoCorasickKind::ContiguousNFA]
-                } else {
-                    &[
-                        AhoCorasickKind::ContiguousNFA,
-                        AhoCorasickKind::NoncontiguousNFA,
-                    ]
-                };
-                let mut last = None;
-                for &kind in kinds {
-                    match AhoCorasickBuilder::new()
-                        .kind(Some(kind))
-                        .match_kind(MatchKind::Standard)
-                        // Anchored sets search runs, or dense text whole,
-                        // where the crate's rare-byte prefilter fires all
-                        // the time: 14% of the CPU of a text scan.
-                        .prefilter(!self.anchored)
-                        .build(&self.encoded)
-                    {
-                        Ok(ac) => return Some(ac),
-                        Err(e) => last = Some(e),
-                    }
-                }
-                if let Some(e) = last {
-                    eprintln!("breachscan: --content: file bytes not searched: {e}");
-                }
-                None
+                let some: Vec<&[u8]> = self
+                    .nul_free_patterns
+                    .iter()
+                    .map(|&i| self.encoded[i].as_slice())
+                    .collect();
+                self.build_automaton(&some)
             })
             .as_ref()
+    }
+
+    fn build_automaton<P: AsRef<[u8]>>(&self, patterns: &[P]) -> Option<AhoCorasick> {
+        let kinds: &[AhoCorasickKind] = if patterns.len() <= DFA_PATTERNS {
+            &[AhoCorasickKind::DFA, AhoCorasickKind::ContiguousNFA]
+        } else {
+            &[
+                AhoCorasickKind::ContiguousNFA,
+                AhoCorasickKind::NoncontiguousNFA,
+            ]
+        };
+        let mut last = None;
+        for &kind in kinds {
+            match AhoCorasickBuilder::new()
+                .kind(Some(kind))
+                .match_kind(MatchKind::Standard)
+                // Anchored sets search runs, or dense text whole, where
+                // the crate's rare-byte prefilter fires all the time: 14%
+                // of the CPU of a text scan.
+                .prefilter(!self.anchored)
+                .build(patterns)
+            {
+                Ok(ac) => return Some(ac),
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            eprintln!("breachscan: --content: file bytes not searched: {e}");
+        }
+        None
     }
 
     /// Network IOCs with no literal to search (regexes, address ranges).
@@ -329,6 +357,7 @@ impl ContentSet {
     fn find(
         &self,
         buf: &[u8],
+        text: bool,
         scratch: &mut Vec<u8>,
         tokens: &mut tokens::Scratch,
         out: &mut Vec<(usize, usize, usize)>,
@@ -342,13 +371,27 @@ impl ContentSet {
         }
         // The automaton is built when a first run needs searching: files
         // with no `.` or `:` (a tree of small text files) never wait for it.
+        // Bytes without a NUL cannot hold a UTF-16 pattern of ASCII
+        // characters: the smaller automaton searches them. Asked of files
+        // with no NUL so far (`text`: logs, scripts), not buffer by buffer
+        // or run by run: in binary data some pieces hold a NUL and some do
+        // not, and two automata in turn cost more than one.
+        let nul_free = text && memchr::memchr(0, buf).is_none();
         let mut search = |from: usize, to: usize| {
-            let Some(ac) = self.automaton() else { return };
             scratch.clear();
             scratch.extend(buf[from..to].iter().map(u8::to_ascii_lowercase));
+            let (ac, index) = if nul_free {
+                (self.nul_free_automaton(), Some(&self.nul_free_patterns))
+            } else {
+                (self.automaton(), None)
+            };
+            let Some(ac) = ac else { return };
             for m in ac.find_overlapping_iter(scratch.as_slice()) {
-                let pattern = self.patterns[m.pattern().as_usize()];
-                out.push((pattern, from + m.start(), from + m.end()));
+                let mut at = m.pattern().as_usize();
+                if let Some(index) = index {
+                    at = index[at];
+                }
+                out.push((self.patterns[at], from + m.start(), from + m.end()));
             }
         };
         if !self.anchored {
@@ -386,6 +429,7 @@ impl ContentSet {
             scratch: Vec::new(),
             tokens: tokens::Scratch::default(),
             matches: Vec::new(),
+            binary: false,
             pos: 0,
             found: HashMap::new(),
         }
@@ -417,6 +461,8 @@ pub struct ContentStream<'a> {
     scratch: Vec<u8>,
     tokens: tokens::Scratch,
     matches: Vec<(usize, usize, usize)>,
+    /// A NUL byte was fed: not text (see [`ContentSet::find`]).
+    binary: bool,
     /// Bytes fed so far.
     pos: u64,
     found: HashMap<IocIdx, (ContentHit, String)>,
@@ -440,6 +486,7 @@ impl ContentStream<'_> {
         if memchr::memmem::find(chunk, FAULT_MARKER).is_some() {
             panic!("fault injected by a test");
         }
+        self.binary = self.binary || memchr::memchr(0, chunk).is_some();
         let pos = self.pos;
         let end = pos + chunk.len() as u64;
         let ctx = CTX as u64;
@@ -501,8 +548,13 @@ impl ContentStream<'_> {
     fn search(&mut self, view: &View, decide: impl Fn(u64, u64) -> bool) {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
-        self.set
-            .find(view.buf, &mut self.scratch, &mut self.tokens, &mut matches);
+        self.set.find(
+            view.buf,
+            !self.binary,
+            &mut self.scratch,
+            &mut self.tokens,
+            &mut matches,
+        );
         for &(pattern, start, end) in &matches {
             if decide(view.base + start as u64, view.base + end as u64) {
                 self.check(view, pattern, start, end);
