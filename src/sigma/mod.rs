@@ -375,9 +375,15 @@ impl RuleSet {
         // narrowed classes: one after the other they held one core for a
         // sixth of loading the SigmaHQ set.
         let ids: Vec<u32> = self.by_event_id.keys().copied().collect();
+        // The needs are shared, not copied: the narrowed classes keep them.
+        let needs: std::sync::Arc<[prefilter::RuleNeed]> = rule_needs.into();
         let (whole, narrowed) = rayon::join(
-            || prefilter::Prefilter::build(&rule_needs),
-            || narrowed::Narrowed::new(rule_needs.clone(), ids, |c, id| self.allowed(c, id)),
+            || prefilter::Prefilter::build(&needs),
+            || {
+                narrowed::Narrowed::new(std::sync::Arc::clone(&needs), ids, |c, id| {
+                    self.allowed(c, id)
+                })
+            },
         );
         self.prefilter = whole;
         self.narrowed = narrowed;

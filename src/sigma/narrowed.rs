@@ -20,8 +20,8 @@
 //! met by a few records do not (their DFAs were 4% of a scan's CPU).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use aho_corasick::AhoCorasickKind;
 use rayon::prelude::*;
@@ -41,7 +41,7 @@ enum Id {
 }
 
 pub struct Narrowed {
-    needs: Vec<RuleNeed>,
+    needs: Arc<[RuleNeed]>,
     /// The channels the tables name; a class each, in this order, and one
     /// more for every other channel.
     channels: Vec<&'static str>,
@@ -69,7 +69,7 @@ impl Narrowed {
     /// `allowed(channel, id)` gives the rules records of that channel and
     /// id can meet; `rule_ids` are the event ids rules require.
     pub fn new(
-        needs: Vec<RuleNeed>,
+        needs: impl Into<Arc<[RuleNeed]>>,
         rule_ids: impl IntoIterator<Item = u32>,
         allowed: impl Fn(&str, Option<u32>) -> RuleBits + Sync,
     ) -> Narrowed {
@@ -121,7 +121,7 @@ impl Narrowed {
             set_of.insert(key, at);
         }
         Narrowed {
-            needs,
+            needs: needs.into(),
             channels,
             named,
             set_of,
