@@ -95,7 +95,7 @@ fn units_run_by_parallel_workers_merge_into_the_single_scan() {
                 for u in units {
                     args.extend(["--unit".into(), u.to_string()]);
                 }
-                args.extend(["-j".into(), "1".into()]);
+                args.extend(["-j".into(), "1".into(), "--merge-when-done".into()]);
                 let out = std::process::Command::new(exe)
                     .args(&args)
                     .output()
@@ -111,6 +111,8 @@ fn units_run_by_parallel_workers_merge_into_the_single_scan() {
     let (a, b) = (worker(false), worker(true));
     a.join().unwrap();
     b.join().unwrap();
+    // The worker that ended last (or both, ending together) merged.
+    let by_workers = read_report(&dir.join("report.json"));
     let status = breachscan(&["batch", "status", dir.to_str().unwrap()]);
     assert_eq!(status.code, 0, "{}", status.stdout);
     assert!(
@@ -152,6 +154,7 @@ fn units_run_by_parallel_workers_merge_into_the_single_scan() {
     let single = single_scan(&dir, &targets, &tmp.path().join("single.json"));
     assert!(merged["summary"]["evidence"].as_u64().unwrap() > 10);
     batch::assert_same(&single, &merged);
+    batch::assert_same(&single, &by_workers);
 }
 
 #[test]
@@ -173,10 +176,11 @@ fn a_failed_unit_leaves_no_report_and_the_merge_waits_for_it() {
     f.set_modified(mtime + std::time::Duration::from_secs(60))
         .unwrap();
     for u in 0..n {
-        let run = breachscan(&["batch", "run", d, "--unit", &u.to_string()]);
+        let u = u.to_string();
+        let run = breachscan(&["batch", "run", d, "--unit", &u, "--merge-when-done"]);
         assert_eq!(
             run.code,
-            if u == 0 { 2 } else { 0 },
+            if u == "0" { 2 } else { 0 },
             "unit {u}: {}",
             run.stderr
         );
@@ -208,15 +212,15 @@ fn a_failed_unit_leaves_no_report_and_the_merge_waits_for_it() {
         .collect();
     assert_eq!(missing.len(), 1, "{}", r["warnings"]);
 
-    // Put back, the unit runs again and the batch completes.
+    // Put back, the unit runs again; its worker, ending last, merges the
+    // batch (the partial report is replaced), as `batch merge` does.
     f.set_modified(mtime).unwrap();
-    assert_eq!(breachscan(&["batch", "run", d, "--unit", "0"]).code, 0);
+    let last = breachscan(&["batch", "run", d, "--unit", "0", "--merge-when-done"]);
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let single = single_scan(&dir, &targets, &tmp.path().join("single.json"));
+    batch::assert_same(&single, &read_report(&dir.join("report.json")));
     assert_eq!(breachscan(&["batch", "merge", d]).code, 0);
-    let merged = read_report(&dir.join("report.json"));
-    batch::assert_same(
-        &single_scan(&dir, &targets, &tmp.path().join("single.json")),
-        &merged,
-    );
+    batch::assert_same(&single, &read_report(&dir.join("report.json")));
 }
 
 #[test]

@@ -169,6 +169,17 @@ fn a_batch_runs_as_a_slurm_job_array_and_resubmits_only_what_failed() {
     );
     assert_eq!(wait(&merge), "COMPLETED");
     let merged = read_report(&dir.join("report.json"));
+    // The array's last task merged before the merge job did it again.
+    let task_log = std::fs::read_dir(dir.join("slurm/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(&format!("unit-{}_", arrays[0]))
+        })
+        .expect("the re-run task's log");
+    let text = std::fs::read_to_string(&task_log).unwrap();
+    assert!(text.contains("breachscan: merged"), "{text}");
 
     let as_of = batch::as_of(&dir);
     let single_path = tmp.path().join("single.json");

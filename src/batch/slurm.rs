@@ -5,6 +5,10 @@
 //! leaving it pending forever. Re-submitting makes new arrays of the
 //! units still missing, and a new merge depending on them only (a
 //! requeued task of an old array would keep that array's failed mark).
+//! The array's tasks run with `--merge-when-done`, so the task that ends
+//! last writes the report about a second before Slurm starts the merge
+//! job (on its next scheduling pass); the merge job, which writes it
+//! again, is what guarantees it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,7 +78,7 @@ pub fn write_scripts(layout: &Layout, o: &SlurmOptions) -> Result<Scripts, Batch
          [ -n \"$units\" ] || {{ echo \"no unit for task $task in $todo\" >&2; exit 2; }}\n\
          args=()\n\
          for u in $units; do args+=(--unit \"$u\"); done\n\
-         exec {bin} batch run {batch} \"${{args[@]}}\" ${{SLURM_CPUS_PER_TASK:+-j \"$SLURM_CPUS_PER_TASK\"}}\n",
+         exec {bin} batch run {batch} --merge-when-done \"${{args[@]}}\" ${{SLURM_CPUS_PER_TASK:+-j \"$SLURM_CPUS_PER_TASK\"}}\n",
         logs.display()
     );
     let merge = format!(

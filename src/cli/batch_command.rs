@@ -66,6 +66,13 @@ pub struct RunArgs {
     /// Worker threads (default: the plan's, else one per core).
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
+    /// When the units given are done and so is every other unit, merge
+    /// the batch into BATCH_DIR/report.json as `batch merge` would: the
+    /// worker that ends last writes the final report, with no merge job
+    /// to wait for (Slurm starts a dependent job only on its next
+    /// scheduling pass; a Kubernetes Indexed Job has none).
+    #[arg(long)]
+    merge_when_done: bool,
 }
 
 #[derive(Args)]
@@ -124,6 +131,8 @@ pub fn run(command: BatchCommand) -> Result<u8> {
             // One signal handler for all the units: a signal stops the one
             // running, and no other starts.
             let (stop, unfinished) = super::scan_command::catch_signals()?;
+            // Absolute before the first unit enters the plan's directory.
+            let dir = std::path::absolute(&a.dir)?;
             // The bundles and rules, loaded and compiled by the first unit
             // and used by the others: all run the batch's one scan.
             let mut shared = None;
@@ -137,6 +146,9 @@ pub fn run(command: BatchCommand) -> Result<u8> {
                 if code == 0 {
                     code = c;
                 }
+            }
+            if a.merge_when_done && code == 0 {
+                merge_if_all_done(&dir);
             }
             Ok(code)
         }
@@ -586,6 +598,40 @@ fn slurm_scripts(args: &SlurmArgs) -> Result<u8> {
 fn print_out(text: &str) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// `batch run --merge-when-done`: merges the batch if every unit is done.
+/// Two workers ending at once may both merge: each report is renamed into
+/// place whole and they are the same report (times apart). One that sees
+/// a unit not done yet (still running, or its record not yet visible over
+/// NFS) leaves the merge to the worker of that unit, or to the merge job.
+/// A merge that fails here does not fail the unit: `batch merge` says why.
+fn merge_if_all_done(dir: &Path) {
+    let layout = Layout::new(dir);
+    let Ok((plan, _)) = batch::load(&layout) else {
+        return;
+    };
+    // A listing first: every task but the last stops here without reading
+    // each unit's report for its digest.
+    let recorded = std::fs::read_dir(layout.units()).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".done.json"))
+            .count()
+    });
+    if recorded < plan.units.len() {
+        return;
+    }
+    let args = MergeArgs {
+        dir: dir.to_path_buf(),
+        output: None,
+        partial: false,
+    };
+    if let Err(e) = merge(&args) {
+        let first = format!("{e:#}");
+        let first = first.lines().next().unwrap_or_default();
+        eprintln!("breachscan: every unit seemed done, but the batch was not merged: {first}");
+    }
 }
 
 fn merge(args: &MergeArgs) -> Result<u8> {
