@@ -7,11 +7,11 @@
 //! a core, against ~4 GB/s for sixteen streams in vector lanes
 //! (`hash::md5_lanes`), and it was 13% of a Sigma scan of the corpus logs.
 //! So files that need MD5 wait here, with what they found, until
-//! [`LANES`] wait (or their source's walk ends), and are read again
-//! together: SHAs one file after another, MD5s across files.
+//! [`GATHER`] wait (or their source's walk ends), and are read again
+//! [`LANES`] at a time: SHAs one file after another, MD5s across files.
 //!
 //! A waiting file holds its findings, never its bytes: what waits is
-//! bounded by sixteen files' evidence.
+//! bounded by [`GATHER`] files' evidence.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, PoisonError};
@@ -26,6 +26,10 @@ use super::worker::{self, Ctx, Done, Emit};
 
 /// Bytes read from each file per round.
 const CHUNK: usize = 256 * 1024;
+
+/// Files gathered before they are read again: enough beyond [`LANES`] that
+/// lanes freed by small files are taken by others.
+const GATHER: usize = 4 * LANES;
 
 /// A file whose evidence waits for its missing digests.
 pub(super) struct Waiting {
@@ -58,13 +62,13 @@ impl Filling {
         self.on && missing.md5 && md5_lanes::vectorized()
     }
 
-    /// Adds a file; once [`LANES`] wait, the caller digests them all and
+    /// Adds a file; once [`GATHER`] wait, the caller digests them all and
     /// emits their events.
     pub(super) fn add(&self, file: Waiting, ctx: &Ctx, emit: Emit) {
         let full = {
             let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
             waiting.push(file);
-            if waiting.len() < LANES {
+            if waiting.len() < GATHER {
                 return;
             }
             std::mem::take(&mut *waiting)
@@ -94,6 +98,37 @@ struct Reading {
 }
 
 impl Reading {
+    /// Opens a waiting file for the digests it lacks.
+    fn open(w: &Waiting) -> Reading {
+        let missing = DigestSet::ALL.minus(w.digests.computed());
+        let (reader, failed) = match w.entry.content.open() {
+            Ok(r) => (Some(r), None),
+            Err(e) => (None, Some(e)),
+        };
+        Reading {
+            reader,
+            hasher: MultiHasher::new(missing),
+            // Sized to the file when smaller (most logs are).
+            buf: ReadBuf::new(
+                usize::try_from(w.entry.meta.size.saturating_add(1))
+                    .map_or(CHUNK, |n| n.min(CHUNK)),
+            ),
+            len: 0,
+            failed,
+        }
+    }
+
+    /// A file not read again, for `e`.
+    fn failed(e: std::io::Error) -> Reading {
+        Reading {
+            reader: None,
+            hasher: MultiHasher::new(DigestSet::NONE),
+            buf: ReadBuf::new(0),
+            len: 0,
+            failed: Some(e),
+        }
+    }
+
     fn read_chunk(&mut self) {
         self.len = 0;
         let Some(reader) = &mut self.reader else {
@@ -131,51 +166,66 @@ impl Reading {
 /// Reads `files` again, together, for their missing digests, then emits
 /// each one's events. A file that cannot be read again keeps the digests
 /// it has, and that is listed.
+///
+/// Up to [`LANES`] files are read at once, largest first, and a file that
+/// ends gives its lane to the next one: logs differ in size by a hundred
+/// times, and a group read together until its largest ended spent that
+/// file's tail with two streams or one, where MD5 runs without lanes
+/// (most of the MD5 time of the event-log bench's wide-hit row).
 fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
-    let mut reads: Vec<Reading> = files
-        .iter()
-        .map(|w| {
-            let missing = DigestSet::ALL.minus(w.digests.computed());
-            let (reader, failed) = match w.entry.content.open() {
-                Ok(r) => (Some(r), None),
-                Err(e) => (None, Some(e)),
-            };
-            Reading {
-                reader,
-                hasher: MultiHasher::new(missing),
-                // Sized to the file when smaller (most logs are): a
-                // buffer is zeroed when made, sixteen at a time.
-                buf: ReadBuf::new(
-                    usize::try_from(w.entry.meta.size.saturating_add(1))
-                        .map_or(CHUNK, |n| n.min(CHUNK)),
-                ),
-                len: 0,
-                failed,
-            }
-        })
-        .collect();
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(files[i].entry.meta.size));
+    let mut order = order.into_iter();
+    let mut done: Vec<Option<Reading>> = files.iter().map(|_| None).collect();
+    // The files being read, and their indexes in `files`.
+    let mut active: Vec<Reading> = Vec::with_capacity(LANES);
+    let mut ids: Vec<usize> = Vec::with_capacity(LANES);
     // The files are read and hashed together, so a panic here would lose
     // all of them: it is caught, and each file keeps its first digests.
     let rounds = catch_unwind(AssertUnwindSafe(|| {
-        while reads.iter().any(|r| r.reader.is_some()) {
-            if ctx.stop.requested().is_some() {
-                for r in reads.iter_mut().filter(|r| r.reader.is_some()) {
-                    r.fail(stop::interrupted());
-                }
+        loop {
+            while active.len() < LANES
+                && let Some(i) = order.next()
+            {
+                active.push(Reading::open(&files[i]));
+                ids.push(i);
+            }
+            if active.is_empty() {
                 break;
             }
-            super::lanes::read_and_hash(&mut reads, Reading::read_chunk, Reading::read);
+            if ctx.stop.requested().is_some() {
+                for r in active.iter_mut().filter(|r| r.reader.is_some()) {
+                    r.fail(stop::interrupted());
+                }
+            } else {
+                super::lanes::read_and_hash(&mut active, Reading::read_chunk, Reading::read);
+            }
+            let mut k = 0;
+            while k < active.len() {
+                if active[k].reader.is_none() {
+                    done[ids.swap_remove(k)] = Some(active.swap_remove(k));
+                } else {
+                    k += 1;
+                }
+            }
         }
     }));
     if let Err(panic) = rounds {
         let why = crate::panics::message(&panic);
-        for r in &mut reads {
-            r.fail(std::io::Error::other(format!(
+        let error = || {
+            std::io::Error::other(format!(
                 "internal error while hashing (please report): {why}"
-            )));
+            ))
+        };
+        for (i, mut r) in ids.into_iter().zip(active) {
+            r.fail(error());
+            done[i] = Some(r);
+        }
+        for i in order {
+            done[i] = Some(Reading::failed(error()));
         }
     }
-    for (w, r) in files.into_iter().zip(reads) {
+    for (w, r) in files.into_iter().zip(done) {
         let Waiting {
             source,
             entry,
@@ -183,6 +233,7 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
             done,
         } = w;
         let path = worker::problem_path(&entry);
+        let r = r.unwrap_or_else(|| Reading::failed(std::io::Error::other("not read again")));
         let run = catch_unwind(AssertUnwindSafe(|| {
             match r.failed {
                 Some(e) => emit(worker::problem(
