@@ -151,6 +151,19 @@ fn too_deep(doc: &str) -> Option<String> {
 /// The line at which a run of more than [`MAX_NOT_RUN`] `not` words, apart
 /// only by spaces, line breaks and opening parentheses, reaches the limit.
 fn not_run_too_long(doc: &str) -> Option<usize> {
+    // A run that long needs that many `not`s in the document: most rules
+    // hold a few, counted by one byte search (the word walk below was 3%
+    // of loading SigmaHQ's rules).
+    let nots = memchr::memchr2_iter(b'n', b'N', doc.as_bytes())
+        .filter(|&i| {
+            doc.as_bytes()
+                .get(i + 1..i + 3)
+                .is_some_and(|ot| ot.eq_ignore_ascii_case(b"ot"))
+        })
+        .count();
+    if nots <= MAX_NOT_RUN {
+        return None;
+    }
     let (mut run, mut line) = (0usize, 1usize);
     let words = doc.split_inclusive(|c: char| c.is_whitespace() || c == '(');
     for word in words {
@@ -351,6 +364,22 @@ mod tests {
         let msg = &docs.1[0].collection.errors[0];
         assert!(msg.contains("`not` in a row"), "{msg}");
         assert_eq!(locate(&rule(""), 1, msg).0, 5);
+        // The limit; `not`s apart are no run.
+        let load = |cond: String| documents(&rule(&cond)).remove(0).collection;
+        assert_eq!(
+            load(format!("{}s", "not ".repeat(MAX_NOT_RUN))).rules.len(),
+            1
+        );
+        let over = load(format!("{}s", "not ".repeat(MAX_NOT_RUN + 1)));
+        assert!(
+            over.errors[0].contains("`not` in a row"),
+            "{:?}",
+            over.errors
+        );
+        assert_eq!(
+            load(format!("s{}", " and not s".repeat(200))).rules.len(),
+            1
+        );
     }
 
     /// A panic in the parser costs its document, listed, not the file's
