@@ -36,6 +36,11 @@ mod tokens;
 /// were cut into chunks.
 const CTX: usize = 40;
 
+/// Bytes before a match that its evidence may need: a subdomain is shown
+/// whole (up to [`CTX`] bytes further left, see [`host_start`]), and its
+/// excerpt starts [`CTX`] bytes before that.
+const LEFT: usize = 2 * CTX;
+
 /// A chunk is searched whole once this many runs were searched and they
 /// held more than 1/[`DENSE_SHARE`] of the bytes so far (text; random and
 /// binary data hold few runs as long as a literal).
@@ -343,7 +348,7 @@ impl ContentSet {
 
     /// Bytes kept from one chunk for the next: a match and its context.
     fn window(&self) -> usize {
-        self.max_len + 2 * CTX
+        self.max_len + LEFT + CTX
     }
 
     /// Every literal in `buf`: (pattern, start, end) into `out`, those
@@ -489,7 +494,7 @@ impl ContentStream<'_> {
         self.binary = self.binary || memchr::memchr(0, chunk).is_some();
         let pos = self.pos;
         let end = pos + chunk.len() as u64;
-        let ctx = CTX as u64;
+        let (ctx, left) = (CTX as u64, LEFT as u64);
         // Matches whose left context is in earlier bytes, decided now that
         // their right context has arrived.
         if !self.carry.is_empty() {
@@ -502,7 +507,7 @@ impl ContentStream<'_> {
                 base: pos - self.carry.len() as u64,
             };
             self.search(&view, |s, e| {
-                s < pos + ctx && e + ctx > pos && e + ctx <= end
+                s < pos + left && e + ctx > pos && e + ctx <= end
             });
             self.seam = seam;
         }
@@ -510,7 +515,9 @@ impl ContentStream<'_> {
             buf: chunk,
             base: pos,
         };
-        self.search(&view, |s, e| (s >= pos + ctx || pos == 0) && e + ctx <= end);
+        self.search(&view, |s, e| {
+            (s >= pos + left || pos == 0) && e + ctx <= end
+        });
         // Keep the last window of bytes for the next seam.
         let w = self.set.window();
         if chunk.len() >= w {

@@ -243,6 +243,13 @@ impl Tokens {
                 Some(&[lo, 0]) => Some(lo),
                 _ => None,
             };
+            // An anchor no literal holds (`:` when only host names are
+            // looked up) is in no match: each match holds one of its own.
+            // Read from it, the name before a `:` (`host:8080`) was read
+            // a second time and its matches counted twice.
+            if !tok(buf[at]) {
+                continue;
+            }
             let mut from = at;
             while from >= 2 && unit(from - 2).is_some_and(tok) {
                 from -= 2;
