@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 
+use super::classes::{Class as Bytes, Masks};
 use super::{Kind, is_host_char, right_ok, run_around};
 
 /// The lookup a literal belongs to.
@@ -137,6 +138,8 @@ pub(super) struct Scratch {
     lower: Vec<u8>,
     /// Where candidates may start, in the segment being read.
     starts: Vec<usize>,
+    /// The classes of a text buffer's bytes.
+    masks: Masks,
 }
 
 /// One run of text: ASCII characters in any case, and the characters just
@@ -201,15 +204,23 @@ impl Tokens {
     /// ASCII, host names and addresses by [`Tokens::name_at`] and
     /// [`Tokens::address_at`], URLs in the run of literal characters; in
     /// UTF-16 (rarer, decoded first) every class in that run.
+    /// `text`: the file has shown no NUL, so its dots are many and in
+    /// long runs; its bytes are classified once (see `super::classes`).
     pub(super) fn find(
         &self,
         buf: &[u8],
+        text: bool,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
     ) {
         if self.is_empty() {
             return;
         }
+        let mut masks = std::mem::take(&mut scratch.masks);
+        let classes = (text && !(self.domain.is_empty() && self.ip.is_empty())).then(|| {
+            masks.fill(buf);
+            &masks
+        });
         let tok = |b: u8| self.token[usize::from(b)];
         let mut covered = 0;
         let (mut names, mut addresses) = (0, 0);
@@ -218,10 +229,10 @@ impl Tokens {
         let mut chars = std::mem::take(&mut scratch.chars);
         for at in memchr::memchr2_iter(b'.', b':', buf) {
             if buf[at] == b'.' && at >= names && !self.domain.is_empty() {
-                names = self.name_at(buf, at, names, scratch, out);
+                names = self.name_at(buf, at, names, classes, scratch, out);
             }
             if at >= addresses && !self.ip.is_empty() {
-                addresses = self.address_at(buf, at, addresses, scratch, out);
+                addresses = self.address_at(buf, at, addresses, classes, scratch, out);
             }
             if at >= covered && !self.url.is_empty() {
                 let (from, to) = run_around(buf, at, covered, tok);
@@ -272,6 +283,7 @@ impl Tokens {
             });
         }
         scratch.chars = chars;
+        scratch.masks = masks;
     }
 
     /// A host name in ASCII, from its first dot (`dot`, at or past
@@ -283,25 +295,38 @@ impl Tokens {
         buf: &[u8],
         dot: usize,
         covered: usize,
+        classes: Option<&Masks>,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
     ) -> usize {
         let host = |i: usize| buf.get(i).is_some_and(|&c| is_host_char(c));
         let starts = &mut scratch.starts;
-        let mut from = dot;
-        while from > covered && host(from - 1) {
-            from -= 1;
-        }
+        let from = match classes {
+            Some(m) => m.run_start(Bytes::Host, dot, covered),
+            None => {
+                let mut from = dot;
+                while from > covered && host(from - 1) {
+                    from -= 1;
+                }
+                from
+            }
+        };
         starts.clear();
         starts.push(from);
         // `to` is at a dot: the name goes on while a label follows.
         let mut to = dot;
         while host(to + 1) {
             starts.push(to + 1);
-            to += 1;
-            while host(to) {
-                to += 1;
-            }
+            to = match classes {
+                Some(m) => m.run_end(Bytes::Host, to + 1),
+                None => {
+                    to += 1;
+                    while host(to) {
+                        to += 1;
+                    }
+                    to
+                }
+            };
             if buf.get(to) != Some(&b'.') {
                 break;
             }
@@ -325,12 +350,19 @@ impl Tokens {
         buf: &[u8],
         anchor: usize,
         covered: usize,
+        classes: Option<&Masks>,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
     ) -> usize {
         let table = &self.ip;
         let at = |i: usize| buf.get(i).map(|&b| ascii(b));
-        let (from, to) = run_around(buf, anchor, covered, is_ip_char);
+        let (from, to) = match classes {
+            Some(m) => (
+                m.run_start(Bytes::Ip, anchor, covered),
+                m.run_end(Bytes::Ip, anchor + 1),
+            ),
+            None => run_around(buf, anchor, covered, is_ip_char),
+        };
         for e in from + table.min..=to.min(from + table.max) {
             let end = e == to || matches!(buf[e], b'.' | b':');
             if end
