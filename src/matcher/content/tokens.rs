@@ -68,7 +68,7 @@ struct Table {
     /// One bit per [`key`] some literal has: most candidates in text are
     /// turned away by one load, without hashing or lower-casing them.
     filter: Vec<u64>,
-    /// Host names: one bit per [`tail_key`] of a literal's last two labels,
+    /// Host names: one bit per [`key`] of a literal's last two labels,
     /// which every name holding it as a suffix ends with. A name whose
     /// tail has no bit is turned away whole, not probed at each label
     /// (`www4.site6132.example.net`: one probe, not four).
@@ -86,14 +86,6 @@ fn key(t: &[u8]) -> usize {
     (h >> 16) as usize
 }
 
-/// 16 bits of a host name's bytes, in either case.
-fn tail_key(t: &[u8]) -> usize {
-    let h = t.iter().fold(0x811c_9dc5u32, |h, &b| {
-        (h ^ u32::from(b | 0x20)).wrapping_mul(0x0100_0193)
-    });
-    (h >> 16) as usize
-}
-
 /// A host name's last two labels (the name itself when it has one dot).
 fn tail(name: &[u8]) -> &[u8] {
     let mut dots = memchr::memrchr_iter(b'.', name);
@@ -108,13 +100,16 @@ impl Table {
         if self.tails.is_empty() {
             self.tails = vec![0; 1 << 10];
         }
-        let k = tail_key(tail(text.as_bytes()));
+        let k = key(tail(text.as_bytes()));
         self.tails[k / 64] |= 1 << (k % 64);
     }
 
     /// Whether a literal may end a name whose last two labels are `t`.
     fn may_end(&self, t: &[u8]) -> bool {
-        let k = tail_key(t);
+        if t.len() < 2 {
+            return true;
+        }
+        let k = key(t);
         self.tails
             .get(k / 64)
             .is_none_or(|w| w & 1 << (k % 64) != 0)
