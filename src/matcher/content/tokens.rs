@@ -263,7 +263,15 @@ impl Tokens {
         // Per byte parity: a UTF-16 string may start at any offset.
         let mut covered16 = [0usize; 2];
         let mut chars = std::mem::take(&mut scratch.chars);
-        for at in memchr::memchr2_iter(b'.', b':', buf) {
+        // An anchor no literal holds is in no match (each match holds one
+        // of its own): a log's `:`s (times, schemes) are not even visited
+        // when no literal has one.
+        let anchors = match (tok(b'.'), tok(b':')) {
+            (true, false) => (b'.', b'.'),
+            (false, true) => (b':', b':'),
+            _ => (b'.', b':'),
+        };
+        for at in memchr::memchr2_iter(anchors.0, anchors.1, buf) {
             if buf[at] == b'.' && at >= names && !self.domain.is_empty() {
                 names = self.name_at(buf, at, names, classes, scratch, out);
             }
