@@ -8,7 +8,9 @@
 # (VHD/E01/VHDX/VMDK/QCOW2 headers and tables), hive (registry hive
 # parser and registry matching), prefetch (SCCA formats, MAM/LZXPRESS
 # Huffman decompression, program matching), sigma (rule files: YAML, conditions,
-# modifiers, filters, correlations; evaluated on a record holding the input's values).
+# modifiers, filters, correlations; evaluated on a record holding the input's values),
+# content (file bytes searched for network IOCs: the token lookup against the
+# automaton, in pieces the first byte sizes).
 #
 # Seeds: fuzz/seeds.tar.gz (committed, made by fuzz/make-seeds.sh from the
 # samples), plus ../shared/corpus when present (prepared into fuzz/extra/,
@@ -20,7 +22,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-300}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive prefetch sigma)
+[ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive prefetch sigma content)
 cd "$root/fuzz"
 [ -d corpus ] || tar xzf seeds.tar.gz
 corpus=$root/../shared/corpus
@@ -50,7 +52,17 @@ if [ -d "$corpus" ] && [ ! -d extra ]; then
 fi
 # Hive and prefetch seeds are the real samples (also in seeds.tar.gz when it was
 # made after the target was added).
-mkdir -p corpus/hive corpus/prefetch corpus/sigma
+mkdir -p corpus/hive corpus/prefetch corpus/sigma corpus/content
+# Content seeds: text and UTF-16 holding the fixed IOCs' values, whole
+# (first byte 0xff) and in pieces of 7 bytes (first byte 6), searched for
+# every kind at once or one kind alone (second byte 0..3).
+if [ -z "$(ls corpus/content)" ]; then
+  line='GET http://x.example/gate.php from 10.0.0.1:443 and fe80::1%3 via cdn.EVIL.example:8080, bad.host/beacon ::ffff:1.2.3.4 a-b.c'
+  for k in 0 1 2 3; do
+    { printf "\\xff\\x0$k"; printf '%s\n' "$line"; } > "corpus/content/text$k"
+    { printf "\\x06\\x0$k"; printf '%s\n' "$line" | iconv -f utf-8 -t utf-16le; } > "corpus/content/utf16-$k"
+  done
+fi
 # Sigma seeds: SigmaHQ rules (with a record of values after a NUL) when the
 # shared corpus is there.
 if [ -d "$corpus/sigma/rules/windows" ] && [ -z "$(ls corpus/sigma)" ]; then
@@ -65,7 +77,7 @@ done
 for h in "$root"/samples/hives/SAM.gz "$root"/samples/hives/NTUSER.DAT.gz; do
   [ -e "corpus/hive/$(basename "$h" .gz)" ] || gzip -dc "$h" > "corpus/hive/$(basename "$h" .gz)"
 done
-declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000 [prefetch]=400000 [sigma]=100000)
+declare -A max_len=([bundle]=300000 [evtx]=200000 [volume]=1100000 [filesystem]=4400000 [container]=3000000 [hive]=1000000 [prefetch]=400000 [sigma]=100000 [content]=20000)
 for t in "${targets[@]}"; do
   mkdir -p "work/$t" "artifacts/$t"
   dirs=("work/$t" "corpus/$t")

@@ -263,3 +263,85 @@ pub fn sigma(data: &[u8], dir: &Path) {
     }
     let _ = set.correlate(&findings);
 }
+
+/// Network IOCs of every kind the content search reads (addresses v4 and
+/// v6, host names, URLs, and literals that are not `Equals`), so that both
+/// the token lookup and the automaton have work. The fuzz input picks
+/// these together or one kind alone: which characters some literal holds
+/// decides which anchors are read (a `:` in no host name, say).
+const CONTENT_IOCS: [(&str, &str, &str); 8] = [
+    ("IpAddress", "10.0.0.1", "Equals"),
+    ("IpAddress", "fe80::1", "Equals"),
+    ("IpAddress", "::ffff:1.2.3.4", "Equals"),
+    ("DomainName", "evil.example", "Equals"),
+    ("DomainName", "a-b.c", "Equals"),
+    ("DomainName", "bad.", "StartWith"),
+    ("Url", "http://x.example/gate.php", "Equals"),
+    ("Url", "/beacon", "Contains"),
+];
+
+/// File bytes searched for network IOCs (`--content`): the first byte
+/// picks the piece size the bytes are fed in, the second the IOC kinds;
+/// the token lookup fed in pieces must find what the automaton finds in
+/// the whole bytes (the same hits, offsets, excerpts and counts): the two
+/// ways agree, and evidence does not depend on how reads cut a file.
+pub fn content(data: &[u8]) {
+    use crate::matcher::content::ContentSet;
+    static SETS: OnceLock<Vec<(ContentSet, ContentSet)>> = OnceLock::new();
+    let sets = SETS.get_or_init(|| {
+        let kinds: [&[&str]; 4] = [
+            &["IpAddress", "DomainName", "Url"],
+            &["IpAddress"],
+            &["DomainName"],
+            &["Url"],
+        ];
+        kinds
+            .iter()
+            .map(|kinds| {
+                let iocs: Vec<String> = CONTENT_IOCS
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (kind, _, _))| kinds.contains(kind))
+                    .map(|(i, (kind, value, f))| {
+                        format!(
+                            r#"{{"id":"{i}","alertDefinitionId":"a","type":"{kind}","value":{value:?},"detectionFunction":"{f}"}}"#
+                        )
+                    })
+                    .collect();
+                let json = format!(
+                    r#"{{"alertDefinitions":[{{"id":"a","name":"n","severity":"High"}}],"iocs":[{}]}}"#,
+                    iocs.join(",")
+                );
+                let b = bundle::parse_bytes(Path::new("b.json"), json.as_bytes(), &LoadOptions::default())
+                    .expect("the fixed bundle loads");
+                (
+                    ContentSet::build(&b, None).expect("the fixed bundle compiles"),
+                    ContentSet::build(&b, Some(false)).expect("the fixed bundle compiles"),
+                )
+            })
+            .collect()
+    });
+    let [first, second, bytes @ ..] = data else {
+        return;
+    };
+    let piece = if *first >= 0xc0 {
+        usize::MAX
+    } else {
+        usize::from(first % 64) + 1
+    };
+    let (tokens, automaton) = &sets[usize::from(*second) % sets.len()];
+    let run = |set: &ContentSet, piece: usize| {
+        let mut s = set.stream();
+        for c in bytes.chunks(piece.min(bytes.len().max(1))) {
+            s.feed(c);
+        }
+        s.finish()
+    };
+    // The automaton on the whole bytes is the reference: the lookup fed
+    // in pieces must agree with it on both counts.
+    assert_eq!(
+        run(tokens, piece),
+        run(automaton, usize::MAX),
+        "the token lookup in pieces of {piece} and the automaton on the whole disagree"
+    );
+}

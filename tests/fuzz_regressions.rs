@@ -40,6 +40,7 @@ fn fuzz_findings_stay_fixed() {
         "hive",
         "prefetch",
         "sigma",
+        "content",
     ] {
         for (name, data) in inputs(target) {
             eprintln!("{target}/{name}");
@@ -51,6 +52,7 @@ fn fuzz_findings_stay_fixed() {
                 "hive" => breachscan::fuzzing::hive(&data),
                 "prefetch" => breachscan::fuzzing::prefetch(&data),
                 "sigma" => breachscan::fuzzing::sigma(&data, dir.path()),
+                "content" => breachscan::fuzzing::content(&data),
                 _ => breachscan::fuzzing::container(&data, dir.path()),
             }
             n += 1;

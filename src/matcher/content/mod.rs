@@ -149,7 +149,7 @@ impl ContentSet {
     /// content) and needs no DFA built for random data; past
     /// [`DFA_PATTERNS`] the automaton is a slow NFA of hundreds of
     /// megabytes.
-    fn build(bundle: &Bundle, by_token: Option<bool>) -> Result<ContentSet, String> {
+    pub(crate) fn build(bundle: &Bundle, by_token: Option<bool>) -> Result<ContentSet, String> {
         let mut by_literal: HashMap<String, Vec<Target>> = HashMap::new();
         let mut unsearched = 0;
         let mut searched = std::collections::HashSet::new();
