@@ -7,7 +7,7 @@
 //! token lookup's time. One pass over the buffer (the loop below is
 //! branch-free, which the compiler turns into vector compares) gives both
 //! masks; binary data, whose few dots sit in short runs, keeps the byte
-//! loops (see [`Classes::of`]).
+//! loops (`Tokens::find` classifies only text).
 
 /// Bit `i % 64` of word `i / 64` of each mask: whether byte `i` is a host
 /// character (`super::is_host_char`) or an address character (a hex
@@ -29,30 +29,25 @@ pub(super) enum Class {
 impl Masks {
     /// Classifies `buf` (the masks' room is reused).
     pub(super) fn fill(&mut self, buf: &[u8]) {
-        self.host.clear();
-        self.ip.clear();
-        self.len = buf.len();
-        let mut words = buf.chunks_exact(64);
-        for word in &mut words {
-            let (h, p) = classify64(word.try_into().unwrap_or(&[0; 64]));
-            self.host.push(h);
-            self.ip.push(p);
-        }
-        let rest = words.remainder();
-        if !rest.is_empty() {
-            let (h, p) = classify_bytes(rest);
-            self.host.push(h);
-            self.ip.push(p);
-        }
+        self.fill_with(buf, |word| match word.try_into() {
+            Ok(whole) => classify64(whole),
+            Err(_) => classify_bytes(word),
+        });
     }
 
+    /// [`Masks::fill`] one byte at a time: the reference of the tests.
     #[cfg(test)]
     fn fill_bytewise(&mut self, buf: &[u8]) {
+        self.fill_with(buf, classify_bytes);
+    }
+
+    /// Classifies `buf` 64 bytes (a mask word) at a time with `classify`.
+    fn fill_with(&mut self, buf: &[u8], classify: impl Fn(&[u8]) -> (u64, u64)) {
         self.host.clear();
         self.ip.clear();
         self.len = buf.len();
-        for chunk in buf.chunks(64) {
-            let (h, p) = classify_bytes(chunk);
+        for word in buf.chunks(64) {
+            let (h, p) = classify(word);
             self.host.push(h);
             self.ip.push(p);
         }

@@ -430,6 +430,20 @@ impl ContentSet {
         }
     }
 
+    /// Every IOC found in `data` fed in pieces of `piece` bytes (tests and
+    /// fuzzing compare cuts and ways of searching).
+    pub(crate) fn search_in_pieces(
+        &self,
+        data: &[u8],
+        piece: usize,
+    ) -> Vec<(IocIdx, ContentHit, String)> {
+        let mut s = self.stream();
+        for c in data.chunks(piece.max(1)) {
+            s.feed(c);
+        }
+        s.finish()
+    }
+
     /// A search over one file's bytes, fed in order.
     pub fn stream(&self) -> ContentStream<'_> {
         ContentStream {

@@ -35,11 +35,7 @@ fn search(set: &ContentSet, data: &[u8], piece: usize) -> Vec<(u32, u64, u64, St
 }
 
 fn search_hits(set: &ContentSet, data: &[u8], piece: usize) -> Vec<(u32, ContentHit, String)> {
-    let mut s = set.stream();
-    for c in data.chunks(piece.max(1)) {
-        s.feed(c);
-    }
-    s.finish()
+    set.search_in_pieces(data, piece)
 }
 
 fn utf16(s: &str) -> Vec<u8> {

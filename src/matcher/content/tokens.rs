@@ -264,8 +264,10 @@ impl Tokens {
         let mut covered16 = [0usize; 2];
         let mut chars = std::mem::take(&mut scratch.chars);
         // An anchor no literal holds is in no match (each match holds one
-        // of its own): a log's `:`s (times, schemes) are not even visited
-        // when no literal has one.
+        // of its own), so it is not visited: a log's `:`s (times, schemes)
+        // when no literal has one. Read from such an anchor, a UTF-16 name
+        // before it (`host:8080`) was read a second time and its matches
+        // counted twice.
         let anchors = match (tok(b'.'), tok(b':')) {
             (true, false) => (b'.', b'.'),
             (false, true) => (b':', b':'),
@@ -303,13 +305,6 @@ impl Tokens {
                 Some(&[lo, 0]) => Some(lo),
                 _ => None,
             };
-            // An anchor no literal holds (`:` when only host names are
-            // looked up) is in no match: each match holds one of its own.
-            // Read from it, the name before a `:` (`host:8080`) was read
-            // a second time and its matches counted twice.
-            if !tok(buf[at]) {
-                continue;
-            }
             let mut from = at;
             while from >= 2 && unit(from - 2).is_some_and(tok) {
                 from -= 2;
