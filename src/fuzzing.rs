@@ -268,8 +268,10 @@ pub fn sigma(data: &[u8], dir: &Path) {
 /// v6, host names, URLs, and literals that are not `Equals`), so that both
 /// the token lookup and the automaton have work. The fuzz input picks
 /// these together or one kind alone: which characters some literal holds
-/// decides which anchors are read (a `:` in no host name, say).
-const CONTENT_IOCS: [(&str, &str, &str); 8] = [
+/// decides which anchors are read (a `:` in no host name, say), and a host
+/// name whose last label is all digits (the last entry, in one set only)
+/// makes text's numeric names be read too.
+const CONTENT_IOCS: [(&str, &str, &str); 9] = [
     ("IpAddress", "10.0.0.1", "Equals"),
     ("IpAddress", "fe80::1", "Equals"),
     ("IpAddress", "::ffff:1.2.3.4", "Equals"),
@@ -278,6 +280,7 @@ const CONTENT_IOCS: [(&str, &str, &str); 8] = [
     ("DomainName", "bad.", "StartWith"),
     ("Url", "http://x.example/gate.php", "Equals"),
     ("Url", "/beacon", "Contains"),
+    ("DomainName", "cdn.10", "Equals"),
 ];
 
 /// File bytes searched for network IOCs (`--content`): the first byte
@@ -289,19 +292,21 @@ pub fn content(data: &[u8]) {
     use crate::matcher::content::ContentSet;
     static SETS: OnceLock<Vec<(ContentSet, ContentSet)>> = OnceLock::new();
     let sets = SETS.get_or_init(|| {
-        let kinds: [&[&str]; 4] = [
-            &["IpAddress", "DomainName", "Url"],
-            &["IpAddress"],
-            &["DomainName"],
-            &["Url"],
+        let last = CONTENT_IOCS.len() - 1;
+        let kinds: [(&[&str], bool); 5] = [
+            (&["IpAddress", "DomainName", "Url"], false),
+            (&["IpAddress"], false),
+            (&["DomainName"], false),
+            (&["Url"], false),
+            (&["IpAddress", "DomainName"], true),
         ];
         kinds
             .iter()
-            .map(|kinds| {
+            .map(|&(kinds, numeric)| {
                 let iocs: Vec<String> = CONTENT_IOCS
                     .iter()
                     .enumerate()
-                    .filter(|(_, (kind, _, _))| kinds.contains(kind))
+                    .filter(|&(i, (kind, _, _))| kinds.contains(kind) && (i != last || numeric))
                     .map(|(i, (kind, value, f))| {
                         format!(
                             r#"{{"id":"{i}","alertDefinitionId":"a","type":"{kind}","value":{value:?},"detectionFunction":"{f}"}}"#

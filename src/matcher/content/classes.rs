@@ -1,21 +1,33 @@
-//! Which bytes of a buffer are host-name and address characters, as bit
-//! masks, so that the token lookup finds where a name or an address run
-//! starts and ends with a bit scan instead of a byte loop.
+//! Which bytes of a text buffer are host-name and address characters, as
+//! bit masks, and from them where host names end and where address runs
+//! are anchored, so that the token lookup visits a handful of places per
+//! line instead of every dot.
 //!
 //! In text such as proxy logs every line holds several dotted names, and
-//! walking back and forth over their bytes one at a time was most of the
-//! token lookup's time. One pass over the buffer (the loop below is
-//! branch-free, which the compiler turns into vector compares) gives both
-//! masks; binary data, whose few dots sit in short runs, keeps the byte
-//! loops (`Tokens::find` classifies only text).
+//! walking their bytes (then every dot of them) one at a time was most of
+//! the token lookup's time. One pass over the buffer classifies 16 bytes
+//! per vector compare; a few word operations then give one bit per place
+//! the lookup must visit (see [`Word::finish`]). Binary data, whose few
+//! dots sit in short runs, keeps the byte loops (`Tokens::find` classifies
+//! only text).
 
 /// Bit `i % 64` of word `i / 64` of each mask: whether byte `i` is a host
 /// character (`super::is_host_char`) or an address character (a hex
-/// digit, `.` or `:`).
+/// digit, `.` or `:`), or ends a host name or an address run. Only the
+/// first `words` words (one more for the ends) are the buffer's: the room
+/// is kept from one buffer to the next, not zeroed again.
 #[derive(Default)]
 pub(super) struct Masks {
     host: Vec<u64>,
     ip: Vec<u64>,
+    /// Bit `e`: a host name of at least two labels ends just before byte
+    /// `e` (a name can end at the buffer's end: one word more).
+    name_ends: Vec<u64>,
+    /// Bit `e`: a run of address characters holding an anchor (a `.` with
+    /// a digit on each side, or a `:` when asked: every address literal
+    /// holds one) ends just before byte `e`.
+    address_ends: Vec<u64>,
+    words: usize,
     len: usize,
 }
 
@@ -26,63 +38,185 @@ pub(super) enum Class {
     Ip,
 }
 
+/// The classes of one word's 64 bytes.
+#[derive(Clone, Copy, Default)]
+struct Word {
+    host: u64,
+    ip: u64,
+    dot: u64,
+    digit: u64,
+    colon: u64,
+}
+
+/// Bits of `x` moved one byte back: bit `i` says what bit `i + 1` said
+/// (`after` is the next word).
+fn next(x: u64, after: u64) -> u64 {
+    x >> 1 | after << 63
+}
+
+/// Bits of `x` moved one byte on: bit `i` says what bit `i - 1` said
+/// (`before` is the previous word).
+fn prev(x: u64, before: u64) -> u64 {
+    x << 1 | before >> 63
+}
+
+/// Which places the masks mark besides names of letters and addresses'
+/// dots.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Wanted {
+    /// Every `:` anchors an address run (some address literal holds one).
+    pub(super) colons: bool,
+    /// Names whose last label is all digits end too (some host-name
+    /// literal's is; in text they are addresses and versions: `10.0.0.1`,
+    /// `Mozilla/5.0`, left to the address lookup).
+    pub(super) digit_labels: bool,
+}
+
+/// What [`Word::finish`] carries from one word to the next: the previous
+/// word's host, digit and joining-dot bits, and the sums' carries.
+#[derive(Clone, Copy, Default)]
+struct Carry {
+    host: u64,
+    digit: u64,
+    joining: u64,
+    /// A label that started after a joining dot goes on.
+    label: bool,
+    /// A host run holding a character other than a digit goes on.
+    lettered: bool,
+    /// An address run holding an anchor goes on.
+    address: bool,
+}
+
+/// `a + b + carry`, and whether it carries out of the word.
+fn add(a: u64, b: u64, carry: bool) -> (u64, bool) {
+    let (sum, over) = a.overflowing_add(b);
+    let (sum, over2) = sum.overflowing_add(u64::from(carry));
+    (sum, over | over2)
+}
+
+impl Word {
+    /// This word's name ends and address run ends, given its neighbours.
+    ///
+    /// A joining dot has a host character on each side. A host run that
+    /// starts right after one is a name's second or later label; adding a
+    /// bit at its start to the host mask carries through the run and sets
+    /// the bit just past it (the carry passes to the next word). That
+    /// place ends a name unless it is itself a joining dot (another label
+    /// follows): exactly `right_ok`'s rule for a domain. Adding the run's
+    /// characters other than digits marks, the same way, the runs that
+    /// hold one; adding its anchors, the address runs that hold one.
+    #[inline(always)]
+    fn finish(&self, carry: &mut Carry, after: &Word, wanted: Wanted) -> (u64, u64) {
+        let joining = self.dot & prev(self.host, carry.host) & next(self.host, after.host);
+        let starts = prev(joining, carry.joining);
+        let (joined, label) = add(self.host, starts, carry.label);
+        let (lettered, letters) = add(self.host, self.host & !self.digit, carry.lettered);
+        let digit_labels = if wanted.digit_labels { u64::MAX } else { 0 };
+        let ends = joined & !self.host & !joining & (lettered | digit_labels);
+        let between = prev(self.digit, carry.digit) & next(self.digit, after.digit);
+        let colons = if wanted.colons { self.colon } else { 0 };
+        let (anchored, address) = add(self.ip, self.dot & between | colons, carry.address);
+        *carry = Carry {
+            host: self.host,
+            digit: self.digit,
+            joining,
+            label,
+            lettered: letters,
+            address,
+        };
+        (ends, anchored & !self.ip)
+    }
+}
+
 impl Masks {
     /// Classifies `buf` (the masks' room is reused).
-    pub(super) fn fill(&mut self, buf: &[u8]) {
-        self.fill_with(buf, |word| match word.try_into() {
+    pub(super) fn fill(&mut self, buf: &[u8], wanted: Wanted) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU has AVX-512BW.
+            return unsafe { self.fill_avx512(buf, wanted) };
+        }
+        self.fill_portable(buf, wanted);
+    }
+
+    /// [`Masks::fill`] with what every x86-64 CPU has (SSE2).
+    fn fill_portable(&mut self, buf: &[u8], wanted: Wanted) {
+        self.fill_with(buf, wanted, |word| match word.try_into() {
             Ok(whole) => classify64(whole),
+            Err(_) => classify_bytes(word),
+        });
+    }
+
+    /// [`Masks::fill`] with each word classified by one AVX-512 compare a
+    /// class (the loop compiled for it, so that the compares inline).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512bw")]
+    fn fill_avx512(&mut self, buf: &[u8], wanted: Wanted) {
+        self.fill_with(buf, wanted, |word| match word.try_into() {
+            Ok(whole) => classify_avx512(whole),
             Err(_) => classify_bytes(word),
         });
     }
 
     /// [`Masks::fill`] one byte at a time: the reference of the tests.
     #[cfg(test)]
-    fn fill_bytewise(&mut self, buf: &[u8]) {
-        self.fill_with(buf, classify_bytes);
+    fn fill_bytewise(&mut self, buf: &[u8], wanted: Wanted) {
+        self.fill_with(buf, wanted, classify_bytes);
     }
 
-    /// Classifies `buf` 64 bytes (a mask word) at a time with `classify`.
-    fn fill_with(&mut self, buf: &[u8], classify: impl Fn(&[u8]) -> (u64, u64)) {
-        self.host.clear();
-        self.ip.clear();
-        self.len = buf.len();
-        for word in buf.chunks(64) {
-            let (h, p) = classify(word);
-            self.host.push(h);
-            self.ip.push(p);
+    /// Classifies `buf` 64 bytes (a mask word) at a time with `classify`,
+    /// each word finished once the next one is known.
+    #[inline(always)]
+    fn fill_with(&mut self, buf: &[u8], wanted: Wanted, classify: impl Fn(&[u8]) -> Word) {
+        let n = buf.len().div_ceil(64);
+        (self.words, self.len) = (n, buf.len());
+        for (mask, words) in [
+            (&mut self.host, n),
+            (&mut self.ip, n),
+            (&mut self.name_ends, n + 1),
+            (&mut self.address_ends, n + 1),
+        ] {
+            if mask.len() < words {
+                mask.resize(words, 0);
+            }
         }
+        let mut carry = Carry::default();
+        let mut words = buf.chunks(64).map(classify);
+        let mut current = words.next().unwrap_or_default();
+        let classes = self.host.iter_mut().zip(&mut self.ip);
+        let ends = self.name_ends.iter_mut().zip(&mut self.address_ends);
+        for ((host, ip), (names, addresses)) in classes.zip(ends).take(n) {
+            let after = words.next().unwrap_or_default();
+            (*names, *addresses) = current.finish(&mut carry, &after, wanted);
+            (*host, *ip) = (current.host, current.ip);
+            current = after;
+        }
+        // Past the end: a name or run reaching it ends there.
+        let nothing = Word::default();
+        (self.name_ends[n], self.address_ends[n]) = nothing.finish(&mut carry, &nothing, wanted);
+    }
+
+    /// Where host names of two labels or more end (exclusive), in order.
+    pub(super) fn name_ends(&self) -> impl Iterator<Item = usize> + '_ {
+        bits(&self.name_ends[..=self.words])
+    }
+
+    /// Where runs of address characters holding an anchor end
+    /// (exclusive), in order.
+    pub(super) fn address_ends(&self) -> impl Iterator<Item = usize> + '_ {
+        bits(&self.address_ends[..=self.words])
     }
 
     fn mask(&self, class: Class) -> &[u64] {
         match class {
-            Class::Host => &self.host,
-            Class::Ip => &self.ip,
-        }
-    }
-
-    /// The first position at or after `i` whose byte is not of `class`
-    /// (the buffer's length if none).
-    pub(super) fn run_end(&self, class: Class, i: usize) -> usize {
-        let m = self.mask(class);
-        let mut w = i / 64;
-        let Some(&word) = m.get(w) else {
-            return self.len.max(i);
-        };
-        let mut outside = !word & (u64::MAX << (i % 64));
-        loop {
-            if outside != 0 {
-                return (w * 64 + outside.trailing_zeros() as usize).min(self.len);
-            }
-            w += 1;
-            match m.get(w) {
-                Some(&word) => outside = !word,
-                None => return self.len,
-            }
+            Class::Host => &self.host[..self.words],
+            Class::Ip => &self.ip[..self.words],
         }
     }
 
     /// Where the run of `class` bytes that ends just before `i` starts, no
     /// further back than `floor`.
+    #[inline]
     pub(super) fn run_start(&self, class: Class, i: usize, floor: usize) -> usize {
         if i <= floor {
             return i;
@@ -105,31 +239,48 @@ impl Masks {
     }
 }
 
-/// The masks of up to 64 bytes, one at a time.
-fn classify_bytes(bytes: &[u8]) -> (u64, u64) {
-    let (mut h, mut p) = (0u64, 0u64);
+/// The set bits of `mask`, in order.
+fn bits(mask: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    mask.iter().enumerate().flat_map(|(w, &word)| {
+        let mut rest = word;
+        std::iter::from_fn(move || {
+            (rest != 0).then(|| {
+                let i = rest.trailing_zeros() as usize;
+                rest &= rest - 1;
+                w * 64 + i
+            })
+        })
+    })
+}
+
+/// The classes of up to 64 bytes, one at a time.
+fn classify_bytes(bytes: &[u8]) -> Word {
+    let mut w = Word::default();
     for (i, &b) in bytes.iter().enumerate() {
         let digit = b.wrapping_sub(b'0') < 10;
         let lower = (b | 0x20).wrapping_sub(b'a');
         let host = digit | (lower < 26) | (b == b'-') | (b == b'_');
         let ip = digit | (lower < 6) | (b == b'.') | (b == b':');
-        h |= u64::from(host) << i;
-        p |= u64::from(ip) << i;
+        w.host |= u64::from(host) << i;
+        w.ip |= u64::from(ip) << i;
+        w.dot |= u64::from(b == b'.') << i;
+        w.digit |= u64::from(digit) << i;
+        w.colon |= u64::from(b == b':') << i;
     }
-    (h, p)
+    w
 }
 
-/// The masks of 64 bytes, sixteen at a time in SSE2 (every x86-64 CPU has
-/// it): a byte is in `lo..=hi` when `byte - lo`, wrapped, is at most
+/// The classes of 64 bytes, sixteen at a time in SSE2 (every x86-64 CPU
+/// has it): a byte is in `lo..=hi` when `byte - lo`, wrapped, is at most
 /// `hi - lo`.
 #[cfg(target_arch = "x86_64")]
-fn classify64(bytes: &[u8; 64]) -> (u64, u64) {
+fn classify64(bytes: &[u8; 64]) -> Word {
     use std::arch::x86_64::*;
-    let (mut h, mut p) = (0u64, 0u64);
+    let mut w = Word::default();
     for (k, part) in bytes.chunks_exact(16).enumerate() {
         // SAFETY: `part` holds 16 bytes (an unaligned load); SSE2 is part
         // of the x86-64 baseline the crate is built for.
-        let (host, ip) = unsafe {
+        let [host, ip, dot, digit, colon] = unsafe {
             let x = _mm_loadu_si128(part.as_ptr().cast());
             let within =
                 |d: __m128i, span: i8| _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(span)), d);
@@ -139,24 +290,54 @@ fn classify64(bytes: &[u8; 64]) -> (u64, u64) {
                 _mm_set1_epi8(b'a' as i8),
             );
             let is = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+            let (dot, colon) = (is(b'.'), is(b':'));
             let host = _mm_or_si128(
                 _mm_or_si128(digit, within(letter, 25)),
                 _mm_or_si128(is(b'-'), is(b'_')),
             );
             let ip = _mm_or_si128(
                 _mm_or_si128(digit, within(letter, 5)),
-                _mm_or_si128(is(b'.'), is(b':')),
+                _mm_or_si128(dot, colon),
             );
-            (_mm_movemask_epi8(host) as u16, _mm_movemask_epi8(ip) as u16)
+            [host, ip, dot, digit, colon].map(|m| _mm_movemask_epi8(m) as u16)
         };
-        h |= u64::from(host) << (16 * k);
-        p |= u64::from(ip) << (16 * k);
+        let at = 16 * k;
+        w.host |= u64::from(host) << at;
+        w.ip |= u64::from(ip) << at;
+        w.dot |= u64::from(dot) << at;
+        w.digit |= u64::from(digit) << at;
+        w.colon |= u64::from(colon) << at;
     }
-    (h, p)
+    w
+}
+
+/// The classes of 64 bytes in AVX-512: each compare gives a class's mask
+/// whole.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+fn classify_avx512(bytes: &[u8; 64]) -> Word {
+    use std::arch::x86_64::*;
+    // SAFETY: `bytes` holds 64 bytes (an unaligned load).
+    let x = unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) };
+    let within = |d: __m512i, span: u8| _mm512_cmple_epu8_mask(d, _mm512_set1_epi8(span as i8));
+    let is = |c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
+    let digit = within(_mm512_sub_epi8(x, _mm512_set1_epi8(b'0' as i8)), 9);
+    let letter = _mm512_sub_epi8(
+        _mm512_or_si512(x, _mm512_set1_epi8(0x20)),
+        _mm512_set1_epi8(b'a' as i8),
+    );
+    let (dot, colon) = (is(b'.'), is(b':'));
+    Word {
+        host: digit | within(letter, 25) | is(b'-') | is(b'_'),
+        ip: digit | within(letter, 5) | dot | colon,
+        dot,
+        digit,
+        colon,
+    }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn classify64(bytes: &[u8; 64]) -> (u64, u64) {
+fn classify64(bytes: &[u8; 64]) -> Word {
     classify_bytes(bytes)
 }
 
@@ -172,53 +353,135 @@ mod tests {
             .chain((0..=255u8).rev())
             .chain(0..=200)
             .collect();
-        let (mut fast, mut slow) = (Masks::default(), Masks::default());
+        let mut fast = Masks::default();
+        let (mut portable, mut slow) = (Masks::default(), Masks::default());
         for start in 0..64 {
-            fast.fill(&buf[start..]);
-            slow.fill_bytewise(&buf[start..]);
-            assert_eq!(
-                (&fast.host, &fast.ip),
-                (&slow.host, &slow.ip),
-                "from {start}"
-            );
+            for wanted in every_wanted() {
+                fast.fill(&buf[start..], wanted);
+                portable.fill_portable(&buf[start..], wanted);
+                slow.fill_bytewise(&buf[start..], wanted);
+                for m in [&fast, &portable] {
+                    assert_eq!(m.used(), slow.used(), "from {start}");
+                }
+            }
         }
     }
 
-    /// The bit scans give what byte loops give, at every position and
+    impl Masks {
+        /// The masks' words that are the buffer's.
+        fn used(&self) -> [&[u64]; 4] {
+            let n = self.words;
+            [
+                &self.host[..n],
+                &self.ip[..n],
+                &self.name_ends[..=n],
+                &self.address_ends[..=n],
+            ]
+        }
+    }
+
+    fn every_wanted() -> impl Iterator<Item = Wanted> {
+        (0..4).map(|k| Wanted {
+            colons: k & 1 != 0,
+            digit_labels: k & 2 != 0,
+        })
+    }
+
+    /// Random bytes over the characters that make and break names and
+    /// addresses, long runs and short ones, at every length around a
+    /// word's.
+    fn buffers() -> impl Iterator<Item = Vec<u8>> {
+        let mut rng = 7u64;
+        [0, 1, 2, 63, 64, 65, 127, 128, 130, 300, 1000]
+            .into_iter()
+            .map(move |len| {
+                (0..len)
+                    .map(|i| {
+                        rng = rng
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let pick = (rng >> 33) as usize;
+                        let alphabet = b"ab.:-_Zf9 /\x80\x00G";
+                        match (i / 70) % 3 {
+                            0 => b'a',
+                            1 => b"a.9"[pick % 3],
+                            _ => alphabet[pick % alphabet.len()],
+                        }
+                    })
+                    .collect()
+            })
+    }
+
+    /// Name ends and address run ends are where the byte rules put them:
+    /// a name ends after a host character whose label follows a dot
+    /// joining two host characters, where no further label follows
+    /// (`right_ok` for a domain), unless the label is all digits and those
+    /// are not asked for; a run of address characters ends where the next
+    /// byte is none, if it holds a dot between digits, or a colon when
+    /// asked.
+    #[test]
+    fn name_and_address_ends_follow_the_byte_rules() {
+        let host = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+        let ip = |b: u8| b.is_ascii_hexdigit() || matches!(b, b'.' | b':');
+        let mut masks = Masks::default();
+        let mut seen = [0; 2];
+        for buf in buffers() {
+            let at = |i: usize| buf.get(i).copied().unwrap_or(b' ');
+            // The start of the run of `inside` bytes that ends at `e`.
+            let start = |e: usize, inside: &dyn Fn(u8) -> bool| {
+                let mut s = e;
+                while s > 0 && inside(buf[s - 1]) {
+                    s -= 1;
+                }
+                s
+            };
+            for wanted in every_wanted() {
+                masks.fill(&buf, wanted);
+                let ends: Vec<usize> = (1..=buf.len())
+                    .filter(|&e| {
+                        let s = start(e, &host);
+                        let joined = s < e && s >= 2 && buf[s - 1] == b'.' && host(buf[s - 2]);
+                        let more = host(at(e)) || at(e) == b'.' && host(at(e + 1));
+                        let digits = buf[s..e].iter().all(u8::is_ascii_digit);
+                        joined && !more && (wanted.digit_labels || !digits)
+                    })
+                    .collect();
+                let anchor = |i: usize| {
+                    let digit = |j: Option<usize>| j.is_some_and(|j| at(j).is_ascii_digit());
+                    buf[i] == b'.' && digit(i.checked_sub(1)) && digit(Some(i + 1))
+                        || wanted.colons && buf[i] == b':'
+                };
+                let anchors: Vec<usize> = (1..=buf.len())
+                    .filter(|&e| ip(buf[e - 1]) && !ip(at(e)))
+                    .filter(|&e| (start(e, &ip)..e).any(anchor))
+                    .collect();
+                assert_eq!(masks.name_ends().collect::<Vec<_>>(), ends, "{buf:?}");
+                assert_eq!(masks.address_ends().collect::<Vec<_>>(), anchors, "{buf:?}");
+                seen[0] += ends.len();
+                seen[1] += anchors.len();
+            }
+        }
+        assert!(
+            seen[0] > 50 && seen[1] > 50,
+            "the buffers hold both: {seen:?}"
+        );
+    }
+
+    /// The bit scan gives what a byte loop gives, at every position and
     /// floor, across word boundaries and at the buffer's ends.
     #[test]
     fn bit_scans_agree_with_byte_loops() {
         let host = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
         let ip = |b: u8| b.is_ascii_hexdigit() || matches!(b, b'.' | b':');
-        let mut rng = 7u64;
         let mut masks = Masks::default();
-        for len in [0, 1, 63, 64, 65, 130, 300] {
-            let buf: Vec<u8> = (0..len)
-                .map(|i| {
-                    rng = rng
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    // Long runs as well as short ones.
-                    let pick = (rng >> 33) as usize;
-                    let alphabet = b"ab.:-_Zf9 /\x80\x00G";
-                    if (i / 70) % 2 == 0 {
-                        b'a'
-                    } else {
-                        alphabet[pick % alphabet.len()]
-                    }
-                })
-                .collect();
-            masks.fill(&buf);
+        for buf in buffers() {
+            let len = buf.len();
+            masks.fill(&buf, Wanted::default());
             for (class, inside) in [
                 (Class::Host, &host as &dyn Fn(u8) -> bool),
                 (Class::Ip, &ip),
             ] {
                 for i in 0..=len {
-                    let mut end = i;
-                    while end < len && inside(buf[end]) {
-                        end += 1;
-                    }
-                    assert_eq!(masks.run_end(class, i), end, "end from {i} of {len}");
                     for floor in [0, i / 2, i.saturating_sub(1), i] {
                         let mut start = i;
                         while start > floor && inside(buf[start - 1]) {

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use super::classes::{Class as Bytes, Masks};
+use super::classes::{Class as Bytes, Masks, Wanted};
 use super::{Kind, is_host_char, right_ok, run_around};
 
 /// The lookup a literal belongs to.
@@ -29,8 +29,9 @@ pub(super) enum Class {
 
 /// The lookup for a literal of `kind` whose every IOC asks `Equals`, or
 /// `None` to leave it to the automaton: it must be ASCII and hold a `.` or
-/// `:` (runs are found around those), and a URL must start with its scheme
-/// (its start is found back from `://`).
+/// `:` (runs are found around those), a host name must be labels joined by
+/// single dots, and a URL must start with its scheme (its start is found
+/// back from `://`).
 pub(super) fn class_of(kind: Kind, text: &str) -> Option<Class> {
     if !text.is_ascii() || text.len() < 2 || !text.contains(['.', ':']) {
         return None;
@@ -38,7 +39,14 @@ pub(super) fn class_of(kind: Kind, text: &str) -> Option<Class> {
     let t = text.as_bytes();
     match kind {
         Kind::Ip4 | Kind::Ip6 if t.iter().all(|&c| is_ip_char(c)) => Some(Class::Ip),
-        Kind::Domain if t.iter().all(|&c| c == b'.' || is_host_char(c)) => Some(Class::Domain),
+        // Labels joined by single dots: a name in text is looked up from
+        // its label starts to its end, where no label follows.
+        Kind::Domain
+            if t.iter().all(|&c| c == b'.' || is_host_char(c))
+                && text.split('.').all(|label| !label.is_empty()) =>
+        {
+            Some(Class::Domain)
+        }
         Kind::Ip4 | Kind::Ip6 | Kind::Domain => None,
         Kind::Url => scheme_len(text.as_bytes()).map(|_| Class::Url),
     }
@@ -160,6 +168,8 @@ pub(super) struct Tokens {
     url: Table,
     /// Characters of any literal, either case: the runs searched.
     token: Vec<bool>,
+    /// What the masks of text must mark for these literals.
+    wanted: Wanted,
 }
 
 /// Room the search reuses from one run to the next.
@@ -204,8 +214,13 @@ impl Run<'_> {
 impl Tokens {
     pub(super) fn add(&mut self, class: Class, text: &str, literal: u32) {
         match class {
-            Class::Ip => self.ip.add(text, literal),
+            Class::Ip => {
+                self.ip.add(text, literal);
+                self.wanted.colons |= text.contains(':');
+            }
             Class::Domain => {
+                let last = text.rsplit('.').next().unwrap_or(text);
+                self.wanted.digit_labels |= last.bytes().all(|c| c.is_ascii_digit());
                 self.domain.add(text, literal);
                 self.domain.add_tail(text);
             }
@@ -236,12 +251,11 @@ impl Tokens {
     /// Every candidate in `buf`, as ASCII and as UTF-16LE: (pattern, start,
     /// end) into `out`, pattern `2 * literal + 1` for ASCII and `2 *
     /// literal` for UTF-16, as the automaton numbers them. Every literal
-    /// holds a `.` or `:`, so only what lies around one is looked at: in
-    /// ASCII, host names and addresses by [`Tokens::name_at`] and
-    /// [`Tokens::address_at`], URLs in the run of literal characters; in
-    /// UTF-16 (rarer, decoded first) every class in that run.
-    /// `text`: the file has shown no NUL, so its dots are many and in
-    /// long runs; its bytes are classified once (see `super::classes`).
+    /// holds a `.` or `:`, so only what lies around one is looked at.
+    /// `text`: the file has shown no NUL, so `buf` holds none (and no
+    /// UTF-16 of ASCII characters) and its dots are many, in long runs: its
+    /// bytes are classified once ([`Tokens::find_in_text`]); other bytes
+    /// are read around each anchor ([`Tokens::find_in_bytes`]).
     pub(super) fn find(
         &self,
         buf: &[u8],
@@ -252,13 +266,59 @@ impl Tokens {
         if self.is_empty() {
             return;
         }
+        if !self.url.is_empty() {
+            self.urls(buf, scratch, out);
+        }
+        if text {
+            self.find_in_text(buf, scratch, out);
+        } else {
+            self.find_in_bytes(buf, scratch, out);
+        }
+    }
+
+    /// Host names and addresses in text, from its bit masks: each name of
+    /// two labels or more once, at its end ([`Tokens::name_ending`]), and
+    /// each run of address characters that holds an anchor (a dot between
+    /// digits, or a colon), from its start.
+    fn find_in_text(
+        &self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        if self.domain.is_empty() && self.ip.is_empty() {
+            return;
+        }
         let mut masks = std::mem::take(&mut scratch.masks);
-        let classes = (text && !(self.domain.is_empty() && self.ip.is_empty())).then(|| {
-            masks.fill(buf);
-            &masks
-        });
+        masks.fill(buf, self.wanted);
+        if !self.domain.is_empty() {
+            for end in masks.name_ends() {
+                self.name_ending(buf, end, &masks, &mut scratch.lower, out);
+            }
+        }
+        if !self.ip.is_empty() {
+            for to in masks.address_ends() {
+                let from = masks.run_start(Bytes::Ip, to, 0);
+                if to - from >= self.ip.min {
+                    self.addresses_in(buf, from, to, &mut scratch.lower, out);
+                }
+            }
+        }
+        scratch.masks = masks;
+    }
+
+    /// Host names and addresses in bytes that may hold UTF-16, around each
+    /// `.` and `:`: in ASCII by [`Tokens::name_at`] and
+    /// [`Tokens::addresses_in`] (the run of address characters around
+    /// the anchor), in UTF-16 (rarer, decoded first) every
+    /// class in the run.
+    fn find_in_bytes(
+        &self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
         let tok = |b: u8| self.token[usize::from(b)];
-        let mut covered = 0;
         let (mut names, mut addresses) = (0, 0);
         // Per byte parity: a UTF-16 string may start at any offset.
         let mut covered16 = [0usize; 2];
@@ -275,7 +335,7 @@ impl Tokens {
         };
         for at in memchr::memchr2_iter(anchors.0, anchors.1, buf) {
             if buf[at] == b'.' && at >= names && !self.domain.is_empty() {
-                names = self.name_at(buf, at, names, classes, scratch, out);
+                names = self.name_at(buf, at, names, scratch, out);
             }
             // A dot in an address has a digit on each side; one that has
             // not (`www.example`) leaves the run to an anchor that has.
@@ -283,20 +343,9 @@ impl Tokens {
                 |i: Option<usize>| i.and_then(|i| buf.get(i)).is_some_and(u8::is_ascii_digit);
             let in_address = buf[at] == b':' || digits(at.checked_sub(1)) && digits(Some(at + 1));
             if at >= addresses && in_address && !self.ip.is_empty() {
-                addresses = self.address_at(buf, at, addresses, classes, scratch, out);
-            }
-            if at >= covered && !self.url.is_empty() {
-                let (from, to) = run_around(buf, at, covered, tok);
-                covered = to;
-                let byte = |i: usize| buf.get(i).map(|&b| ascii(b));
-                let run = Run {
-                    chars: &buf[from..to],
-                    before: from.checked_sub(1).and_then(byte),
-                    after: [byte(to), byte(to + 1)],
-                };
-                self.candidates(&run, scratch, true, |lit, s, e| {
-                    out.push((2 * lit + 1, from + s, from + e))
-                });
+                let from;
+                (from, addresses) = run_around(buf, at, addresses, is_ip_char);
+                self.addresses_in(buf, from, addresses, &mut scratch.lower, out);
             }
             if buf.get(at + 1) != Some(&0) || at < covered16[at % 2] {
                 continue;
@@ -327,7 +376,67 @@ impl Tokens {
             });
         }
         scratch.chars = chars;
-        scratch.masks = masks;
+    }
+
+    /// URLs in ASCII: every literal holds `://`, so each run of literal
+    /// characters around one is searched.
+    fn urls(&self, buf: &[u8], scratch: &mut Scratch, out: &mut Vec<(usize, usize, usize)>) {
+        let tok = |b: u8| self.token[usize::from(b)];
+        let mut covered = 0;
+        for at in memchr::memmem::find_iter(buf, b"://") {
+            if at < covered {
+                continue;
+            }
+            let (from, to) = run_around(buf, at, covered, tok);
+            covered = to;
+            let byte = |i: usize| buf.get(i).map(|&b| ascii(b));
+            let run = Run {
+                chars: &buf[from..to],
+                before: from.checked_sub(1).and_then(byte),
+                after: [byte(to), byte(to + 1)],
+            };
+            self.candidates(&run, scratch, true, |lit, s, e| {
+                out.push((2 * lit + 1, from + s, from + e))
+            });
+        }
+    }
+
+    /// The host name of two labels or more that ends at `end` in
+    /// classified text: once its last two labels pass the tail filter, its
+    /// suffixes from each label start (of two labels or more: every
+    /// literal holds a dot) are looked up, back to the name's start or to
+    /// the longest literal.
+    fn name_ending(
+        &self,
+        buf: &[u8],
+        end: usize,
+        masks: &Masks,
+        lower: &mut Vec<u8>,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        let table = &self.domain;
+        // A start at `floor` may be further back: longer than any literal.
+        let floor = end.saturating_sub(table.max + 1);
+        let label = |dot: usize| masks.run_start(Bytes::Host, dot, floor);
+        // The last label follows a dot joining it to another (see
+        // `Masks::name_ends`).
+        let mut start = label(label(end).saturating_sub(1));
+        if end - start > table.max || !table.may_end(&buf[start..end]) {
+            return;
+        }
+        loop {
+            if let Some(lit) = table.get(&buf[start..end], lower) {
+                out.push((2 * lit as usize + 1, start, end));
+            }
+            let joined = start >= 2 && buf[start - 1] == b'.' && is_host_char(buf[start - 2]);
+            if !joined {
+                return;
+            }
+            start = label(start - 1);
+            if end - start > table.max {
+                return;
+            }
+        }
     }
 
     /// A host name in ASCII, from its first dot (`dot`, at or past
@@ -339,38 +448,25 @@ impl Tokens {
         buf: &[u8],
         dot: usize,
         covered: usize,
-        classes: Option<&Masks>,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
     ) -> usize {
         let host = |i: usize| buf.get(i).is_some_and(|&c| is_host_char(c));
         let starts = &mut scratch.starts;
-        let from = match classes {
-            Some(m) => m.run_start(Bytes::Host, dot, covered),
-            None => {
-                let mut from = dot;
-                while from > covered && host(from - 1) {
-                    from -= 1;
-                }
-                from
-            }
-        };
+        let mut from = dot;
+        while from > covered && host(from - 1) {
+            from -= 1;
+        }
         starts.clear();
         starts.push(from);
         // `to` is at a dot: the name goes on while a label follows.
         let mut to = dot;
         while host(to + 1) {
             starts.push(to + 1);
-            to = match classes {
-                Some(m) => m.run_end(Bytes::Host, to + 1),
-                None => {
-                    to += 1;
-                    while host(to) {
-                        to += 1;
-                    }
-                    to
-                }
-            };
+            to += 1;
+            while host(to) {
+                to += 1;
+            }
             if buf.get(to) != Some(&b'.') {
                 break;
             }
@@ -392,38 +488,28 @@ impl Tokens {
         to.max(dot + 1)
     }
 
-    /// An address in ASCII around `anchor` (a `.` or `:` at or past
-    /// `covered`): its run of address characters starts where one may, and
-    /// may end at the run's end or at a `.` or `:` the boundary rule allows
-    /// (`10.0.0.5.` ends before the last dot). Returns where the run ends.
-    fn address_at(
+    /// The addresses in an ASCII run of address characters (`from..to`,
+    /// where one may start): one may end at the run's end or at a `.` or
+    /// `:` the boundary rule allows (`10.0.0.5.` ends before the last dot).
+    fn addresses_in(
         &self,
         buf: &[u8],
-        anchor: usize,
-        covered: usize,
-        classes: Option<&Masks>,
-        scratch: &mut Scratch,
+        from: usize,
+        to: usize,
+        lower: &mut Vec<u8>,
         out: &mut Vec<(usize, usize, usize)>,
-    ) -> usize {
+    ) {
         let table = &self.ip;
         let at = |i: usize| buf.get(i).map(|&b| ascii(b));
-        let (from, to) = match classes {
-            Some(m) => (
-                m.run_start(Bytes::Ip, anchor, covered),
-                m.run_end(Bytes::Ip, anchor + 1),
-            ),
-            None => run_around(buf, anchor, covered, is_ip_char),
-        };
         for e in from + table.min..=to.min(from + table.max) {
             let end = e == to || matches!(buf[e], b'.' | b':');
             if end
                 && right_ok(Kind::Ip4, at(e), at(e + 1))
-                && let Some(lit) = table.get(&buf[from..e], &mut scratch.lower)
+                && let Some(lit) = table.get(&buf[from..e], lower)
             {
                 out.push((2 * lit as usize + 1, from, e));
             }
         }
-        to
     }
 
     /// The (literal, start, end) in a run's characters that some table
@@ -449,7 +535,11 @@ impl Tokens {
         }
         if !self.url.is_empty() {
             let n = run.chars.len();
-            for k in memchr::memmem::find_iter(run.chars, b"://") {
+            // A run is short (a line's URL): a searcher for `://` would
+            // cost more to build than the search.
+            let schemes = memchr::memchr_iter(b':', run.chars)
+                .filter(|&k| run.chars[k..].starts_with(b"://"));
+            for k in schemes {
                 let mut s = k;
                 while s > 0 && is_scheme_char(run.chars[s - 1]) {
                     s -= 1;
