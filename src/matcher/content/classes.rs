@@ -18,17 +18,28 @@
 /// is kept from one buffer to the next, not zeroed again.
 #[derive(Default)]
 pub(super) struct Masks {
-    host: Vec<u64>,
-    ip: Vec<u64>,
-    /// Bit `e`: a host name of at least two labels ends just before byte
-    /// `e` (a name can end at the buffer's end: one word more).
-    name_ends: Vec<u64>,
-    /// Bit `e`: a run of address characters holding an anchor (a `.` with
-    /// a digit on each side, or a `:` when asked: every address literal
-    /// holds one) ends just before byte `e`.
-    address_ends: Vec<u64>,
+    /// One a word, and one past the end (a name or a run can end at the
+    /// buffer's end).
+    slots: Vec<Slot>,
     words: usize,
     len: usize,
+}
+
+/// One word's masks, side by side: the fill writes one place a word.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+struct Slot {
+    host: u64,
+    ip: u64,
+    /// Bit `e`: a host name of at least two labels ends just before byte
+    /// `e`.
+    name_ends: u64,
+    /// Bit `e`: a run of address characters holding an anchor (a `.`
+    /// between digits, or a `:` when asked: every address literal holds
+    /// one) ends just before byte `e`.
+    address_ends: u64,
+    /// Bit `e`: an address may end just before byte `e` inside a run (a
+    /// `:`, or a `.` not followed by a digit: `right_ok`'s rule).
+    stops: u64,
 }
 
 /// The class of bytes a run is made of.
@@ -66,6 +77,11 @@ fn prev(x: u64, before: u64) -> u64 {
 pub(super) struct Wanted {
     /// Every `:` anchors an address run (some address literal holds one).
     pub(super) colons: bool,
+    /// Every dot between digits anchors an address run (some address
+    /// literal holds no `:` and no two such dots four bytes or less apart,
+    /// as every dotted quad does; otherwise a lone one, `Mozilla/5.0`,
+    /// anchors nothing).
+    pub(super) lone_dots: bool,
     /// Names whose last label is all digits end too (some host-name
     /// literal's is; in text they are addresses and versions: `10.0.0.1`,
     /// `Mozilla/5.0`, left to the address lookup).
@@ -85,6 +101,8 @@ struct Carry {
     lettered: bool,
     /// An address run holding an anchor goes on.
     address: bool,
+    /// The previous word's dots between digits.
+    between: u64,
 }
 
 /// `a + b + carry`, and whether it carries out of the word.
@@ -106,16 +124,19 @@ impl Word {
     /// characters other than digits marks, the same way, the runs that
     /// hold one; adding its anchors, the address runs that hold one.
     #[inline(always)]
-    fn finish(&self, carry: &mut Carry, after: &Word, wanted: Wanted) -> (u64, u64) {
+    fn finish(&self, carry: &mut Carry, after: &Word, wanted: Wanted) -> Slot {
         let joining = self.dot & prev(self.host, carry.host) & next(self.host, after.host);
         let starts = prev(joining, carry.joining);
         let (joined, label) = add(self.host, starts, carry.label);
         let (lettered, letters) = add(self.host, self.host & !self.digit, carry.lettered);
         let digit_labels = if wanted.digit_labels { u64::MAX } else { 0 };
         let ends = joined & !self.host & !joining & (lettered | digit_labels);
-        let between = prev(self.digit, carry.digit) & next(self.digit, after.digit);
+        let between = self.dot & prev(self.digit, carry.digit) & next(self.digit, after.digit);
+        // Another such dot 2, 3 or 4 bytes before.
+        let paired = (2..=4).fold(0, |m, k| m | between << k | carry.between >> (64 - k));
+        let dots = between & if wanted.lone_dots { u64::MAX } else { paired };
         let colons = if wanted.colons { self.colon } else { 0 };
-        let (anchored, address) = add(self.ip, self.dot & between | colons, carry.address);
+        let (anchored, address) = add(self.ip, dots | colons, carry.address);
         *carry = Carry {
             host: self.host,
             digit: self.digit,
@@ -123,8 +144,15 @@ impl Word {
             label,
             lettered: letters,
             address,
+            between,
         };
-        (ends, anchored & !self.ip)
+        Slot {
+            host: self.host,
+            ip: self.ip,
+            name_ends: ends,
+            address_ends: anchored & !self.ip,
+            stops: self.colon | self.dot & !next(self.digit, after.digit),
+        }
     }
 }
 
@@ -170,47 +198,63 @@ impl Masks {
     fn fill_with(&mut self, buf: &[u8], wanted: Wanted, classify: impl Fn(&[u8]) -> Word) {
         let n = buf.len().div_ceil(64);
         (self.words, self.len) = (n, buf.len());
-        for (mask, words) in [
-            (&mut self.host, n),
-            (&mut self.ip, n),
-            (&mut self.name_ends, n + 1),
-            (&mut self.address_ends, n + 1),
-        ] {
-            if mask.len() < words {
-                mask.resize(words, 0);
-            }
+        if self.slots.len() <= n {
+            self.slots.resize(n + 1, Slot::default());
         }
         let mut carry = Carry::default();
         let mut words = buf.chunks(64).map(classify);
         let mut current = words.next().unwrap_or_default();
-        let classes = self.host.iter_mut().zip(&mut self.ip);
-        let ends = self.name_ends.iter_mut().zip(&mut self.address_ends);
-        for ((host, ip), (names, addresses)) in classes.zip(ends).take(n) {
+        for slot in &mut self.slots[..n] {
             let after = words.next().unwrap_or_default();
-            (*names, *addresses) = current.finish(&mut carry, &after, wanted);
-            (*host, *ip) = (current.host, current.ip);
+            *slot = current.finish(&mut carry, &after, wanted);
             current = after;
         }
         // Past the end: a name or run reaching it ends there.
         let nothing = Word::default();
-        (self.name_ends[n], self.address_ends[n]) = nothing.finish(&mut carry, &nothing, wanted);
+        self.slots[n] = nothing.finish(&mut carry, &nothing, wanted);
     }
 
     /// Where host names of two labels or more end (exclusive), in order.
     pub(super) fn name_ends(&self) -> impl Iterator<Item = usize> + '_ {
-        bits(&self.name_ends[..=self.words])
+        bits(
+            self.slots[..=self.words]
+                .iter()
+                .map(|s| s.name_ends)
+                .enumerate(),
+        )
     }
 
     /// Where runs of address characters holding an anchor end
     /// (exclusive), in order.
     pub(super) fn address_ends(&self) -> impl Iterator<Item = usize> + '_ {
-        bits(&self.address_ends[..=self.words])
+        bits(
+            self.slots[..=self.words]
+                .iter()
+                .map(|s| s.address_ends)
+                .enumerate(),
+        )
     }
 
-    fn mask(&self, class: Class) -> &[u64] {
+    /// The places in `from..to` where an address may end inside a run
+    /// (see [`Slot::stops`]), in order.
+    pub(super) fn stops(&self, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+        let (first, to) = (from / 64, to.max(from));
+        let words = self.slots[first..to.div_ceil(64)].iter().enumerate();
+        bits(words.map(move |(k, slot)| {
+            // Bits `from % 64..` of the first word, `..to % 64` of the last.
+            let w = first + k;
+            let low = from.saturating_sub(w * 64);
+            let high = (to - w * 64).min(64);
+            (w, slot.stops & u64::MAX << low & u64::MAX >> (64 - high))
+        }))
+    }
+
+    /// The word `w` of the mask of `class`.
+    fn word(&self, class: Class, w: usize) -> u64 {
+        let slot = &self.slots[w];
         match class {
-            Class::Host => &self.host[..self.words],
-            Class::Ip => &self.ip[..self.words],
+            Class::Host => slot.host,
+            Class::Ip => slot.ip,
         }
     }
 
@@ -221,10 +265,9 @@ impl Masks {
         if i <= floor {
             return i;
         }
-        let m = self.mask(class);
         let last = i - 1;
         let mut w = last / 64;
-        let mut outside = !m[w] & (u64::MAX >> (63 - last % 64));
+        let mut outside = !self.word(class, w) & (u64::MAX >> (63 - last % 64));
         loop {
             if outside != 0 {
                 let at = w * 64 + 63 - outside.leading_zeros() as usize;
@@ -234,14 +277,14 @@ impl Masks {
                 return floor;
             }
             w -= 1;
-            outside = !m[w];
+            outside = !self.word(class, w);
         }
     }
 }
 
-/// The set bits of `mask`, in order.
-fn bits(mask: &[u64]) -> impl Iterator<Item = usize> + '_ {
-    mask.iter().enumerate().flat_map(|(w, &word)| {
+/// The set bits of the words (each with its index), in order.
+fn bits(words: impl Iterator<Item = (usize, u64)>) -> impl Iterator<Item = usize> {
+    words.flat_map(|(w, word)| {
         let mut rest = word;
         std::iter::from_fn(move || {
             (rest != 0).then(|| {
@@ -369,21 +412,16 @@ mod tests {
 
     impl Masks {
         /// The masks' words that are the buffer's.
-        fn used(&self) -> [&[u64]; 4] {
-            let n = self.words;
-            [
-                &self.host[..n],
-                &self.ip[..n],
-                &self.name_ends[..=n],
-                &self.address_ends[..=n],
-            ]
+        fn used(&self) -> &[Slot] {
+            &self.slots[..=self.words]
         }
     }
 
     fn every_wanted() -> impl Iterator<Item = Wanted> {
-        (0..4).map(|k| Wanted {
+        (0..8).map(|k| Wanted {
             colons: k & 1 != 0,
             digit_labels: k & 2 != 0,
+            lone_dots: k & 4 != 0,
         })
     }
 
@@ -417,8 +455,10 @@ mod tests {
     /// joining two host characters, where no further label follows
     /// (`right_ok` for a domain), unless the label is all digits and those
     /// are not asked for; a run of address characters ends where the next
-    /// byte is none, if it holds a dot between digits, or a colon when
-    /// asked.
+    /// byte is none, if it holds a dot between digits (with another 2 to 4
+    /// bytes before it, unless lone ones are asked for), or a colon when
+    /// asked; inside a run, an address may end at a colon or at a dot no
+    /// digit follows.
     #[test]
     fn name_and_address_ends_follow_the_byte_rules() {
         let host = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
@@ -446,10 +486,13 @@ mod tests {
                         joined && !more && (wanted.digit_labels || !digits)
                     })
                     .collect();
-                let anchor = |i: usize| {
+                let between = |i: usize| {
                     let digit = |j: Option<usize>| j.is_some_and(|j| at(j).is_ascii_digit());
                     buf[i] == b'.' && digit(i.checked_sub(1)) && digit(Some(i + 1))
-                        || wanted.colons && buf[i] == b':'
+                };
+                let paired = |i: usize| (2..=4).any(|k| i >= k && between(i - k));
+                let anchor = |i: usize| {
+                    between(i) && (wanted.lone_dots || paired(i)) || wanted.colons && buf[i] == b':'
                 };
                 let anchors: Vec<usize> = (1..=buf.len())
                     .filter(|&e| ip(buf[e - 1]) && !ip(at(e)))
@@ -457,6 +500,15 @@ mod tests {
                     .collect();
                 assert_eq!(masks.name_ends().collect::<Vec<_>>(), ends, "{buf:?}");
                 assert_eq!(masks.address_ends().collect::<Vec<_>>(), anchors, "{buf:?}");
+                let stop =
+                    |p: usize| buf[p] == b':' || buf[p] == b'.' && !at(p + 1).is_ascii_digit();
+                let len = buf.len();
+                for (from, to) in [(0, len), (1, len), (len / 3, len / 2), (63, 130), (64, 64)] {
+                    let (from, to) = (from.min(len), to.min(len));
+                    let want: Vec<usize> = (from..to).filter(|&p| stop(p)).collect();
+                    let got: Vec<usize> = masks.stops(from, to).collect();
+                    assert_eq!(got, want, "stops in {from}..{to} of {buf:?}");
+                }
                 seen[0] += ends.len();
                 seen[1] += anchors.len();
             }

@@ -249,6 +249,7 @@ impl ContentSet {
                 }
             }
         }
+        tokens.index();
         let max_len = bytes
             .iter()
             .map(Vec::len)

@@ -81,6 +81,13 @@ struct Table {
     /// tail has no bit is turned away whole, not probed at each label
     /// (`www4.site6132.example.net`: one probe, not four).
     tails: Vec<u64>,
+    /// Host names: one bit per hash of a literal's last [`Table::end_len`]
+    /// bytes, folded (see [`Table::end_word`]). A name in text that ends
+    /// no literal is most often turned away by one load and one multiply,
+    /// before its labels are found.
+    ends: Vec<u64>,
+    /// The shortest literal's length, at most 8 (0 until indexed).
+    end_len: usize,
     min: usize,
     max: usize,
 }
@@ -121,6 +128,42 @@ impl Table {
         self.tails
             .get(k / 64)
             .is_none_or(|w| w & 1 << (k % 64) != 0)
+    }
+
+    /// Indexes the literals' last bytes (once every literal is added).
+    fn index_ends(&mut self) {
+        self.end_len = self.min.min(8);
+        self.ends = vec![0; 1 << 10];
+        let keys: Vec<usize> = self
+            .by_text
+            .keys()
+            .map(|t| self.end_key(t, t.len()))
+            .collect();
+        for k in keys {
+            self.ends[k / 64] |= 1 << (k % 64);
+        }
+    }
+
+    /// The 8 bytes before `end` (which must be at least 8, or the text
+    /// be that long) folded as both cases and every host character fold
+    /// alike, their last [`Table::end_len`] kept, hashed to 16 bits.
+    fn end_key(&self, t: &[u8], end: usize) -> usize {
+        let mut word = [0u8; 8];
+        let from = end.saturating_sub(8);
+        word[8 - (end - from)..].copy_from_slice(&t[from..end]);
+        let w = u64::from_le_bytes(word) | 0x2020_2020_2020_2020;
+        let kept = w >> (64 - 8 * self.end_len);
+        (kept.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize
+    }
+
+    /// Whether a literal may end at `end` in `buf` (`true` when the bytes
+    /// before it are too few to tell).
+    fn may_end_at(&self, buf: &[u8], end: usize) -> bool {
+        if end < 8 || self.end_len == 0 {
+            return true;
+        }
+        let k = self.end_key(buf, end);
+        self.ends[k / 64] & 1 << (k % 64) != 0
     }
 
     fn add(&mut self, text: &str, literal: u32) {
@@ -216,7 +259,15 @@ impl Tokens {
         match class {
             Class::Ip => {
                 self.ip.add(text, literal);
-                self.wanted.colons |= text.contains(':');
+                let t = text.as_bytes();
+                let digit = |i: usize| t.get(i).is_some_and(u8::is_ascii_digit);
+                let dots: Vec<usize> = (1..t.len())
+                    .filter(|&i| t[i] == b'.' && digit(i - 1) && digit(i + 1))
+                    .collect();
+                let paired = dots.windows(2).any(|d| d[1] - d[0] <= 4);
+                let colon = text.contains(':');
+                self.wanted.colons |= colon;
+                self.wanted.lone_dots |= !colon && !paired;
             }
             Class::Domain => {
                 let last = text.rsplit('.').next().unwrap_or(text);
@@ -237,6 +288,14 @@ impl Tokens {
 
     pub(super) fn is_empty(&self) -> bool {
         self.token.is_empty()
+    }
+
+    /// Once every literal is added: indexes what the lookup of host names
+    /// in text reads first.
+    pub(super) fn index(&mut self) {
+        if !self.domain.is_empty() {
+            self.domain.index_ends();
+        }
     }
 
     /// Bytes of the longest literal in UTF-16.
@@ -297,11 +356,17 @@ impl Tokens {
             }
         }
         if !self.ip.is_empty() {
+            let (min, max) = (self.ip.min, self.ip.max);
             for to in masks.address_ends() {
                 let from = masks.run_start(Bytes::Ip, to, 0);
-                if to - from >= self.ip.min {
-                    self.addresses_in(buf, from, to, &mut scratch.lower, out);
+                if to - from < min {
+                    continue;
                 }
+                // Inside the run, where the masks allow; at its end, where
+                // nothing of an address follows, always.
+                let inside = masks.stops(from + min, to.min(from + max + 1));
+                let end = (to - from <= max).then_some(to);
+                self.addresses_ending(buf, from, inside.chain(end), &mut scratch.lower, out);
             }
         }
         scratch.masks = masks;
@@ -420,6 +485,9 @@ impl Tokens {
         let label = |dot: usize| masks.run_start(Bytes::Host, dot, floor);
         // The last label follows a dot joining it to another (see
         // `Masks::name_ends`).
+        if !table.may_end_at(buf, end) {
+            return;
+        }
         let mut start = label(label(end).saturating_sub(1));
         if end - start > table.max || !table.may_end(&buf[start..end]) {
             return;
@@ -489,8 +557,9 @@ impl Tokens {
     }
 
     /// The addresses in an ASCII run of address characters (`from..to`,
-    /// where one may start): one may end at the run's end or at a `.` or
-    /// `:` the boundary rule allows (`10.0.0.5.` ends before the last dot).
+    /// where one may start) found by reading its bytes: one may end at the
+    /// run's end or at a `.` or `:` the boundary rule allows (`10.0.0.5.`
+    /// ends before the last dot).
     fn addresses_in(
         &self,
         buf: &[u8],
@@ -499,14 +568,24 @@ impl Tokens {
         lower: &mut Vec<u8>,
         out: &mut Vec<(usize, usize, usize)>,
     ) {
-        let table = &self.ip;
         let at = |i: usize| buf.get(i).map(|&b| ascii(b));
-        for e in from + table.min..=to.min(from + table.max) {
-            let end = e == to || matches!(buf[e], b'.' | b':');
-            if end
-                && right_ok(Kind::Ip4, at(e), at(e + 1))
-                && let Some(lit) = table.get(&buf[from..e], lower)
-            {
+        let ends = (from + self.ip.min..=to.min(from + self.ip.max)).filter(|&e| {
+            (e == to || matches!(buf[e], b'.' | b':')) && right_ok(Kind::Ip4, at(e), at(e + 1))
+        });
+        self.addresses_ending(buf, from, ends, lower, out);
+    }
+
+    /// The addresses from `from` to each of `ends`.
+    fn addresses_ending(
+        &self,
+        buf: &[u8],
+        from: usize,
+        ends: impl Iterator<Item = usize>,
+        lower: &mut Vec<u8>,
+        out: &mut Vec<(usize, usize, usize)>,
+    ) {
+        for e in ends {
+            if let Some(lit) = self.ip.get(&buf[from..e], lower) {
                 out.push((2 * lit as usize + 1, from, e));
             }
         }
