@@ -133,7 +133,11 @@ impl Word {
         let ends = joined & !self.host & !joining & (lettered | digit_labels);
         let between = self.dot & prev(self.digit, carry.digit) & next(self.digit, after.digit);
         // Another such dot 2, 3 or 4 bytes before.
-        let paired = (2..=4).fold(0, |m, k| m | between << k | carry.between >> (64 - k));
+        let before = carry.between;
+        let paired = (between | between << 1 | between << 2) << 2
+            | before >> 62
+            | before >> 61
+            | before >> 60;
         let dots = between & if wanted.lone_dots { u64::MAX } else { paired };
         let colons = if wanted.colons { self.colon } else { 0 };
         let (anchored, address) = add(self.ip, dots | colons, carry.address);
@@ -214,25 +218,12 @@ impl Masks {
         self.slots[n] = nothing.finish(&mut carry, &nothing, wanted);
     }
 
-    /// Where host names of two labels or more end (exclusive), in order.
-    pub(super) fn name_ends(&self) -> impl Iterator<Item = usize> + '_ {
-        bits(
-            self.slots[..=self.words]
-                .iter()
-                .map(|s| s.name_ends)
-                .enumerate(),
-        )
-    }
-
-    /// Where runs of address characters holding an anchor end
-    /// (exclusive), in order.
-    pub(super) fn address_ends(&self) -> impl Iterator<Item = usize> + '_ {
-        bits(
-            self.slots[..=self.words]
-                .iter()
-                .map(|s| s.address_ends)
-                .enumerate(),
-        )
+    /// Each word's index, the host names of two labels or more that end
+    /// in it and the runs of address characters holding an anchor that do
+    /// (bit `i`: just before byte `64 * index + i`).
+    pub(super) fn ends(&self) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
+        let slots = self.slots[..=self.words].iter().enumerate();
+        slots.map(|(w, s)| (w, s.name_ends, s.address_ends))
     }
 
     /// The places in `from..to` where an address may end inside a run
@@ -430,7 +421,14 @@ mod tests {
     /// word's.
     fn buffers() -> impl Iterator<Item = Vec<u8>> {
         let mut rng = 7u64;
-        [0, 1, 2, 63, 64, 65, 127, 128, 130, 300, 1000]
+        // Addresses and names across a word's edge, at every offset.
+        let edges = (20..80).map(|at| {
+            let piece = b"12.34.56 123.234.101 1.2.3.4:5 a.bc";
+            let mut buf = vec![b' '; 140];
+            buf[at..at + piece.len()].copy_from_slice(piece);
+            buf
+        });
+        let random = [0, 1, 2, 63, 64, 65, 127, 128, 130, 300, 1000]
             .into_iter()
             .map(move |len| {
                 (0..len)
@@ -447,7 +445,8 @@ mod tests {
                         }
                     })
                     .collect()
-            })
+            });
+        edges.chain(random)
     }
 
     /// Name ends and address run ends are where the byte rules put them:
@@ -498,8 +497,15 @@ mod tests {
                     .filter(|&e| ip(buf[e - 1]) && !ip(at(e)))
                     .filter(|&e| (start(e, &ip)..e).any(anchor))
                     .collect();
-                assert_eq!(masks.name_ends().collect::<Vec<_>>(), ends, "{buf:?}");
-                assert_eq!(masks.address_ends().collect::<Vec<_>>(), anchors, "{buf:?}");
+                let set = |word: u64, w: usize| {
+                    (0..64)
+                        .filter(move |i| word >> i & 1 != 0)
+                        .map(move |i| w * 64 + i)
+                };
+                let names = masks.ends().flat_map(|(w, n, _)| set(n, w));
+                let addresses = masks.ends().flat_map(|(w, _, a)| set(a, w));
+                assert_eq!(names.collect::<Vec<_>>(), ends, "{buf:?}");
+                assert_eq!(addresses.collect::<Vec<_>>(), anchors, "{buf:?}");
                 let stop =
                     |p: usize| buf[p] == b':' || buf[p] == b'.' && !at(p + 1).is_ascii_digit();
                 let len = buf.len();

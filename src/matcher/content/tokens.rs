@@ -350,14 +350,21 @@ impl Tokens {
         }
         let mut masks = std::mem::take(&mut scratch.masks);
         masks.fill(buf, self.wanted);
-        if !self.domain.is_empty() {
-            for end in masks.name_ends() {
+        let (min, max) = (self.ip.min, self.ip.max);
+        // Ends of the kinds some literal is of.
+        let kinds = |table: &Table| if table.is_empty() { 0 } else { u64::MAX };
+        let (name_kind, address_kind) = (kinds(&self.domain), kinds(&self.ip));
+        // One pass over the words: most hold no end of either kind.
+        for (w, names, addresses) in masks.ends() {
+            let (mut names, mut addresses) = (names & name_kind, addresses & address_kind);
+            while names != 0 {
+                let end = w * 64 + names.trailing_zeros() as usize;
+                names &= names - 1;
                 self.name_ending(buf, end, &masks, &mut scratch.lower, out);
             }
-        }
-        if !self.ip.is_empty() {
-            let (min, max) = (self.ip.min, self.ip.max);
-            for to in masks.address_ends() {
+            while addresses != 0 {
+                let to = w * 64 + addresses.trailing_zeros() as usize;
+                addresses &= addresses - 1;
                 let from = masks.run_start(Bytes::Ip, to, 0);
                 if to - from < min {
                     continue;
