@@ -5,41 +5,79 @@
 //!
 //! In text such as proxy logs every line holds several dotted names, and
 //! walking their bytes (then every dot of them) one at a time was most of
-//! the token lookup's time. One pass over the buffer classifies 16 bytes
-//! per vector compare; a few word operations then give one bit per place
-//! the lookup must visit (see [`Word::finish`]). Binary data, whose few
-//! dots sit in short runs, keeps the byte loops (`Tokens::find` classifies
-//! only text).
+//! the token lookup's time. One pass over the buffer classifies it, a
+//! vector compare a class; a second gives, from a word and its
+//! neighbours, one bit per place the lookup must visit (see
+//! [`Word::finish`]), eight words at once where the CPU has AVX-512
+//! ([`avx512`]). Binary data, whose few dots sit in short runs, keeps the
+//! byte loops (`Tokens::find` classifies only text).
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// Bit `i % 64` of word `i / 64` of each mask: whether byte `i` is a host
 /// character (`super::is_host_char`) or an address character (a hex
-/// digit, `.` or `:`), or ends a host name or an address run. Only the
-/// first `words` words (one more for the ends) are the buffer's: the room
-/// is kept from one buffer to the next, not zeroed again.
+/// digit, `.` or `:`), or ends a host name or an address run. The room is
+/// kept from one buffer to the next: only the words of the buffer and the
+/// padding after them are written, the rest not read.
 #[derive(Default)]
 pub(super) struct Masks {
-    /// One a word, and one past the end (a name or a run can end at the
-    /// buffer's end).
-    slots: Vec<Slot>,
+    /// Each word's classes at index `w + 1`: a zero word before the first
+    /// and after the last [`Masks::places`] word, so that a word's
+    /// neighbours are read without a check.
+    classes: Classes,
+    places: Places,
+    /// Words of the buffer.
     words: usize,
+    /// Words of [`Places`]: one past the buffer's (a name or a run can end
+    /// at its end), rounded up to a multiple of 8 (a vector's).
+    padded: usize,
     len: usize,
 }
 
-/// One word's masks, side by side: the fill writes one place a word.
-#[derive(Clone, Copy, Default, Debug, PartialEq)]
-struct Slot {
-    host: u64,
-    ip: u64,
+/// The classes of bytes, one mask each.
+#[derive(Default)]
+struct Classes {
+    host: Vec<u64>,
+    ip: Vec<u64>,
+    dot: Vec<u64>,
+    digit: Vec<u64>,
+    colon: Vec<u64>,
+}
+
+/// The places the lookup visits, at index `w`.
+#[derive(Default)]
+struct Places {
     /// Bit `e`: a host name of at least two labels ends just before byte
     /// `e`.
-    name_ends: u64,
+    name_ends: Vec<u64>,
     /// Bit `e`: a run of address characters holding an anchor (a `.`
     /// between digits, or a `:` when asked: every address literal holds
     /// one) ends just before byte `e`.
-    address_ends: u64,
+    address_ends: Vec<u64>,
     /// Bit `e`: an address may end just before byte `e` inside a run (a
     /// `:`, or a `.` not followed by a digit: `right_ok`'s rule).
+    stops: Vec<u64>,
+}
+
+/// One word's places.
+struct Slot {
+    name_ends: u64,
+    address_ends: u64,
     stops: u64,
+}
+
+impl Classes {
+    /// The classes at index `i` (word `i - 1`).
+    fn word(&self, i: usize) -> Word {
+        Word {
+            host: self.host[i],
+            ip: self.ip[i],
+            dot: self.dot[i],
+            digit: self.digit[i],
+            colon: self.colon[i],
+        }
+    }
 }
 
 /// The class of bytes a run is made of.
@@ -151,8 +189,6 @@ impl Word {
             between,
         };
         Slot {
-            host: self.host,
-            ip: self.ip,
             name_ends: ends,
             address_ends: anchored & !self.ip,
             stops: self.colon | self.dot & !next(self.digit, after.digit),
@@ -165,27 +201,22 @@ impl Masks {
     pub(super) fn fill(&mut self, buf: &[u8], wanted: Wanted) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU has AVX-512BW.
-            return unsafe { self.fill_avx512(buf, wanted) };
+            self.size(buf.len());
+            // SAFETY: the CPU has AVX-512BW (and so AVX-512F).
+            unsafe {
+                avx512::classify(buf, &mut self.classes);
+                avx512::finish(&self.classes, &mut self.places, self.padded, wanted);
+            }
+            return;
         }
         self.fill_portable(buf, wanted);
     }
 
-    /// [`Masks::fill`] with what every x86-64 CPU has (SSE2).
+    /// [`Masks::fill`] with what every x86-64 CPU has: SSE2 compares and
+    /// a word at a time.
     fn fill_portable(&mut self, buf: &[u8], wanted: Wanted) {
         self.fill_with(buf, wanted, |word| match word.try_into() {
             Ok(whole) => classify64(whole),
-            Err(_) => classify_bytes(word),
-        });
-    }
-
-    /// [`Masks::fill`] with each word classified by one AVX-512 compare a
-    /// class (the loop compiled for it, so that the compares inline).
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512bw")]
-    fn fill_avx512(&mut self, buf: &[u8], wanted: Wanted) {
-        self.fill_with(buf, wanted, |word| match word.try_into() {
-            Ok(whole) => classify_avx512(whole),
             Err(_) => classify_bytes(word),
         });
     }
@@ -197,55 +228,86 @@ impl Masks {
     }
 
     /// Classifies `buf` 64 bytes (a mask word) at a time with `classify`,
-    /// each word finished once the next one is known.
-    #[inline(always)]
+    /// then finishes each word from its neighbours.
     fn fill_with(&mut self, buf: &[u8], wanted: Wanted, classify: impl Fn(&[u8]) -> Word) {
-        let n = buf.len().div_ceil(64);
-        (self.words, self.len) = (n, buf.len());
-        if self.slots.len() <= n {
-            self.slots.resize(n + 1, Slot::default());
+        self.size(buf.len());
+        let c = &mut self.classes;
+        for (w, word) in buf.chunks(64).map(classify).enumerate() {
+            c.host[w + 1] = word.host;
+            c.ip[w + 1] = word.ip;
+            c.dot[w + 1] = word.dot;
+            c.digit[w + 1] = word.digit;
+            c.colon[w + 1] = word.colon;
         }
         let mut carry = Carry::default();
-        let mut words = buf.chunks(64).map(classify);
-        let mut current = words.next().unwrap_or_default();
-        for slot in &mut self.slots[..n] {
-            let after = words.next().unwrap_or_default();
-            *slot = current.finish(&mut carry, &after, wanted);
-            current = after;
+        let p = &mut self.places;
+        for w in 0..self.padded {
+            let slot = c.word(w + 1).finish(&mut carry, &c.word(w + 2), wanted);
+            p.name_ends[w] = slot.name_ends;
+            p.address_ends[w] = slot.address_ends;
+            p.stops[w] = slot.stops;
         }
-        // Past the end: a name or run reaching it ends there.
-        let nothing = Word::default();
-        self.slots[n] = nothing.finish(&mut carry, &nothing, wanted);
+    }
+
+    /// Sizes the room for `len` bytes and zeroes the padding around the
+    /// words the classification writes.
+    fn size(&mut self, len: usize) {
+        let n = len.div_ceil(64);
+        let padded = (n + 1).next_multiple_of(8);
+        (self.words, self.padded, self.len) = (n, padded, len);
+        let c = &mut self.classes;
+        for mask in [
+            &mut c.host,
+            &mut c.ip,
+            &mut c.dot,
+            &mut c.digit,
+            &mut c.colon,
+        ] {
+            if mask.len() < padded + 2 {
+                mask.resize(padded + 2, 0);
+            }
+            mask[0] = 0;
+            mask[n + 1..padded + 2].fill(0);
+        }
+        let p = &mut self.places;
+        for mask in [&mut p.name_ends, &mut p.address_ends, &mut p.stops] {
+            if mask.len() < padded {
+                mask.resize(padded, 0);
+            }
+        }
     }
 
     /// Each word's index, the host names of two labels or more that end
     /// in it and the runs of address characters holding an anchor that do
     /// (bit `i`: just before byte `64 * index + i`).
     pub(super) fn ends(&self) -> impl Iterator<Item = (usize, u64, u64)> + '_ {
-        let slots = self.slots[..=self.words].iter().enumerate();
-        slots.map(|(w, s)| (w, s.name_ends, s.address_ends))
+        let p = &self.places;
+        let n = self.words + 1;
+        let pairs = p.name_ends[..n].iter().zip(&p.address_ends[..n]);
+        pairs
+            .enumerate()
+            .map(|(w, (&names, &addresses))| (w, names, addresses))
     }
 
     /// The places in `from..to` where an address may end inside a run
-    /// (see [`Slot::stops`]), in order.
+    /// (see [`Places::stops`]), in order.
     pub(super) fn stops(&self, from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
         let (first, to) = (from / 64, to.max(from));
-        let words = self.slots[first..to.div_ceil(64)].iter().enumerate();
-        bits(words.map(move |(k, slot)| {
+        let words = self.places.stops[first..to.div_ceil(64)].iter().enumerate();
+        bits(words.map(move |(k, &stops)| {
             // Bits `from % 64..` of the first word, `..to % 64` of the last.
             let w = first + k;
             let low = from.saturating_sub(w * 64);
             let high = (to - w * 64).min(64);
-            (w, slot.stops & u64::MAX << low & u64::MAX >> (64 - high))
+            (w, stops & u64::MAX << low & u64::MAX >> (64 - high))
         }))
     }
 
     /// The word `w` of the mask of `class`.
     fn word(&self, class: Class, w: usize) -> u64 {
-        let slot = &self.slots[w];
         match class {
-            Class::Host => slot.host,
-            Class::Ip => slot.ip,
+            Class::Host => self.classes.host[w + 1],
+            Class::Ip => self.classes.ip[w + 1],
         }
     }
 
@@ -345,31 +407,6 @@ fn classify64(bytes: &[u8; 64]) -> Word {
     w
 }
 
-/// The classes of 64 bytes in AVX-512: each compare gives a class's mask
-/// whole.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-fn classify_avx512(bytes: &[u8; 64]) -> Word {
-    use std::arch::x86_64::*;
-    // SAFETY: `bytes` holds 64 bytes (an unaligned load).
-    let x = unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) };
-    let within = |d: __m512i, span: u8| _mm512_cmple_epu8_mask(d, _mm512_set1_epi8(span as i8));
-    let is = |c: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(c as i8));
-    let digit = within(_mm512_sub_epi8(x, _mm512_set1_epi8(b'0' as i8)), 9);
-    let letter = _mm512_sub_epi8(
-        _mm512_or_si512(x, _mm512_set1_epi8(0x20)),
-        _mm512_set1_epi8(b'a' as i8),
-    );
-    let (dot, colon) = (is(b'.'), is(b':'));
-    Word {
-        host: digit | within(letter, 25) | is(b'-') | is(b'_'),
-        ip: digit | within(letter, 5) | dot | colon,
-        dot,
-        digit,
-        colon,
-    }
-}
-
 #[cfg(not(target_arch = "x86_64"))]
 fn classify64(bytes: &[u8; 64]) -> Word {
     classify_bytes(bytes)
@@ -402,9 +439,12 @@ mod tests {
     }
 
     impl Masks {
-        /// The masks' words that are the buffer's.
-        fn used(&self) -> &[Slot] {
-            &self.slots[..=self.words]
+        /// The masks' words that are the buffer's, with their padding.
+        fn used(&self) -> Vec<&[u64]> {
+            let (c, p, m) = (&self.classes, &self.places, self.padded);
+            let classes = [&c.host, &c.ip, &c.dot, &c.digit, &c.colon].map(|v| &v[..m + 2]);
+            let places = [&p.name_ends, &p.address_ends, &p.stops].map(|v| &v[..m]);
+            classes.into_iter().chain(places).collect()
         }
     }
 
@@ -421,12 +461,33 @@ mod tests {
     /// word's.
     fn buffers() -> impl Iterator<Item = Vec<u8>> {
         let mut rng = 7u64;
-        // Addresses and names across a word's edge, at every offset.
-        let edges = (20..80).map(|at| {
-            let piece = b"12.34.56 123.234.101 1.2.3.4:5 a.bc";
-            let mut buf = vec![b' '; 140];
-            buf[at..at + piece.len()].copy_from_slice(piece);
-            buf
+        // Addresses and names across a word's edge, at every offset, and
+        // across the edge of a block of eight words (byte 512).
+        let edges = [64, 512].into_iter().flat_map(|edge| {
+            (edge - 44..edge + 16).map(|at| {
+                let piece = b"12.34.56 123.234.101 1.2.3.4:5 a.bc";
+                let mut buf = vec![b' '; 600];
+                buf[at..at + piece.len()].copy_from_slice(piece);
+                buf
+            })
+        });
+        // Runs longer than a word, whose sums carry through whole words
+        // (and from one block of eight to the next): a label, a label of
+        // digits after a letter, address runs.
+        let heads: [(&[u8], u8); 4] = [
+            (b"x.", b'a'),
+            (b"x.a", b'9'),
+            (b"1.2.3.4", b'9'),
+            (b"1.2.3.4", b'f'),
+        ];
+        let long = heads.into_iter().flat_map(|(head, fill)| {
+            [0, 300, 440, 500].map(move |pad| {
+                let mut buf = vec![b' '; pad];
+                buf.extend_from_slice(head);
+                buf.extend(std::iter::repeat_n(fill, 300));
+                buf.push(b' ');
+                buf
+            })
         });
         let random = [0, 1, 2, 63, 64, 65, 127, 128, 130, 300, 1000]
             .into_iter()
@@ -446,7 +507,7 @@ mod tests {
                     })
                     .collect()
             });
-        edges.chain(random)
+        edges.chain(long).chain(random)
     }
 
     /// Name ends and address run ends are where the byte rules put them:
