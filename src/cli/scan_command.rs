@@ -355,18 +355,21 @@ pub fn prepare(args: &ScanArgs, started: Timestamp) -> Result<Option<Prepared>> 
         show_progress,
         &format!("compiling {} active IOC(s)", bundle.active_iocs().count()),
     );
-    let mut matcher = Matcher::new(&bundle).map_err(anyhow::Error::msg)?;
     // Searching bytes that are read anyway costs little (README, "File
     // content"); reading every byte only to search it is asked for.
-    let content = args.content || !args.no_content && !matcher.digests_needed().is_empty();
-    let content_search = if content {
-        let (iocs, unsearched) = matcher
-            .search_content(&bundle)
-            .map_err(anyhow::Error::msg)?;
-        (iocs + unsearched > 0).then_some(report::ContentSearch { iocs, unsearched })
-    } else {
-        None
-    };
+    let content = args.content || !args.no_content && Matcher::wants_digests(&bundle);
+    let matcher = Matcher::with_content(&bundle, content).map_err(anyhow::Error::msg)?;
+    debug_assert_eq!(
+        Matcher::wants_digests(&bundle),
+        !matcher.digests_needed().is_empty(),
+        "the content default must follow the digests the scan reads"
+    );
+    let content_search =
+        content
+            .then(|| matcher.content_search())
+            .and_then(|(iocs, unsearched)| {
+                (iocs + unsearched > 0).then_some(report::ContentSearch { iocs, unsearched })
+            });
     let compiled = clock.elapsed();
     drop(stage);
 

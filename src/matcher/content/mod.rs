@@ -150,9 +150,11 @@ impl ContentSet {
     /// [`DFA_PATTERNS`] the automaton is a slow NFA of hundreds of
     /// megabytes.
     pub(crate) fn build(bundle: &Bundle, by_token: Option<bool>) -> Result<ContentSet, String> {
-        let mut by_literal: HashMap<String, Vec<Target>> = HashMap::new();
+        // 100,000 IOCs are 100,000 entries: a fast hash (the keys are the
+        // bundle's, not an attacker's choice of collisions in one map).
+        let mut by_literal: crate::bundle::IdMap<String, Vec<Target>> = Default::default();
         let mut unsearched = 0;
-        let mut searched = std::collections::HashSet::new();
+        let mut searched = crate::bundle::IdMap::<IocIdx, ()>::default();
         for (ioc, i) in bundle.active_iocs() {
             let (left, right) = match i.function {
                 DetectionFunction::Equals => (true, true),
@@ -167,7 +169,7 @@ impl ContentSet {
             let v = i.value.trim();
             let mut add = |literal: String, kind, url| {
                 if !literal.is_empty() {
-                    searched.insert(ioc);
+                    searched.insert(ioc, ());
                     let t = Target {
                         ioc,
                         kind,
