@@ -82,7 +82,7 @@ struct Table {
     /// (`www4.site6132.example.net`: one probe, not four).
     tails: Vec<u64>,
     /// Host names: one bit per hash of a literal's last [`Table::end_len`]
-    /// bytes, folded (see [`Table::end_word`]). A name in text that ends
+    /// bytes, folded (see [`Table::end_hash`]). A name in text that ends
     /// no literal is most often turned away by one load and one multiply,
     /// before its labels are found.
     ends: Vec<u64>,
@@ -134,35 +134,44 @@ impl Table {
     fn index_ends(&mut self) {
         self.end_len = self.min.min(8);
         self.ends = vec![0; 1 << 10];
-        let keys: Vec<usize> = self
-            .by_text
-            .keys()
-            .map(|t| self.end_key(t, t.len()))
-            .collect();
+        let keys: Vec<usize> = self.by_text.keys().map(|t| self.end_key(t)).collect();
         for k in keys {
             self.ends[k / 64] |= 1 << (k % 64);
         }
     }
 
-    /// The 8 bytes before `end` (which must be at least 8, or the text
-    /// be that long) folded as both cases and every host character fold
-    /// alike, their last [`Table::end_len`] kept, hashed to 16 bits.
-    fn end_key(&self, t: &[u8], end: usize) -> usize {
+    /// A literal's last bytes as [`Table::may_end_at`] reads them in text:
+    /// the literal placed at the end of a zeroed word (what lies before it
+    /// in text is shifted out).
+    fn end_key(&self, literal: &[u8]) -> usize {
         let mut word = [0u8; 8];
-        let from = end.saturating_sub(8);
-        word[8 - (end - from)..].copy_from_slice(&t[from..end]);
-        let w = u64::from_le_bytes(word) | 0x2020_2020_2020_2020;
-        let kept = w >> (64 - 8 * self.end_len);
+        let kept = literal.len().min(8);
+        word[8 - kept..].copy_from_slice(&literal[literal.len() - kept..]);
+        self.end_hash(u64::from_le_bytes(word))
+    }
+
+    /// The 8 bytes before `end` in text (one load), folded as both cases
+    /// and every host character fold alike, their last
+    /// [`Table::end_len`] kept, hashed to 16 bits.
+    fn end_hash(&self, word: u64) -> usize {
+        let kept = (word | 0x2020_2020_2020_2020) >> (64 - 8 * self.end_len);
         (kept.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize
     }
 
     /// Whether a literal may end at `end` in `buf` (`true` when the bytes
     /// before it are too few to tell).
     fn may_end_at(&self, buf: &[u8], end: usize) -> bool {
-        if end < 8 || self.end_len == 0 {
+        let Some(&word) = end
+            .checked_sub(8)
+            .and_then(|from| buf.get(from..end))
+            .and_then(|b| b.as_array::<8>())
+        else {
+            return true;
+        };
+        if self.end_len == 0 {
             return true;
         }
-        let k = self.end_key(buf, end);
+        let k = self.end_hash(u64::from_le_bytes(word));
         self.ends[k / 64] & 1 << (k % 64) != 0
     }
 
