@@ -353,8 +353,8 @@ impl Tokens {
 
     /// Host names and addresses in text, from its bit masks: each name of
     /// two labels or more once, at its end ([`Tokens::name_ending`]), and
-    /// each run of address characters that holds an anchor (a dot between
-    /// digits, or a colon), from its start.
+    /// each run of address characters that holds an anchor (see
+    /// `classes::Wanted`), from its start.
     fn find_in_text(
         &self,
         buf: &[u8],
@@ -496,10 +496,10 @@ impl Tokens {
     }
 
     /// The host name of two labels or more that ends at `end` in
-    /// classified text: once its last two labels pass the tail filter, its
-    /// suffixes from each label start (of two labels or more: every
-    /// literal holds a dot) are looked up, back to the name's start or to
-    /// the longest literal.
+    /// classified text: once its last bytes and its last two labels pass
+    /// the filters, its suffixes from each label start (of two labels or
+    /// more: every literal holds a dot) are looked up, back to the name's
+    /// start or to the longest literal.
     fn name_ending(
         &self,
         buf: &[u8],
@@ -513,7 +513,7 @@ impl Tokens {
         let floor = end.saturating_sub(table.max + 1);
         let label = |dot: usize| masks.run_start(Bytes::Host, dot, floor);
         // The last label follows a dot joining it to another (see
-        // `Masks::name_ends`).
+        // `classes::Word::finish`).
         if !table.may_end_at(buf, end) {
             return;
         }
