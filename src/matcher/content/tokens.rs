@@ -199,7 +199,8 @@ impl Table {
 
     /// The literal `t` is, in any case (`lower` is room to lower-case it).
     fn get(&self, t: &[u8], lower: &mut Vec<u8>) -> Option<u32> {
-        if t.len() < self.min || t.len() > self.max {
+        // An empty table's bounds are 0: `key` reads two bytes at each end.
+        if t.len() < self.min.max(2) || t.len() > self.max {
             return None;
         }
         let k = key(t);
