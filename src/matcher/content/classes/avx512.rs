@@ -14,21 +14,14 @@ use std::arch::x86_64::*;
 
 use super::{Classes, Places, Wanted, Word, classify_bytes};
 
-/// The classes of every word of `buf` into `classes` (at index `w + 1`;
-/// the room is sized and the padding zeroed by `Masks::size`).
+/// The classes of every word of `buf` into `classes` (see
+/// `Classes::fill`), compiled for AVX-512 so that the compares inline.
 #[target_feature(enable = "avx512bw")]
 pub(super) fn classify(buf: &[u8], classes: &mut Classes) {
-    for (w, bytes) in buf.chunks(64).enumerate() {
-        let word = match bytes.try_into() {
-            Ok(whole) => classify64(whole),
-            Err(_) => classify_bytes(bytes),
-        };
-        classes.host[w + 1] = word.host;
-        classes.ip[w + 1] = word.ip;
-        classes.dot[w + 1] = word.dot;
-        classes.digit[w + 1] = word.digit;
-        classes.colon[w + 1] = word.colon;
-    }
+    classes.fill(buf, |bytes| match bytes.try_into() {
+        Ok(whole) => classify64(whole),
+        Err(_) => classify_bytes(bytes),
+    });
 }
 
 /// The classes of 64 bytes: each compare gives a class's mask whole.

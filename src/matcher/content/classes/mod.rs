@@ -68,6 +68,19 @@ struct Slot {
 }
 
 impl Classes {
+    /// Classifies `buf` 64 bytes at a time into index `w + 1` (the room is
+    /// sized and the padding zeroed by [`Masks::size`]).
+    #[inline(always)]
+    fn fill(&mut self, buf: &[u8], classify: impl Fn(&[u8]) -> Word) {
+        for (w, word) in buf.chunks(64).map(classify).enumerate() {
+            self.host[w + 1] = word.host;
+            self.ip[w + 1] = word.ip;
+            self.dot[w + 1] = word.dot;
+            self.digit[w + 1] = word.digit;
+            self.colon[w + 1] = word.colon;
+        }
+    }
+
     /// The classes at index `i` (word `i - 1`).
     fn word(&self, i: usize) -> Word {
         Word {
@@ -127,11 +140,9 @@ pub(super) struct Wanted {
 }
 
 /// What [`Word::finish`] carries from one word to the next: the previous
-/// word's host, digit and joining-dot bits, and the sums' carries.
+/// word's joining dots and dots between digits, and the sums' carries.
 #[derive(Clone, Copy, Default)]
 struct Carry {
-    host: u64,
-    digit: u64,
     joining: u64,
     /// A label that started after a joining dot goes on.
     label: bool,
@@ -162,14 +173,14 @@ impl Word {
     /// characters other than digits marks, the same way, the runs that
     /// hold one; adding its anchors, the address runs that hold one.
     #[inline(always)]
-    fn finish(&self, carry: &mut Carry, after: &Word, wanted: Wanted) -> Slot {
-        let joining = self.dot & prev(self.host, carry.host) & next(self.host, after.host);
+    fn finish(&self, before: &Word, after: &Word, carry: &mut Carry, wanted: Wanted) -> Slot {
+        let joining = self.dot & prev(self.host, before.host) & next(self.host, after.host);
         let starts = prev(joining, carry.joining);
         let (joined, label) = add(self.host, starts, carry.label);
         let (lettered, letters) = add(self.host, self.host & !self.digit, carry.lettered);
         let digit_labels = if wanted.digit_labels { u64::MAX } else { 0 };
         let ends = joined & !self.host & !joining & (lettered | digit_labels);
-        let between = self.dot & prev(self.digit, carry.digit) & next(self.digit, after.digit);
+        let between = self.dot & prev(self.digit, before.digit) & next(self.digit, after.digit);
         // Another such dot 2, 3 or 4 bytes before.
         let before = carry.between;
         let paired = (between | between << 1 | between << 2) << 2
@@ -180,8 +191,6 @@ impl Word {
         let colons = if wanted.colons { self.colon } else { 0 };
         let (anchored, address) = add(self.ip, dots | colons, carry.address);
         *carry = Carry {
-            host: self.host,
-            digit: self.digit,
             joining,
             label,
             lettered: letters,
@@ -232,17 +241,13 @@ impl Masks {
     fn fill_with(&mut self, buf: &[u8], wanted: Wanted, classify: impl Fn(&[u8]) -> Word) {
         self.size(buf.len());
         let c = &mut self.classes;
-        for (w, word) in buf.chunks(64).map(classify).enumerate() {
-            c.host[w + 1] = word.host;
-            c.ip[w + 1] = word.ip;
-            c.dot[w + 1] = word.dot;
-            c.digit[w + 1] = word.digit;
-            c.colon[w + 1] = word.colon;
-        }
+        c.fill(buf, classify);
         let mut carry = Carry::default();
         let p = &mut self.places;
         for w in 0..self.padded {
-            let slot = c.word(w + 1).finish(&mut carry, &c.word(w + 2), wanted);
+            let slot = c
+                .word(w + 1)
+                .finish(&c.word(w), &c.word(w + 2), &mut carry, wanted);
             p.name_ends[w] = slot.name_ends;
             p.address_ends[w] = slot.address_ends;
             p.stops[w] = slot.stops;
