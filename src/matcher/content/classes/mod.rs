@@ -528,7 +528,7 @@ mod tests {
     fn name_and_address_ends_follow_the_byte_rules() {
         let host = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
         let ip = |b: u8| b.is_ascii_hexdigit() || matches!(b, b'.' | b':');
-        let mut masks = Masks::default();
+        let (mut masks, mut portable) = (Masks::default(), Masks::default());
         let mut seen = [0; 2];
         for buf in buffers() {
             let at = |i: usize| buf.get(i).copied().unwrap_or(b' ');
@@ -542,6 +542,9 @@ mod tests {
             };
             for wanted in every_wanted() {
                 masks.fill(&buf, wanted);
+                // Without AVX-512 the word-at-a-time finish does the same.
+                portable.fill_portable(&buf, wanted);
+                assert_eq!(portable.used(), masks.used(), "word at a time: {buf:?}");
                 let ends: Vec<usize> = (1..=buf.len())
                     .filter(|&e| {
                         let s = start(e, &host);
