@@ -30,6 +30,7 @@ use crate::bundle::{Bundle, DetectionFunction, IocIdx, IocType};
 use super::record::normalize_url;
 
 mod classes;
+mod texts;
 mod tokens;
 
 /// Bytes on each side of a match that its evidence is made of: the
@@ -93,14 +94,6 @@ struct Target {
     url: Option<String>,
 }
 
-/// A literal and the IOCs behind it. The automaton holds it twice:
-/// pattern `2i` is literal `i` in UTF-16LE, `2i + 1` in ASCII/UTF-8.
-struct Literal {
-    /// In lower case, as the decoded match must read.
-    text: String,
-    targets: Vec<Target>,
-}
-
 /// The compiled literals; empty when the bundle has no network IOC.
 #[derive(Default)]
 pub struct ContentSet {
@@ -121,7 +114,14 @@ pub struct ContentSet {
     nul_free: OnceLock<Option<AhoCorasick>>,
     /// Its pattern indices in `encoded`.
     nul_free_patterns: Vec<usize>,
-    literals: Vec<Literal>,
+    /// The literals in lower case, as a decoded match must read; the
+    /// automaton holds literal `i` twice: pattern `2i` in UTF-16LE, `2i +
+    /// 1` in ASCII/UTF-8.
+    texts: texts::TextSet,
+    /// The IOCs behind the literals, each literal's together, and where
+    /// each literal's are.
+    targets: Vec<Target>,
+    ranges: Vec<std::ops::Range<u32>>,
     max_len: usize,
     /// The shortest of the automaton's patterns.
     min_len: usize,
@@ -150,11 +150,17 @@ impl ContentSet {
     /// [`DFA_PATTERNS`] the automaton is a slow NFA of hundreds of
     /// megabytes.
     pub(crate) fn build(bundle: &Bundle, by_token: Option<bool>) -> Result<ContentSet, String> {
-        // 100,000 IOCs are 100,000 entries: a fast hash (the keys are the
-        // bundle's, not an attacker's choice of collisions in one map).
-        let mut by_literal: crate::bundle::IdMap<String, Vec<Target>> = Default::default();
-        let mut unsearched = 0;
-        let mut searched = crate::bundle::IdMap::<IocIdx, ()>::default();
+        // Each literal is interned as it is made (its text still in cache)
+        // with the lookup class its IOC allows, then the IOCs are grouped
+        // by literal: with 100,000 network IOCs, half the CPU of a map of
+        // lists keyed by the texts.
+        let mut texts = texts::TextSet::default();
+        // Per literal: the class every IOC behind it allows so far (`None`
+        // once two differ or one allows none).
+        let mut classes: Vec<Option<tokens::Class>> = Vec::new();
+        let mut found: Vec<(u32, Target)> = Vec::new();
+        let (mut searched, mut unsearched) = (0, 0);
+        let by_token = by_token.unwrap_or(true);
         for (ioc, i) in bundle.active_iocs() {
             let (left, right) = match i.function {
                 DetectionFunction::Equals => (true, true),
@@ -167,18 +173,28 @@ impl ContentSet {
                 }
             };
             let v = i.value.trim();
+            let before = found.len();
             let mut add = |literal: String, kind, url| {
-                if !literal.is_empty() {
-                    searched.insert(ioc, ());
-                    let t = Target {
-                        ioc,
-                        kind,
-                        left,
-                        right,
-                        url,
-                    };
-                    by_literal.entry(literal).or_default().push(t);
+                if literal.is_empty() {
+                    return;
                 }
+                let class = (left && right && by_token)
+                    .then(|| tokens::class_of(kind, &literal))
+                    .flatten();
+                let (n, new) = texts.insert(&literal);
+                if new {
+                    classes.push(class);
+                } else if classes[n as usize] != class {
+                    classes[n as usize] = None;
+                }
+                let t = Target {
+                    ioc,
+                    kind,
+                    left,
+                    right,
+                    url,
+                };
+                found.push((n, t));
             };
             match i.kind {
                 IocType::IpAddress if i.function == DetectionFunction::Equals => {
@@ -219,34 +235,35 @@ impl ContentSet {
                 }
                 _ => {}
             }
+            searched += usize::from(found.len() > before);
         }
-        let literals: Vec<Literal> = by_literal
-            .into_iter()
-            .map(|(text, targets)| Literal { text, targets })
-            .collect();
-        if literals.is_empty() {
+        if texts.len() == 0 {
             return Ok(ContentSet {
                 unsearched,
                 ..ContentSet::default()
             });
         }
-        let searched = searched.len();
-        // Literals every IOC of which asks `Equals`, of one lookup class,
-        // are looked up by token; the rest go to the automaton.
-        let by_token = by_token.unwrap_or(true);
+        // The IOCs of each literal together, in bundle order (a stable
+        // sort by literal).
+        found.sort_by_key(|&(n, _)| n);
+        // Every literal has an IOC: the groups are literals 0, 1, ….
+        let mut ranges = Vec::with_capacity(texts.len());
+        for group in found.chunk_by(|a, b| a.0 == b.0) {
+            let start = ranges.last().map_or(0, |r: &std::ops::Range<u32>| r.end);
+            ranges.push(start..start + group.len() as u32);
+        }
+        let targets: Vec<Target> = found.into_iter().map(|(_, t)| t).collect();
+        // Literals of one lookup class are looked up by token; the rest go
+        // to the automaton.
         let mut tokens = tokens::Tokens::default();
         let mut bytes = Vec::new();
         let mut patterns = Vec::new();
-        for (i, l) in literals.iter().enumerate() {
-            let mut classes = l.targets.iter().map(|t| {
-                let class = (t.left && t.right).then(|| tokens::class_of(t.kind, &l.text));
-                class.flatten()
-            });
-            let first = classes.next().flatten().filter(|_| by_token);
-            match first.filter(|&c| classes.all(|o| o == Some(c))) {
-                Some(class) => tokens.add(class, &l.text, i as u32),
+        for (i, class) in classes.into_iter().enumerate() {
+            let text = texts.get(i);
+            match class {
+                Some(class) => tokens.add(class, text, i as u32),
                 None => {
-                    bytes.extend([encode(&l.text, true), encode(&l.text, false)]);
+                    bytes.extend([encode(text, true), encode(text, false)]);
                     patterns.extend([2 * i, 2 * i + 1]);
                 }
             }
@@ -275,7 +292,9 @@ impl ContentSet {
             ac: OnceLock::new(),
             nul_free: OnceLock::new(),
             nul_free_patterns,
-            literals,
+            texts,
+            targets,
+            ranges,
             max_len,
             min_len,
             literal_byte,
@@ -287,7 +306,7 @@ impl ContentSet {
 
     /// Whether there is anything to search for.
     pub fn is_empty(&self) -> bool {
-        self.literals.is_empty()
+        self.texts.len() == 0
     }
 
     /// The automaton, built on first use. A DFA is the fastest per byte;
@@ -594,18 +613,19 @@ impl ContentStream<'_> {
 
     /// Checks a match's boundaries and text, and counts it for its IOCs.
     fn check(&mut self, view: &View, pattern: usize, start: usize, end: usize) {
-        let (lit, utf16) = (&self.set.literals[pattern / 2], pattern.is_multiple_of(2));
+        let (lit, utf16) = (pattern / 2, pattern.is_multiple_of(2));
         let (unit, encoding) = if utf16 { (2, "utf-16le") } else { (1, "ascii") };
         let Some(text) = decode(&view.buf[start..end], utf16) else {
             return;
         };
-        if text.to_lowercase() != lit.text {
+        if text.to_lowercase() != self.set.texts.get(lit) {
             return;
         }
         let prev = char_at(view.buf, start.checked_sub(unit), unit);
         let next = char_at(view.buf, Some(end), unit);
         let next2 = char_at(view.buf, Some(end + unit), unit);
-        for t in &lit.targets {
+        let r = &self.set.ranges[lit];
+        for t in &self.set.targets[r.start as usize..r.end as usize] {
             let ok = (!t.left || left_ok(t, prev))
                 && (!t.right || right_ok(t.kind, next, next2))
                 && t.url.as_ref().is_none_or(|u| normalize_url(&text) == *u);
