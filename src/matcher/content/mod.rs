@@ -385,7 +385,8 @@ impl ContentSet {
     /// the runs around one (found with `memchr2`) and as long as the
     /// shortest literal are searched: random and binary data have few, text
     /// has many. Runs are lower-cased into `scratch` for a case-sensitive
-    /// automaton.
+    /// automaton. `text`: no NUL so far in the file; returns whether `buf`
+    /// holds none either.
     fn find(
         &self,
         buf: &[u8],
@@ -393,13 +394,13 @@ impl ContentSet {
         scratch: &mut Vec<u8>,
         tokens: &mut tokens::Scratch,
         out: &mut Vec<(usize, usize, usize)>,
-    ) {
+    ) -> bool {
         if buf.is_empty() {
-            return;
+            return text;
         }
-        self.tokens.find(buf, text, tokens, out);
+        let text = self.tokens.find(buf, text, tokens, out);
         if self.encoded.is_empty() {
-            return;
+            return text;
         }
         // The automaton is built when a first run needs searching: files
         // with no `.` or `:` (a tree of small text files) never wait for it.
@@ -427,7 +428,8 @@ impl ContentSet {
             }
         };
         if !self.anchored {
-            return search(0, buf.len());
+            search(0, buf.len());
+            return nul_free;
         }
         let lit = |b: u8| self.literal_byte[usize::from(b)];
         let mut covered = 0;
@@ -440,7 +442,8 @@ impl ContentSet {
             // of the rest costs less than a search per run. Every literal
             // lies inside a run, and none before `covered` is left.
             if runs >= DENSE_AFTER_RUNS && searched * DENSE_SHARE > at {
-                return search(covered, buf.len());
+                search(covered, buf.len());
+                return nul_free;
             }
             let (from, to) = run_around(buf, at, covered, lit);
             covered = to;
@@ -450,6 +453,7 @@ impl ContentSet {
                 searched += to - from;
             }
         }
+        nul_free
     }
 
     /// Every IOC found in `data` fed in pieces of `piece` bytes (tests and
@@ -507,7 +511,7 @@ pub struct ContentStream<'a> {
     scratch: Vec<u8>,
     tokens: tokens::Scratch,
     matches: Vec<(usize, usize, usize)>,
-    /// A NUL byte was fed: not text (see [`ContentSet::find`]).
+    /// A NUL byte was searched: not text (see [`ContentSet::find`]).
     binary: bool,
     /// Bytes fed so far.
     pos: u64,
@@ -532,7 +536,6 @@ impl ContentStream<'_> {
         if memchr::memmem::find(chunk, FAULT_MARKER).is_some() {
             panic!("fault injected by a test");
         }
-        self.binary = self.binary || memchr::memchr(0, chunk).is_some();
         let pos = self.pos;
         let end = pos + chunk.len() as u64;
         let (ctx, left) = (CTX as u64, LEFT as u64);
@@ -596,7 +599,9 @@ impl ContentStream<'_> {
     fn search(&mut self, view: &View, decide: impl Fn(u64, u64) -> bool) {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
-        self.set.find(
+        // A NUL turns the rest of the file to binary (seen while the text
+        // is classified: a pass of its own cost 7% of the search).
+        self.binary |= !self.set.find(
             view.buf,
             !self.binary,
             &mut self.scratch,

@@ -18,6 +18,10 @@ use super::classes::{Class as Bytes, Masks, Wanted};
 use super::texts::TextSet;
 use super::{Kind, is_host_char, right_ok, run_around};
 
+/// URL schemes up to which a URL's scheme is compared with each before its
+/// characters are read (past them, every URL is read).
+const SCHEMES: usize = 8;
+
 /// The lookup a literal belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Class {
@@ -228,12 +232,17 @@ pub(super) struct Tokens {
     ip: Table,
     domain: Table,
     url: Table,
+    /// The URL literals' schemes (lower case), while they are few: a URL
+    /// in text of another scheme (`https` for literals of `http`) is
+    /// turned away before its characters are read.
+    url_schemes: Vec<Box<[u8]>>,
     /// Characters of any literal, either case: the runs searched.
     token: Vec<bool>,
     /// What the masks of text must mark for these literals.
     wanted: Wanted,
-    /// The searcher for `://`, built with the first URL literal: building
-    /// one per buffer cost 5% of a scan of text with 33,333 URL IOCs.
+    /// The searcher for `://` in binary data (text's are marked by its
+    /// masks), built with the first URL literal: building one per buffer
+    /// cost 5% of a scan of text with 33,333 URL IOCs.
     schemes: Option<memchr::memmem::Finder<'static>>,
 }
 
@@ -303,6 +312,10 @@ impl Tokens {
             }
             Class::Url => {
                 self.url.add(text, literal);
+                let scheme = &text.as_bytes()[..scheme_len(text.as_bytes()).unwrap_or(0)];
+                if !self.url_schemes.iter().any(|s| **s == *scheme) {
+                    self.url_schemes.push(scheme.into());
+                }
                 self.schemes
                     .get_or_insert_with(|| memchr::memmem::Finder::new(b"://"));
             }
@@ -342,52 +355,67 @@ impl Tokens {
     /// end) into `out`, pattern `2 * literal + 1` for ASCII and `2 *
     /// literal` for UTF-16, as the automaton numbers them. Every literal
     /// holds a `.` or `:`, so only what lies around one is looked at.
-    /// `text`: the file has shown no NUL, so `buf` holds none (and no
-    /// UTF-16 of ASCII characters) and its dots are many, in long runs: its
-    /// bytes are classified once ([`Tokens::find_in_text`]); other bytes
-    /// are read around each anchor ([`Tokens::find_in_bytes`]).
+    /// `text`: the file has shown no NUL so far, and its dots are many, in
+    /// long runs: its bytes are classified once
+    /// ([`Tokens::find_in_text`]), and if `buf` holds no NUL (then no
+    /// UTF-16 of ASCII characters either) the lookup reads the masks;
+    /// other bytes are read around each anchor ([`Tokens::find_in_bytes`]).
+    /// Returns whether `buf` was read as text (`text` when nothing was
+    /// looked up).
     pub(super) fn find(
         &self,
         buf: &[u8],
         text: bool,
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
-    ) {
+    ) -> bool {
         if self.is_empty() {
-            return;
+            return text;
+        }
+        if text && self.find_in_text(buf, scratch, out) {
+            return true;
         }
         if let Some(schemes) = &self.schemes {
-            self.urls(buf, schemes, scratch, out);
+            for at in schemes.find_iter(buf) {
+                self.url_at(buf, at, &mut scratch.lower, out);
+            }
         }
-        if text {
-            self.find_in_text(buf, scratch, out);
-        } else {
-            self.find_in_bytes(buf, scratch, out);
-        }
+        self.find_in_bytes(buf, scratch, out);
+        false
     }
 
-    /// Host names and addresses in text, from its bit masks: each name of
-    /// two labels or more once, at its end ([`Tokens::name_ending`]), and
-    /// each run of address characters that holds an anchor (see
-    /// `classes::Wanted`), from its start.
+    /// Host names, addresses and URLs in text, from its bit masks: each
+    /// name of two labels or more once, at its end
+    /// ([`Tokens::name_ending`]), each run of address characters that
+    /// holds an anchor (see `classes::Wanted`), from its start, and each
+    /// `://` ([`Tokens::url_at`]); unless `buf` holds a NUL (`false`).
     fn find_in_text(
         &self,
         buf: &[u8],
         scratch: &mut Scratch,
         out: &mut Vec<(usize, usize, usize)>,
-    ) {
-        if self.domain.is_empty() && self.ip.is_empty() {
-            return;
-        }
+    ) -> bool {
         let mut masks = std::mem::take(&mut scratch.masks);
-        masks.fill(buf, self.wanted);
+        if !masks.fill(buf, self.wanted) {
+            scratch.masks = masks;
+            return false;
+        }
         let (min, max) = (self.ip.min, self.ip.max);
         // Ends of the kinds some literal is of.
         let kinds = |table: &Table| if table.is_empty() { 0 } else { u64::MAX };
         let (name_kind, address_kind) = (kinds(&self.domain), kinds(&self.ip));
-        // One pass over the words: most hold no end of either kind.
-        for (w, names, addresses) in masks.ends() {
-            let (mut names, mut addresses) = (names & name_kind, addresses & address_kind);
+        let url_kind = kinds(&self.url);
+        // One pass over the words: most hold no end of any kind.
+        for ends in masks.ends() {
+            let w = ends.word;
+            let (mut names, mut addresses) =
+                (ends.names & name_kind, ends.addresses & address_kind);
+            let mut schemes = ends.schemes & url_kind;
+            while schemes != 0 {
+                let at = w * 64 + schemes.trailing_zeros() as usize;
+                schemes &= schemes - 1;
+                self.url_at(buf, at, &mut scratch.lower, out);
+            }
             while names != 0 {
                 let end = w * 64 + names.trailing_zeros() as usize;
                 names &= names - 1;
@@ -408,6 +436,7 @@ impl Tokens {
             }
         }
         scratch.masks = masks;
+        true
     }
 
     /// Host names and addresses in bytes that may hold UTF-16, around each
@@ -474,39 +503,50 @@ impl Tokens {
                 before: wide(from.checked_sub(2)),
                 after: [wide(Some(to)), wide(Some(to + 2))],
             };
-            self.candidates(&run, scratch, false, |lit, s, e| {
+            self.candidates(&run, scratch, |lit, s, e| {
                 out.push((2 * lit, from + 2 * s, from + 2 * e))
             });
         }
         scratch.chars = chars;
     }
 
-    /// URLs in ASCII: every literal holds `://`, so each run of literal
-    /// characters around one is searched.
-    fn urls(
+    /// The URLs in ASCII whose `://` is at `at` (every literal holds one):
+    /// from the scheme's start, each end a literal's lengths allow where
+    /// the boundary rule allows one. Each `://` is visited once, whatever
+    /// surrounds it.
+    fn url_at(
         &self,
         buf: &[u8],
-        schemes: &memchr::memmem::Finder,
-        scratch: &mut Scratch,
+        at: usize,
+        lower: &mut Vec<u8>,
         out: &mut Vec<(usize, usize, usize)>,
     ) {
-        let tok = |b: u8| self.token[usize::from(b)];
-        let mut covered = 0;
-        for at in schemes.find_iter(buf) {
-            if at < covered {
-                continue;
+        let table = &self.url;
+        // Back over the scheme: a literal starts there (where one is, its
+        // left boundary, which takes no scheme character, holds).
+        let mut s = at;
+        while s > 0 && at - s < table.max && is_scheme_char(buf[s - 1]) {
+            s -= 1;
+        }
+        let scheme = &buf[s..at];
+        let schemes = &self.url_schemes;
+        let known = || schemes.iter().any(|k| k.eq_ignore_ascii_case(scheme));
+        if s == at || schemes.len() <= SCHEMES && !known() {
+            return;
+        }
+        let byte = |i: usize| buf.get(i).map(|&b| ascii(b));
+        // Up to the first character no literal has (most often within the
+        // scheme: `https` for literals of `http`).
+        for e in s + 1..=buf.len().min(s + table.max) {
+            if !table.alpha[usize::from(buf[e - 1])] {
+                break;
             }
-            let (from, to) = run_around(buf, at, covered, tok);
-            covered = to;
-            let byte = |i: usize| buf.get(i).map(|&b| ascii(b));
-            let run = Run {
-                chars: &buf[from..to],
-                before: from.checked_sub(1).and_then(byte),
-                after: [byte(to), byte(to + 1)],
-            };
-            self.candidates(&run, scratch, true, |lit, s, e| {
-                out.push((2 * lit + 1, from + s, from + e))
-            });
+            if e - s >= table.min
+                && right_ok(Kind::Url, byte(e), byte(e + 1))
+                && let Some(lit) = table.get(&buf[s..e], lower)
+            {
+                out.push((2 * lit as usize + 1, s, e));
+            }
         }
     }
 
@@ -636,23 +676,21 @@ impl Tokens {
     }
 
     /// The (literal, start, end) in a run's characters that some table
-    /// holds and whose boundaries could be right (`url_only`: the ASCII
-    /// host names and addresses were looked up already).
+    /// holds and whose boundaries could be right.
     fn candidates(
         &self,
         run: &Run,
         scratch: &mut Scratch,
-        url_only: bool,
         mut hit: impl FnMut(usize, usize, usize),
     ) {
-        if !self.ip.is_empty() && !url_only {
+        if !self.ip.is_empty() {
             // The Ip4 rule on the right is the looser of the two.
             let left = |p: Option<u8>| {
                 p.is_none_or(|c| !(c.is_ascii_hexdigit() || matches!(c, b'.' | b':')))
             };
             self.ip.scan(run, scratch, left, Kind::Ip4, &mut hit);
         }
-        if !self.domain.is_empty() && !url_only {
+        if !self.domain.is_empty() {
             let left = |p: Option<u8>| p.is_none_or(|c| !is_host_char(c));
             self.domain.scan(run, scratch, left, Kind::Domain, &mut hit);
         }

@@ -15,13 +15,14 @@ use std::arch::x86_64::*;
 use super::{Classes, Places, Wanted, Word, classify_bytes};
 
 /// The classes of every word of `buf` into `classes` (see
-/// `Classes::fill`), compiled for AVX-512 so that the compares inline.
+/// `Classes::fill`), compiled for AVX-512 so that the compares inline;
+/// whether `buf` holds a NUL.
 #[target_feature(enable = "avx512bw")]
-pub(super) fn classify(buf: &[u8], classes: &mut Classes) {
+pub(super) fn classify(buf: &[u8], classes: &mut Classes) -> bool {
     classes.fill(buf, |bytes| match bytes.try_into() {
         Ok(whole) => classify64(whole),
         Err(_) => classify_bytes(bytes),
-    });
+    })
 }
 
 /// The classes of 64 bytes: each compare gives a class's mask whole.
@@ -43,6 +44,8 @@ fn classify64(bytes: &[u8; 64]) -> Word {
         dot,
         digit,
         colon,
+        slash: is(b'/'),
+        nul: is(0),
     }
 }
 
