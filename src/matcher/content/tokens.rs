@@ -14,7 +14,7 @@
 //! matches; the parent's boundary check decides each, as it does the
 //! automaton's.
 
-use super::classes::{Class as Bytes, Masks, Wanted};
+use super::classes::{Anchors, Class as Bytes, Masks, Wanted};
 use super::texts::TextSet;
 use super::{Kind, is_host_char, right_ok, run_around};
 
@@ -459,13 +459,13 @@ impl Tokens {
         // of its own), so it is not visited: a log's `:`s (times, schemes)
         // when no literal has one. Read from such an anchor, a UTF-16 name
         // before it (`host:8080`) was read a second time and its matches
-        // counted twice.
-        let anchors = match (tok(b'.'), tok(b':')) {
-            (true, false) => (b'.', b'.'),
-            (false, true) => (b':', b':'),
-            _ => (b'.', b':'),
+        // counted twice. Nor is one that joins nothing (see `Anchors`).
+        let (dot, colon) = (tok(b'.'), tok(b':'));
+        let anchors = Anchors {
+            dot: dot || !colon,
+            colon: colon || !dot,
         };
-        for at in memchr::memchr2_iter(anchors.0, anchors.1, buf) {
+        anchors.for_each(buf, |at| {
             if buf[at] == b'.' && at >= names && !self.domain.is_empty() {
                 names = self.name_at(buf, at, names, scratch, out);
             }
@@ -480,7 +480,7 @@ impl Tokens {
                 self.addresses_in(buf, from, addresses, &mut scratch.lower, out);
             }
             if buf.get(at + 1) != Some(&0) || at < covered16[at % 2] {
-                continue;
+                return;
             }
             let unit = |i: usize| match buf.get(i..i + 2) {
                 Some(&[lo, 0]) => Some(lo),
@@ -506,7 +506,7 @@ impl Tokens {
             self.candidates(&run, scratch, |lit, s, e| {
                 out.push((2 * lit, from + 2 * s, from + 2 * e))
             });
-        }
+        });
         scratch.chars = chars;
     }
 

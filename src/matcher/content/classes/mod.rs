@@ -10,10 +10,14 @@
 //! neighbours, one bit per place the lookup must visit (see
 //! [`Word::finish`]), eight words at once where the CPU has AVX-512
 //! ([`avx512`]). Binary data, whose few dots sit in short runs, keeps the
-//! byte loops (`Tokens::find` classifies only text).
+//! byte loops (`Tokens::find` classifies only text), from the anchors
+//! [`Anchors`] keeps.
 
+mod anchors;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+
+pub(super) use anchors::Anchors;
 
 /// Bit `i % 64` of word `i / 64` of each mask: whether byte `i` is a host
 /// character (`super::is_host_char`) or an address character (a hex
