@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::files::{Data, fresh, mark};
-use crate::{Rng, breachscan_exe, measure};
+use crate::{Rng, breachscan_exe, run_once};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -74,15 +74,18 @@ pub fn run(args: &Args) -> Result<()> {
     for (label, dir) in &sets {
         let d = dir.to_string_lossy().into_owned();
         for (name, bundle) in &bundles {
-            let run = |flag: &str| {
+            let command = |flag| {
                 let mut a = vec!["scan", "-q", flag, "-o", "-"];
                 a.extend(bundle.iter().copied());
-                a.push(&d);
-                measure(&exe, &a, args.runs, &[0, 1])
+                a.push(d.as_str());
+                a
             };
-            let (off, off_rss) = run("--no-content")?;
-            let (on, on_rss) = run("--content")?;
-            let (off, on) = (off.as_secs_f64(), on.as_secs_f64());
+            let (off, off_rss, on, on_rss) = interleaved(
+                &exe,
+                &command("--no-content"),
+                &command("--content"),
+                args.runs,
+            )?;
             println!(
                 "| {label} | {name} | {off:.2} s | {on:.2} s | {:+.0}% | {} / {} MiB |",
                 (on / off - 1.0) * 100.0,
@@ -92,6 +95,28 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Medians of `runs` runs of `a` and of `b` (seconds) and their peak
+/// resident sets (KiB), the two alternated after a warm-up of each, so
+/// that the machine's drift over the minutes of a row falls on both
+/// alike (timed one after the other, a slow spell made a cost of -17%).
+fn interleaved(exe: &Path, a: &[&str], b: &[&str], runs: usize) -> Result<(f64, u64, f64, u64)> {
+    let (mut times, mut peaks) = ([Vec::new(), Vec::new()], [0, 0]);
+    for i in 0..=runs.max(1) {
+        for (k, args) in [a, b].into_iter().enumerate() {
+            let (took, hwm) = run_once(exe, args, &[0, 1])?;
+            if i > 0 {
+                times[k].push(took.as_secs_f64());
+                peaks[k] = peaks[k].max(hwm);
+            }
+        }
+    }
+    let [a_med, b_med] = times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    });
+    Ok((a_med, peaks[0], b_med, peaks[1]))
 }
 
 /// Proxy-log-like text: every line a time, a client address, a URL with a

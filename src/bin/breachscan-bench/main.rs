@@ -170,39 +170,7 @@ pub fn measure(
     let mut times = Vec::new();
     let mut peak = 0;
     for i in 0..=runs.max(1) {
-        let start = Instant::now();
-        let child = Command::new(exe)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let pid = child.id() as libc::pid_t;
-        let status_file = format!("/proc/{pid}/status");
-        let mut hwm = 0;
-        let mut status = 0;
-        loop {
-            if let Some(kib) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmHWM:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            }) {
-                hwm = hwm.max(kib);
-            }
-            // SAFETY: plain non-blocking waitpid on our own child.
-            let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-            anyhow::ensure!(done >= 0, "waitpid failed");
-            if done == pid {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let took = start.elapsed();
-        let code = if libc::WIFEXITED(status) {
-            libc::WEXITSTATUS(status)
-        } else {
-            -1
-        };
-        anyhow::ensure!(ok.contains(&code), "breachscan {args:?} exited with {code}");
+        let (took, hwm) = run_once(exe, args, ok)?;
         if i > 0 {
             times.push(took);
             peak = peak.max(hwm);
@@ -210,6 +178,45 @@ pub fn measure(
     }
     times.sort();
     Ok((times[times.len() / 2], peak))
+}
+
+/// One run of `exe`: its wall time and peak resident set in KiB (see
+/// [`measure`]); an exit code not in `ok` is an error.
+pub fn run_once(exe: &Path, args: &[&str], ok: &[i32]) -> anyhow::Result<(Duration, u64)> {
+    let start = Instant::now();
+    let child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let pid = child.id() as libc::pid_t;
+    let status_file = format!("/proc/{pid}/status");
+    let mut hwm = 0;
+    let mut status = 0;
+    loop {
+        if let Some(kib) = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        }) {
+            hwm = hwm.max(kib);
+        }
+        // SAFETY: plain non-blocking waitpid on our own child.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        anyhow::ensure!(done >= 0, "waitpid failed");
+        if done == pid {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let took = start.elapsed();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    anyhow::ensure!(ok.contains(&code), "breachscan {args:?} exited with {code}");
+    Ok((took, hwm))
 }
 
 /// Quotes a path for `sh -c`.
