@@ -13,8 +13,11 @@ use std::hash::BuildHasher as _;
 pub(super) struct TextSet {
     /// The texts, one after another.
     text: String,
-    /// Each text's end in `text` (its start is the one before's end).
-    ends: Vec<u32>,
+    /// Each text's end in `text` (its start is the one before's end): a
+    /// `usize`, since several bundles of up to 4 GiB each may hold more
+    /// text than a `u32` counts. The texts' numbers are `u32`s as the
+    /// IOCs' are: a text is at most one a literal, a literal one an IOC.
+    ends: Vec<usize>,
     /// Text number + 1 by hash, 0 for none; empty or a power of two at
     /// least twice the texts.
     slots: Vec<u32>,
@@ -27,8 +30,8 @@ impl TextSet {
 
     /// Text `i`.
     pub(super) fn get(&self, i: usize) -> &str {
-        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
-        &self.text[start..self.ends[i] as usize]
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p]);
+        &self.text[start..self.ends[i]]
     }
 
     fn hash(t: &[u8]) -> usize {
@@ -58,7 +61,7 @@ impl TextSet {
         }
         let i = self.len() as u32;
         self.text.push_str(t);
-        self.ends.push(self.text.len() as u32);
+        self.ends.push(self.text.len());
         self.place(i);
         (i, true)
     }
