@@ -94,6 +94,8 @@ struct Reading {
     buf: ReadBuf,
     /// Bytes of `buf` read this round.
     len: usize,
+    /// Bytes read in all.
+    total: u64,
     failed: Option<std::io::Error>,
 }
 
@@ -114,6 +116,7 @@ impl Reading {
                     .map_or(CHUNK, |n| n.min(CHUNK)),
             ),
             len: 0,
+            total: 0,
             failed,
         }
     }
@@ -125,6 +128,7 @@ impl Reading {
             hasher: MultiHasher::new(DigestSet::NONE),
             buf: ReadBuf::new(0),
             len: 0,
+            total: 0,
             failed: Some(e),
         }
     }
@@ -140,6 +144,7 @@ impl Reading {
         match read {
             Ok(Ok(n)) => {
                 self.len = n;
+                self.total += n as u64;
                 if n < self.buf.as_slice().len() {
                     self.reader = None;
                 }
@@ -242,12 +247,74 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
                     ProblemKind::Unreadable,
                     format!("cannot re-read evidence for its other digests: {e}"),
                 )),
-                None => digests.fill_from(&r.hasher.finish()),
+                None => {
+                    let added = r.hasher.finish();
+                    if let Err(message) =
+                        worker::add_reread(&mut digests, done.bytes, r.total, &added)
+                    {
+                        emit(worker::problem(
+                            source,
+                            &entry,
+                            ProblemKind::Changed,
+                            message,
+                        ));
+                    }
+                }
             }
             done.emit(source, &entry, &digests, emit);
         }));
         if let Err(panic) = run {
             emit(worker::internal_error(source, path, &panic));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worker::add_reread;
+    use crate::hash::Digests;
+
+    /// A second read adds its digests only when it read as many bytes as
+    /// the first: evidence never carries digests of two contents.
+    #[test]
+    fn a_re_read_of_other_bytes_adds_no_digest() {
+        let first = || Digests {
+            sha256: Some([1; 32]),
+            ..Digests::default()
+        };
+        let again = Digests {
+            md5: Some([2; 16]),
+            sha1: Some([3; 20]),
+            sha256: Some([4; 32]),
+        };
+        let mut same = first();
+        assert_eq!(add_reread(&mut same, 10, 10, &again), Ok(()));
+        assert_eq!(
+            (same.md5, same.sha1, same.sha256),
+            (again.md5, again.sha1, Some([1; 32]))
+        );
+
+        for other in [0, 9, 11] {
+            let mut changed = first();
+            let why = add_reread(&mut changed, 10, other, &again).unwrap_err();
+            assert!(
+                why.contains(&format!("10 bytes read first, {other} when")),
+                "{why}"
+            );
+            assert_eq!(changed, first(), "{other} bytes re-read");
+        }
+
+        // An empty file read twice: both reads agree; one that grew
+        // between them does not.
+        let mut empty = first();
+        assert_eq!(add_reread(&mut empty, 0, 0, &again), Ok(()));
+        assert_eq!(empty.md5, again.md5);
+        let mut grew = first();
+        assert!(add_reread(&mut grew, 0, 5, &again).is_err());
+        assert_eq!(grew, first());
+        // A first read that failed (nothing hashed) leaves the second alone.
+        let mut failed = Digests::default();
+        assert_eq!(add_reread(&mut failed, 0, 12, &again), Ok(()));
+        assert_eq!(failed, again);
     }
 }

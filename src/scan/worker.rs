@@ -380,13 +380,14 @@ pub(super) fn conclude(
         return ctx.filling.add(waiting, ctx, emit);
     }
     let mut digests = digests;
-    fill_digests(source, &entry, &mut digests, buf, emit);
+    fill_digests(source, &entry, &mut digests, bytes, buf, emit);
     done.emit(source, &entry, &digests, emit);
 }
 
 /// What a file's scan found, emitted once its digests are complete.
 pub(super) struct Done {
-    bytes: u64,
+    /// Bytes the first read read (0 if it failed).
+    pub(super) bytes: u64,
     hits: Vec<Hit>,
     found: Vec<(Fired, Box<Record>)>,
     registry: kept::Found,
@@ -649,6 +650,7 @@ fn fill_digests(
     source: usize,
     entry: &FileEntry,
     digests: &mut Digests,
+    first: u64,
     buf: &mut ReadBuf,
     emit: Emit,
 ) {
@@ -656,15 +658,42 @@ fn fill_digests(
     if missing.is_empty() {
         return;
     }
-    match hash_content(&*entry.content, missing, buf) {
-        Ok((d, _)) => digests.fill_from(&d),
-        Err(e) => emit(problem(
+    let listed = match hash_content(&*entry.content, missing, buf) {
+        Ok((d, again)) => add_reread(digests, first, again, &d)
+            .map_err(|message| problem(source, entry, ProblemKind::Changed, message)),
+        Err(e) => Err(problem(
             source,
             entry,
             ProblemKind::Unreadable,
             format!("cannot re-read evidence for its other digests: {e}"),
         )),
+    };
+    if let Err(event) = listed {
+        emit(event);
     }
+}
+
+/// Adds the digests of a file's second read (`added`, of `again` bytes)
+/// to those of its first (`first` bytes), unless the two read different
+/// bytes: then the evidence would carry digests of two contents, so it
+/// keeps the first read's alone and the returned message says why. (A
+/// change that keeps the size goes unseen: telling it would take the
+/// first read's digests again.) A first read that hashed and read
+/// nothing (it failed) leaves the second on its own.
+pub(super) fn add_reread(
+    digests: &mut Digests,
+    first: u64,
+    again: u64,
+    added: &Digests,
+) -> Result<(), String> {
+    let first_read = first > 0 || !digests.computed().is_empty();
+    if first_read && again != first {
+        return Err(format!(
+            "changed between reads: {first} bytes read first, {again} when read again for its other digests; the evidence keeps the first read's digests"
+        ));
+    }
+    digests.fill_from(added);
+    Ok(())
 }
 
 /// Matches the records of the log being read and lists its damage.
