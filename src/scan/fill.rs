@@ -19,7 +19,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::artifact::ReadSeek;
 use crate::hash::md5_lanes::{self, LANES};
 use crate::hash::{DigestSet, Digests, MultiHasher};
-use crate::source::{FileEntry, ProblemKind, ReadBuf};
+use crate::source::{FileEntry, ReadBuf};
 use crate::stop;
 
 use super::worker::{self, Ctx, Done, Emit};
@@ -240,27 +240,11 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
         let path = worker::problem_path(&entry);
         let r = r.unwrap_or_else(|| Reading::failed(std::io::Error::other("not read again")));
         let run = catch_unwind(AssertUnwindSafe(|| {
-            match r.failed {
-                Some(e) => emit(worker::problem(
-                    source,
-                    &entry,
-                    ProblemKind::Unreadable,
-                    format!("cannot re-read evidence for its other digests: {e}"),
-                )),
-                None => {
-                    let added = r.hasher.finish();
-                    if let Err(message) =
-                        worker::add_reread(&mut digests, done.bytes, r.total, &added)
-                    {
-                        emit(worker::problem(
-                            source,
-                            &entry,
-                            ProblemKind::Changed,
-                            message,
-                        ));
-                    }
-                }
-            }
+            let again = match r.failed {
+                Some(e) => Err(e),
+                None => Ok((r.hasher.finish(), r.total)),
+            };
+            worker::reread(source, &entry, &mut digests, done.bytes, again, emit);
             done.emit(source, &entry, &digests, emit);
         }));
         if let Err(panic) = run {

@@ -658,19 +658,32 @@ fn fill_digests(
     if missing.is_empty() {
         return;
     }
-    let listed = match hash_content(&*entry.content, missing, buf) {
-        Ok((d, again)) => add_reread(digests, first, again, &d)
-            .map_err(|message| problem(source, entry, ProblemKind::Changed, message)),
-        Err(e) => Err(problem(
-            source,
-            entry,
+    let again = hash_content(&*entry.content, missing, buf);
+    reread(source, entry, digests, first, again, emit);
+}
+
+/// Takes in what a re-read for evidence's missing digests gave (its
+/// digests and bytes): its digests added (see [`add_reread`]), or the
+/// problem that says why not listed.
+pub(super) fn reread(
+    source: usize,
+    entry: &FileEntry,
+    digests: &mut Digests,
+    first: u64,
+    again: std::io::Result<(Digests, u64)>,
+    emit: Emit,
+) {
+    let (kind, message) = match again {
+        Ok((added, bytes)) => match add_reread(digests, first, bytes, &added) {
+            Ok(()) => return,
+            Err(message) => (ProblemKind::Changed, message),
+        },
+        Err(e) => (
             ProblemKind::Unreadable,
             format!("cannot re-read evidence for its other digests: {e}"),
-        )),
+        ),
     };
-    if let Err(event) = listed {
-        emit(event);
-    }
+    emit(problem(source, entry, kind, message));
 }
 
 /// Adds the digests of a file's second read (`added`, of `again` bytes)

@@ -719,6 +719,11 @@ fn is_host_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_')
 }
 
+/// The characters an address is written with.
+fn is_ip_char(c: u8) -> bool {
+    c.is_ascii_hexdigit() || matches!(c, b'.' | b':')
+}
+
 fn left_ok(t: &Target, prev: Option<u8>) -> bool {
     let Some(c) = prev else { return true };
     match t.kind {

@@ -16,7 +16,7 @@
 
 use super::classes::{Anchors, Class as Bytes, Masks, Wanted};
 use super::texts::TextSet;
-use super::{Kind, is_host_char, right_ok, run_around};
+use super::{Kind, is_host_char, is_ip_char, right_ok, run_around};
 
 /// URL schemes up to which a URL's scheme is compared with each before its
 /// characters are read (past them, every URL is read).
@@ -64,11 +64,6 @@ pub(super) fn class_of(kind: Kind, text: &str) -> Option<Class> {
 fn scheme_len(t: &[u8]) -> Option<usize> {
     let k = t.windows(3).position(|w| w == b"://")?;
     (k > 0 && t[..k].iter().all(|&c| is_scheme_char(c))).then_some(k)
-}
-
-/// The characters an address is written with.
-fn is_ip_char(c: u8) -> bool {
-    c.is_ascii_hexdigit() || matches!(c, b'.' | b':')
 }
 
 fn is_scheme_char(c: u8) -> bool {

@@ -8,7 +8,7 @@
 //! One vector pass that reads each anchor's neighbours keeps about one in
 //! eight (one in fifteen of the dots).
 
-use super::super::is_host_char;
+use super::super::{is_host_char, is_ip_char};
 
 /// The anchors wanted: the characters some literal holds (both when they
 /// hold neither: URLs only).
@@ -16,10 +16,6 @@ use super::super::is_host_char;
 pub(in crate::matcher::content) struct Anchors {
     pub(in crate::matcher::content) dot: bool,
     pub(in crate::matcher::content) colon: bool,
-}
-
-fn is_ip_char(c: u8) -> bool {
-    c.is_ascii_hexdigit() || matches!(c, b'.' | b':')
 }
 
 impl Anchors {
@@ -72,13 +68,13 @@ impl Anchors {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use std::arch::x86_64::*;
-
+    use super::super::avx512::classify64;
     use super::{Anchors, is_host_char, is_ip_char};
 
     /// [`Anchors::for_each`] 64 bytes at a time: each word's classes are
-    /// compared whole, and its neighbours' bits shifted in, the bytes
-    /// either side of the word read one at a time.
+    /// those of the text's masks (`classify64`), and its neighbours' bits
+    /// are shifted in, the bytes either side of the word read one at a
+    /// time.
     #[target_feature(enable = "avx512bw")]
     pub(super) fn for_each(anchors: Anchors, buf: &[u8], each: &mut impl FnMut(usize)) {
         let len = buf.len();
@@ -89,11 +85,6 @@ mod avx512 {
         if anchors.keeps(buf, 0) {
             each(0);
         }
-        let set = |c: u8| _mm512_set1_epi8(c as i8);
-        let within = |x: __m512i, low: u8, span: u8| {
-            _mm512_cmple_epu8_mask(_mm512_sub_epi8(x, set(low)), set(span))
-        };
-        let is = |x: __m512i, c: u8| _mm512_cmpeq_epi8_mask(x, set(c));
         // The bit of the byte before a word (`word << 1`) and after it.
         let around = |word: u64, before: bool, after: bool| {
             (
@@ -103,22 +94,20 @@ mod avx512 {
         };
         let mut i = 1;
         while i + 65 <= len {
-            // SAFETY: bytes `i .. i + 64` are in `buf` (an unaligned load).
-            let x = unsafe { _mm512_loadu_si512(buf.as_ptr().add(i).cast()) };
+            let Some(bytes) = buf[i..].first_chunk::<64>() else {
+                break;
+            };
+            let word = classify64(bytes);
             let (first, last) = (buf[i - 1], buf[i + 64]);
-            let digit = within(x, b'0', 9);
-            let lower = _mm512_or_si512(x, set(0x20));
-            let (_, nul_after) = around(is(x, 0), false, last == 0);
+            let (_, nul_after) = around(word.nul, false, last == 0);
             let mut keep = 0;
             if anchors.dot {
-                let host = digit | within(lower, b'a', 25) | is(x, b'-') | is(x, b'_');
-                let (before, after) = around(host, is_host_char(first), is_host_char(last));
-                keep |= is(x, b'.') & (nul_after | before & after);
+                let (before, after) = around(word.host, is_host_char(first), is_host_char(last));
+                keep |= word.dot & (nul_after | before & after);
             }
             if anchors.colon {
-                let ip = digit | within(lower, b'a', 5) | is(x, b'.') | is(x, b':');
-                let (before, after) = around(ip, is_ip_char(first), is_ip_char(last));
-                keep |= is(x, b':') & (nul_after | before | after);
+                let (before, after) = around(word.ip, is_ip_char(first), is_ip_char(last));
+                keep |= word.colon & (nul_after | before | after);
             }
             while keep != 0 {
                 each(i + keep.trailing_zeros() as usize);

@@ -27,7 +27,7 @@ pub(super) fn classify(buf: &[u8], classes: &mut Classes) -> bool {
 
 /// The classes of 64 bytes: each compare gives a class's mask whole.
 #[target_feature(enable = "avx512bw")]
-fn classify64(bytes: &[u8; 64]) -> Word {
+pub(super) fn classify64(bytes: &[u8; 64]) -> Word {
     // SAFETY: `bytes` holds 64 bytes (an unaligned load).
     let x = unsafe { _mm512_loadu_si512(bytes.as_ptr().cast()) };
     let within = |d: __m512i, span: u8| _mm512_cmple_epu8_mask(d, _mm512_set1_epi8(span as i8));
