@@ -1,17 +1,18 @@
 //! The literals a text must contain to match: a regex's, read through its
-//! syntax tree, and the plain-character runs of a value. Shared by the IOC
-//! matcher (regex IOCs: its record prefilter and the regexes' own screen)
-//! and the Sigma rules' prefilter.
+//! syntax tree, and the longest run of a value that the text searched
+//! holds verbatim. Shared by the IOC matcher (regex IOCs: its record
+//! prefilter and the regexes' own screen) and the Sigma rules' prefilter.
 //!
-//! Literals are lower case and made only of "plain" characters (see
-//! [`longest_plain_run`]), so they appear verbatim in a record's screened
-//! text as in any rendering of it, and in a value folded by [`fold_lower`].
+//! Literals are lower case and made only of characters the text they are
+//! searched in writes as they are ([`Text`]): a record's screened text
+//! keeps all of ASCII but controls and the characters XML writes as
+//! entities; a value folded by [`fold_lower`] keeps all of ASCII.
 //! When in doubt the answer is [`Need::Any`]: a regex with no literal is
 //! tried on every value, which costs time, never a match.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-use super::{longest_plain_run, narrow};
+use super::narrow;
 
 /// Literals are cut to this many bytes: any piece of a necessary substring
 /// is one too, 16 characters rarely occur by chance, and an automaton's
@@ -56,8 +57,10 @@ pub enum Need {
 }
 
 impl Need {
+    /// The literal of `raw` in the texts Sigma rules are screened by (the
+    /// record's screened text and its folded values: [`Text::Screened`]).
     pub fn literal(raw: &str) -> Need {
-        Need::literal_in(raw, Text::Rendered)
+        Need::literal_in(raw, Text::Screened)
     }
 
     /// The literal of `raw` as it appears in text `t`.
@@ -71,7 +74,6 @@ impl Need {
                 .map(str::to_string)
         };
         let run = match t {
-            Text::Rendered => longest_plain_run(&lower),
             Text::Screened => longest(|c| {
                 !c.is_ascii() || c.is_ascii_control() || matches!(c, '&' | '<' | '>' | '"' | '\'')
             }),
@@ -152,17 +154,15 @@ pub fn score_of(v: &[String]) -> (usize, std::cmp::Reverse<usize>) {
     )
 }
 
-/// The literals every match of `pattern` contains.
+/// The literals every match of `pattern` contains, in the texts Sigma
+/// rules are screened by ([`Text::Screened`], as [`Need::literal`]).
 pub fn regex(pattern: &str) -> Need {
-    regex_with(pattern, false, Text::Rendered)
+    regex_with(pattern, false, Text::Screened)
 }
 
 /// The text literals are searched in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {
-    /// A record's screened text or rendering: literals of plain characters
-    /// only (see [`longest_plain_run`]).
-    Rendered,
     /// A record's text as the EVTX screener gathers it (`artifact::binxml`:
     /// each value as it is, entity references as breaks): ASCII but
     /// controls and the five characters XML writes as entities.
@@ -554,7 +554,7 @@ mod tests {
             needs[0].clone()
         };
         // Sigma wildcards compile to `.*`; case folding to classes.
-        assert_eq!(lits(regex(r"(?i)^.*\\whoami\.exe$")), ["whoami.exe"]);
+        assert_eq!(lits(regex(r"(?i)^.*\\whoami\.exe$")), ["\\whoami.exe"]);
         assert_eq!(lits(regex(r"(?i)^.*foo.*barbaz.*$")), ["barbaz"]);
         assert_eq!(lits(regex(r"(?i)(mimikatz|kiwi)")), ["kiwi", "mimikatz"]);
         assert_eq!(lits(regex(r"abc\d+defg")), ["defg"]);
@@ -584,11 +584,19 @@ mod tests {
         assert_eq!(lits(regex(r"ab(?:c|){4294967295}x")), ["ab"]);
         assert_eq!(lits(regex(r"a{4294967295}")), ["a"]);
         // Case-insensitive `s` also matches `ſ`, which the texts fold to `s`.
-        assert_eq!(lits(folded(r"\\Evils\.exe", Text::Rendered)), ["evils.exe"]);
-        assert_eq!(lits(folded(r"mimikatz", Text::Rendered)), ["mimikatz"]);
+        assert_eq!(
+            lits(folded(r"\\Evils\.exe", Text::Screened)),
+            ["\\evils.exe"]
+        );
+        assert_eq!(lits(folded(r"mimikatz", Text::Screened)), ["mimikatz"]);
         // In a value itself any ASCII can be part of a literal.
         let value = |p| lits(folded(p, Text::Value));
         assert_eq!(value(r"\\winz\\\.exe"), ["\\winz\\.exe"]);
-        assert_eq!(lits(folded(r"\\winz\\\.exe", Text::Rendered)), [".exe"]);
+        // In the screened text, not the characters XML writes as entities.
+        assert_eq!(
+            lits(folded(r"\\winz\\\.exe", Text::Screened)),
+            ["\\winz\\.exe"]
+        );
+        assert_eq!(lits(regex(r"a<b>cdef")), ["cdef"]);
     }
 }

@@ -10,7 +10,7 @@ pub(crate) mod literals;
 mod prefilter;
 mod screened_regex;
 // The literal helpers the Sigma rules' prefilter shares.
-pub(crate) use prefilter::{TEXT_PER_DFA_CELL, dfa_cells, fits_kind, longest_plain_run, narrow};
+pub(crate) use prefilter::{TEXT_PER_DFA_CELL, dfa_cells, fits_kind, narrow};
 pub mod content;
 pub mod hkey;
 mod record;

@@ -525,7 +525,7 @@ fn is_plain(c: char) -> bool {
         )
 }
 
-pub(crate) fn longest_plain_run(s: &str) -> Option<String> {
+fn longest_plain_run(s: &str) -> Option<String> {
     s.split(|c: char| !is_plain(c))
         .max_by_key(|r| r.len())
         .filter(|r| !r.is_empty())

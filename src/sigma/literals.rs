@@ -13,8 +13,11 @@
 //! candidate. Regexes (Sigma `re`, and values with inner wildcards,
 //! which compile to regexes) are read through their syntax tree for the
 //! literals every match contains. Literals are lower case and made only of
-//! "plain" characters (see `matcher::longest_plain_run`), so they appear
-//! verbatim in a record's screened text as in any rendering of it. When in
+//! the characters a record's screened text writes as they are (all of ASCII
+//! but controls and the five XML writes as entities: `\` is kept, so
+//! `Image|contains: '~1\'` screens), so they appear verbatim in that text and
+//! in the record's values folded by `fold_lower`, the two texts the
+//! prefilter searches. When in
 //! doubt the answer is `Any`: a rule that needs nothing is asked on every
 //! record of its log sources, which costs time, never a detection.
 
@@ -366,6 +369,40 @@ mod tests {
         assert_eq!(
             Clauses::all_of([c(&[&["ab"]]), c(&[&["cmd"]])].into_iter()),
             c(&[&["cmd"]])
+        );
+    }
+
+    fn literals_of(detection: &str) -> Vec<Vec<String>> {
+        let yaml = format!(
+            "title: t\nlogsource: {{product: windows}}\ndetection:\n{detection}\n    condition: sel\n"
+        );
+        let rules = rsigma_parser::parse_sigma_yaml(&yaml).unwrap().rules;
+        rule_literals(&rsigma_eval::compile_rule(&rules[0]).unwrap())
+    }
+
+    #[test]
+    fn literals_keep_what_the_screened_text_writes_as_it_is() {
+        // `\` is in the screened text as in the values: `~1\` is a literal
+        // of three characters, where a rendering's plain run was `~1`, too
+        // short, and left the rule asked on every record of its source.
+        assert_eq!(
+            literals_of("    sel:\n        Image|contains: ['~1\\', '~2\\']"),
+            [["~1\\", "~2\\"]]
+        );
+        // Wildcards compile to regexes, read the same way; an escaped one
+        // is a character.
+        assert_eq!(
+            literals_of("    sel:\n        Image|endswith: '\\Temp*\\evil.exe'"),
+            [["\\evil.exe"]]
+        );
+        assert_eq!(
+            literals_of("    sel:\n        Image|endswith: '\\Temp\\*\\evil.exe'"),
+            [["\\temp*\\evil.exe"]]
+        );
+        // What XML writes as an entity is a break in the screened text.
+        assert_eq!(
+            literals_of("    sel:\n        CommandLine|contains: 'a&b>cdefg'"),
+            [["cdefg"]]
         );
     }
 }
