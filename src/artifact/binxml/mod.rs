@@ -655,6 +655,16 @@ impl Walk<'_> {
                 }
             }
             0x0e => push_hex(out, v),
+            0x11 => {
+                if wants(ValueKind::Time) {
+                    push_filetime(out, u64_at(v, 0)?);
+                }
+            }
+            0x12 => {
+                if wants(ValueKind::Time) {
+                    push_systemtime(out, v.get(..16)?.try_into().ok()?);
+                }
+            }
             0x0f => {
                 if wants(ValueKind::Guid) {
                     push_guid(out, v.get(..16)?.try_into().ok()?);

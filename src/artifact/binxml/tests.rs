@@ -272,6 +272,60 @@ fn sids_and_guids_are_written_as_the_crate_writes_them() {
     assert_eq!(rendered("4688"), Vec::<u64>::new());
 }
 
+#[test]
+fn times_are_written_as_the_crate_writes_them() {
+    let systemtime = |f: [u16; 8]| V::Raw(0x12, f.iter().flat_map(|x| x.to_le_bytes()).collect());
+    let values = [
+        V::FileTime(0),
+        V::FileTime(132_000_000_000_000_000),
+        // 2000-02-29T23:59:59.9999999, 2100-03-01T00:00:00.0000001.
+        V::FileTime(125_963_423_999_999_999),
+        V::FileTime(157_520_160_000_000_001),
+        // Past 9999 (the year's last four digits), past i64::MAX (zeros).
+        V::FileTime(3_200_000_000_000_000_000),
+        V::FileTime(u64::MAX),
+        systemtime([2024, 2, 4, 29, 12, 34, 56, 789]),
+        // February 30th: not a time to Windows.
+        systemtime([2023, 2, 4, 30, 12, 34, 56, 789]),
+    ];
+    let recs: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record::new(i as u64 + 1, 1, &[("When", Data::Sub(v.clone()))]))
+        .collect();
+    let log = write_templated_evtx(&recs);
+    let mut parser = evtx::EvtxParser::from_buffer(log).unwrap();
+    let json: Vec<(u64, String)> = parser
+        .records_json()
+        .map(|r| r.unwrap())
+        .map(|r| (r.event_record_id, r.data.to_ascii_lowercase()))
+        .collect();
+    assert_eq!(json.len(), values.len());
+    for (v, (id, record)) in values.iter().zip(&json) {
+        let mut text = Vec::new();
+        match v {
+            V::FileTime(t) => push_filetime(&mut text, *t),
+            V::Raw(_, b) => push_systemtime(&mut text, b[..16].try_into().unwrap()),
+            _ => unreachable!(),
+        }
+        let text: &'static str = String::from_utf8(text).unwrap().leak();
+        assert!(record.contains(text), "{text} not in record {id}: {record}");
+        // Screened, not rendered whatever they hold: only the records
+        // whose rendering holds the text are asked for.
+        let want: Vec<u64> = json
+            .iter()
+            .filter(|(_, r)| r.contains(text))
+            .map(|(id, _)| *id)
+            .collect();
+        let got: Vec<u64> = screen(&recs, &AnyKind(text))
+            .into_iter()
+            .filter(|&(_, r)| r)
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(got, want, "{text}");
+    }
+}
+
 /// A filter that needs every one of its literals (as a rule's clauses do);
 /// a piece of text holding any one of them holds a literal.
 struct All(&'static [&'static str]);

@@ -179,6 +179,91 @@ pub(super) fn push_guid(out: &mut Vec<u8>, v: &[u8; 16]) {
     out.push(b'}');
 }
 
+/// A FILETIME (100 ns ticks since 1601-01-01 UTC) as the crate writes it,
+/// `yyyy-mm-ddThh:mm:ss.fffffffZ` in lower case: years past 9999 keep their
+/// last four digits, and a count past `i64::MAX` is written as zeros.
+pub(super) fn push_filetime(out: &mut Vec<u8>, ticks: u64) {
+    const PER_SEC: u64 = 10_000_000;
+    const PER_DAY: u64 = 86_400 * PER_SEC;
+    if ticks > i64::MAX as u64 {
+        return push_datetime(out, [0; 6], 0);
+    }
+    let (days, rest) = (ticks / PER_DAY, ticks % PER_DAY);
+    let (year, month, day) = civil_from_days_since_1601(days);
+    let secs = rest / PER_SEC;
+    let fields = [
+        year % 10_000,
+        month,
+        day,
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60,
+    ];
+    push_datetime(out, fields, rest % PER_SEC);
+}
+
+/// A SYSTEMTIME (eight little-endian 16-bit fields) as the crate writes
+/// it: one Windows would not take as a time is 1601-01-01 at midnight.
+pub(super) fn push_systemtime(out: &mut Vec<u8>, v: &[u8; 16]) {
+    let f = |i: usize| u64::from(u16::from_le_bytes([v[2 * i], v[2 * i + 1]]));
+    let (year, month, day) = (f(0), f(1), f(3));
+    let (hour, minute, second, millis) = (f(4), f(5), f(6), f(7));
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    let valid = (1601..=30827).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=month_days).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60
+        && millis < 1_000;
+    if valid {
+        let fields = [year % 10_000, month, day, hour, minute, second];
+        push_datetime(out, fields, millis * 10_000);
+    } else {
+        push_datetime(out, [1601, 1, 1, 0, 0, 0], 0);
+    }
+}
+
+/// Year, month, day, hour, minute, second and the second's 100 ns ticks,
+/// zero-padded to 4, 2 … and 7 digits.
+fn push_datetime(out: &mut Vec<u8>, fields: [u64; 6], ticks: u64) {
+    let mut buf = *b"0000-00-00t00:00:00.0000000z";
+    let mut put = |at: usize, width: usize, mut n: u64| {
+        for b in buf[at..at + width].iter_mut().rev() {
+            *b = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    for (&n, (at, width)) in fields
+        .iter()
+        .zip([(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)])
+    {
+        put(at, width, n);
+    }
+    put(20, 7, ticks);
+    out.extend_from_slice(&buf);
+}
+
+/// The proleptic Gregorian date `days` after 1601-01-01 (Howard Hinnant's
+/// `civil_from_days`, counted from 0000-03-01, 584,694 days earlier, in
+/// 400-year eras of 146,097 days that start on a March 1st).
+fn civil_from_days_since_1601(days: u64) -> (u64, u64, u64) {
+    let z = days + 584_694;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (era * 400 + yoe + u64::from(month <= 2), month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
