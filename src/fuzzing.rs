@@ -25,7 +25,8 @@ pub fn bundle(data: &[u8]) {
 }
 
 /// Literals common in event logs, so that screening both passes and
-/// rejects records.
+/// rejects records; one could be part of a time, so that time values are
+/// written into the screened text too.
 const RECORD_BUNDLE: &str = r#"{"alertDefinitions":[{"id":"a","name":"n","severity":"High"}],"iocs":[
  {"id":"1","alertDefinitionId":"a","type":"FileName","value":"cmd.exe"},
  {"id":"2","alertDefinitionId":"a","type":"IpAddress","value":"10.0.0.0/8"},
@@ -33,7 +34,8 @@ const RECORD_BUNDLE: &str = r#"{"alertDefinitions":[{"id":"a","name":"n","severi
  {"id":"4","alertDefinitionId":"a","type":"RegistryKey","value":"run","detectionFunction":"Contains"},
  {"id":"5","alertDefinitionId":"a","type":"Sha1","value":"0000000000000000000000000000000000000000"},
  {"id":"6","alertDefinitionId":"a","type":"FilePath","value":"\\\\win[0-9_]{0,3}\\.exe$","detectionFunction":"Regex"},
- {"id":"7","alertDefinitionId":"a","type":"FilePath","value":"\\\\[\\w]{1,3}\\.(dll|ps1)\\b","detectionFunction":"Regex"}]}"#;
+ {"id":"7","alertDefinitionId":"a","type":"FilePath","value":"\\\\[\\w]{1,3}\\.(dll|ps1)\\b","detectionFunction":"Regex"},
+ {"id":"8","alertDefinitionId":"a","type":"FileName","value":"2019-01-01","detectionFunction":"Contains"}]}"#;
 
 fn record_matcher() -> &'static Matcher {
     static M: OnceLock<Option<Matcher>> = OnceLock::new();
