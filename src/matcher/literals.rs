@@ -160,6 +160,15 @@ pub fn regex(pattern: &str) -> Need {
     regex_with(pattern, false, Text::Screened)
 }
 
+/// The literals of `pattern`'s top-level pieces, each necessary on its
+/// own (`cmd.+/c.+powershell`: `cmd`, `/c` and `powershell`), the most
+/// selective first, in the texts Sigma rules are screened by; never empty
+/// (`[Any]` when nothing is nameable).
+pub fn regex_conjuncts(pattern: &str) -> Vec<Need> {
+    let [needs] = conjuncts(parse(pattern, false).as_ref(), [Text::Screened]);
+    needs
+}
+
 /// The text literals are searched in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use crate::artifact::ValueKind;
 use crate::matcher::fits_kind;
 use crate::matcher::literals::score_of;
-pub use crate::matcher::literals::{Need, fold_lower, regex};
+pub use crate::matcher::literals::{Need, fold_lower, regex, regex_conjuncts};
 
 /// A rule whose best literals are shorter than this is screened by its
 /// channel instead: one- and two-letter literals are in nearly every
@@ -45,9 +45,9 @@ const SYNTHETIC_FIELDS: &[&str] = &["TimeCreated"];
 const MAX_CLAUSES: usize = 4;
 
 /// What the analysis asks of the leaves of a rule's logic.
-struct Leaves {
-    item: fn(&CompiledDetectionItem) -> Need,
-    keywords: fn(&CompiledMatcher) -> Need,
+struct Leaves<N> {
+    item: fn(&CompiledDetectionItem) -> N,
+    keywords: fn(&CompiledMatcher) -> N,
 }
 
 /// How the needs of a rule's parts combine.
@@ -164,7 +164,7 @@ fn or(a: Clauses, b: Clauses) -> Clauses {
 pub fn rule_literals(rule: &CompiledRule) -> Vec<Vec<String>> {
     let leaves = Leaves {
         item,
-        keywords: keyword,
+        keywords: |m| keyword(m).into(),
     };
     analyse::<Clauses>(rule, &leaves).best().0
 }
@@ -217,7 +217,7 @@ fn event_id_item(i: &CompiledDetectionItem) -> Need {
     }
 }
 
-fn analyse<N: Combine>(rule: &CompiledRule, leaves: &Leaves) -> N {
+fn analyse<N: Combine>(rule: &CompiledRule, leaves: &Leaves<N>) -> N {
     // Several conditions: the rule fires when any does.
     N::any_of(
         rule.conditions
@@ -229,7 +229,7 @@ fn analyse<N: Combine>(rule: &CompiledRule, leaves: &Leaves) -> N {
 fn condition<N: Combine>(
     c: &ConditionExpr,
     dets: &HashMap<String, CompiledDetection>,
-    l: &Leaves,
+    l: &Leaves<N>,
 ) -> N {
     match c {
         ConditionExpr::And(xs) => N::all_of(xs.iter().map(|x| condition(x, dets, l))),
@@ -256,11 +256,11 @@ fn condition<N: Combine>(
     }
 }
 
-fn detection<N: Combine>(d: &CompiledDetection, l: &Leaves) -> N {
+fn detection<N: Combine>(d: &CompiledDetection, l: &Leaves<N>) -> N {
     match d {
-        CompiledDetection::AllOf(items) => N::all_of(items.iter().map(|i| (l.item)(i).into())),
+        CompiledDetection::AllOf(items) => N::all_of(items.iter().map(l.item)),
         CompiledDetection::AnyOf(ds) => N::any_of(ds.iter().map(|d| detection(d, l))),
-        CompiledDetection::Keywords(m) => (l.keywords)(m).into(),
+        CompiledDetection::Keywords(m) => (l.keywords)(m),
         CompiledDetection::And(ds) => N::all_of(ds.iter().map(|d| detection(d, l))),
         CompiledDetection::Conditional {
             named,
@@ -271,14 +271,41 @@ fn detection<N: Combine>(d: &CompiledDetection, l: &Leaves) -> N {
     }
 }
 
-fn item(i: &CompiledDetectionItem) -> Need {
+fn item(i: &CompiledDetectionItem) -> Clauses {
     if i.exists.is_some() {
-        return Need::Any;
+        return Clauses::default();
     }
     match &i.field {
-        Some(f) if SYNTHETIC_FIELDS.contains(&f.as_str()) => Need::Any,
-        Some(_) => matcher(&i.matcher),
-        None => keyword(&i.matcher),
+        Some(f) if SYNTHETIC_FIELDS.contains(&f.as_str()) => Clauses::default(),
+        Some(_) => matcher_clauses(&i.matcher),
+        None => keyword(&i.matcher).into(),
+    }
+}
+
+/// What a field's matcher needs, as clauses: all of `contains|all`'s
+/// values and every necessary piece of a regex (`cmd.+powershell`) are
+/// kept, where [`matcher`], one set of literals, keeps the best one
+/// (`powershell`, in most PowerShell script blocks, for `contains|all:
+/// powershell, WindowStyle, Hidden`).
+fn matcher_clauses(m: &CompiledMatcher) -> Clauses {
+    let regex = |p: &str| Clauses::all_of(regex_conjuncts(p).into_iter().map(Clauses::from));
+    match m {
+        CompiledMatcher::Regex(r) => regex(r.as_str()),
+        CompiledMatcher::RegexSetMatch {
+            set,
+            mode: GroupMode::All,
+        } => Clauses::all_of(set.patterns().iter().map(|p| regex(p))),
+        CompiledMatcher::AllOf(ms)
+        | CompiledMatcher::CaseInsensitiveGroup {
+            children: ms,
+            mode: GroupMode::All,
+        } => Clauses::all_of(ms.iter().map(matcher_clauses)),
+        CompiledMatcher::AnyOf(ms)
+        | CompiledMatcher::CaseInsensitiveGroup {
+            children: ms,
+            mode: GroupMode::Any,
+        } => Clauses::any_of(ms.iter().map(matcher_clauses)),
+        _ => matcher(m).into(),
     }
 }
 
@@ -389,15 +416,29 @@ mod tests {
             literals_of("    sel:\n        Image|contains: ['~1\\', '~2\\']"),
             [["~1\\", "~2\\"]]
         );
-        // Wildcards compile to regexes, read the same way; an escaped one
-        // is a character.
+        // Wildcards compile to regexes, read the same way (each piece
+        // between them a clause); an escaped one is a character.
         assert_eq!(
             literals_of("    sel:\n        Image|endswith: '\\Temp*\\evil.exe'"),
-            [["\\evil.exe"]]
+            [["\\evil.exe"], ["\\temp"]]
         );
         assert_eq!(
             literals_of("    sel:\n        Image|endswith: '\\Temp\\*\\evil.exe'"),
             [["\\temp*\\evil.exe"]]
+        );
+        // Every value of `contains|all`, and every necessary piece of a
+        // regex, is a clause of its own: a record needs all of them.
+        assert_eq!(
+            literals_of(
+                "    sel:\n        CommandLine|contains|all: [powershell, WindowStyle, Hidden]"
+            ),
+            [["powershell"], ["windowstyle"], ["hidden"]]
+        );
+        assert_eq!(
+            literals_of(
+                "    sel:\n        CommandLine|re: 'cmd.{0,5}(?:/c|/r).+powershell.+(?:input|noexit)'"
+            ),
+            vec![vec!["powershell"], vec!["input", "noexit"], vec!["cmd"]]
         );
         // What XML writes as an entity is a break in the screened text.
         assert_eq!(
