@@ -351,10 +351,19 @@ fn build_automaton(lits: &[String], kind: Option<AhoCorasickKind>) -> Option<Aho
 /// distinct characters, the last such: a piece of common text (a run of
 /// zeros, `.exe`) would let more records through. A piece with a letter
 /// wins over one of digits only, which could be a number and would make
-/// parsers write out every integer value.
+/// parsers write out every integer value. A path (`\` in it) keeps its end:
+/// its folders (`\windows\system32\`, as varied as any piece) are in most
+/// records' paths, the file's name at the end in few.
 pub(crate) fn narrow(lit: &str, max: usize) -> &str {
     if lit.len() <= max {
         return lit;
+    }
+    let end = lit.len() - max;
+    if lit.contains('\\')
+        && lit.is_char_boundary(end)
+        && lit[end..].bytes().any(|b| b.is_ascii_alphabetic())
+    {
+        return &lit[end..];
     }
     let distinct = |w: &[u8]| {
         let mut seen = [false; 256];
@@ -738,6 +747,11 @@ mod kind_tests {
         );
         let l = "cdn7.bench-evil.example";
         assert!(l.contains(narrow(l, 16)) && narrow(l, 16).len() == 16);
+        // A path keeps the file's name, not its most varied folders.
+        assert_eq!(
+            narrow(r":\windows\system32\wbem\wbemcomn.dll", 16),
+            r"bem\wbemcomn.dll"
+        );
     }
 
     #[test]
