@@ -1111,3 +1111,60 @@ fn screened_records_reach_rules_on_system_fields_template_text_and_folded_letter
         assert_eq!(&got, want, "{text}");
     }
 }
+
+/// A record whose System block the screening cannot read whole (an EventID
+/// of a type it does not decode, a channel in no known form) is still
+/// screened for the rules it can meet: those of every log source its
+/// rendering may turn out to have. A Sysmon process creation whose EventID
+/// is written as an Int32 renders as event 1 and meets process_creation
+/// rules; a record of no channel meets rules of any channel's id.
+#[test]
+fn records_of_system_facts_the_screening_cannot_read_reach_their_rules() {
+    use support::evtx_templates::{Data, Record, Value as V, write_templated_evtx};
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fs::create_dir_all(&logs).unwrap();
+    let sysmon = "Microsoft-Windows-Sysmon/Operational";
+    let cmd = |s: &str| [("CommandLine", Data::Sub(V::Str(s.into())))];
+    let mut records = vec![
+        // EventID 1 as an Int32: the screening cannot say it is 1.
+        Record::new(1, 1, &cmd("x.exe -enc zzz")),
+        Record::new(2, 1, &cmd("x.exe -enc zzz")),
+        // A channel written as a number, which the screening does not
+        // read as one: rules any channel allows for event 4242.
+        Record::new(3, 4242, &cmd("y.exe -ffz")),
+        Record::new(4, 4242, &cmd("y.exe -ffz")),
+    ];
+    records[0].event_id_value = Some(V::Raw(0x07, 1i32.to_le_bytes().to_vec()));
+    records[0].channel = Some(V::Str(sysmon.into()));
+    records[1].channel = Some(V::Str(sysmon.into()));
+    records[2].channel = Some(V::U32(7));
+    fs::write(logs.join("t.evtx"), write_templated_evtx(&records)).unwrap();
+    let rules = dir.path().join("rules.yml");
+    fs::write(
+        &rules,
+        "title: enc\nid: enc\nlogsource: {category: process_creation, product: windows}\n\
+         detection:\n    sel:\n        CommandLine|contains: ' -enc '\n    condition: sel\n\
+         level: low\n---\n\
+         title: ffz\nid: ffz\nlogsource: {product: windows}\n\
+         detection:\n    sel:\n        CommandLine|contains: ' -ffz'\n        EventID: 4242\n    \
+         condition: sel\nlevel: low\n",
+    )
+    .unwrap();
+    let out = dir.path().join("r.json");
+    let run = scan_rules(&rules, &out, &logs);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let got: Vec<(String, u64)> = rule_hits(&read_report(&out))
+        .into_iter()
+        .map(|(rule, _, rec)| (rule, rec))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("enc".to_string(), 1),
+            ("enc".to_string(), 2),
+            ("ffz".to_string(), 3),
+            ("ffz".to_string(), 4)
+        ]
+    );
+}

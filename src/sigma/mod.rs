@@ -601,7 +601,17 @@ impl RuleSet {
             return self.prefilter.may_match(text);
         }
         let Some(channel) = facts.channel else {
-            return self.prefilter.may_match(text);
+            // No id either (none, or one not read): any rule may apply.
+            if facts.event_id.is_none() {
+                return self.prefilter.may_match(text);
+            }
+            // A channel not read (or none) may be any: the record renders
+            // when a rule some channel allows for its id is a candidate
+            // (the whole prefilter says yes whenever any rule, of whatever
+            // log source, needs no literal).
+            let candidates = self.prefilter.candidates(text);
+            let allowed = self.narrowed.any_channel(facts.event_id);
+            return candidates.iter().zip(allowed).any(|(c, a)| c & a != 0);
         };
         if let Some(p) = self.narrowed(channel, facts.event_id, text.len()) {
             return p.may_match(text);

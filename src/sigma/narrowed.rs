@@ -51,6 +51,9 @@ pub struct Narrowed {
     set_of: IdMap<(usize, Id), usize>,
     /// Distinct sets of rules, and their prefilters once built.
     sets: Vec<Set>,
+    /// Per id: the rules a record of that id can meet on some channel
+    /// (see [`Narrowed::any_channel`]).
+    any_channel: IdMap<Id, RuleBits>,
 }
 
 /// A distinct set of rules and its prefilters.
@@ -120,13 +123,32 @@ impl Narrowed {
             });
             set_of.insert(key, at);
         }
+        let mut any_channel: IdMap<Id, RuleBits> = IdMap::default();
+        for (&(_, id), &at) in &set_of {
+            let rules = &sets[at].rules;
+            let union = any_channel.entry(id).or_default();
+            if union.len() < rules.len() {
+                union.resize(rules.len(), 0);
+            }
+            union.iter_mut().zip(rules).for_each(|(u, r)| *u |= r);
+        }
         Narrowed {
             needs: needs.into(),
             channels,
             named,
             set_of,
             sets,
+            any_channel,
         }
+    }
+
+    /// The rules a record of `event_id` can meet whatever its channel (the
+    /// union over every channel class): what a record whose channel the
+    /// screening could not read may fire.
+    pub fn any_channel(&self, event_id: Option<u32>) -> &[u64] {
+        self.any_channel
+            .get(&self.id(event_id))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The prefilter of the rules records of `channel` and `event_id` can
@@ -155,12 +177,15 @@ impl Narrowed {
             .iter()
             .position(|k| k.eq_ignore_ascii_case(channel))
             .unwrap_or(self.channels.len());
-        let id = match event_id {
+        Some(&self.sets[*self.set_of.get(&(class, self.id(event_id)))?])
+    }
+
+    fn id(&self, event_id: Option<u32>) -> Id {
+        match event_id {
             None => Id::None,
             Some(i) if self.named.contains_key(&i) => Id::Named(i),
             Some(_) => Id::Other,
-        };
-        Some(&self.sets[*self.set_of.get(&(class, id))?])
+        }
     }
 
     /// Whether the set records of `channel` and `event_id` meet has its DFA.
@@ -205,6 +230,10 @@ mod tests {
         assert!(std::ptr::eq(a, b));
         let c = n.get("SECURITY", Some(4688), 0).unwrap();
         assert!(c.may_match(b"mimikatz"));
+        // Of a channel not read: what any channel allows for the id.
+        assert_eq!(n.any_channel(Some(4688)), [0b11]);
+        assert_eq!(n.any_channel(Some(4689)), [0b10]);
+        assert_eq!(n.any_channel(None), [0b10]);
     }
 
     /// A set's DFA is built once its NFA has screened the DFA's price, and

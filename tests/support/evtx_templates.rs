@@ -50,6 +50,10 @@ pub struct Record {
     pub record_id: u64,
     pub event_id: u16,
     pub fields: Vec<(String, Data)>,
+    /// The Channel value as written, when not `Test/Operational`.
+    pub channel: Option<Value>,
+    /// The EventID value as written, when not `event_id` as a UInt32.
+    pub event_id_value: Option<Value>,
 }
 
 impl Record {
@@ -61,6 +65,8 @@ impl Record {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
+            channel: None,
+            event_id_value: None,
         }
     }
 }
@@ -139,10 +145,14 @@ impl Chunk {
         w.fragment_header();
         let system = [
             Value::Str("Microsoft-Windows-Test".into()),
-            Value::U32(u32::from(r.event_id)),
+            r.event_id_value
+                .clone()
+                .unwrap_or(Value::U32(u32::from(r.event_id))),
             Value::FileTime(132_000_000_000_000_000 + r.record_id),
             Value::Hex64(r.record_id),
-            Value::Str("Test/Operational".into()),
+            r.channel
+                .clone()
+                .unwrap_or(Value::Str("Test/Operational".into())),
             Value::Str("WS01.corp.example".into()),
             Value::Sid(5, vec![21, 1_004_336_348, 1_177_238_915, 682_003_330, 1001]),
         ];

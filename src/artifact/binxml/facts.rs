@@ -119,9 +119,18 @@ impl Facts {
         self.inexact |= other.inexact;
     }
 
+    /// An event id present but not read could be any id, under which the
+    /// record may belong to log sources its channel alone does not give
+    /// (Sysmon's event 1 is process creation): the channel is then not
+    /// named either, so that no filter narrows by it.
     pub(super) fn get(&self) -> SystemFacts<'_> {
+        let id_unread = self.event_id == Slot::Unknown;
         SystemFacts {
-            channel: self.channel.get().map(String::as_str),
+            channel: self
+                .channel
+                .get()
+                .filter(|_| !id_unread)
+                .map(String::as_str),
             event_id: self.event_id.get().copied(),
             verbatim: !self.inexact,
         }
