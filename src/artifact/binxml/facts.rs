@@ -112,6 +112,14 @@ impl Facts {
         }
     }
 
+    /// BinXML read without knowing which System element it sits in (a
+    /// nested fragment or template instance inside the System block): it
+    /// may hold the EventID or the Channel, which are then unknown.
+    pub(super) fn untracked(&mut self) {
+        self.event_id.put(None);
+        self.channel.put(None);
+    }
+
     /// Adds what a template's static text says.
     pub(super) fn merge(&mut self, other: &Facts) {
         self.event_id.merge(&other.event_id);
@@ -193,6 +201,13 @@ mod tests {
         let mut h = Facts::default();
         h.value(Field::Channel, 0x01, &utf16("Sec\u{1}"));
         assert_eq!(h.get().channel, None);
+        // BinXML inside the System block: neither is known, nor is the
+        // channel named (no filter narrows by it).
+        let mut u = Facts::default();
+        u.text(Field::Channel, &utf16("Security"));
+        u.value(Field::EventId, 0x06, &1u16.to_le_bytes());
+        u.untracked();
+        assert_eq!((u.get().channel, u.get().event_id), (None, None));
         let mut t = Facts::default();
         t.text(Field::Channel, &utf16("System"));
         let mut r = Facts::default();

@@ -487,6 +487,11 @@ impl Walk<'_> {
                 }
                 0x0c if !self.template => {
                     let inner = runs.scope()?;
+                    // A template's elements are not followed as System's
+                    // children.
+                    if inner == Scope::System {
+                        s.facts.untracked();
+                    }
                     runs.child()?;
                     sep(out);
                     pos = self.instance(s, pos, inner, out)?;
@@ -599,6 +604,10 @@ impl Walk<'_> {
     ) -> Option<()> {
         check_value(ty, v)?;
         if ty == 0x21 {
+            // Its elements are not followed as System's children.
+            if scope == Scope::System {
+                s.facts.untracked();
+            }
             let nested = Walk {
                 c: self.c,
                 template: false,
