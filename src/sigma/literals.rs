@@ -198,17 +198,11 @@ fn event_id_item(i: &CompiledDetectionItem) -> Need {
             {
                 Need::OneOf(vec![value.clone()])
             }
-            CompiledMatcher::AnyOf(ms)
-            | CompiledMatcher::CaseInsensitiveGroup {
-                children: ms,
-                mode: GroupMode::Any,
-            } => Need::any_of(ms.iter().map(ids)),
-            CompiledMatcher::AllOf(ms)
-            | CompiledMatcher::CaseInsensitiveGroup {
-                children: ms,
-                mode: GroupMode::All,
-            } => Need::all_of(ms.iter().map(ids)),
-            _ => Need::Any,
+            _ => match group(m) {
+                Some((GroupMode::Any, ms)) => Need::any_of(ms.iter().map(ids)),
+                Some((GroupMode::All, ms)) => Need::all_of(ms.iter().map(ids)),
+                None => Need::Any,
+            },
         }
     }
     match (&i.field, i.exists) {
@@ -295,17 +289,22 @@ fn matcher_clauses(m: &CompiledMatcher) -> Clauses {
             set,
             mode: GroupMode::All,
         } => Clauses::all_of(set.patterns().iter().map(|p| regex(p))),
-        CompiledMatcher::AllOf(ms)
-        | CompiledMatcher::CaseInsensitiveGroup {
-            children: ms,
-            mode: GroupMode::All,
-        } => Clauses::all_of(ms.iter().map(matcher_clauses)),
-        CompiledMatcher::AnyOf(ms)
-        | CompiledMatcher::CaseInsensitiveGroup {
-            children: ms,
-            mode: GroupMode::Any,
-        } => Clauses::any_of(ms.iter().map(matcher_clauses)),
-        _ => matcher(m).into(),
+        _ => match group(m) {
+            Some((GroupMode::All, ms)) => Clauses::all_of(ms.iter().map(matcher_clauses)),
+            Some((GroupMode::Any, ms)) => Clauses::any_of(ms.iter().map(matcher_clauses)),
+            None => matcher(m).into(),
+        },
+    }
+}
+
+/// A matcher made of others (`AnyOf`, `AllOf`, and children sharing one
+/// lower-casing of the field), with how they combine.
+fn group(m: &CompiledMatcher) -> Option<(GroupMode, &[CompiledMatcher])> {
+    match m {
+        CompiledMatcher::AnyOf(ms) => Some((GroupMode::Any, ms)),
+        CompiledMatcher::AllOf(ms) => Some((GroupMode::All, ms)),
+        CompiledMatcher::CaseInsensitiveGroup { children, mode } => Some((*mode, children)),
+        _ => None,
     }
 }
 
@@ -339,14 +338,11 @@ fn matcher(m: &CompiledMatcher) -> Need {
                 GroupMode::All => Need::all_of(each),
             }
         }
-        CompiledMatcher::AnyOf(ms) => Need::any_of(ms.iter().map(matcher)),
-        CompiledMatcher::AllOf(ms) => Need::all_of(ms.iter().map(matcher)),
-        // Children sharing one lower-casing of the field.
-        CompiledMatcher::CaseInsensitiveGroup { children, mode } => match mode {
-            GroupMode::Any => Need::any_of(children.iter().map(matcher)),
-            GroupMode::All => Need::all_of(children.iter().map(matcher)),
+        _ => match group(m) {
+            Some((GroupMode::Any, ms)) => Need::any_of(ms.iter().map(matcher)),
+            Some((GroupMode::All, ms)) => Need::all_of(ms.iter().map(matcher)),
+            None => Need::Any,
         },
-        _ => Need::Any,
     }
 }
 

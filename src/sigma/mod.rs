@@ -610,15 +610,13 @@ impl RuleSet {
             // (the whole prefilter says yes whenever any rule, of whatever
             // log source, needs no literal).
             let candidates = self.prefilter.candidates(text);
-            let allowed = self.narrowed.any_channel(facts.event_id);
-            return candidates.iter().zip(allowed).any(|(c, a)| c & a != 0);
+            return prefilter::meet(&candidates, self.narrowed.any_channel(facts.event_id));
         };
         if let Some(p) = self.narrowed(channel, facts.event_id, text.len()) {
             return p.may_match(text);
         }
         let candidates = self.prefilter.candidates(text);
-        let allowed = self.allowed(channel, facts.event_id);
-        candidates.iter().zip(&allowed).any(|(c, a)| c & a != 0)
+        prefilter::meet(&candidates, &self.allowed(channel, facts.event_id))
     }
 
     /// The prefilter of the rules records of `channel` and `event_id` can

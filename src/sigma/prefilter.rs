@@ -58,6 +58,11 @@ pub fn set(b: &mut RuleBits, rule: usize) {
     b[rule / 64] |= 1 << (rule % 64);
 }
 
+/// Whether some rule is in both sets.
+pub fn meet(a: &[u64], b: &[u64]) -> bool {
+    a.iter().zip(b).any(|(x, y)| x & y != 0)
+}
+
 /// [`set`], growing `b` to hold `rule`.
 pub fn set_growing(b: &mut RuleBits, rule: usize) {
     if b.len() <= rule / 64 {
