@@ -32,8 +32,10 @@ pub struct Args {
     /// Random files in each image.
     #[arg(long, default_value_t = 8)]
     files: usize,
-    /// Size of each of those files, in MiB.
-    #[arg(long, default_value_t = 4)]
+    /// Size of each of those files, in MiB (16: 176 MB an image, 8.8 GB in
+    /// all; a seized drive's image is far larger, and Slurm's fixed ~1 s of
+    /// scheduling passes would be most of a batch of 50 small images).
+    #[arg(long, default_value_t = 16)]
     file_mib: usize,
     /// Units of the merge benchmark's batch.
     #[arg(long, default_value_t = 1000)]
