@@ -240,6 +240,37 @@ fn a_batch_directory_never_lands_on_evidence_nor_on_a_used_directory() {
     assert!(run.stderr.contains("not empty"), "{}", run.stderr);
 }
 
+/// Units scanned apart cannot see that two targets are one: the plan
+/// refuses what `scan` refuses (a unit holding both failed at run time, and
+/// two units would have counted the evidence twice in the merge).
+#[test]
+fn a_target_given_twice_or_inside_another_is_refused_at_planning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ev = support::samples().join("evidence");
+    let twice = tmp.path().join("twice");
+    let manifest = tmp.path().join("targets.txt");
+    let listed = format!("{0}\tEV-1\n{0}/.\tEV-2\n", ev.display());
+    std::fs::write(&manifest, listed).unwrap();
+    let run = plan(&twice, &[], &["--targets-from", manifest.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("are the same target"), "{}", run.stderr);
+    assert!(!twice.exists(), "no batch is written");
+    let nested = tmp.path().join("nested");
+    let inner = std::fs::read_dir(&ev)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a folder in samples/evidence");
+    let run = plan(&nested, &[ev, inner], &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("lies inside the target directory"),
+        "{}",
+        run.stderr
+    );
+    assert!(!nested.exists(), "no batch is written");
+}
+
 #[test]
 fn a_unit_stopped_by_sigterm_leaves_no_report_and_no_further_unit_starts() {
     let tmp = tempfile::tempdir().unwrap();

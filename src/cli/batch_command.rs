@@ -165,6 +165,9 @@ fn plan(args: PlanArgs) -> Result<u8> {
         mut spec,
     } = args;
     let targets = case::targets(&spec)?;
+    // Units scanned apart could not tell: the merged report would count
+    // such evidence twice (and a unit holding both would fail).
+    case::distinct(&targets.paths)?;
     if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
         bail!(
             "{} is not empty: a batch directory is new or empty",

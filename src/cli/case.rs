@@ -118,6 +118,43 @@ fn absolute(p: &Path) -> String {
     std::path::absolute(p).map_or_else(|_| shown(p), |a| shown(&a))
 }
 
+/// Refuses a target given twice, or inside another target directory: its
+/// evidence would be scanned and counted twice.
+pub fn distinct(targets: &[PathBuf]) -> Result<()> {
+    let real: Vec<Option<(PathBuf, bool)>> = targets
+        .iter()
+        .map(|t| {
+            let r = std::fs::canonicalize(t).ok()?;
+            let dir = r.is_dir();
+            Some((r, dir))
+        })
+        .collect();
+    for (i, a) in real.iter().enumerate() {
+        let Some((ra, _)) = a else { continue };
+        for (j, b) in real.iter().enumerate() {
+            let Some((rb, b_dir)) = b else { continue };
+            if i == j {
+                continue;
+            }
+            if ra == rb && i > j {
+                bail!(
+                    "{} and {} are the same target: its evidence would be counted twice",
+                    shown(&targets[j]),
+                    shown(&targets[i])
+                );
+            }
+            if *b_dir && ra != rb && ra.starts_with(rb) {
+                bail!(
+                    "{} lies inside the target directory {}: its evidence would be counted twice",
+                    shown(&targets[i]),
+                    shown(&targets[j])
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn shown(p: &Path) -> String {
     EvidencePath::from_os(p.as_os_str()).display()
 }

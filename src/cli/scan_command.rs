@@ -3,7 +3,7 @@
 //! under the signal handler, writes the report and chooses the exit code.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -73,7 +73,7 @@ pub fn run_loaded(
     {
         bail!("--since {since} is after --until {until}: no record could be kept");
     }
-    distinct_targets(&targets.paths)?;
+    case::distinct(&targets.paths)?;
     let slice =
         (args.slice_from.is_some() || args.slice_to.is_some()).then(|| crate::source::Slice {
             from: args.slice_from.clone(),
@@ -405,45 +405,4 @@ fn inactive_reasons(bundle: &crate::bundle::Bundle) -> String {
         count(IocState::Disabled),
         unused
     )
-}
-
-/// Refuses a target given twice, or inside another target directory: its
-/// evidence would be scanned and counted twice.
-fn distinct_targets(targets: &[PathBuf]) -> Result<()> {
-    let real: Vec<Option<(PathBuf, bool)>> = targets
-        .iter()
-        .map(|t| {
-            let r = std::fs::canonicalize(t).ok()?;
-            let dir = r.is_dir();
-            Some((r, dir))
-        })
-        .collect();
-    for (i, a) in real.iter().enumerate() {
-        let Some((ra, _)) = a else { continue };
-        for (j, b) in real.iter().enumerate() {
-            let Some((rb, b_dir)) = b else { continue };
-            if i == j {
-                continue;
-            }
-            if ra == rb && i > j {
-                bail!(
-                    "{} and {} are the same target: its evidence would be counted twice",
-                    shown(&targets[j]),
-                    shown(&targets[i])
-                );
-            }
-            if *b_dir && ra != rb && ra.starts_with(rb) {
-                bail!(
-                    "{} lies inside the target directory {}: its evidence would be counted twice",
-                    shown(&targets[i]),
-                    shown(&targets[j])
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-fn shown(p: &Path) -> String {
-    EvidencePath::from_os(p.as_os_str()).display()
 }
