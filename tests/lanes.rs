@@ -192,3 +192,62 @@ fn logs_read_again_together_give_what_each_read_alone_gives() {
     }
     assert_eq!(gathered, alone);
 }
+
+/// With a bundle wanting all three digests, an event log's MD5 waits for
+/// other logs' and runs in vector lanes, its digests matched only then
+/// (`scan::worker::md5_waits`): the same events as each log hashed whole
+/// as it is read, over more logs than one batch holds, logs hitting by
+/// MD5, by SHA-1 and by SHA-256 among logs that hit nothing.
+#[test]
+fn logs_whose_md5_waits_are_matched_as_when_it_is_computed_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir(&dir).unwrap();
+    let mut rng = support::Rng(5);
+    let mut logs = Vec::new();
+    for i in 0..70 {
+        let records = 1 + rng.below(if i % 9 == 0 { 5000 } else { 300 });
+        let events: Vec<Event> = (0..records)
+            .map(|r| {
+                let image = format!(r"C:\Windows\System32\tool{i}-{r}.exe");
+                Event::new(
+                    r as u64 + 1,
+                    "Microsoft-Windows-Sysmon",
+                    1,
+                    "Microsoft-Windows-Sysmon/Operational",
+                    &[("Image", image.as_str())],
+                )
+            })
+            .collect();
+        let log = write_evtx(&events);
+        std::fs::write(dir.join(format!("log{i}.evtx")), &log).unwrap();
+        logs.push(log);
+    }
+    let (by_md5, by_sha1, by_sha256) = (3, 18, 45);
+    let bundle = tmp.path().join("bundle.json");
+    std::fs::write(
+        &bundle,
+        format!(
+            r#"{{"alertDefinitions":[{{"id":"ad","name":"logs","severity":"High"}}],"iocs":[
+            {{"id":"m","type":"Md5","value":"{}","alertDefinitionId":"ad"}},
+            {{"id":"s1","type":"Sha1","value":"{}","alertDefinitionId":"ad"}},
+            {{"id":"s2","type":"Sha256","value":"{}","alertDefinitionId":"ad"}}]}}"#,
+            support::md5_hex(&logs[by_md5]),
+            support::sha1_hex(&logs[by_sha1]),
+            support::sha256_hex(&logs[by_sha256]),
+        ),
+    )
+    .unwrap();
+    let waited = scan_events(std::slice::from_ref(&dir), &bundle, false);
+    let at_once = scan_events(std::slice::from_ref(&dir), &bundle, true);
+    for (i, digest) in [(by_md5, "md5"), (by_sha1, "sha1"), (by_sha256, "sha256")] {
+        let (field, path) = (format!("field: \"{digest}\""), format!("\"/log{i}.evtx\""));
+        assert!(
+            waited
+                .iter()
+                .any(|e| e.starts_with("Finding") && e.contains(&field) && e.contains(&path)),
+            "log{i}.evtx should hit by {digest}"
+        );
+    }
+    assert_eq!(waited, at_once);
+}

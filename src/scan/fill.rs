@@ -10,6 +10,11 @@
 //! [`GATHER`] wait (or their source's walk ends), and are read again
 //! [`LANES`] at a time: SHAs one file after another, MD5s across files.
 //!
+//! Event logs of the host read for all three digests wait here too, for
+//! their MD5 alone, evidence or not (`worker::md5_waits`): a log's parse
+//! consumes its stream, so it cannot share lanes while it is read, and its
+//! digests are matched once the MD5 is known.
+//!
 //! A waiting file holds its findings, never its bytes: what waits is
 //! bounded by [`GATHER`] files' evidence.
 
@@ -38,6 +43,9 @@ pub(super) struct Waiting {
     /// The digests its first read computed.
     pub digests: Digests,
     pub done: Done,
+    /// Its digests are still to be matched: a log whose MD5 waited for the
+    /// lanes (`worker::md5_waits`), evidence or not.
+    pub unmatched: bool,
 }
 
 /// The files waiting, shared by a scan's workers.
@@ -235,7 +243,8 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
             source,
             entry,
             mut digests,
-            done,
+            mut done,
+            unmatched,
         } = w;
         let path = worker::problem_path(&entry);
         let r = r.unwrap_or_else(|| Reading::failed(std::io::Error::other("not read again")));
@@ -244,7 +253,18 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
                 Some(e) => Err(e),
                 None => Ok((r.hasher.finish(), r.total)),
             };
-            worker::reread(source, &entry, &mut digests, done.bytes, again, emit);
+            worker::reread(
+                source,
+                &entry,
+                &mut digests,
+                done.bytes,
+                again,
+                unmatched,
+                emit,
+            );
+            if unmatched {
+                done.match_digests(ctx, &digests);
+            }
             done.emit(source, &entry, &digests, emit);
         }));
         if let Err(panic) = run {

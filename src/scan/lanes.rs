@@ -355,6 +355,7 @@ impl<'a> Worker<'a> {
                     head_len,
                     kept: None,
                     content: search.map(|c| c.finish()).unwrap_or_default(),
+                    md5_waits: false,
                 }),
             };
             worker::conclude(source, entry, plan, read, Vec::new(), ctx, wbuf, emit);
