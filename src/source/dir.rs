@@ -5,14 +5,12 @@
 //! opened; symbolic links are listed, not followed, unless asked. Files are
 //! opened read-only with `O_NONBLOCK` (a file swapped for a FIFO after the
 //! walk cannot block the scan), `O_NOFOLLOW` and, where permitted,
-//! `O_NOATIME` so the scan does not change the evidence's access times,
-//! each by name inside its directory as the walk listed it (held open while
-//! its files wait to be read), not by its path looked up again.
+//! `O_NOATIME` so the scan does not change the evidence's access times.
 
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use jiff::Timestamp;
@@ -28,17 +26,7 @@ pub struct DirSource {
     root: PathBuf,
     is_dir: bool,
     opts: SourceOptions,
-    /// The directory whose files the walk is listing, held open for them.
-    here: Mutex<Option<(PathBuf, Option<Arc<WalkedDir>>)>>,
 }
-
-/// A directory of the walk held open ([`super::io::open_walked_dir`]), its
-/// files opened by name inside it.
-#[cfg(unix)]
-type WalkedDir = std::os::fd::OwnedFd;
-/// Elsewhere files are opened by path.
-#[cfg(not(unix))]
-type WalkedDir = ();
 
 impl DirSource {
     pub fn new(root: &Path, is_dir: bool, opts: &SourceOptions) -> Self {
@@ -46,27 +34,7 @@ impl DirSource {
             root: root.to_path_buf(),
             is_dir,
             opts: opts.clone(),
-            here: Mutex::new(None),
         }
-    }
-
-    /// The walked directory holding `path`, opened the first time one of
-    /// its files is listed (the walk lists a directory's files together).
-    /// None if it cannot be opened: its files are then opened by path.
-    fn dir_of(&self, path: &Path) -> Option<Arc<WalkedDir>> {
-        let parent = path.parent()?;
-        let mut here = self.here.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((p, dir)) = &*here
-            && p == parent
-        {
-            return dir.clone();
-        }
-        #[cfg(unix)]
-        let dir = super::io::open_walked_dir(parent).ok().map(Arc::new);
-        #[cfg(not(unix))]
-        let dir = None;
-        *here = Some((parent.to_path_buf(), dir.clone()));
-        dir
     }
 
     /// The walk: everything under the root or, for a slice, the
@@ -160,17 +128,16 @@ impl DirSource {
             let (kind, what) = special_kind(&ft);
             return problem(kind, format!("{what}: never opened"));
         }
-        let dir = self.dir_of(path);
-        Some(Deferred::Later(Box::new(move || self.file(entry, dir))))
+        Some(Deferred::Later(Box::new(move || self.file(entry))))
     }
 
     /// A regular file of the walk, opened and `fstat`ed once: its facts
     /// come from the open file, which is kept for the read. A file that
     /// cannot be opened is listed from its `lstat` (its name still
     /// matches; the read then reports why it failed).
-    fn file(&self, entry: walkdir::DirEntry, dir: Option<Arc<WalkedDir>>) -> SourceItem {
+    fn file(&self, entry: walkdir::DirEntry) -> SourceItem {
         let path = entry.path();
-        let (meta, opened) = match open_regular(path, dir.as_deref(), self.opts.follow_symlinks) {
+        let (meta, opened) = match open_regular(path, self.opts.follow_symlinks) {
             Ok((file, meta)) => {
                 let len = meta.len();
                 (meta, Some((file, len)))
@@ -192,7 +159,6 @@ impl DirSource {
             meta: file_meta(&meta),
             content: Box::new(HostFile {
                 path: entry.into_path(),
-                dir,
                 follow: self.opts.follow_symlinks,
                 mmap: self.opts.mmap,
                 opened: Mutex::new(opened),
@@ -307,8 +273,6 @@ fn file_meta(meta: &Metadata) -> FileMeta {
 
 struct HostFile {
     path: PathBuf,
-    /// The walked directory holding it, if it could be held open.
-    dir: Option<Arc<WalkedDir>>,
     follow: bool,
     mmap: bool,
     /// The file as opened (with its size) when the walk's entry was
@@ -329,27 +293,14 @@ impl HostFile {
 
     /// Opens the file again (see [`open_regular`]), with its size.
     fn open_regular(&self) -> io::Result<(File, u64)> {
-        open_regular(&self.path, self.dir.as_deref(), self.follow)
-            .map(|(file, meta)| (file, meta.len()))
+        open_regular(&self.path, self.follow).map(|(file, meta)| (file, meta.len()))
     }
 }
 
-/// Opens a file the walk saw as regular (by name in `dir`, the walked
-/// directory holding it, else by path) and checks, with the one `fstat`
+/// Opens a file the walk saw as regular and checks, with the one `fstat`
 /// that also gives its facts, that it still is.
-fn open_regular(
-    path: &Path,
-    dir: Option<&WalkedDir>,
-    follow: bool,
-) -> io::Result<(File, Metadata)> {
-    let file = match (dir, path.file_name()) {
-        #[cfg(unix)]
-        (Some(dir), Some(name)) => {
-            use std::os::fd::AsFd;
-            super::io::open_evidence_in(dir.as_fd(), name, follow)?
-        }
-        _ => open_evidence(path, follow)?,
-    };
+fn open_regular(path: &Path, follow: bool) -> io::Result<(File, Metadata)> {
+    let file = open_evidence(path, follow)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other(
@@ -411,48 +362,4 @@ fn host_holes(file: &File) -> u64 {
 #[cfg(not(unix))]
 fn host_holes(_file: &File) -> u64 {
     0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The bytes of the first file the walk of `source` lists, resolved
-    /// only after `meanwhile` ran.
-    fn first_file_read_after(source: &DirSource, meanwhile: impl FnOnce()) -> Vec<u8> {
-        let deferred = source
-            .deferred_entries()
-            .find(|d| matches!(d, Deferred::Later(_)))
-            .expect("a regular file");
-        meanwhile();
-        let SourceItem::File(entry) = deferred.resolve() else {
-            panic!("not read as a file");
-        };
-        let mut bytes = Vec::new();
-        let mut buf = ReadBuf::new(1 << 16);
-        entry
-            .content
-            .pump(&mut buf, &mut |chunk| bytes.extend_from_slice(chunk))
-            .expect("read");
-        bytes
-    }
-
-    /// A directory renamed and replaced by another of the same name between
-    /// the walk listing a file and the file being read: what is read is the
-    /// file the walk listed, not the one now at its path.
-    #[cfg(unix)]
-    #[test]
-    fn a_file_is_read_from_the_directory_the_walk_listed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("case");
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("x.bin"), b"listed").unwrap();
-        let source = DirSource::new(tmp.path(), true, &SourceOptions::default());
-        let read = first_file_read_after(&source, || {
-            std::fs::rename(&dir, tmp.path().join("moved")).unwrap();
-            std::fs::create_dir(&dir).unwrap();
-            std::fs::write(dir.join("x.bin"), b"planted").unwrap();
-        });
-        assert_eq!(read, b"listed");
-    }
 }

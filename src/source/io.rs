@@ -211,67 +211,6 @@ pub fn open_evidence(path: &Path, _follow: bool) -> io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
-/// A directory of a walk, held open so that its files are opened by name
-/// relative to it ([`open_evidence_in`]): the kernel then looks up one
-/// name, not every component of the path again (~3% of a scan of 100,000
-/// small files), and a file is read from the directory the walk listed
-/// even if that directory is renamed or replaced meanwhile. `O_PATH`: the
-/// descriptor only names the directory, it cannot read it.
-#[cfg(unix)]
-pub fn open_walked_dir(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    #[cfg(target_os = "linux")]
-    let only_names = libc::O_PATH;
-    #[cfg(not(target_os = "linux"))]
-    let only_names = 0;
-    let path = if path.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        path
-    };
-    let dir = OpenOptions::new()
-        .read(true)
-        .custom_flags(only_names | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)?;
-    Ok(dir.into())
-}
-
-/// [`open_evidence`] of the entry `name` of the directory `dir` (opened by
-/// [`open_walked_dir`]), with the same flags and fallback.
-#[cfg(unix)]
-pub fn open_evidence_in(
-    dir: std::os::fd::BorrowedFd<'_>,
-    name: &std::ffi::OsStr,
-    follow: bool,
-) -> io::Result<File> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    use std::os::unix::ffi::OsStrExt;
-    let name = std::ffi::CString::new(name.as_bytes())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file name holds a NUL byte"))?;
-    let base = libc::O_RDONLY
-        | libc::O_NONBLOCK
-        | libc::O_CLOEXEC
-        | if follow { 0 } else { libc::O_NOFOLLOW };
-    let open = |flags| loop {
-        // SAFETY: `name` is NUL-terminated and outlives the call; `dir`
-        // is a descriptor borrowed for it.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
-        if fd >= 0 {
-            // SAFETY: a descriptor just returned by openat, owned by no one.
-            return Ok(unsafe { File::from_raw_fd(fd) });
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
-    match open(base | libc::O_NOATIME) {
-        // O_NOATIME is refused for files the user does not own (EPERM).
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(base),
-        r => r,
-    }
-}
-
 /// The first `limit` bytes of the evidence file at `path`, opened as
 /// [`open_evidence`] opens it (a registry hive or log read whole).
 pub fn read_evidence(path: &Path, follow: bool, limit: u64) -> io::Result<Vec<u8>> {
