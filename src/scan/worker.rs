@@ -736,6 +736,12 @@ pub(super) fn reread(
     let (kind, message) = match again {
         Ok((added, bytes)) => match add_reread(digests, first, bytes, &added) {
             Ok(()) => return,
+            Err(_) if unmatched => (
+                ProblemKind::Changed,
+                format!(
+                    "changed between reads: {first} bytes read first, {bytes} when read again for its MD5; its other digests are the first read's, and it was not matched against MD5 IOCs"
+                ),
+            ),
             Err(message) => (ProblemKind::Changed, message),
         },
         Err(e) if unmatched => (
