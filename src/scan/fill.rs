@@ -275,8 +275,60 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
 
 #[cfg(test)]
 mod tests {
-    use super::worker::add_reread;
+    use super::worker::{add_reread, reread};
+    use crate::evidence::ScanEvent;
     use crate::hash::Digests;
+    use crate::source::{Content, EvidencePath, FileEntry, FileMeta, ProblemKind, ReadBuf};
+
+    /// A file with nothing in it.
+    struct Empty;
+
+    impl Content for Empty {
+        fn pump(&self, _: &mut ReadBuf, _: &mut dyn FnMut(&[u8])) -> std::io::Result<u64> {
+            Ok(0)
+        }
+
+        fn open(&self) -> std::io::Result<Box<dyn crate::artifact::ReadSeek>> {
+            Ok(Box::new(std::io::Cursor::new(Vec::new())))
+        }
+    }
+
+    /// A log or evidence whose second read the scan's stop cut short is
+    /// listed as interrupted (what the scan's report says of every entry
+    /// it did not finish), not as unreadable evidence, and keeps the
+    /// digests it has.
+    #[test]
+    fn a_re_read_the_stop_cut_short_is_listed_as_interrupted() {
+        let entry = FileEntry {
+            path: EvidencePath::from_bytes(b"/Security.evtx".to_vec()),
+            host_path: None,
+            meta: FileMeta::default(),
+            content: Box::new(Empty),
+        };
+        for unmatched in [true, false] {
+            let events = std::sync::Mutex::new(Vec::new());
+            let mut digests = Digests {
+                sha256: Some([1; 32]),
+                ..Digests::default()
+            };
+            let again = Err(crate::stop::interrupted());
+            let emit = |ev| events.lock().unwrap().push(ev);
+            reread(0, &entry, &mut digests, 10, again, unmatched, &emit);
+            let events = events.into_inner().unwrap();
+            let [ScanEvent::Problem { problem, .. }] = &events[..] else {
+                panic!("one problem expected, got {events:?}");
+            };
+            assert_eq!(
+                problem.kind,
+                ProblemKind::Interrupted,
+                "{}",
+                problem.message
+            );
+            assert_eq!(problem.message.contains("MD5"), unmatched);
+            assert_eq!(digests.sha256, Some([1; 32]));
+            assert!(digests.md5.is_none());
+        }
+    }
 
     /// A second read adds its digests only when it read as many bytes as
     /// the first: evidence never carries digests of two contents.

@@ -744,6 +744,15 @@ pub(super) fn reread(
             ),
             Err(message) => (ProblemKind::Changed, message),
         },
+        Err(e) if stop::is_interrupted(&e) => (
+            ProblemKind::Interrupted,
+            if unmatched {
+                "the scan stopped before its MD5 was computed: not matched against MD5 IOCs"
+            } else {
+                "the scan stopped before the evidence's other digests were computed"
+            }
+            .to_string(),
+        ),
         Err(e) if unmatched => (
             ProblemKind::Unreadable,
             format!("cannot read again for its MD5 (not matched against MD5 IOCs): {e}"),
