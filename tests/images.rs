@@ -485,3 +485,52 @@ fn an_ext4_journal_is_replayed_in_memory_as_a_mount_would() {
     assert_eq!(r["summary"]["skipped"], 0);
     assert_eq!(sha256_hex(&fs::read(&image).unwrap()), before);
 }
+
+/// A file with several names on NTFS (hard links: Windows keeps its
+/// System32 files as links into the WinSxS store) is listed under each
+/// name with the same bytes, so that a path IOC naming any of them
+/// matches (`scripts/make-ntfs-links.sh`).
+#[test]
+fn every_name_of_an_ntfs_file_with_hard_links_is_matched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("ntfs-links.raw");
+    fs::write(
+        &image,
+        gunzip(&samples().join("images").join("ntfs-links.raw.gz")),
+    )
+    .unwrap();
+    let names = [
+        r"C:\Windows\System32\evil.dll",
+        r"C:\Windows\WinSxS\amd64_evil_31bf3856\evil.dll",
+        r"C:\Users\alice\renamed.bin",
+    ];
+    let iocs: Vec<Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, p)| json!({"id": format!("p{i}"), "type": "FilePath", "value": p, "alertDefinitionId": "a"}))
+        .collect();
+    let bundle = tmp.path().join("b.json");
+    fs::write(
+        &bundle,
+        json!({"alertDefinitions": [{"id": "a", "name": "links", "severity": "High"}], "iocs": iocs})
+            .to_string(),
+    )
+    .unwrap();
+    let (run, report) = scan_to(&bundle, &tmp.path().join("r.json"), &image, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let mut hits = BTreeSet::new();
+    let mut digests = BTreeSet::new();
+    for e in evidence(&report) {
+        hits.insert(e["location"]["path"].as_str().unwrap().to_string());
+        digests.insert(e["file"]["sha256"].as_str().unwrap().to_string());
+    }
+    let want: BTreeSet<String> = [
+        "/Users/alice/renamed.bin",
+        "/Windows/System32/evil.dll",
+        "/Windows/WinSxS/amd64_evil_31bf3856/evil.dll",
+    ]
+    .map(String::from)
+    .into();
+    assert_eq!(hits, want);
+    assert_eq!(digests.len(), 1, "one file's bytes under every name");
+}

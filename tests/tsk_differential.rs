@@ -49,6 +49,7 @@ fn images(tmp: &Path) -> Vec<(String, PathBuf)> {
         "ext3-4k.raw",
         "ext4-inline.raw",
         "ext4-journal.raw",
+        "ntfs-links.raw",
     ] {
         let p = tmp.join(name);
         std::fs::write(

@@ -1,7 +1,10 @@
 //! Walks an NTFS volume: one pass over the MFT builds the directory tree
 //! (name and parent of every record) and the list of records with data;
-//! then each record with data becomes one item per $DATA stream, in disk
-//! order of the data so reading stays sequential.
+//! then each record with data becomes one item per $DATA stream and per
+//! name, in disk order of the data so reading stays sequential. A file with
+//! several names (hard links: Windows keeps its System32 files as links to
+//! the WinSxS store) is listed under each, as TSK lists it, so that a path
+//! IOC naming any of them matches.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,6 +34,16 @@ struct Node {
     parent: u64,
     parent_seq: u16,
     name: Option<Box<[u8]>>,
+    /// A file's other names (its directory path is built from `name`).
+    links: Option<Box<[Link]>>,
+}
+
+/// Another name of a file record: a hard link, in its own directory or in
+/// the same one.
+struct Link {
+    parent: u64,
+    parent_seq: u16,
+    name: Box<[u8]>,
 }
 
 pub(super) struct Walk {
@@ -148,11 +161,21 @@ impl Walk {
             base: h.base == 0,
             ..Node::default()
         };
-        if let Some(fname) = best_name(&attrs) {
+        let mut names = names(&attrs).into_iter();
+        if let Some(fname) = names.next() {
             node.parent = fname.parent;
             node.parent_seq = fname.parent_seq;
             node.name = Some(record::utf16_bytes(&fname.name).into_boxed_slice());
         }
+        let links: Vec<Link> = names
+            .filter(|_| !node.dir)
+            .map(|f| Link {
+                parent: f.parent,
+                parent_seq: f.parent_seq,
+                name: record::utf16_bytes(&f.name).into_boxed_slice(),
+            })
+            .collect();
+        node.links = (!links.is_empty()).then(|| links.into_boxed_slice());
         if node.base {
             let mut has_data = false;
             let mut lcn = None;
@@ -182,12 +205,13 @@ impl Walk {
         Some(node)
     }
 
-    /// The `/`-separated path of a record from the parent chain.
-    fn path(&self, rec_no: u64) -> Vec<u8> {
+    /// The `/`-separated path of a record from the parent chain: by its
+    /// first name, or by `link`, another of its names.
+    fn path(&self, rec_no: u64, link: Option<&Link>) -> Vec<u8> {
         let mut parts: Vec<&[u8]> = Vec::new();
         let mut cur = rec_no;
         let mut orphan = true;
-        for _ in 0..MAX_DEPTH {
+        for step in 0..MAX_DEPTH {
             if cur == ROOT {
                 orphan = false;
                 break;
@@ -195,22 +219,28 @@ impl Walk {
             let Some(node) = self.node(cur) else {
                 break;
             };
-            let Some(name) = &node.name else {
-                break;
+            let (name, up, up_seq) = match link.filter(|_| step == 0) {
+                Some(l) => (&l.name[..], l.parent, l.parent_seq),
+                None => {
+                    let Some(name) = &node.name else {
+                        break;
+                    };
+                    (&name[..], node.parent, node.parent_seq)
+                }
             };
             parts.push(name);
-            let Some(parent) = self.node(node.parent) else {
+            let Some(parent) = self.node(up) else {
                 break;
             };
             // A reference is good if the parent still has the sequence it
             // had when the link was made (a freed record's sequence has
             // been bumped once).
-            let seq_ok = parent.seq == node.parent_seq
-                || (!parent.in_use && parent.seq == node.parent_seq.wrapping_add(1));
-            if node.parent == cur || !parent.dir || !parent.base || !seq_ok {
+            let seq_ok =
+                parent.seq == up_seq || (!parent.in_use && parent.seq == up_seq.wrapping_add(1));
+            if up == cur || !parent.dir || !parent.base || !seq_ok {
                 break;
             }
-            cur = node.parent;
+            cur = up;
         }
         let mut out = Vec::new();
         if orphan {
@@ -230,9 +260,18 @@ impl Walk {
         out
     }
 
-    /// The items of one record with data: one per $DATA stream.
+    /// The items of one record with data: one per $DATA stream and name.
     fn build(&mut self, rec_no: u64) {
-        let path = self.path(rec_no);
+        let path = self.path(rec_no, None);
+        let mut paths = vec![path.clone()];
+        if let Some(links) = self.node(rec_no).and_then(|n| n.links.as_deref()) {
+            for link in links {
+                let other = self.path(rec_no, Some(link));
+                if !paths.contains(&other) {
+                    paths.push(other);
+                }
+            }
+        }
         let shown = String::from_utf8_lossy(&path).into_owned();
         let rec = match self.fs.record(rec_no) {
             Ok(Some(r)) => r,
@@ -282,15 +321,18 @@ impl Walk {
                 );
                 continue;
             }
-            let mut item_path = path.clone();
-            if let Some(s) = &stream_name {
-                item_path.push(b':');
-                item_path.extend_from_slice(s);
-            }
+            let with_stream = |path: &[u8]| {
+                let mut item_path = path.to_vec();
+                if let Some(s) = &stream_name {
+                    item_path.push(b':');
+                    item_path.extend_from_slice(s);
+                }
+                item_path
+            };
             let content: Arc<dyn ReadAt> = match self.stream(&extents) {
                 Ok(c) => c,
                 Err(e) => {
-                    let shown = String::from_utf8_lossy(&item_path).into_owned();
+                    let shown = String::from_utf8_lossy(&with_stream(&path)).into_owned();
                     self.problem(
                         format!("{shown} ($MFT record {rec_no})"),
                         ProblemKind::CorruptEntry,
@@ -307,16 +349,20 @@ impl Walk {
                 accessed,
                 changed,
                 deleted: !rec.header.in_use,
-                stream: stream_name.map(|s| String::from_utf8_lossy(&s).into_owned()),
+                stream: stream_name
+                    .as_ref()
+                    .map(|s| String::from_utf8_lossy(s).into_owned()),
                 inode: Some(rec_no),
                 volume: Some(self.volume.clone()),
             };
-            self.queue.push_back(SourceItem::File(FileEntry {
-                path: EvidencePath::from_bytes(item_path),
-                host_path: None,
-                meta,
-                content: Box::new(StreamContent(content)),
-            }));
+            for path in &paths {
+                self.queue.push_back(SourceItem::File(FileEntry {
+                    path: EvidencePath::from_bytes(with_stream(path)),
+                    host_path: None,
+                    meta: meta.clone(),
+                    content: Box::new(StreamContent(content.clone())),
+                }));
+            }
         }
     }
 
@@ -390,22 +436,31 @@ impl Walk {
     }
 }
 
-/// The $FILE_NAME to show: a long name over the 8.3 alias.
-fn best_name(attrs: &[Attr]) -> Option<record::FileName> {
-    let mut best: Option<record::FileName> = None;
-    for a in attrs.iter().filter(|a| a.kind == ATTR_FILE_NAME) {
-        let Body::Resident(v) = a.body else { continue };
-        let Some(f) = record::file_name(v) else {
-            continue;
-        };
-        if best
-            .as_ref()
-            .is_none_or(|b| b.namespace == 2 && f.namespace != 2)
+/// The record's names to list, in their order in the record: every long
+/// (Win32 or POSIX) name, each once, without the 8.3 aliases beside them;
+/// a record with only an 8.3 name keeps its first.
+fn names(attrs: &[Attr]) -> Vec<record::FileName> {
+    let all: Vec<record::FileName> = attrs
+        .iter()
+        .filter(|a| a.kind == ATTR_FILE_NAME)
+        .filter_map(|a| match a.body {
+            Body::Resident(v) => record::file_name(v),
+            _ => None,
+        })
+        .collect();
+    let mut long: Vec<record::FileName> = Vec::new();
+    for f in all.iter().filter(|f| f.namespace != 2) {
+        if !long
+            .iter()
+            .any(|l| l.parent == f.parent && l.name == f.name)
         {
-            best = Some(f);
+            long.push(f.clone());
         }
     }
-    best
+    if long.is_empty() {
+        long.extend(all.into_iter().take(1));
+    }
+    long
 }
 
 impl Iterator for Walk {
