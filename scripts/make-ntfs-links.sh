@@ -1,20 +1,26 @@
 #!/bin/bash
 # Builds samples/images/ntfs-links.raw.gz: a bare NTFS volume (no partition
 # table) holding one file under three names (hard links, as Windows keeps
-# its System32 files as links into the WinSxS store) beside a plain file.
-# The tests assert that every name is listed, as TSK lists them, with the
-# file's bytes. Nothing is mounted; needs:
+# its System32 files as links into the WinSxS store), one under 41 names
+# (most of them then held in extension records of its MFT record), and a
+# plain file. The tests assert that every name is listed, as TSK lists
+# them, with the file's bytes. Nothing is mounted; needs:
 #   apt-get install -y ntfs-3g wimtools
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-mkdir -p p/Windows/System32 p/Windows/WinSxS/amd64_evil_31bf3856 p/Users/alice
+mkdir -p p/Windows/System32 p/Windows/WinSxS/amd64_evil_31bf3856 p/Users/alice/many
 printf 'MZ hard-linked payload\n' > p/Windows/WinSxS/amd64_evil_31bf3856/evil.dll
 ln p/Windows/WinSxS/amd64_evil_31bf3856/evil.dll p/Windows/System32/evil.dll
 ln p/Windows/System32/evil.dll p/Users/alice/renamed.bin
 printf 'plain\n' > p/Users/alice/plain.txt
+printf 'linked many times\n' > p/Users/alice/many/original-file-with-a-long-name.bin
+for i in $(seq 1 40); do
+  ln p/Users/alice/many/original-file-with-a-long-name.bin \
+     "p/Users/alice/many/another-rather-long-hard-link-name-number-$i.bin"
+done
 touch -d '2026-01-02T03:04:05Z' p/Users/alice/plain.txt p/Windows/System32/evil.dll
 truncate -s $((4 * 1024 * 1024)) ntfs-links.raw
 mkntfs -F -Q -q -L LINKS -s 512 -c 4096 ntfs-links.raw 2>/dev/null

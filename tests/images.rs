@@ -489,7 +489,8 @@ fn an_ext4_journal_is_replayed_in_memory_as_a_mount_would() {
 /// A file with several names on NTFS (hard links: Windows keeps its
 /// System32 files as links into the WinSxS store) is listed under each
 /// name with the same bytes, so that a path IOC naming any of them
-/// matches (`scripts/make-ntfs-links.sh`).
+/// matches, and so is a file with 41 names, most of them held in extension
+/// records of its MFT record (`scripts/make-ntfs-links.sh`).
 #[test]
 fn every_name_of_an_ntfs_file_with_hard_links_is_matched() {
     let tmp = tempfile::tempdir().unwrap();
@@ -504,26 +505,40 @@ fn every_name_of_an_ntfs_file_with_hard_links_is_matched() {
         r"C:\Windows\WinSxS\amd64_evil_31bf3856\evil.dll",
         r"C:\Users\alice\renamed.bin",
     ];
-    let iocs: Vec<Value> = names
+    let mut iocs: Vec<Value> = names
         .iter()
         .enumerate()
         .map(|(i, p)| json!({"id": format!("p{i}"), "type": "FilePath", "value": p, "alertDefinitionId": "a"}))
         .collect();
+    iocs.push(
+        json!({"id": "many", "type": "FilePath", "value": r"\Users\alice\many\",
+        "detectionFunction": "Contains", "alertDefinitionId": "b"}),
+    );
     let bundle = tmp.path().join("b.json");
     fs::write(
         &bundle,
-        json!({"alertDefinitions": [{"id": "a", "name": "links", "severity": "High"}], "iocs": iocs})
-            .to_string(),
+        json!({"alertDefinitions": [{"id": "a", "name": "links", "severity": "High"},
+            {"id": "b", "name": "many links", "severity": "Low"}], "iocs": iocs})
+        .to_string(),
     )
     .unwrap();
     let (run, report) = scan_to(&bundle, &tmp.path().join("r.json"), &image, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let mut hits = BTreeSet::new();
     let mut digests = BTreeSet::new();
+    let mut many = BTreeSet::new();
     for e in evidence(&report) {
-        hits.insert(e["location"]["path"].as_str().unwrap().to_string());
-        digests.insert(e["file"]["sha256"].as_str().unwrap().to_string());
+        let path = e["location"]["path"].as_str().unwrap().to_string();
+        let sha256 = e["file"]["sha256"].as_str().unwrap().to_string();
+        if path.starts_with("/Users/alice/many/") {
+            many.insert((path, sha256));
+        } else {
+            hits.insert(path);
+            digests.insert(sha256);
+        }
     }
+    assert_eq!(many.len(), 41, "{many:?}");
+    assert_eq!(many.iter().map(|m| &m.1).collect::<BTreeSet<_>>().len(), 1);
     let want: BTreeSet<String> = [
         "/Users/alice/renamed.bin",
         "/Windows/System32/evil.dll",

@@ -34,12 +34,10 @@ struct Node {
     parent: u64,
     parent_seq: u16,
     name: Option<Box<[u8]>>,
-    /// A file's other names (its directory path is built from `name`).
-    links: Option<Box<[Link]>>,
 }
 
-/// Another name of a file record: a hard link, in its own directory or in
-/// the same one.
+/// Another name of a file record than the one its node keeps: a hard
+/// link, in its own directory or in the same one.
 struct Link {
     parent: u64,
     parent_seq: u16,
@@ -161,21 +159,11 @@ impl Walk {
             base: h.base == 0,
             ..Node::default()
         };
-        let mut names = names(&attrs).into_iter();
-        if let Some(fname) = names.next() {
+        if let Some(fname) = names(attrs.iter()).into_iter().next() {
             node.parent = fname.parent;
             node.parent_seq = fname.parent_seq;
             node.name = Some(record::utf16_bytes(&fname.name).into_boxed_slice());
         }
-        let links: Vec<Link> = names
-            .filter(|_| !node.dir)
-            .map(|f| Link {
-                parent: f.parent,
-                parent_seq: f.parent_seq,
-                name: record::utf16_bytes(&f.name).into_boxed_slice(),
-            })
-            .collect();
-        node.links = (!links.is_empty()).then(|| links.into_boxed_slice());
         if node.base {
             let mut has_data = false;
             let mut lcn = None;
@@ -263,15 +251,6 @@ impl Walk {
     /// The items of one record with data: one per $DATA stream and name.
     fn build(&mut self, rec_no: u64) {
         let path = self.path(rec_no, None);
-        let mut paths = vec![path.clone()];
-        if let Some(links) = self.node(rec_no).and_then(|n| n.links.as_deref()) {
-            for link in links {
-                let other = self.path(rec_no, Some(link));
-                if !paths.contains(&other) {
-                    paths.push(other);
-                }
-            }
-        }
         let shown = String::from_utf8_lossy(&path).into_owned();
         let rec = match self.fs.record(rec_no) {
             Ok(Some(r)) => r,
@@ -299,6 +278,7 @@ impl Walk {
         let mut all: Vec<&Attr> = attrs.iter().collect();
         let ext_attrs: Vec<Vec<Attr>> = exts.iter().map(|r| r.attributes().0).collect();
         all.extend(ext_attrs.iter().flatten());
+        let paths = self.paths(rec_no, rec.header.directory, path.clone(), &all);
         let mut streams: Vec<(&[u16], Vec<&Attr>)> = Vec::new();
         for a in all.iter().filter(|a| a.kind == ATTR_DATA) {
             match streams.iter_mut().find(|(n, _)| *n == &a.name[..]) {
@@ -366,8 +346,31 @@ impl Walk {
         }
     }
 
-    /// Extension records named by the attribute list that still belong to
-    /// this record.
+    /// The paths of a file record: by the name its node keeps (`first`),
+    /// then by each other long name among its attributes, the base
+    /// record's and its extension records' (where a file with many links
+    /// keeps most of its names).
+    fn paths(&self, rec_no: u64, dir: bool, first: Vec<u8>, attrs: &[&Attr]) -> Vec<Vec<u8>> {
+        let mut paths = vec![first];
+        if dir {
+            return paths;
+        }
+        for f in names(attrs.iter().copied()) {
+            let link = Link {
+                parent: f.parent,
+                parent_seq: f.parent_seq,
+                name: record::utf16_bytes(&f.name).into_boxed_slice(),
+            };
+            let other = self.path(rec_no, Some(&link));
+            if !paths.contains(&other) {
+                paths.push(other);
+            }
+        }
+        paths
+    }
+
+    /// Extension records named by the attribute list for a $DATA stream or
+    /// a name that still belong to this record.
     fn extensions(&mut self, rec_no: u64, attrs: &[Attr], shown: &str) -> Vec<Rec> {
         let Some(list) = attrs.iter().find(|a| a.kind == ATTR_ATTRIBUTE_LIST) else {
             return Vec::new();
@@ -386,7 +389,7 @@ impl Walk {
         };
         let mut wanted: Vec<u64> = record::attribute_list(&list)
             .into_iter()
-            .filter(|e| e.record != rec_no && e.kind == ATTR_DATA)
+            .filter(|e| e.record != rec_no && matches!(e.kind, ATTR_DATA | ATTR_FILE_NAME))
             .map(|e| e.record)
             .collect();
         wanted.sort_unstable();
@@ -439,9 +442,8 @@ impl Walk {
 /// The record's names to list, in their order in the record: every long
 /// (Win32 or POSIX) name, each once, without the 8.3 aliases beside them;
 /// a record with only an 8.3 name keeps its first.
-fn names(attrs: &[Attr]) -> Vec<record::FileName> {
+fn names<'a>(attrs: impl Iterator<Item = &'a Attr<'a>>) -> Vec<record::FileName> {
     let all: Vec<record::FileName> = attrs
-        .iter()
         .filter(|a| a.kind == ATTR_FILE_NAME)
         .filter_map(|a| match a.body {
             Body::Resident(v) => record::file_name(v),
