@@ -22,6 +22,9 @@ const BAD_CLUSTERS: u64 = 8;
 const RESERVED: std::ops::RangeInclusive<u64> = 12..=15;
 /// Deeper than any real tree: a parent loop.
 const MAX_DEPTH: usize = 512;
+/// Names one file may have (NTFS's limit on hard links): a crafted record
+/// claiming more would have its streams listed, and read, once per name.
+const MAX_NAMES: usize = 1024;
 /// MFT bytes read per batch in the first pass.
 const BATCH: usize = 1 << 20;
 
@@ -278,7 +281,18 @@ impl Walk {
         let mut all: Vec<&Attr> = attrs.iter().collect();
         let ext_attrs: Vec<Vec<Attr>> = exts.iter().map(|r| r.attributes().0).collect();
         all.extend(ext_attrs.iter().flatten());
-        let paths = self.paths(rec_no, rec.header.directory, path.clone(), &all);
+        let (paths, more) = self.paths(rec_no, rec.header.directory, path.clone(), &all);
+        if more {
+            self.problem(
+                format!("{shown} ($MFT record {rec_no})"),
+                ProblemKind::CorruptEntry,
+                format!(
+                    "more than {MAX_NAMES} names (NTFS allows {MAX_NAMES} links a file): the \
+                     first {MAX_NAMES} listed"
+                ),
+                Some(rec_no),
+            );
+        }
         let mut streams: Vec<(&[u16], Vec<&Attr>)> = Vec::new();
         for a in all.iter().filter(|a| a.kind == ATTR_DATA) {
             match streams.iter_mut().find(|(n, _)| *n == &a.name[..]) {
@@ -349,13 +363,23 @@ impl Walk {
     /// The paths of a file record: by the name its node keeps (`first`),
     /// then by each other long name among its attributes, the base
     /// record's and its extension records' (where a file with many links
-    /// keeps most of its names).
-    fn paths(&self, rec_no: u64, dir: bool, first: Vec<u8>, attrs: &[&Attr]) -> Vec<Vec<u8>> {
+    /// keeps most of its names); at most [`MAX_NAMES`], and whether it has
+    /// more.
+    fn paths(
+        &self,
+        rec_no: u64,
+        dir: bool,
+        first: Vec<u8>,
+        attrs: &[&Attr],
+    ) -> (Vec<Vec<u8>>, bool) {
         let mut paths = vec![first];
         if dir {
-            return paths;
+            return (paths, false);
         }
         for f in names(attrs.iter().copied()) {
+            if paths.len() == MAX_NAMES {
+                return (paths, true);
+            }
             let link = Link {
                 parent: f.parent,
                 parent_seq: f.parent_seq,
@@ -366,7 +390,7 @@ impl Walk {
                 paths.push(other);
             }
         }
-        paths
+        (paths, false)
     }
 
     /// Extension records named by the attribute list for a $DATA stream or
