@@ -28,3 +28,16 @@ mkntfs -F -Q -q -L LINKS -s 512 -c 4096 ntfs-links.raw 2>/dev/null
 wimlib-imagex capture p p.wim payload --compress=none >/dev/null
 wimlib-imagex apply p.wim 1 ntfs-links.raw >/dev/null
 gzip -9 -n -c ntfs-links.raw > "$root/samples/images/ntfs-links.raw.gz"
+
+# samples/images/ntfs-1100-names.raw.gz: one file under 1,101 names, more
+# than the 1,024 NTFS allows a file (ntfs-3g does not refuse them): the
+# scan lists 1,024 and says the rest were left out.
+rm -rf p && mkdir -p p/d
+printf 'x\n' > p/d/f0
+for i in $(seq 1 1100); do ln p/d/f0 "p/d/f$i"; done
+truncate -s $((4 * 1024 * 1024)) ntfs-1100-names.raw
+mkntfs -F -Q -q -s 512 -c 4096 ntfs-1100-names.raw 2>/dev/null
+rm -f p.wim
+wimlib-imagex capture p p.wim payload --compress=none >/dev/null
+wimlib-imagex apply p.wim 1 ntfs-1100-names.raw >/dev/null
+gzip -9 -n -c ntfs-1100-names.raw > "$root/samples/images/ntfs-1100-names.raw.gz"

@@ -549,3 +549,38 @@ fn every_name_of_an_ntfs_file_with_hard_links_is_matched() {
     assert_eq!(hits, want);
     assert_eq!(digests.len(), 1, "one file's bytes under every name");
 }
+
+/// A file claiming more names than the 1,024 NTFS allows a file (ntfs-3g
+/// wrote 1,101) is listed under the first 1,024, and the rest left out is
+/// said: each name is one more read of its streams.
+#[test]
+fn an_ntfs_file_with_more_names_than_ntfs_allows_is_bounded_and_said() {
+    let tmp = tempfile::tempdir().unwrap();
+    let image = tmp.path().join("ntfs-1100-names.raw");
+    fs::write(
+        &image,
+        gunzip(&samples().join("images").join("ntfs-1100-names.raw.gz")),
+    )
+    .unwrap();
+    let bundle = tmp.path().join("b.json");
+    fs::write(
+        &bundle,
+        json!({"alertDefinitions": [{"id": "a", "name": "names", "severity": "Low"}],
+            "iocs": [{"id": "d", "type": "FilePath", "value": r"\d\f", "detectionFunction": "Contains",
+                "alertDefinitionId": "a"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let (run, report) = scan_to(&bundle, &tmp.path().join("r.json"), &image, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let names: BTreeSet<String> = evidence(&report)
+        .map(|e| e["location"]["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 1024);
+    let said: Vec<String> = problems(&report)
+        .into_iter()
+        .filter(|(kind, _)| kind == "corruptEntry")
+        .map(|(_, path)| path)
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+}
