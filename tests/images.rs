@@ -486,6 +486,17 @@ fn an_ext4_journal_is_replayed_in_memory_as_a_mount_would() {
     assert_eq!(sha256_hex(&fs::read(&image).unwrap()), before);
 }
 
+/// The sample image `name`, decompressed into `dir`.
+fn one_image(dir: &Path, name: &str) -> PathBuf {
+    let image = dir.join(name);
+    fs::write(
+        &image,
+        gunzip(&samples().join("images").join(format!("{name}.gz"))),
+    )
+    .unwrap();
+    image
+}
+
 /// A file with several names on NTFS (hard links: Windows keeps its
 /// System32 files as links into the WinSxS store) is listed under each
 /// name with the same bytes, so that a path IOC naming any of them
@@ -494,12 +505,7 @@ fn an_ext4_journal_is_replayed_in_memory_as_a_mount_would() {
 #[test]
 fn every_name_of_an_ntfs_file_with_hard_links_is_matched() {
     let tmp = tempfile::tempdir().unwrap();
-    let image = tmp.path().join("ntfs-links.raw");
-    fs::write(
-        &image,
-        gunzip(&samples().join("images").join("ntfs-links.raw.gz")),
-    )
-    .unwrap();
+    let image = one_image(tmp.path(), "ntfs-links.raw");
     let names = [
         r"C:\Windows\System32\evil.dll",
         r"C:\Windows\WinSxS\amd64_evil_31bf3856\evil.dll",
@@ -556,12 +562,7 @@ fn every_name_of_an_ntfs_file_with_hard_links_is_matched() {
 #[test]
 fn an_ntfs_file_with_more_names_than_ntfs_allows_is_bounded_and_said() {
     let tmp = tempfile::tempdir().unwrap();
-    let image = tmp.path().join("ntfs-1100-names.raw");
-    fs::write(
-        &image,
-        gunzip(&samples().join("images").join("ntfs-1100-names.raw.gz")),
-    )
-    .unwrap();
+    let image = one_image(tmp.path(), "ntfs-1100-names.raw");
     let bundle = tmp.path().join("b.json");
     fs::write(
         &bundle,

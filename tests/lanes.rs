@@ -130,6 +130,39 @@ fn many_files_at_once_report_what_one_at_a_time_reports() {
     }
 }
 
+/// Writes 70 Sysmon logs `log{i}.evtx` into `dir` and returns their bytes:
+/// every `every`-th log of up to `big` process creations, the others of up
+/// to `small` (counts drawn from `seed`), record `r` of log `i` naming the
+/// image `image(i, r)`.
+fn sysmon_logs(
+    dir: &Path,
+    seed: u64,
+    (every, big, small): (usize, usize, usize),
+    image: impl Fn(usize, usize) -> String,
+) -> Vec<Vec<u8>> {
+    let mut rng = support::Rng(seed);
+    (0..70)
+        .map(|i| {
+            let records = 1 + rng.below(if i % every == 0 { big } else { small });
+            let events: Vec<Event> = (0..records)
+                .map(|r| {
+                    let image = image(i, r);
+                    Event::new(
+                        r as u64 + 1,
+                        "Microsoft-Windows-Sysmon",
+                        1,
+                        "Microsoft-Windows-Sysmon/Operational",
+                        &[("Image", image.as_str())],
+                    )
+                })
+                .collect();
+            let log = write_evtx(&events);
+            std::fs::write(dir.join(format!("log{i}.evtx")), &log).unwrap();
+            log
+        })
+        .collect()
+}
+
 /// Logs whose records fire while the bundle wants no MD5 are read again for
 /// their evidence's digests, many at once (`scan::fill`): the same digests
 /// and events as each log read again alone, over more logs than one batch
@@ -140,31 +173,13 @@ fn logs_read_again_together_give_what_each_read_alone_gives() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("logs");
     std::fs::create_dir(&dir).unwrap();
-    let mut rng = support::Rng(11);
-    let mut logs = Vec::new();
-    for i in 0..70 {
-        let records = 1 + rng.below(if i % 5 == 0 { 6000 } else { 400 });
-        let events: Vec<Event> = (0..records)
-            .map(|r| {
-                let image = if r % 7 == 0 {
-                    r"C:\Users\x\evil.exe".to_string()
-                } else {
-                    format!(r"C:\Windows\System32\tool{r}.exe")
-                };
-                Event::new(
-                    r as u64 + 1,
-                    "Microsoft-Windows-Sysmon",
-                    1,
-                    "Microsoft-Windows-Sysmon/Operational",
-                    &[("Image", image.as_str())],
-                )
-            })
-            .collect();
-        let log = write_evtx(&events);
-        let path = dir.join(format!("log{i}.evtx"));
-        std::fs::write(&path, &log).unwrap();
-        logs.push(log);
-    }
+    let logs = sysmon_logs(&dir, 11, (5, 6000, 400), |_, r| {
+        if r % 7 == 0 {
+            r"C:\Users\x\evil.exe".to_string()
+        } else {
+            format!(r"C:\Windows\System32\tool{r}.exe")
+        }
+    });
     assert!(logs.iter().any(|l| l.len() > 3 * 256 * 1024));
     let bundle = tmp.path().join("bundle.json");
     std::fs::write(
@@ -203,26 +218,9 @@ fn logs_whose_md5_waits_are_matched_as_when_it_is_computed_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("logs");
     std::fs::create_dir(&dir).unwrap();
-    let mut rng = support::Rng(5);
-    let mut logs = Vec::new();
-    for i in 0..70 {
-        let records = 1 + rng.below(if i % 9 == 0 { 5000 } else { 300 });
-        let events: Vec<Event> = (0..records)
-            .map(|r| {
-                let image = format!(r"C:\Windows\System32\tool{i}-{r}.exe");
-                Event::new(
-                    r as u64 + 1,
-                    "Microsoft-Windows-Sysmon",
-                    1,
-                    "Microsoft-Windows-Sysmon/Operational",
-                    &[("Image", image.as_str())],
-                )
-            })
-            .collect();
-        let log = write_evtx(&events);
-        std::fs::write(dir.join(format!("log{i}.evtx")), &log).unwrap();
-        logs.push(log);
-    }
+    let logs = sysmon_logs(&dir, 5, (9, 5000, 300), |i, r| {
+        format!(r"C:\Windows\System32\tool{i}-{r}.exe")
+    });
     let (by_md5, by_sha1, by_sha256) = (3, 18, 45);
     let bundle = tmp.path().join("bundle.json");
     std::fs::write(

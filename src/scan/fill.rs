@@ -24,7 +24,7 @@ use std::sync::{Mutex, PoisonError};
 use crate::artifact::ReadSeek;
 use crate::hash::md5_lanes::{self, LANES};
 use crate::hash::{DigestSet, Digests, MultiHasher};
-use crate::source::{FileEntry, ReadBuf};
+use crate::source::{FileEntry, ProblemKind, ReadBuf};
 use crate::stop;
 
 use super::worker::{self, Ctx, Done, Emit};
@@ -253,7 +253,7 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
                 Some(e) => Err(e),
                 None => Ok((r.hasher.finish(), r.total)),
             };
-            worker::reread(
+            reread(
                 source,
                 &entry,
                 &mut digests,
@@ -273,9 +273,77 @@ fn digest_and_emit(files: Vec<Waiting>, ctx: &Ctx, emit: Emit) {
     }
 }
 
+/// Takes in what a re-read for evidence's missing digests (or, when
+/// `unmatched`, for the MD5 a log's matching waits for) gave, its digests
+/// and bytes: its digests added (see [`add_reread`]), or the problem that
+/// says why not listed.
+pub(super) fn reread(
+    source: usize,
+    entry: &FileEntry,
+    digests: &mut Digests,
+    first: u64,
+    again: std::io::Result<(Digests, u64)>,
+    unmatched: bool,
+    emit: Emit,
+) {
+    let (kind, message) = match again {
+        Ok((added, bytes)) => match add_reread(digests, first, bytes, &added) {
+            Ok(()) => return,
+            Err(_) if unmatched => (
+                ProblemKind::Changed,
+                format!(
+                    "changed between reads: {first} bytes read first, {bytes} when read again for its MD5; its other digests are the first read's, and it was not matched against MD5 IOCs"
+                ),
+            ),
+            Err(message) => (ProblemKind::Changed, message),
+        },
+        Err(e) if stop::is_interrupted(&e) => (
+            ProblemKind::Interrupted,
+            if unmatched {
+                "the scan stopped before its MD5 was computed: not matched against MD5 IOCs"
+            } else {
+                "the scan stopped before the evidence's other digests were computed"
+            }
+            .to_string(),
+        ),
+        Err(e) if unmatched => (
+            ProblemKind::Unreadable,
+            format!("cannot read again for its MD5 (not matched against MD5 IOCs): {e}"),
+        ),
+        Err(e) => (
+            ProblemKind::Unreadable,
+            format!("cannot re-read evidence for its other digests: {e}"),
+        ),
+    };
+    emit(worker::problem(source, entry, kind, message));
+}
+
+/// Adds the digests of a file's second read (`added`, of `again` bytes)
+/// to those of its first (`first` bytes), unless the two read different
+/// bytes: then the evidence would carry digests of two contents, so it
+/// keeps the first read's alone and the returned message says why. (A
+/// change that keeps the size goes unseen: telling it would take the
+/// first read's digests again.) A first read that hashed and read
+/// nothing (it failed) leaves the second on its own.
+fn add_reread(
+    digests: &mut Digests,
+    first: u64,
+    again: u64,
+    added: &Digests,
+) -> Result<(), String> {
+    let first_read = first > 0 || !digests.computed().is_empty();
+    if first_read && again != first {
+        return Err(format!(
+            "changed between reads: {first} bytes read first, {again} when read again for its other digests; the evidence keeps the first read's digests"
+        ));
+    }
+    digests.fill_from(added);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::worker::{add_reread, reread};
+    use super::{add_reread, reread};
     use crate::evidence::ScanEvent;
     use crate::hash::Digests;
     use crate::source::{Content, EvidencePath, FileEntry, FileMeta, ProblemKind, ReadBuf};

@@ -315,7 +315,7 @@ pub(super) fn conclude(
     buf: &mut ReadBuf,
     emit: Emit,
 ) {
-    let Plan { mut hits, want, .. } = plan;
+    let Plan { hits, want, .. } = plan;
     let size = entry.meta.size;
     let mut registry = kept::Found::default();
     let mut content = Vec::new();
@@ -357,51 +357,37 @@ pub(super) fn conclude(
             ),
         ));
     }
-    if md5_waits {
-        let done = Done {
-            bytes,
-            hits,
-            found,
-            registry,
-            content,
-        };
-        let waiting = super::fill::Waiting {
-            source,
-            entry,
-            digests,
-            done,
-            unmatched: true,
-        };
-        return ctx.filling.add(waiting, ctx, emit);
-    }
-    let path_hits = hits.len();
-    ctx.matcher.match_digests(&digests, &mut hits);
-    let inner = !found.is_empty() || !registry.items.is_empty() || !registry.programs.is_empty();
-    let evidence = hits.len() > path_hits || inner || !content.is_empty();
-    let done = Done {
+    let mut done = Done {
         bytes,
         hits,
         found,
         registry,
         content,
     };
-    let missing = DigestSet::ALL.minus(digests.computed());
-    if !evidence || missing.is_empty() {
-        return done.emit(source, &entry, &digests, emit);
+    // A log whose MD5 waits is matched, and its evidence told, once the
+    // lanes computed it; other files now.
+    if !md5_waits {
+        let path_hits = done.hits.len();
+        done.match_digests(ctx, &digests);
+        let evidence = done.hits.len() > path_hits || done.holds_findings();
+        let missing = DigestSet::ALL.minus(digests.computed());
+        if !evidence || missing.is_empty() {
+            return done.emit(source, &entry, &digests, emit);
+        }
+        if !ctx.filling.gathers(missing) {
+            let mut digests = digests;
+            fill_digests(source, &entry, &mut digests, bytes, buf, emit);
+            return done.emit(source, &entry, &digests, emit);
+        }
     }
-    if ctx.filling.gathers(missing) {
-        let waiting = super::fill::Waiting {
-            source,
-            entry,
-            digests,
-            done,
-            unmatched: false,
-        };
-        return ctx.filling.add(waiting, ctx, emit);
-    }
-    let mut digests = digests;
-    fill_digests(source, &entry, &mut digests, bytes, buf, emit);
-    done.emit(source, &entry, &digests, emit);
+    let waiting = super::fill::Waiting {
+        source,
+        entry,
+        digests,
+        done,
+        unmatched: md5_waits,
+    };
+    ctx.filling.add(waiting, ctx, emit);
 }
 
 /// What a file's scan found, emitted once its digests are complete.
@@ -418,6 +404,15 @@ impl Done {
     /// Matches the file's digests, once all are known (see [`md5_waits`]).
     pub(super) fn match_digests(&mut self, ctx: &Ctx, digests: &Digests) {
         ctx.matcher.match_digests(digests, &mut self.hits);
+    }
+
+    /// Whether it found something inside the file (records that fired,
+    /// registry keys, programs, network IOCs in its bytes).
+    fn holds_findings(&self) -> bool {
+        !self.found.is_empty()
+            || !self.registry.items.is_empty()
+            || !self.registry.programs.is_empty()
+            || !self.content.is_empty()
     }
 
     /// The file's scanned event and its evidence, carrying `digests`.
@@ -717,75 +712,7 @@ fn fill_digests(
         return;
     }
     let again = hash_content(&*entry.content, missing, buf);
-    reread(source, entry, digests, first, again, false, emit);
-}
-
-/// Takes in what a re-read for evidence's missing digests (or, when
-/// `unmatched`, for the MD5 a log's matching waits for) gave, its digests
-/// and bytes: its digests added (see [`add_reread`]), or the problem that
-/// says why not listed.
-pub(super) fn reread(
-    source: usize,
-    entry: &FileEntry,
-    digests: &mut Digests,
-    first: u64,
-    again: std::io::Result<(Digests, u64)>,
-    unmatched: bool,
-    emit: Emit,
-) {
-    let (kind, message) = match again {
-        Ok((added, bytes)) => match add_reread(digests, first, bytes, &added) {
-            Ok(()) => return,
-            Err(_) if unmatched => (
-                ProblemKind::Changed,
-                format!(
-                    "changed between reads: {first} bytes read first, {bytes} when read again for its MD5; its other digests are the first read's, and it was not matched against MD5 IOCs"
-                ),
-            ),
-            Err(message) => (ProblemKind::Changed, message),
-        },
-        Err(e) if stop::is_interrupted(&e) => (
-            ProblemKind::Interrupted,
-            if unmatched {
-                "the scan stopped before its MD5 was computed: not matched against MD5 IOCs"
-            } else {
-                "the scan stopped before the evidence's other digests were computed"
-            }
-            .to_string(),
-        ),
-        Err(e) if unmatched => (
-            ProblemKind::Unreadable,
-            format!("cannot read again for its MD5 (not matched against MD5 IOCs): {e}"),
-        ),
-        Err(e) => (
-            ProblemKind::Unreadable,
-            format!("cannot re-read evidence for its other digests: {e}"),
-        ),
-    };
-    emit(problem(source, entry, kind, message));
-}
-
-/// Adds the digests of a file's second read (`added`, of `again` bytes)
-/// to those of its first (`first` bytes), unless the two read different
-/// bytes: then the evidence would carry digests of two contents, so it
-/// keeps the first read's alone and the returned message says why. (A
-/// change that keeps the size goes unseen: telling it would take the
-/// first read's digests again.) A first read that hashed and read
-/// nothing (it failed) leaves the second on its own.
-pub(super) fn add_reread(
-    digests: &mut Digests,
-    first: u64,
-    again: u64,
-    added: &Digests,
-) -> Result<(), String> {
-    let first_read = first > 0 || !digests.computed().is_empty();
-    if first_read && again != first {
-        return Err(format!(
-            "changed between reads: {first} bytes read first, {again} when read again for its other digests; the evidence keeps the first read's digests"
-        ));
-    }
-    digests.fill_from(added);
-    Ok(())
+    super::fill::reread(source, entry, digests, first, again, false, emit);
 }
 
 /// Matches the records of the log being read and lists its damage.
