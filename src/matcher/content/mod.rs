@@ -482,6 +482,7 @@ impl ContentSet {
             binary: false,
             pos: 0,
             found: HashMap::new(),
+            held: Vec::new(),
         }
     }
 }
@@ -516,7 +517,16 @@ pub struct ContentStream<'a> {
     /// Bytes fed so far.
     pos: u64,
     found: HashMap<IocIdx, (ContentHit, String)>,
+    /// A small first chunk, not searched yet: if it is the whole file,
+    /// [`ContentStream::finish`] searches it once, every match decided,
+    /// instead of once as it comes and again in the carry at the end (a
+    /// small file is most of its carry).
+    held: Vec<u8>,
 }
+
+/// A first chunk up to this size waits to see whether it is the whole
+/// file: holding it costs a copy, a second search of the carry costs more.
+const HOLD: usize = 16 * 1024;
 
 /// Searched bytes: `buf` starts at file offset `base`.
 struct View<'b> {
@@ -536,6 +546,20 @@ impl ContentStream<'_> {
         if memchr::memmem::find(chunk, FAULT_MARKER).is_some() {
             panic!("fault injected by a test");
         }
+        if self.pos == 0 && self.held.is_empty() && chunk.len() <= HOLD {
+            self.held.extend_from_slice(chunk);
+            return;
+        }
+        if !self.held.is_empty() {
+            let held = std::mem::take(&mut self.held);
+            self.search_chunk(&held);
+        }
+        self.search_chunk(chunk);
+    }
+
+    /// Searches the next bytes of the file, deciding the matches whose
+    /// context they complete.
+    fn search_chunk(&mut self, chunk: &[u8]) {
         let pos = self.pos;
         let end = pos + chunk.len() as u64;
         let (ctx, left) = (CTX as u64, LEFT as u64);
@@ -578,13 +602,25 @@ impl ContentStream<'_> {
     /// The matches cut short by the end of the file, then every IOC found
     /// with its first occurrence and its matched text.
     pub fn finish(mut self) -> Vec<(IocIdx, ContentHit, String)> {
-        let carry = std::mem::take(&mut self.carry);
-        let view = View {
-            buf: &carry,
-            base: self.pos - carry.len() as u64,
-        };
-        let end = self.pos;
-        self.search(&view, |_, e| e + CTX as u64 > end);
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            let carry = std::mem::take(&mut self.carry);
+            let view = View {
+                buf: &carry,
+                base: self.pos - carry.len() as u64,
+            };
+            let end = self.pos;
+            self.search(&view, |_, e| e + CTX as u64 > end);
+        } else {
+            // The whole file: every match has all the context it has.
+            self.search(
+                &View {
+                    buf: &held,
+                    base: 0,
+                },
+                |_, _| true,
+            );
+        }
         let mut out: Vec<_> = self
             .found
             .into_iter()
