@@ -23,6 +23,10 @@ secs=${1:-300}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(bundle evtx volume filesystem container hive prefetch sigma content)
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+  echo "fuzz.sh: cargo-fuzz is not installed for the nightly toolchain: cargo install cargo-fuzz" >&2
+  exit 2
+fi
 cd "$root/fuzz"
 [ -d corpus ] || tar xzf seeds.tar.gz
 corpus=$root/../shared/corpus
