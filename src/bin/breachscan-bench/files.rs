@@ -332,7 +332,9 @@ pub(crate) fn fresh(dir: &Path, params: &str) -> Result<bool> {
 /// measurements after generating gigabytes otherwise run beside their
 /// writeback (8 large files measured 4.5 s instead of 2.4 s).
 pub(crate) fn mark(dir: &Path, params: &str) -> Result<()> {
-    std::process::Command::new("sync").status().context("sync")?;
+    std::process::Command::new("sync")
+        .status()
+        .context("sync")?;
     fs::write(dir.join(".params"), params).context("write marker")
 }
 
