@@ -328,13 +328,9 @@ pub(crate) fn fresh(dir: &Path, params: &str) -> Result<bool> {
     Ok(true)
 }
 
-/// Marks generated data as complete, once it is on disk: the first
-/// measurements after generating gigabytes otherwise run beside their
-/// writeback (8 large files measured 4.5 s instead of 2.4 s).
+/// Marks generated data as complete, once it is on disk (`sync_disk`).
 pub(crate) fn mark(dir: &Path, params: &str) -> Result<()> {
-    std::process::Command::new("sync")
-        .status()
-        .context("sync")?;
+    crate::sync_disk()?;
     fs::write(dir.join(".params"), params).context("write marker")
 }
 

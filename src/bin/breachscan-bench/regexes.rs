@@ -142,7 +142,7 @@ fn ensure_tree(dir: &Path, n: usize) -> Result<()> {
         let body = format!("file {i}\n").repeat(1 + (i % 64));
         fs::write(sub.join(format!("{stem}{i}.{ext}")), body)?;
     }
-    std::process::Command::new("sync").status()?;
+    crate::sync_disk()?;
     fs::write(done, b"")?;
     Ok(())
 }
