@@ -359,10 +359,8 @@ fn parse_chunk(
                     ..Record::default()
                 };
                 // Raw control characters are rare: escape only on failure.
-                let filled = fill_record(&json.data, &mut rec).or_else(|_| {
-                    rec.data.clear();
-                    fill_record(&escape_controls(json.data), &mut rec)
-                });
+                let filled = fill_record(&json.data, &mut rec)
+                    .or_else(|_| fill_record(&escape_controls(json.data), &mut rec));
                 match filled {
                     Ok(()) => out(RecordItem::Record(Box::new(rec))),
                     Err(e) => damage(Some(id), format!("record renders as invalid JSON: {e}")),

@@ -15,11 +15,67 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 
 use super::Record;
 
-/// Fills `rec` from one record's JSON.
+/// Fills `rec` from one record's JSON; on an error `rec` is as it was (the
+/// caller retries with control characters escaped, and a first attempt that
+/// failed after the System block must not leave its values twice). `rec`
+/// comes with its header's values only: copying it is cheap.
 pub fn fill_record(json: &[u8], rec: &mut Record) -> Result<(), serde_json::Error> {
+    let mut filled = rec.clone();
     let mut de = serde_json::Deserializer::from_slice(json);
-    RootSeed { rec }.deserialize(&mut de)?;
-    de.end()
+    RootSeed { rec: &mut filled }.deserialize(&mut de)?;
+    de.end()?;
+    *rec = filled;
+    Ok(())
+}
+
+/// Attributes of data elements are rendering details: dropped from the
+/// pairs `data[from..]`.
+fn drop_attributes(data: &mut Vec<(String, String)>, from: usize) {
+    let mut i = 0;
+    data.retain(|(k, _)| {
+        i += 1;
+        i <= from || !k.starts_with('@')
+    });
+}
+
+/// One child element of System, flattened into `pairs` (see `Flatten`),
+/// applied to `rec`.
+fn apply_system(rec: &mut Record, key: &str, pairs: &[(String, String)]) {
+    // After flattening, an element's text is under its own name and its
+    // attributes under theirs.
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    match key {
+        "Provider" => rec.provider = get("@Name"),
+        "EventID" => rec.event_id = get("EventID").and_then(|s| s.trim().parse().ok()),
+        "Channel" => rec.channel = get("Channel"),
+        "Computer" => rec.computer = get("Computer"),
+        "Security" => rec.user = get("@UserID"),
+        "Level" | "Task" | "Opcode" | "Keywords" | "Version" => {
+            if let Some(v) = get(key) {
+                rec.system.push((key.to_string(), v));
+            }
+        }
+        "Execution" => {
+            for (k, v) in pairs {
+                if let Some(name) = k.strip_prefix('@') {
+                    rec.system.push((name.to_string(), v.clone()));
+                }
+            }
+        }
+        // The number Event Viewer shows; the header's number (already in
+        // `record_id`) stays when the block has none.
+        "EventRecordID" => {
+            if let Some(id) = get("EventRecordID").and_then(|s| s.trim().parse().ok()) {
+                rec.record_id = id;
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A map key, borrowed from the input when it has no escapes (serde's `Cow`
@@ -127,15 +183,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                         name: &key,
                         out: &mut self.rec.data,
                     })?;
-                    // Attributes of data elements are rendering details.
-                    let mut i = from;
-                    while i < self.rec.data.len() {
-                        if self.rec.data[i].0.starts_with('@') {
-                            self.rec.data.remove(i);
-                        } else {
-                            i += 1;
-                        }
-                    }
+                    drop_attributes(&mut self.rec.data, from);
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -173,42 +221,7 @@ impl<'de> Visitor<'de> for SystemSeed<'_> {
                 name: &key,
                 out: &mut pairs,
             })?;
-            // After flattening, an element's text is under its own name and
-            // its attributes under theirs (see `Flatten`).
-            let get = |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            };
-            let rec = &mut *self.rec;
-            match &*key {
-                "Provider" => rec.provider = get("@Name"),
-                "EventID" => rec.event_id = get("EventID").and_then(|s| s.trim().parse().ok()),
-                "Channel" => rec.channel = get("Channel"),
-                "Computer" => rec.computer = get("Computer"),
-                "Security" => rec.user = get("@UserID"),
-                "Level" | "Task" | "Opcode" | "Keywords" | "Version" => {
-                    if let Some(v) = get(&key) {
-                        rec.system.push((key.to_string(), v));
-                    }
-                }
-                "Execution" => {
-                    for (k, v) in pairs.iter() {
-                        if let Some(name) = k.strip_prefix('@') {
-                            rec.system.push((name.to_string(), v.clone()));
-                        }
-                    }
-                }
-                // The number Event Viewer shows; the header's number (already
-                // in `record_id`) stays when the block has none.
-                "EventRecordID" => {
-                    if let Some(id) = get("EventRecordID").and_then(|s| s.trim().parse().ok()) {
-                        rec.record_id = id;
-                    }
-                }
-                _ => {}
-            }
+            apply_system(self.rec, &key, &pairs);
         }
         Ok(())
     }
@@ -349,6 +362,17 @@ mod tests {
             fill_record(json.as_bytes(), &mut r).unwrap();
             assert_eq!(r, empty(), "{json}");
         }
+    }
+
+    #[test]
+    fn a_failed_fill_leaves_the_record_as_it_was() {
+        let mut r = empty();
+        r.record_id = 7;
+        let bad = b"{\"Event\": {\"System\": {\"Level\": 4, \"Channel\": \"S\", \"EventRecordID\": 9}, \"EventData\": {\"a\": \"b\", \"c\": \"x\x01\"}}}";
+        assert!(fill_record(bad, &mut r).is_err());
+        let mut expected = empty();
+        expected.record_id = 7;
+        assert_eq!(r, expected);
     }
 
     #[test]
