@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod evtx_templates;
 pub mod hive;
+pub mod sigma;
 // The plain writer lives inside the template writer (which shares its
 // framing, and is also compiled into the crate's unit tests).
 #[allow(unused_imports)]
