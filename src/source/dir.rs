@@ -10,15 +10,13 @@
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::SystemTime;
 
 use jiff::Timestamp;
 use walkdir::WalkDir;
 
 use super::io::{ReadBuf, open_evidence, pump_file};
-#[cfg(unix)]
-use super::io::{open_dir_path, open_evidence_at};
 use super::{
     Content, Deferred, EvidencePath, FileEntry, FileMeta, FileSource, Problem, ProblemKind,
     SourceItem, SourceOptions,
@@ -28,18 +26,7 @@ pub struct DirSource {
     root: PathBuf,
     is_dir: bool,
     opts: SourceOptions,
-    /// The directory whose files the walk is listing, open, so that each
-    /// of them is opened relative to it: the kernel then resolves one name
-    /// per file, not its whole path (the path walk was ~5% of the CPU of
-    /// hashing 100,000 small files). Entries are resolved as soon as a
-    /// worker takes them, so only a few such descriptors live at once.
-    dir: Mutex<Option<(PathBuf, Arc<DirFd>)>>,
 }
-
-#[cfg(unix)]
-type DirFd = std::os::fd::OwnedFd;
-#[cfg(not(unix))]
-type DirFd = ();
 
 impl DirSource {
     pub fn new(root: &Path, is_dir: bool, opts: &SourceOptions) -> Self {
@@ -47,7 +34,6 @@ impl DirSource {
             root: root.to_path_buf(),
             is_dir,
             opts: opts.clone(),
-            dir: Mutex::new(None),
         }
     }
 
@@ -142,48 +128,16 @@ impl DirSource {
             let (kind, what) = special_kind(&ft);
             return problem(kind, format!("{what}: never opened"));
         }
-        let dir = self.parent_dir(path);
-        Some(Deferred::Later(Box::new(move || self.file(entry, dir))))
-    }
-
-    /// The open directory holding `path` (see `DirSource::dir`); `None`
-    /// for a single-file target or a directory that cannot be opened so
-    /// (its files are then opened by their whole path).
-    fn parent_dir(&self, path: &Path) -> Option<Arc<DirFd>> {
-        let parent = path.parent().filter(|_| self.is_dir)?;
-        let mut dir = self.dir.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((p, fd)) = dir.as_ref()
-            && p == parent
-        {
-            return Some(fd.clone());
-        }
-        #[cfg(unix)]
-        let fd = Arc::new(open_dir_path(parent).ok()?);
-        #[cfg(not(unix))]
-        let fd = Arc::new(());
-        *dir = Some((parent.to_path_buf(), fd.clone()));
-        Some(fd)
+        Some(Deferred::Later(Box::new(move || self.file(entry))))
     }
 
     /// A regular file of the walk, opened and `fstat`ed once: its facts
     /// come from the open file, which is kept for the read. A file that
     /// cannot be opened is listed from its `lstat` (its name still
     /// matches; the read then reports why it failed).
-    fn file(&self, entry: walkdir::DirEntry, dir: Option<Arc<DirFd>>) -> SourceItem {
+    fn file(&self, entry: walkdir::DirEntry) -> SourceItem {
         let path = entry.path();
-        let follow = self.opts.follow_symlinks;
-        #[cfg(unix)]
-        let file = match (&dir, path.file_name()) {
-            (Some(dir), Some(name)) => {
-                use std::os::fd::AsFd;
-                open_evidence_at(dir.as_fd(), name, follow)
-            }
-            _ => open_evidence(path, follow),
-        };
-        #[cfg(not(unix))]
-        let file = open_evidence(path, follow);
-        drop(dir);
-        let (meta, opened) = match file.and_then(regular) {
+        let (meta, opened) = match open_regular(path, self.opts.follow_symlinks) {
             Ok((file, meta)) => {
                 let len = meta.len();
                 (meta, Some((file, len)))
@@ -343,14 +297,10 @@ impl HostFile {
     }
 }
 
-/// Opens a file the walk saw as regular and checks that it still is.
+/// Opens a file the walk saw as regular and checks, with the one `fstat`
+/// that also gives its facts, that it still is.
 fn open_regular(path: &Path, follow: bool) -> io::Result<(File, Metadata)> {
-    regular(open_evidence(path, follow)?)
-}
-
-/// The open file and its facts, read with the one `fstat` that also
-/// checks that it is still a regular file.
-fn regular(file: File) -> io::Result<(File, Metadata)> {
+    let file = open_evidence(path, follow)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other(
@@ -412,78 +362,4 @@ fn host_holes(file: &File) -> u64 {
 #[cfg(not(unix))]
 fn host_holes(_file: &File) -> u64 {
     0
-}
-
-#[cfg(all(test, unix))]
-mod tests {
-    use std::os::unix::ffi::OsStrExt;
-
-    use super::*;
-
-    /// Every regular file of a tree of several directories (names not in
-    /// UTF-8 among them), opened relative to its directory as the walk
-    /// goes from one directory to the next and back, reads its own bytes;
-    /// a link to a file is read only when links are followed.
-    #[test]
-    fn files_read_their_own_bytes_across_directories() {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path();
-        let mut expected = std::collections::BTreeMap::new();
-        for (dir, name) in [
-            ("a", &b"one"[..]),
-            ("a/b", b"two"),
-            ("a/b/c", b"three\xff"),
-            ("d", b"four"),
-            ("", b"five"),
-        ] {
-            let dir = root.join(dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join(std::ffi::OsStr::from_bytes(name));
-            std::fs::write(&path, path.as_os_str().as_bytes()).unwrap();
-            expected.insert(path.as_os_str().as_bytes().to_vec(), ());
-        }
-        std::os::unix::fs::symlink(root.join("d/four"), root.join("a/link")).unwrap();
-        for follow in [false, true] {
-            let opts = SourceOptions {
-                follow_symlinks: follow,
-                ..SourceOptions::default()
-            };
-            let source = DirSource::new(root, true, &opts);
-            let mut read = Vec::new();
-            for item in source.entries() {
-                let SourceItem::File(f) = item else { continue };
-                let mut bytes = Vec::new();
-                f.content
-                    .pump(&mut ReadBuf::new(1 << 16), &mut |b| {
-                        bytes.extend_from_slice(b)
-                    })
-                    .unwrap();
-                read.push((f.host_path.unwrap().as_bytes().to_vec(), bytes));
-            }
-            assert_eq!(read.len(), expected.len() + usize::from(follow));
-            // Each file opens in the directory the walk hands with it (a
-            // failed relative open would be hidden above by the open by
-            // path that the first read falls back to).
-            for entry in source.walker().flatten() {
-                if entry.file_type().is_dir() || entry.path_is_symlink() && !follow {
-                    continue;
-                }
-                let dir = source.parent_dir(entry.path()).expect("directory opened");
-                use std::os::fd::AsFd;
-                let name = entry.file_name();
-                let mut file = open_evidence_at(dir.as_fd(), name, follow).expect("opened");
-                let mut bytes = Vec::new();
-                io::Read::read_to_end(&mut file, &mut bytes).unwrap();
-                let target = std::fs::canonicalize(entry.path()).unwrap();
-                assert_eq!(bytes, target.as_os_str().as_bytes());
-            }
-            for (path, bytes) in read {
-                if path.ends_with(b"/a/link") {
-                    assert_eq!(bytes, root.join("d/four").as_os_str().as_bytes());
-                } else {
-                    assert_eq!(bytes, path, "{}", String::from_utf8_lossy(&path));
-                }
-            }
-        }
-    }
 }

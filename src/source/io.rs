@@ -206,50 +206,6 @@ pub fn open_evidence(path: &Path, follow: bool) -> io::Result<File> {
     }
 }
 
-/// A directory opened only to name its files relative to it (`O_PATH`: it
-/// is not read, and its access time does not change).
-#[cfg(unix)]
-pub fn open_dir_path(path: &Path) -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(path)?;
-    Ok(dir.into())
-}
-
-/// [`open_evidence`] of the entry `name` of the directory `dir` (see
-/// [`open_dir_path`]): the kernel resolves one name, not the whole path.
-#[cfg(unix)]
-pub fn open_evidence_at(
-    dir: std::os::fd::BorrowedFd<'_>,
-    name: &std::ffi::OsStr,
-    follow: bool,
-) -> io::Result<File> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    use std::os::unix::ffi::OsStrExt;
-    let name = std::ffi::CString::new(name.as_bytes()).map_err(io::Error::other)?;
-    let base = libc::O_RDONLY
-        | libc::O_NONBLOCK
-        | libc::O_CLOEXEC
-        | if follow { 0 } else { libc::O_NOFOLLOW };
-    let open = |flags| {
-        // SAFETY: a NUL-terminated name and a descriptor we borrow; the
-        // returned descriptor, when valid, is owned by the `File` alone.
-        let fd = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags) };
-        if fd < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(unsafe { File::from_raw_fd(fd) })
-        }
-    };
-    match open(base | libc::O_NOATIME) {
-        // O_NOATIME is refused for files the user does not own (EPERM).
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => open(base),
-        r => r,
-    }
-}
-
 #[cfg(not(unix))]
 pub fn open_evidence(path: &Path, _follow: bool) -> io::Result<File> {
     OpenOptions::new().read(true).open(path)
