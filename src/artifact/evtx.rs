@@ -13,8 +13,9 @@
 //! the jobs).
 //!
 //! Each record is screened from its BinXML first ([`super::binxml`]): only
-//! records whose data could hold a literal are rendered to JSON and turned
-//! into fields, which is most of the cost of a parse. A chunk whose every
+//! records whose data could hold a literal are turned into fields, which is
+//! most of the cost of a parse, and those straight from their BinXML where
+//! the screener knows their shape (else rendered to JSON by the crate). A chunk whose every
 //! record screens clean is not handed to the crate's record walk at all
 //! ([`clean_chunk`]).
 //!
@@ -196,27 +197,42 @@ impl EvtxStream<'_> {
     }
 }
 
-/// The number of records in a chunk that needs nothing of the crate's
-/// record walk: its live records read one after another the way the crate
-/// walks them, the stale ones in the slack after them carved the way the
-/// crate carves them, and each one screened clean (fully read, no literal).
-/// Building every record's content is most of what the crate's walk costs,
-/// and almost every chunk is such a chunk. `None` (a record that does not
-/// read, a candidate this walker cannot read, a record that may hold a hit)
-/// sends the chunk to the crate's walk, with its resync, carving, damage
-/// reports and rendering, from scratch.
-fn clean_chunk(data: &[u8], header: &EvtxChunkHeader, screener: &mut Screener) -> Option<u64> {
+/// The items of a chunk that needs nothing of the crate's record walk: its
+/// live records read one after another the way the crate walks them, the
+/// stale ones in the slack after them carved the way the crate carves them,
+/// and each one screened clean (fully read, no literal) or, when it may
+/// hold a hit, filled from its BinXML ([`Screener::fill`]). Building every
+/// record's content is most of what the crate's walk costs, and almost
+/// every chunk is such a chunk. `None` (a record that does not read, a
+/// candidate this walker cannot read or fill) sends the chunk to the
+/// crate's walk, with its resync, carving, damage reports and rendering,
+/// from scratch.
+fn clean_chunk(
+    data: &[u8],
+    header: &EvtxChunkHeader,
+    number: u64,
+    screener: &mut Screener,
+) -> Option<Vec<RecordItem>> {
     let live_end = (header.free_space_offset as usize).min(data.len());
     let mut at = CHUNK_HEADER_SIZE;
-    let mut records = 0;
+    let mut items = Vec::new();
     while at < live_end {
         let h = EvtxRecordHeader::from_bytes_at(data, at).ok()?;
         let size = h.record_data_size().ok()? as usize;
         let binxml = at + RECORD_HEADER_SIZE;
-        if binxml + size > data.len() || screener.must_render(data, binxml, size) {
+        if binxml + size > data.len() {
             return None;
         }
-        records += 1;
+        let verdict = screener.screen(data, binxml, size);
+        items.push(item(
+            verdict,
+            screener,
+            data,
+            (binxml, size),
+            &h,
+            number,
+            false,
+        )?);
         at += h.data_size as usize;
         if h.event_record_id == header.last_event_record_id {
             break;
@@ -232,28 +248,75 @@ fn clean_chunk(data: &[u8], header: &EvtxChunkHeader, screener: &mut Screener) -
         .and_then(|rest| memchr::memmem::find(rest, RECORD_MAGIC))
     {
         let pos = from + hit;
-        match carved(data, pos).map(|(b, size, end)| (screener.screen(data, b, size), end)) {
-            Some((Verdict::Clean, end)) => {
-                records += 1;
+        let Some((h, binxml, size, end)) = carved(data, pos) else {
+            from = pos + 1;
+            continue;
+        };
+        match screener.screen(data, binxml, size) {
+            // Noise, as the crate finds it: carving resumes past the magic.
+            Verdict::Unreadable => from = pos + 1,
+            verdict => {
+                items.push(item(
+                    verdict,
+                    screener,
+                    data,
+                    (binxml, size),
+                    &h,
+                    number,
+                    true,
+                )?);
                 from = end;
             }
-            Some((Verdict::Render, _)) => return None,
-            // Noise, as the crate finds it: carving resumes past the magic.
-            Some((Verdict::Unreadable, _)) | None => from = pos + 1,
         }
     }
-    Some(records)
+    Some(items)
 }
 
-/// A carving candidate at `pos`: its BinXML window and where it ends.
-fn carved(data: &[u8], pos: usize) -> Option<(usize, usize, usize)> {
+/// What a record screened `verdict` gives without the crate: `None` when
+/// it must be rendered by it.
+fn item(
+    verdict: Verdict,
+    screener: &mut Screener,
+    data: &[u8],
+    (binxml, size): (usize, usize),
+    h: &EvtxRecordHeader,
+    number: u64,
+    recovered: bool,
+) -> Option<RecordItem> {
+    match verdict {
+        Verdict::Clean => Some(RecordItem::Filtered),
+        Verdict::Hit => {
+            let mut rec = header_record(h.event_record_id, h.timestamp, number, recovered);
+            screener
+                .fill(data, binxml, size, &mut rec)
+                .then(|| RecordItem::Record(Box::new(rec)))
+        }
+        Verdict::Render | Verdict::Unreadable => None,
+    }
+}
+
+/// A record holding what its header says.
+fn header_record(id: u64, timestamp: jiff::Timestamp, chunk: u64, recovered: bool) -> Record {
+    Record {
+        record_id: id,
+        record_number: id,
+        chunk: Some(chunk),
+        timestamp: Some(timestamp),
+        recovered,
+        ..Record::default()
+    }
+}
+
+/// A carving candidate at `pos`: its header, its BinXML window and where
+/// it ends.
+fn carved(data: &[u8], pos: usize) -> Option<(EvtxRecordHeader, usize, usize, usize)> {
     let h = EvtxRecordHeader::from_bytes_at(data, pos).ok()?;
     let size = h.record_data_size().ok()? as usize;
     let binxml = pos + RECORD_HEADER_SIZE;
     let copy = data.get(binxml + size..binxml + size + 4)?;
     let end = pos + h.data_size as usize;
     (u32::from_le_bytes(copy.try_into().ok()?) == h.data_size && end <= data.len())
-        .then_some((binxml, size, end))
+        .then_some((h, binxml, size, end))
 }
 
 /// Byte offset in the file of chunk `number`.
@@ -299,10 +362,8 @@ fn parse_chunk(
         if let Err(e) = EvtxChunk::new(data, &header, Arc::clone(settings)) {
             return chunk_damage(chain(&e));
         }
-        if let Some(n) = clean_chunk(data, &header, screener) {
-            for _ in 0..n {
-                out(RecordItem::Filtered);
-            }
+        if let Some(items) = clean_chunk(data, &header, number, screener) {
+            items.into_iter().for_each(out);
             return;
         }
     }
@@ -334,30 +395,27 @@ fn parse_chunk(
                 continue;
             }
         };
-        let render = match screen {
-            Screen::Nothing => false,
-            Screen::Everything => true,
-            Screen::Text => screener.must_render(
-                record.chunk.data,
-                record.binxml_offset as usize,
-                record.binxml_size as usize,
-            ),
+        let (id, recovered) = (record.event_record_id, record.recovered);
+        let window = (record.binxml_offset as usize, record.binxml_size as usize);
+        let verdict = match screen {
+            Screen::Nothing => Verdict::Clean,
+            Screen::Everything => Verdict::Render,
+            Screen::Text => screener.screen(record.chunk.data, window.0, window.1),
         };
-        if !render {
+        if verdict == Verdict::Clean {
             out(RecordItem::Filtered);
             continue;
         }
-        let (id, recovered) = (record.event_record_id, record.recovered);
+        if verdict == Verdict::Hit {
+            let mut rec = header_record(id, record.timestamp, number, recovered);
+            if screener.fill(record.chunk.data, window.0, window.1, &mut rec) {
+                out(RecordItem::Record(Box::new(rec)));
+                continue;
+            }
+        }
         match record.into_json_bytes() {
             Ok(json) => {
-                let mut rec = Record {
-                    record_id: id,
-                    record_number: id,
-                    chunk: Some(number),
-                    timestamp: Some(json.timestamp),
-                    recovered,
-                    ..Record::default()
-                };
+                let mut rec = header_record(id, json.timestamp, number, recovered);
                 // Raw control characters are rare: escape only on failure.
                 let filled = fill_record(&json.data, &mut rec)
                     .or_else(|_| fill_record(&escape_controls(json.data), &mut rec));
@@ -412,6 +470,10 @@ fn record_id_of(e: &evtx::err::EvtxError) -> Option<u64> {
 }
 
 #[cfg(test)]
+#[path = "evtx_fill_tests.rs"]
+mod fill_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::artifact::binxml::fixture::{Data, Record as Rec, Value as V, write_templated_evtx};
@@ -455,7 +517,10 @@ mod tests {
 
     fn ours(chunk: &[u8]) -> Option<u64> {
         let data = EvtxChunkData::new(chunk.to_vec(), false).unwrap();
-        clean_chunk(&data.data, &data.header, &mut Screener::new(&Never))
+        let items = clean_chunk(&data.data, &data.header, 0, &mut Screener::new(&Never))?;
+        // A filter no record passes leaves nothing to fill.
+        assert!(items.iter().all(|i| matches!(i, RecordItem::Filtered)));
+        Some(items.len() as u64)
     }
 
     /// Start and size of each live record.
@@ -555,8 +620,9 @@ mod tests {
             let Ok(data) = EvtxChunkData::new(chunk.clone(), false) else {
                 continue;
             };
-            match clean_chunk(&data.data, &data.header, &mut Screener::new(&Never)) {
-                Some(n) => {
+            match clean_chunk(&data.data, &data.header, 0, &mut Screener::new(&Never)) {
+                Some(items) => {
+                    let n = items.len() as u64;
                     fast += 1;
                     let mut data = data;
                     let settings = Arc::new(ParserSettings::new().recover_records(true));

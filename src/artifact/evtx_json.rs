@@ -39,8 +39,8 @@ fn drop_attributes(data: &mut Vec<(String, String)>, from: usize) {
 }
 
 /// One child element of System, flattened into `pairs` (see `Flatten`),
-/// applied to `rec`.
-fn apply_system(rec: &mut Record, key: &str, pairs: &[(String, String)]) {
+/// applied to `rec` (`binxml::fill` builds the same pairs).
+pub(super) fn apply_system(rec: &mut Record, key: &str, pairs: &[(String, String)]) {
     // After flattening, an element's text is under its own name and its
     // attributes under theirs.
     let get = |name: &str| {

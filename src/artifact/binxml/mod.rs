@@ -31,6 +31,7 @@
 //! record (it then skips the crate's own record walk).
 
 mod facts;
+mod fill;
 mod runs;
 #[cfg(test)]
 mod tests;
@@ -40,8 +41,9 @@ use std::hash::BuildHasher;
 
 use crate::bundle::IdMap;
 
-use super::{RecordFilter, Screening, ValueKind};
+use super::{Record, RecordFilter, Screening, ValueKind};
 use facts::{Facts, Field};
+use fill::Filler;
 use runs::Runs;
 use text::*;
 
@@ -77,6 +79,8 @@ pub(super) struct Screener<'f> {
     /// The event id and channel of the record being screened.
     facts: Facts,
     text: Vec<u8>,
+    /// Builds records screened [`Verdict::Hit`] without the crate.
+    filler: Filler,
 }
 
 /// Strings shorter than this (in bytes of UTF-16) are always gathered:
@@ -99,6 +103,7 @@ impl<'f> Screener<'f> {
             system: filter.screens_system(),
             facts: Facts::default(),
             text: Vec::with_capacity(4096),
+            filler: Filler::default(),
         }
     }
 
@@ -106,13 +111,15 @@ impl<'f> Screener<'f> {
     pub fn new_chunk(&mut self) {
         self.templates.clear();
         self.clean.clear();
+        self.filler.new_chunk();
     }
 
-    /// Whether the record whose BinXML is `chunk[start..start + len]` could
-    /// hold a literal (or could not be read whole), i.e. must be rendered
-    /// and matched.
-    pub fn must_render(&mut self, chunk: &[u8], start: usize, len: usize) -> bool {
-        self.screen(chunk, start, len) != Verdict::Clean
+    /// Fills `rec` (holding its header's values) from the record whose
+    /// BinXML is `chunk[start..start + len]`, screened [`Verdict::Hit`]
+    /// just now, as rendering it through the crate would; `false` when it
+    /// must be rendered (`rec` is then as it was).
+    pub fn fill(&mut self, chunk: &[u8], start: usize, len: usize, rec: &mut Record) -> bool {
+        self.filler.fill(chunk, start, len, rec).is_some()
     }
 
     /// What the record whose BinXML is `chunk[start..start + len]` is.
@@ -140,7 +147,7 @@ impl<'f> Screener<'f> {
             None if self.refused => Verdict::Unreadable,
             None => Verdict::Render,
             Some(()) => match self.filter.screen_record(&text, &self.facts.get()) {
-                Screening::Render => Verdict::Render,
+                Screening::Render => Verdict::Hit,
                 Screening::NoLiteral => Verdict::Clean,
                 Screening::Literals => {
                     literals = true;
@@ -307,7 +314,9 @@ impl Scope {
 pub(super) enum Verdict {
     /// Read whole; its data holds no literal.
     Clean,
-    /// It may hold a hit, or this walker cannot tell: render it.
+    /// Read whole; it may hold a hit: render it.
+    Hit,
+    /// This walker cannot read it whole: the crate renders it.
     Render,
     /// The crate cannot read it either (a template that lies past the
     /// chunk's end, or holds no element): an error if it is a live record,

@@ -38,11 +38,12 @@ fn screen(records: &[Record], filter: &dyn RecordFilter) -> Vec<(u64, bool)> {
         s.new_chunk();
         // Records the crate cannot build are its to report.
         for r in chunk.iter().flatten() {
-            let render = s.must_render(
+            let verdict = s.screen(
                 r.chunk.data,
                 r.binxml_offset as usize,
                 r.binxml_size as usize,
             );
+            let render = verdict != Verdict::Clean;
             out.push((r.event_record_id, render));
         }
     }
