@@ -610,9 +610,14 @@ fn name_at(c: &[u8], off: usize) -> Option<String> {
 
 /// UTF-16LE bytes as a string; `None` for unpaired surrogates.
 fn utf16(bytes: &[u8]) -> Option<String> {
-    if bytes.iter().skip(1).step_by(2).all(|&hi| hi == 0) {
-        // Latin-1 code units: each one char.
-        return Some(bytes.iter().step_by(2).map(|&b| char::from(b)).collect());
+    // Mostly ASCII: its bytes are the text (a branch-free pass, which
+    // vectorises, then UTF-8's own check).
+    let wide = bytes
+        .chunks_exact(2)
+        .fold(0u8, |acc, u| acc | u[1] | (u[0] & 0x80));
+    if wide == 0 {
+        let ascii: Vec<u8> = bytes.chunks_exact(2).map(|u| u[0]).collect();
+        return String::from_utf8(ascii).ok();
     }
     let units = bytes
         .chunks_exact(2)
