@@ -98,8 +98,33 @@ pub fn prefetch(data: &[u8]) {
 
 /// An event log fed as the scan feeds it: in uneven pieces, screened by a
 /// real matcher's prefilter (literals, and regexes whose literals are
-/// common), every record matched.
+/// common), every record matched. Then each of its chunks (the input
+/// itself when it is one, padded) with every record filled straight from
+/// its BinXML where that path takes it, which must be the record the
+/// crate's rendering gives.
 pub fn evtx(data: &[u8]) {
+    scan_log(data);
+    let chunks: Vec<Vec<u8>> = if data.starts_with(b"ElfChnk\0") {
+        let mut chunk = data[..data.len().min(65536)].to_vec();
+        chunk.resize(65536, 0);
+        vec![chunk]
+    } else {
+        let body = data.get(4096..).unwrap_or(&[]);
+        body.chunks_exact(65536).map(<[u8]>::to_vec).collect()
+    };
+    for (number, chunk) in chunks.iter().enumerate() {
+        for (theirs, ours) in artifact::filled_beside_rendered(chunk, number as u64) {
+            if let Some(ours) = ours {
+                assert_eq!(
+                    ours, theirs,
+                    "chunk {number}: the fill differs from the crate"
+                );
+            }
+        }
+    }
+}
+
+fn scan_log(data: &[u8]) {
     let Some(parser) = artifact::parser_for(&data[..data.len().min(artifact::HEAD_LEN)]) else {
         return;
     };

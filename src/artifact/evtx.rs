@@ -469,6 +469,69 @@ fn record_id_of(e: &evtx::err::EvtxError) -> Option<u64> {
     }
 }
 
+/// A filter every record passes: each one the screener reads whole is a
+/// hit, so the fill is tried on every record.
+struct EveryRecord;
+
+impl RecordFilter for EveryRecord {
+    fn screen(&self) -> Screen {
+        Screen::Text
+    }
+    fn may_match(&self, _: &[u8]) -> bool {
+        true
+    }
+    fn may_match_kind(&self, _: super::ValueKind) -> bool {
+        true
+    }
+    fn screens_system(&self) -> bool {
+        true
+    }
+}
+
+/// Each record of the 64 KiB `chunk` (number `number` in its log) that the
+/// crate builds and renders, beside the same record filled straight from
+/// its BinXML where the fill takes it. The two must be equal: the tests
+/// and the evtx fuzz target check it.
+pub fn filled_beside_rendered(chunk: &[u8], number: u64) -> Vec<(Record, Option<Record>)> {
+    let mut out = Vec::new();
+    let Ok(mut data) = EvtxChunkData::new(chunk.to_vec(), false) else {
+        return out;
+    };
+    let settings = Arc::new(ParserSettings::new().recover_records(true));
+    let Ok(mut c) = data.parse(settings) else {
+        return out;
+    };
+    let mut screener = Screener::new(&EveryRecord);
+    screener.new_chunk();
+    for r in c.iter().flatten() {
+        let (id, recovered) = (r.event_record_id, r.recovered);
+        let (at, size) = (r.binxml_offset as usize, r.binxml_size as usize);
+        let mut ours = header_record(id, r.timestamp, number, recovered);
+        let filled = screener.screen(r.chunk.data, at, size) == Verdict::Hit
+            && screener.fill(r.chunk.data, at, size, &mut ours);
+        let Ok(json) = r.into_json_bytes() else {
+            // Filled where the crate cannot render: a disagreement too.
+            if filled {
+                out.push((
+                    header_record(id, jiff::Timestamp::MIN, number, recovered),
+                    Some(ours),
+                ));
+            }
+            continue;
+        };
+        let mut rec = header_record(id, json.timestamp, number, recovered);
+        if fill_record(&json.data, &mut rec)
+            .or_else(|_| fill_record(&escape_controls(json.data), &mut rec))
+            .is_ok()
+        {
+            out.push((rec, filled.then_some(ours)));
+        } else if filled {
+            out.push((rec, Some(ours)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 #[path = "evtx_fill_tests.rs"]
 mod fill_tests;

@@ -8,27 +8,6 @@ use evtx::{EvtxChunkData, ParserSettings};
 
 use super::*;
 use crate::artifact::binxml::fixture::{Data, Record as Rec, Value as V, write_templated_evtx};
-use crate::artifact::{Screen, SystemFacts, ValueKind};
-
-/// A filter every record passes: each one read whole is a hit.
-struct Always;
-impl RecordFilter for Always {
-    fn screen(&self) -> Screen {
-        Screen::Text
-    }
-    fn may_match(&self, _: &[u8]) -> bool {
-        true
-    }
-    fn may_match_record(&self, _: &[u8], _: &SystemFacts) -> bool {
-        true
-    }
-    fn may_match_kind(&self, _: ValueKind) -> bool {
-        true
-    }
-    fn screens_system(&self) -> bool {
-        true
-    }
-}
 
 /// What the crate's walk and rendering give for a chunk: each record (or
 /// `None` for one that fails), in order.
@@ -53,39 +32,6 @@ fn crate_records(chunk: &[u8], number: u64) -> Option<Vec<Option<Record>>> {
         out.push(filled.ok().map(|()| rec));
     }
     Some(out)
-}
-
-/// Each record the crate renders, and the same record filled here when
-/// the fill takes it.
-fn both_ways(chunk: &[u8], number: u64) -> Vec<(Record, Option<Record>)> {
-    let mut data = EvtxChunkData::new(chunk.to_vec(), false).unwrap();
-    let settings = Arc::new(ParserSettings::new().recover_records(true));
-    let Ok(mut c) = data.parse(settings) else {
-        return Vec::new();
-    };
-    let mut screener = Screener::new(&Always);
-    screener.new_chunk();
-    let mut out = Vec::new();
-    for r in c.iter().flatten() {
-        let (id, recovered) = (r.event_record_id, r.recovered);
-        let (at, size) = (r.binxml_offset as usize, r.binxml_size as usize);
-        let mut ours = header_record(id, r.timestamp, number, recovered);
-        let filled = screener.screen(r.chunk.data, at, size) == Verdict::Hit
-            && screener.fill(r.chunk.data, at, size, &mut ours);
-        let Ok(json) = r.into_json_bytes() else {
-            assert!(
-                !filled,
-                "record {id}: filled, but the crate cannot render it"
-            );
-            continue;
-        };
-        let mut rec = header_record(id, json.timestamp, number, recovered);
-        fill_record(&json.data, &mut rec)
-            .or_else(|_| fill_record(&escape_controls(json.data), &mut rec))
-            .unwrap();
-        out.push((rec, filled.then_some(ours)));
-    }
-    out
 }
 
 fn evtx_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -119,7 +65,7 @@ fn the_fill_agrees_with_the_crate_on_the_corpus() {
             if chunk.len() < 65536 || !chunk.starts_with(b"ElfChnk\0") {
                 continue;
             }
-            for (theirs, ours) in both_ways(chunk, number as u64) {
+            for (theirs, ours) in filled_beside_rendered(chunk, number as u64) {
                 rendered += 1;
                 if let Some(ours) = ours {
                     filled += 1;
@@ -203,7 +149,7 @@ fn mutated_chunks_the_fill_takes_agree_with_the_crate() {
                 chunk[at] = next() as u8;
             }
         }
-        for (theirs, ours) in both_ways(&chunk, 0) {
+        for (theirs, ours) in filled_beside_rendered(&chunk, 0) {
             if let Some(ours) = ours {
                 records_filled += 1;
                 assert_eq!(ours, theirs, "round {round}");
@@ -212,7 +158,7 @@ fn mutated_chunks_the_fill_takes_agree_with_the_crate() {
         let Ok(data) = EvtxChunkData::new(chunk.clone(), false) else {
             continue;
         };
-        let mut screener = Screener::new(&Always);
+        let mut screener = Screener::new(&EveryRecord);
         screener.new_chunk();
         let Some(items) = clean_chunk(&data.data, &data.header, 0, &mut screener) else {
             continue;

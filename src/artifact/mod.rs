@@ -7,6 +7,7 @@
 
 mod binxml;
 mod evtx;
+pub use evtx::filled_beside_rendered;
 mod evtx_json;
 pub mod prefetch;
 pub mod program;

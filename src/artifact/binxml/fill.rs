@@ -398,8 +398,18 @@ impl Plan {
         // The one unnamed `Data`: an array in it is written as the element
         // repeated, an item each.
         let sole = !named && datas.count() == 1;
-        let mut keys: Vec<String> = Vec::new();
+        // Unnamed `Data` are written together where the first one is.
+        let is_data = |n: &&Node| matches!(n, Node::Elem(d) if d.name == "Data");
+        let mut order: Vec<&Node> = Vec::with_capacity(e.children.len());
         for child in &e.children {
+            match (named, is_data(&child)) {
+                (false, true) if order.iter().any(is_data) => {}
+                (false, true) => order.extend(e.children.iter().filter(is_data)),
+                _ => order.push(child),
+            }
+        }
+        let mut keys: Vec<String> = Vec::new();
+        for child in order {
             // Text beside the data elements: the crate writes it as a value.
             let Node::Elem(d) = child else {
                 return None;
@@ -414,7 +424,7 @@ impl Plan {
             let key = if d.name == "Data" && named {
                 let name = d.attrs.iter().find(|(n, _)| n == "Name")?;
                 match name.1.as_slice() {
-                    [Node::Text(t)] if !t.is_empty() => t.clone(),
+                    [Node::Text(t)] if !t.is_empty() && plain_key(t) => t.clone(),
                     _ => return None,
                 }
             } else {
@@ -605,7 +615,16 @@ fn name_at(c: &[u8], off: usize) -> Option<String> {
         .map(|u| u16::from_le_bytes([u[0], u[1]]))
         .take_while(|&u| u != 0)
         .collect();
-    String::from_utf16(&units).ok()
+    String::from_utf16(&units).ok().filter(|n| plain_key(n))
+}
+
+/// Whether the crate writes `name` as a JSON key that reads back: it
+/// writes names unescaped, so one holding a quote, a backslash or a
+/// control character (only a damaged name table gives one) makes its
+/// record's JSON unreadable, a damaged record; such records stay the
+/// crate's.
+fn plain_key(name: &str) -> bool {
+    !name.chars().any(|c| c == '"' || c == '\\' || c < ' ')
 }
 
 /// UTF-16LE bytes as a string; `None` for unpaired surrogates.
