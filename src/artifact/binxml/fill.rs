@@ -291,7 +291,7 @@ impl Plan {
                 plan.container(&top, &[])?;
                 return Some(plan);
             }
-            Use::Container if top.name != "Data" => {
+            Use::Container if !matches!(top.name.as_str(), "Data" | "EventData" | "UserData") => {
                 plan.data_of(&top, top.name.clone(), &[], Leaf::default(), 1)?;
                 return Some(plan);
             }
@@ -457,7 +457,9 @@ impl Plan {
         leaf: Leaf,
         depth: usize,
     ) -> Option<()> {
-        if depth > MAX_DEPTH {
+        // Deeper down, an `EventData` or `UserData` is a container again
+        // to the crate, its `Data` read by name: not worth following.
+        if depth > MAX_DEPTH || matches!(e.name.as_str(), "EventData" | "UserData") {
             return None;
         }
         let elements = e.children.iter().any(|n| matches!(n, Node::Elem(_)));
