@@ -28,6 +28,9 @@ use super::text::{
 };
 use super::{check_value, name_ref};
 
+/// The System values a record keeps (`Record::system`).
+const SYSTEM_VALUES: usize = 7;
+
 /// Elements nested deeper than this in a template are left to the crate.
 const MAX_DEPTH: usize = 12;
 
@@ -65,6 +68,9 @@ impl Filler {
         let plan = self.plans.get(&(def, Use::Root))?.as_ref()?;
         let values = Values { c, v: values };
         let mut filled = rec.clone();
+        // Sized once: growing them push by push was 2% of a Sigma scan.
+        filled.system.reserve(SYSTEM_VALUES);
+        filled.data.reserve(plan.data.len());
         let mut pairs = Vec::new();
         for s in &plan.system {
             if values.left_out(&s.deps) {
@@ -104,6 +110,7 @@ impl Filler {
                         // A fragment in a fragment: left to the crate.
                         plan.nested.is_none().then_some(())?;
                         let values = Values { c, v: &nested };
+                        filled.data.reserve(plan.data.len());
                         push_data(&plan.data, &values, &mut filled.data)
                     });
                     self.nested = nested;
@@ -731,7 +738,8 @@ impl Values<'_> {
                 Piece::Empty
             });
         }
-        let mut out = Vec::new();
+        // The longest text of a fixed-size value is a SID's.
+        let mut out = Vec::with_capacity(48);
         match ty {
             0x01 => return Some(Piece::Text(utf16(&v[..2 * units])?)),
             // ANSI: its NULs dropped, then decoded in the log's code page,
