@@ -26,7 +26,7 @@ use super::text::{
     push_digits, push_filetime, push_guid, push_hex, push_integer, push_sid, push_systemtime,
     u16_at, u32_at, u64_at,
 };
-use super::{check_value, name_ref};
+use super::{check_value, name_ref, name_units};
 
 /// The System values a record keeps (`Record::system`).
 const SYSTEM_VALUES: usize = 7;
@@ -617,14 +617,11 @@ impl Reader<'_> {
 
 /// The name stored at `off`, up to its first NUL, as the crate reads it.
 fn name_at(c: &[u8], off: usize) -> Option<String> {
-    let chars = usize::from(u16_at(c, off + 6)?);
-    let units = c.get(off + 8..off + 8 + 2 * chars)?;
-    let units: Vec<u16> = units
-        .chunks_exact(2)
-        .map(|u| u16::from_le_bytes([u[0], u[1]]))
-        .take_while(|&u| u != 0)
-        .collect();
-    String::from_utf16(&units).ok().filter(|n| plain_key(n))
+    let (units, _) = name_units(c, off)?;
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .ok()
+        .filter(|n| plain_key(n))
 }
 
 /// Whether the crate writes `name` as a JSON key that reads back: it
@@ -767,7 +764,9 @@ impl Values<'_> {
             }
             0x13 if v.len() == 8 + 4 * usize::from(*v.get(1)?) => {
                 push_sid(&mut out, v);
-                out[0] = b'S';
+                if let Some(s) = out.first_mut() {
+                    *s = b'S';
+                }
             }
             0x14 if v.len() == 4 => {
                 out.extend_from_slice(b"0x");

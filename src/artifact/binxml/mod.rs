@@ -820,23 +820,27 @@ impl ValueKind {
 fn name_ref(c: &[u8], pos: usize) -> Option<usize> {
     let off = u32_at(c, pos)? as usize;
     let after = pos + 4;
-    // Next-string link (4), hash (2), character count (2), characters, NUL.
-    let chars = usize::from(u16_at(c, off + 6)?);
-    let units = c.get(off + 8..off + 8 + 2 * chars)?;
-    let end = off + 10 + 2 * chars;
-    // The crate decodes the name up to its first NUL, and refuses one that
-    // is not UTF-16 there (only surrogates can make it so).
-    let units = || {
-        units
-            .chunks_exact(2)
-            .map(|u| u16::from_le_bytes([u[0], u[1]]))
-            .take_while(|&u| u != 0)
-    };
-    let surrogates = units().any(|u| (0xd800..0xe000).contains(&u));
-    if end > c.len() || (surrogates && char::decode_utf16(units()).any(|r| r.is_err())) {
+    let (units, end) = name_units(c, off)?;
+    // The crate refuses a name that is not UTF-16 (only surrogates can
+    // make it so).
+    let surrogates = units.clone().any(|u| (0xd800..0xe000).contains(&u));
+    if end > c.len() || (surrogates && char::decode_utf16(units).any(|r| r.is_err())) {
         return None;
     }
     Some(if off == after { end } else { after })
+}
+
+/// The name stored at `off`: its UTF-16 units up to its first NUL (as the
+/// crate decodes it), and where the stored name ends. Next-string link
+/// (4), hash (2), character count (2), characters, NUL.
+fn name_units(c: &[u8], off: usize) -> Option<(impl Iterator<Item = u16> + Clone + '_, usize)> {
+    let chars = usize::from(u16_at(c, off + 6)?);
+    let units = c.get(off + 8..off + 8 + 2 * chars)?;
+    let units = units
+        .chunks_exact(2)
+        .map(|u| u16::from_le_bytes([u[0], u[1]]))
+        .take_while(|&u| u != 0);
+    Some((units, off + 10 + 2 * chars))
 }
 
 /// Static text: `out` when the text is data, to gather it;
